@@ -1,0 +1,48 @@
+# SQLAgent: `make run` to serve, `make test` to run every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: install system-deps services env run test lint format bench load clean
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: system-deps $(BIN)/.installed
+
+services:
+	@bash .ci/services.sh
+
+# A fresh checkout has no .env: make one with freshly generated secrets.
+.env:
+	$(BIN)/python -m sqlagent_project.envfile .env.example .env
+
+env: install .env
+
+run: env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Serving on http://127.0.0.1:$(PORT)/"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: install services
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles test-artifacts

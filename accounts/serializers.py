@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+
+from accounts.models import User
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(
+        write_only=True, max_length=128, trim_whitespace=False
+    )
+    name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default=""
+    )
+
+    def validate_email(self, value: str) -> str:
+        value = value.strip().lower()
+        if User.objects.filter(email__iexact=value).exists():
+            raise serializers.ValidationError("A user with this email already exists.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        candidate = User(email=attrs["email"], name=attrs.get("name", ""))
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "date_joined"]
+        read_only_fields = fields
+
+
+class LoginSerializer(TokenObtainPairSerializer):
+    """Email and password in; an access and a refresh token out."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs[self.username_field] = attrs[self.username_field].strip().lower()
+        data = super().validate(attrs)
+        return {
+            "access": data["access"],
+            "refresh": data["refresh"],
+            "token_type": "bearer",
+        }
+
+
+class LoginOutputSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["bearer"])
+
+
+class RefreshOutputSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class LogoutInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField()

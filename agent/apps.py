@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AgentConfig(AppConfig):
+    name = "agent"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from agent.engines import engine_cache
+        from connections.signals import session_released
+
+        def _release(sender: object, session_id: object, **kwargs: object) -> None:
+            engine_cache.evict(session_id)
+
+        session_released.connect(
+            _release, dispatch_uid="agent.engine_cache.release", weak=False
+        )

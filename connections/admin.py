@@ -1,0 +1,127 @@
+"""Admin for connections (password write-only) and sessions (read-only)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from connections import services
+from connections.models import DatabaseConnection, UserSession
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        ),
+        help_text="Write-only. Leave blank to keep the stored password.",
+    )
+    clear_password = forms.BooleanField(
+        required=False, help_text="Remove the stored password."
+    )
+
+    class Meta:
+        model = DatabaseConnection
+        fields = [
+            "owner",
+            "label",
+            "db_type",
+            "host",
+            "port",
+            "database_name",
+            "username",
+            "options",
+        ]
+
+    def save(self, commit: bool = True) -> DatabaseConnection:
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("clear_password"):
+            connection.set_password("")
+        elif self.cleaned_data.get("new_password"):
+            connection.set_password(self.cleaned_data["new_password"])
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(DatabaseConnection)
+class DatabaseConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionAdminForm
+    list_display = [
+        "id",
+        "__str__",
+        "owner",
+        "db_type",
+        "host",
+        "port",
+        "database_name",
+        "username",
+        "has_password",
+        "updated_at",
+    ]
+    list_filter = ["db_type", "owner"]
+    search_fields = ["label", "host", "database_name", "username", "owner__email"]
+    list_select_related = ["owner"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["test_connection"]
+
+    @admin.display(boolean=True, description="Password set")
+    def has_password(self, obj: DatabaseConnection) -> bool:
+        return obj.has_password
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for connection in queryset:
+            check = services.connection_test(connection=connection)
+            if check.ok:
+                self.message_user(
+                    request,
+                    f"{connection}: OK in {check.latency_ms} ms "
+                    f"(server {check.server_version}).",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request, f"{connection}: failed: {check.error}", messages.ERROR
+                )
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "user",
+        "status",
+        "db_connection",
+        "created_at",
+        "last_activity_at",
+        "closed_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["id", "user__email"]
+    list_select_related = ["user", "db_connection"]
+    actions = ["disconnect"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Disconnect selected sessions", permissions=["view"])
+    def disconnect(self, request: HttpRequest, queryset: QuerySet) -> None:
+        closed = 0
+        for session in queryset.filter(status="active"):
+            services.session_disconnect(session=session)
+            closed += 1
+        self.message_user(
+            request, f"Disconnected {closed} session(s).", messages.SUCCESS
+        )

@@ -1,0 +1,111 @@
+"""Connection records (passwords encrypted at rest) and the user's sessions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from connections import crypto
+
+
+class DbType(models.TextChoices):
+    POSTGRESQL = "postgresql", "PostgreSQL"
+    MYSQL = "mysql", "MySQL / MariaDB"
+    SQLITE = "sqlite", "SQLite"
+
+
+class DatabaseConnection(models.Model):
+    """A user's saved way into one of their databases."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="db_connections",
+    )
+    label = models.CharField(max_length=100, blank=True)
+    db_type = models.CharField(max_length=20, choices=DbType.choices)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(default=0)
+    database_name = models.CharField(max_length=255)
+    username = models.CharField(max_length=255, blank=True)
+    # Fernet token of the password; never the plaintext.
+    password_encrypted = models.TextField(blank=True, editable=False)
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["owner", "id"])]
+
+    def __str__(self) -> str:
+        if self.db_type == DbType.SQLITE:
+            target = self.database_name
+        else:
+            target = f"{self.host}:{self.port}/{self.database_name}"
+        return self.label or f"{self.get_db_type_display()} {target}"
+
+    def set_password(self, raw_password: str) -> None:
+        self.password_encrypted = crypto.encrypt(raw_password) if raw_password else ""
+
+    def get_password(self) -> str:
+        return (
+            crypto.decrypt(self.password_encrypted) if self.password_encrypted else ""
+        )
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+
+class SessionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+class UserSession(models.Model):
+    """A user's working session; its UUID is also the conversation thread id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sessions"
+    )
+    db_connection = models.ForeignKey(
+        DatabaseConnection,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+    )
+    status = models.CharField(
+        max_length=10, choices=SessionStatus.choices, default=SessionStatus.ACTIVE
+    )
+    # Privilege findings from the last connect (e.g. a superuser role).
+    warnings = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status="active"),
+                name="one_active_session_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.status} {self.id}"
+
+    @property
+    def thread_id(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == SessionStatus.ACTIVE

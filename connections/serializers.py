@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from connections import target_policy
+from connections.models import DatabaseConnection, DbType, UserSession
+
+
+class ConnectionInputSerializer(serializers.Serializer):
+    """Validate a connection as a whole; with `partial`, merge into the instance."""
+
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    db_type = serializers.ChoiceField(choices=DbType.choices)
+    host = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, default=""
+    )
+    port = serializers.IntegerField(
+        min_value=0, max_value=65535, required=False, default=0
+    )
+    database_name = serializers.CharField(max_length=255)
+    username = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, default=""
+    )
+    db_password = serializers.CharField(
+        max_length=1024,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Write-only: stored encrypted, never returned.",
+    )
+    options = serializers.JSONField(required=False, default=dict)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        merged = self._merged(attrs)
+        errors: dict[str, str] = {}
+        db_type = merged["db_type"]
+        if db_type == DbType.SQLITE:
+            # Server fields mean nothing for a file; clients send "" and 0.
+            for name, empty in (("host", ""), ("port", 0), ("username", "")):
+                attrs[name] = empty
+            attrs.pop("db_password", None)
+            attrs["password"] = ""
+            try:
+                target_policy.sqlite_path_resolve(merged["database_name"])
+            except target_policy.TargetRefused as exc:
+                errors[exc.field] = str(exc)
+        else:
+            if not merged.get("host", "").strip():
+                errors["host"] = f"A host is required for {db_type}."
+            if not merged.get("port"):
+                errors["port"] = "A port between 1 and 65535 is required."
+            if not merged.get("username", "").strip():
+                errors["username"] = f"A username is required for {db_type}."
+            if merged.get("host") and "host" not in errors:
+                try:
+                    target_policy.check_hostname(merged["host"].strip())
+                    target_policy.check_not_app_database(
+                        db_type=db_type,
+                        host=merged["host"].strip(),
+                        port=merged.get("port") or 0,
+                        database_name=merged["database_name"],
+                    )
+                except target_policy.TargetRefused as exc:
+                    errors[exc.field] = str(exc)
+            if "db_password" in attrs:
+                attrs["password"] = attrs.pop("db_password")
+        try:
+            attrs["options"] = target_policy.validate_options(
+                db_type, merged.get("options")
+            )
+        except target_policy.TargetRefused as exc:
+            errors[exc.field] = str(exc)
+        if errors:
+            raise serializers.ValidationError(errors)
+        if "host" in attrs:
+            attrs["host"] = attrs["host"].strip()
+        return attrs
+
+    def _merged(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance: DatabaseConnection | None = self.instance
+        if instance is None:
+            return attrs
+        current = {
+            "db_type": instance.db_type,
+            "host": instance.host,
+            "port": instance.port,
+            "database_name": instance.database_name,
+            "username": instance.username,
+            "options": instance.options,
+        }
+        return {**current, **attrs}
+
+
+class ConnectionOutputSerializer(serializers.ModelSerializer):
+    owner_id = serializers.IntegerField(read_only=True)
+    has_password = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = DatabaseConnection
+        fields = [
+            "id",
+            "label",
+            "db_type",
+            "host",
+            "port",
+            "database_name",
+            "username",
+            "options",
+            "has_password",
+            "owner_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ConnectionCreatedSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    db_connection = ConnectionOutputSerializer()
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.FloatField(required=False)
+    server_version = serializers.CharField(required=False)
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
+    error = serializers.CharField(required=False)
+
+
+class SessionDatabaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatabaseConnection
+        fields = ["id", "label", "db_type", "host", "port", "database_name", "username"]
+        read_only_fields = fields
+
+
+class SessionStatusSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    session_id = serializers.UUIDField(source="id")
+    thread_id = serializers.UUIDField()
+    status = serializers.CharField()
+    database_connected = serializers.SerializerMethodField()
+    database = SessionDatabaseSerializer(source="db_connection", allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    last_activity_at = serializers.DateTimeField()
+
+    def get_database_connected(self, session: UserSession) -> bool:
+        return session.db_connection_id is not None
+
+
+class ConnectResultSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    session_id = serializers.UUIDField()
+    thread_id = serializers.UUIDField()
+    db_id = serializers.IntegerField()
+    database_name = serializers.CharField()
+    user_id = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class DisconnectResultSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    session_id = serializers.UUIDField()
+    thread_id = serializers.UUIDField()
+    user_id = serializers.IntegerField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    version = serializers.CharField()
+    database = serializers.CharField()

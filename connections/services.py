@@ -1,0 +1,188 @@
+"""Writes on connection records and sessions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from connections import crypto
+from connections.engines import ConnectionCheck, connection_check
+from connections.exceptions import (
+    PrivilegedConnectionRefused,
+    TargetDatabaseUnavailable,
+)
+from connections.models import DatabaseConnection, SessionStatus, UserSession
+from connections.signals import session_released
+
+logger = logging.getLogger(__name__)
+
+# Writing last_activity_at on every request would make every read a write;
+# once a minute is precise enough to tell idle sessions apart.
+_ACTIVITY_RESOLUTION = timedelta(seconds=60)
+
+_CONNECTION_FIELDS = (
+    "label",
+    "db_type",
+    "host",
+    "port",
+    "database_name",
+    "username",
+    "options",
+)
+
+
+@transaction.atomic
+def connection_create(
+    *, owner: User, password: str = "", **fields: Any
+) -> DatabaseConnection:
+    """Save a connection for `owner` with its password encrypted."""
+    connection = DatabaseConnection(
+        owner=owner, **{k: fields[k] for k in fields if k in _CONNECTION_FIELDS}
+    )
+    connection.set_password(password)
+    connection.save()
+    logger.info(
+        "connection created id=%s owner=%s type=%s",
+        connection.pk,
+        owner.pk,
+        connection.db_type,
+    )
+    return connection
+
+
+@transaction.atomic
+def connection_update(
+    *, connection: DatabaseConnection, password: str | None = None, **fields: Any
+) -> DatabaseConnection:
+    """Change a connection; a `password` of None keeps the stored one."""
+    for name, value in fields.items():
+        if name in _CONNECTION_FIELDS:
+            setattr(connection, name, value)
+    if password is not None:
+        connection.set_password(password)
+    connection.save()
+    _release_sessions_using(connection)
+    return connection
+
+
+def connection_delete(*, connection: DatabaseConnection) -> None:
+    """Delete a connection; sessions bound to it lose their database."""
+    _release_sessions_using(connection)
+    with transaction.atomic():
+        connection.delete()
+
+
+def _release_sessions_using(connection: DatabaseConnection) -> None:
+    session_ids = list(
+        UserSession.objects.filter(db_connection=connection).values_list(
+            "id", flat=True
+        )
+    )
+    for session_id in session_ids:
+        session_released.send(sender=UserSession, session_id=session_id)
+
+
+def connection_test(*, connection: DatabaseConnection) -> ConnectionCheck:
+    """Open the connection once and report latency and server version, or why not."""
+    check = connection_check(connection)
+    logger.info(
+        "connection tested id=%s ok=%s latency_ms=%s",
+        connection.pk,
+        check.ok,
+        check.latency_ms,
+    )
+    return check
+
+
+def connections_reencrypt() -> int:
+    """Re-encrypt every stored password under the first FIELD_ENCRYPTION_KEY."""
+    count = 0
+    with transaction.atomic():
+        rows = DatabaseConnection.objects.select_for_update().exclude(
+            password_encrypted=""
+        )
+        for connection in rows:
+            connection.password_encrypted = crypto.rotate(connection.password_encrypted)
+            connection.save(update_fields=["password_encrypted"])
+            count += 1
+    return count
+
+
+def session_get_or_create_active(*, user: User) -> UserSession:
+    """Return the user's active session, creating it on first need.
+
+    The partial unique index makes a concurrent second insert fail; the loser
+    reads the winner's row, so both requests share one session.
+    """
+    session = _active_session(user)
+    if session is None:
+        try:
+            with transaction.atomic():
+                session = UserSession.objects.create(user=user)
+            logger.info("session opened id=%s user=%s", session.pk, user.pk)
+        except IntegrityError:
+            session = _active_session(user)
+            if session is None:
+                raise
+    _touch(session)
+    return session
+
+
+def _active_session(user: User) -> UserSession | None:
+    return (
+        UserSession.objects.select_related("db_connection")
+        .filter(user=user, status=SessionStatus.ACTIVE)
+        .first()
+    )
+
+
+def _touch(session: UserSession) -> None:
+    now = timezone.now()
+    if now - session.last_activity_at >= _ACTIVITY_RESOLUTION:
+        UserSession.objects.filter(pk=session.pk).update(last_activity_at=now)
+        session.last_activity_at = now
+
+
+def session_connect(
+    *, session: UserSession, connection: DatabaseConnection
+) -> UserSession:
+    """Open the connection for real and bind it to the session."""
+    check = connection_check(connection)
+    if not check.ok:
+        raise TargetDatabaseUnavailable(check.error)
+    if check.warnings and settings.REFUSE_PRIVILEGED_CONNECTIONS:
+        raise PrivilegedConnectionRefused(
+            "This service refuses roles with more than read rights: "
+            + " ".join(check.warnings)
+            + " Connect with a read-only role."
+        )
+    with transaction.atomic():
+        session.db_connection = connection
+        session.warnings = list(check.warnings)
+        session.last_activity_at = timezone.now()
+        session.save(update_fields=["db_connection", "warnings", "last_activity_at"])
+    session_released.send(sender=UserSession, session_id=session.pk)
+    logger.info(
+        "session connected id=%s user=%s connection=%s",
+        session.pk,
+        session.user_id,
+        connection.pk,
+    )
+    return session
+
+
+def session_disconnect(*, session: UserSession) -> UserSession:
+    """Close the session and drop its engine; the next request opens a new one."""
+    with transaction.atomic():
+        session.status = SessionStatus.CLOSED
+        session.closed_at = timezone.now()
+        session.save(update_fields=["status", "closed_at"])
+    session_released.send(sender=UserSession, session_id=session.pk)
+    logger.info("session closed id=%s user=%s", session.pk, session.user_id)
+    return session

@@ -1,0 +1,16 @@
+"""The one base class of every domain error, rendered by one exception handler."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """An error the client can act on, with its own HTTP status and code."""
+
+    status_code: int = 400
+    code: str = "error"
+    default_message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, extra: dict | None = None):
+        self.message = message or self.default_message
+        self.extra = extra or {}
+        super().__init__(self.message)

@@ -1,0 +1,44 @@
+"""Render every error in DRF's own shape: `{"detail": ..., "code": ...}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from sqlagent_project.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render domain errors and DRF errors alike; never leak a traceback."""
+    if isinstance(exc, ApplicationError):
+        body = {"detail": exc.message, "code": exc.code, **exc.extra}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        data = response.data
+        if (
+            isinstance(exc, exceptions.APIException)
+            and isinstance(data, dict)
+            and "detail" in data
+            and "code" not in data
+        ):
+            codes = exc.get_codes()
+            data["code"] = codes if isinstance(codes, str) else "invalid"
+        return response
+    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+    return Response(
+        {"detail": "Internal server error.", "code": "server_error"},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
