@@ -7,6 +7,7 @@ same small shop so one test can run on all three engines.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,7 +18,9 @@ import pytest
 
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "password": ""}
 MYSQL_ADMIN = {"host": "127.0.0.1", "port": 3306, "username": "root", "password": ""}
-TARGET_DB = "sqlagent_target"
+# Parallel test runs on one machine use separate databases: set
+# SQLAGENT_TEST_TARGET_DB (and DATABASE_URL for the app database).
+TARGET_DB = os.environ.get("SQLAGENT_TEST_TARGET_DB", "sqlagent_target")
 READER = {"username": "sqlagent_reader", "password": "reader-pw"}
 SQLITE_FILE = "shop.sqlite3"
 ENGINES = ("postgresql", "mysql", "sqlite")
@@ -72,6 +75,29 @@ def _shop_statements(db_type: str) -> list[str]:
     return statements
 
 
+def _target_databases_create() -> None:
+    """Create the target databases if missing (grants for the reader role too)."""
+    import MySQLdb
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [TARGET_DB]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{TARGET_DB}"')
+    conn = MySQLdb.connect(host="127.0.0.1", user="root")
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{TARGET_DB}`")
+        for host in ("localhost", "127.0.0.1", "%"):
+            cursor.execute(
+                f"GRANT SELECT ON `{TARGET_DB}`.* TO 'sqlagent_reader'@'{host}'"
+            )
+    finally:
+        conn.close()
+
+
 def shop_build_postgresql() -> None:
     import psycopg
 
@@ -80,6 +106,7 @@ def shop_build_postgresql() -> None:
     ) as conn:
         for statement in _shop_statements("postgresql"):
             conn.execute(statement)
+        conn.execute("GRANT USAGE ON SCHEMA public TO sqlagent_reader")
         conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO sqlagent_reader")
 
 
@@ -186,6 +213,7 @@ def _empty_engine_cache() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def shop_databases(sqlite_dir: Path) -> dict[str, Any]:
     """Build the shop in all three engines once per run."""
+    _target_databases_create()
     shop_build_postgresql()
     shop_build_mysql()
     shop_build_sqlite(sqlite_dir / SQLITE_FILE)
