@@ -231,8 +231,16 @@ def describe_connect_error(exc: BaseException, conn: DatabaseConnection) -> str:
         if conn.db_type == DbType.SQLITE
         else f"{conn.host}:{conn.port}"
     )
-    if (
+    if "access denied" in lowered and " to database " in lowered:
+        # MySQL answers 1044 both for a missing database and for one the account
+        # has no grant on; it does not say which.
+        reason = (
+            f"Unknown database '{conn.database_name}' on {where}, or user "
+            f"'{conn.username}' has no access to it."
+        )
+    elif (
         "password authentication failed" in lowered
+        or ("role" in lowered and "does not exist" in lowered)
         or "access denied" in lowered
         or "no password supplied" in lowered
         or "authentication failed" in lowered
