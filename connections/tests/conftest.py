@@ -8,7 +8,6 @@ test client (which DRF's APIClient builds on) is checked here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,7 +29,7 @@ def assert_no_secret(content: bytes | str, *extra: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _responses_never_hold_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _responses_never_hold_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     original = Client.request
 
     def checked_request(self: Client, **request: Any) -> Any:
@@ -40,4 +39,3 @@ def _responses_never_hold_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         return response
 
     monkeypatch.setattr(Client, "request", checked_request)
-    yield
