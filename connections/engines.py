@@ -157,6 +157,9 @@ def engine_create(conn: DatabaseConnection, *, pooled: bool = True) -> Engine:
                     "charset": "utf8mb4",
                     "local_infile": False,
                     **options,
+                    # mysqlclient enables multi-statements by default: one
+                    # execute could then run `SELECT 1; DROP TABLE t`.
+                    "multi_statements": False,
                 },
                 **pool_args,
             )
