@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from connections import api
+from connections import api, views
 
 urlpatterns = [
     path("databases", api.ConnectionListApi.as_view(), name="databases"),
@@ -38,4 +38,31 @@ urlpatterns = [
     ),
     path("health", api.HealthApi.as_view(), name="health"),
     path("health/session", api.HealthSessionApi.as_view(), name="health-session"),
+    # HTML pages
+    path("connections/", views.connection_list, name="connection-list"),
+    path("connections/add/", views.connection_add, name="connection-add"),
+    path(
+        "connections/<int:connection_id>/edit/",
+        views.connection_edit,
+        name="connection-edit",
+    ),
+    path(
+        "connections/<int:connection_id>/delete/",
+        views.connection_delete,
+        name="connection-delete",
+    ),
+    path(
+        "connections/<int:connection_id>/test/",
+        views.connection_test,
+        name="connection-test",
+    ),
+    path(
+        "connections/<int:connection_id>/connect/",
+        views.session_connect,
+        name="connection-connect",
+    ),
+    path("session/connect/", views.session_connect, name="page-session-connect"),
+    path(
+        "session/disconnect/", views.session_disconnect, name="page-session-disconnect"
+    ),
 ]

@@ -1,0 +1,78 @@
+"""Forms of the account pages: log in with email, sign up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+
+from accounts.models import User
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """Django's login form, labelled for email and case-insensitive."""
+
+    username = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        if self.cleaned_data.get("username"):
+            self.cleaned_data["username"] = self.cleaned_data["username"].lower()
+        return super().clean()
+
+
+class SignupForm(forms.Form):
+    """Email, name and a password Django's validators accept, typed twice."""
+
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    name = forms.CharField(max_length=150, required=False)
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not entirely numeric, not a common one.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("A user with this email already exists.")
+        return email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        password1 = cleaned.get("password1")
+        password2 = cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+        elif password1:
+            candidate = User(email=cleaned.get("email", ""), name=cleaned.get("name"))
+            try:
+                password_validation.validate_password(password1, user=candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class PlainPasswordChangeForm(PasswordChangeForm):
+    """Django's form with a plain-text hint (its own hint is HTML)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = SignupForm.base_fields[
+            "password1"
+        ].help_text

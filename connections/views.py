@@ -1,0 +1,124 @@
+"""HTML pages for connections: list, add, edit, delete, test, connect, disconnect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from connections import services
+from connections.forms import ConnectionForm, SessionConnectForm
+from connections.selectors import connection_get_for_user, connection_list_for_user
+from sqlagent_project.errors import ApplicationError
+
+
+@login_required
+@require_http_methods(["GET"])
+def connection_list(request: HttpRequest) -> HttpResponse:
+    session = services.session_get_or_create_active(user=request.user)
+    context = {
+        "connections": connection_list_for_user(user=request.user),
+        "session": session,
+        "nav": "connections",
+    }
+    return render(request, "connections/list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_add(request: HttpRequest) -> HttpResponse:
+    form = ConnectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        connection = services.connection_create(
+            owner=request.user, **form.connection_fields
+        )
+        messages.success(request, f"Connection “{connection}” added.")
+        return redirect("connection-list")
+    context = {"form": form, "nav": "connections"}
+    return render(request, "connections/form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = connection_get_for_user(user=request.user, connection_id=connection_id)
+    form = ConnectionForm(request.POST or None, instance=connection)
+    if request.method == "POST" and form.is_valid():
+        connection = services.connection_update(
+            connection=connection, **form.connection_fields
+        )
+        messages.success(request, f"Connection “{connection}” saved.")
+        return redirect("connection-list")
+    context = {"form": form, "connection": connection, "nav": "connections"}
+    return render(request, "connections/form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = connection_get_for_user(user=request.user, connection_id=connection_id)
+    if request.method == "POST":
+        name = str(connection)
+        services.connection_delete(connection=connection)
+        messages.success(request, f"Connection “{name}” deleted.")
+        return redirect("connection-list")
+    context = {"connection": connection, "nav": "connections"}
+    return render(request, "connections/confirm_delete.html", context)
+
+
+@login_required
+@require_POST
+def connection_test(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = connection_get_for_user(user=request.user, connection_id=connection_id)
+    check = services.connection_test(connection=connection)
+    if check.ok:
+        messages.success(
+            request,
+            f"“{connection}” works: {check.latency_ms} ms, "
+            f"server {check.server_version}.",
+        )
+        for warning in check.warnings:
+            messages.warning(request, warning)
+    else:
+        messages.error(request, f"“{connection}” failed: {check.error}")
+    return redirect("connection-list")
+
+
+@login_required
+@require_POST
+def session_connect(
+    request: HttpRequest, connection_id: int | None = None
+) -> HttpResponse:
+    if connection_id is None:
+        # The chat page's picker posts the connection as a form field.
+        form = SessionConnectForm(request.POST, user=request.user)
+        if not form.is_valid():
+            messages.error(request, "Pick one of your connections.")
+            return redirect("chat")
+        connection = form.cleaned_data["connection"]
+    else:
+        connection = connection_get_for_user(
+            user=request.user, connection_id=connection_id
+        )
+    session = services.session_get_or_create_active(user=request.user)
+    try:
+        session = services.session_connect(session=session, connection=connection)
+    except ApplicationError as exc:
+        # The page equivalent of the API's exception handler: a readable message.
+        messages.error(request, f"Could not connect to “{connection}”: {exc.message}")
+        return redirect("chat")
+    messages.success(request, f"Connected to “{connection}”. Ask away.")
+    for warning in session.warnings:
+        messages.warning(request, warning)
+    return redirect("chat")
+
+
+@login_required
+@require_POST
+def session_disconnect(request: HttpRequest) -> HttpResponse:
+    session = services.session_get_or_create_active(user=request.user)
+    services.session_disconnect(session=session)
+    messages.success(request, "Disconnected. Your conversation is kept under History.")
+    return redirect("chat")
