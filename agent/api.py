@@ -1,0 +1,58 @@
+"""JSON API for asking questions and reading threads."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agent import serializers as s
+from agent.selectors import thread_get_for_user, thread_list_for_user
+from agent.services import thread_ask
+from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
+
+
+class AskApi(APIView):
+    throttle_scope = "ask"
+
+    @extend_schema(
+        request=s.AskInputSerializer,
+        responses={
+            200: s.AskOutputSerializer,
+            **ERROR_RESPONSES,
+            409: error("No database connected for this session."),
+            422: error("The agent could not reach an answer within its step limit."),
+            502: error("The LLM or the database could not be reached."),
+            503: error("No LLM is configured."),
+            504: error("The LLM did not answer in time."),
+        },
+        tags=["ask"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.AskInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        turn = thread_ask(
+            user=request.user, question=serializer.validated_data["question"]
+        )
+        return Response(s.AskOutputSerializer(turn).data)
+
+
+class ThreadListApi(APIView):
+    @extend_schema(
+        responses={200: s.ThreadSerializer(many=True), **ERROR_RESPONSES},
+        tags=["threads"],
+    )
+    def get(self, request: Request) -> Response:
+        threads = thread_list_for_user(user=request.user)
+        return Response(s.ThreadSerializer(threads, many=True).data)
+
+
+class ThreadDetailApi(APIView):
+    @extend_schema(
+        responses={200: s.ThreadDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        tags=["threads"],
+    )
+    def get(self, request: Request, thread_id: str) -> Response:
+        thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+        return Response(s.ThreadDetailSerializer(thread).data)

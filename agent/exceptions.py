@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from sqlagent_project.errors import ApplicationError
+
+
+class NoDatabaseConnected(ApplicationError):
+    """The session has no database to ask."""
+
+    status_code = 409
+    code = "no_database_connected"
+    default_message = (
+        "No database connected for this session. Please connect a database first."
+    )
+
+
+class QuestionInvalid(ApplicationError):
+    """The question is empty or too long."""
+
+    status_code = 400
+    code = "invalid_question"
+    default_message = "The question is empty or too long."
+
+
+class LLMNotConfigured(ApplicationError):
+    """Neither an API key nor an OpenAI-compatible base URL is set."""
+
+    status_code = 503
+    code = "llm_not_configured"
+    default_message = (
+        "No LLM is configured. Set OPENAI_API_KEY (for OpenAI) or OPENAI_BASE_URL "
+        "(for an OpenAI-compatible server such as vLLM, Ollama or LM Studio), "
+        "and optionally OPENAI_MODEL, then restart the service."
+    )
+
+
+class LLMUnavailable(ApplicationError):
+    """The LLM could not be reached or kept failing after its retries."""
+
+    status_code = 502
+    code = "llm_unavailable"
+    default_message = "The language model could not be reached."
+
+
+class LLMTimeout(ApplicationError):
+    """The LLM did not answer within LLM_TIMEOUT_S, retries included."""
+
+    status_code = 504
+    code = "llm_timeout"
+    default_message = "The language model did not answer in time."
+
+
+class AgentStepLimit(ApplicationError):
+    """The agent used all its steps without reaching an answer."""
+
+    status_code = 422
+    code = "agent_step_limit"
+    default_message = "The agent could not reach an answer within its step limit."
+
+
+class AgentInterrupted(ApplicationError):
+    """The worker running the question stopped before it finished."""
+
+    status_code = 500
+    code = "interrupted"
+    default_message = "The worker answering this question stopped before it finished."

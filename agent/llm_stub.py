@@ -1,0 +1,283 @@
+"""An OpenAI-compatible chat-completions server on 127.0.0.1, for tests, benchmarks
+and load runs: the real `ChatOpenAI` client talks to it over HTTP.
+
+It records every request body (so tests can check what the agent sent, e.g. the
+history of earlier turns) and answers from a `responder`: a function from the
+request body to a `StubReply` (text, tool calls, or an HTTP error to inject).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class StubReply:
+    """What the stub answers to one chat-completions request."""
+
+    content: str | None = None
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    status: int = 200
+    error: str | None = None
+
+
+Responder = Callable[[dict[str, Any]], StubReply]
+
+
+def estimate_tokens(payload: Any) -> int:
+    """Return a rough token count (4 characters a token), as the stub reports usage."""
+    return max(1, len(json.dumps(payload)) // 4)
+
+
+def last_user_question(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(part.get("text", "") for part in content)
+            return content or ""
+    return ""
+
+
+def _last_message(body: dict[str, Any]) -> dict[str, Any]:
+    messages = body.get("messages") or [{}]
+    return messages[-1]
+
+
+DEFAULT_RULES: tuple[tuple[str, str], ...] = (
+    (
+        r"germany|german",
+        "SELECT id, name, country FROM customers WHERE country = 'Germany' ORDER BY id",
+    ),
+    (r"how many customers|count", "SELECT COUNT(*) AS customer_count FROM customers"),
+    (r"\border", "SELECT id, customer_id, total FROM orders ORDER BY id"),
+    (r"\bnote", "SELECT id, body FROM notes ORDER BY id"),
+)
+DEFAULT_SQL = "SELECT id, name, country FROM customers ORDER BY id"
+
+
+def keyword_responder(
+    rules: Sequence[tuple[str, str]] = DEFAULT_RULES, default_sql: str = DEFAULT_SQL
+) -> Responder:
+    """Answer a question with one `run_query` call, then with the rows it returned.
+
+    The SQL is picked by the first rule whose regular expression matches the
+    question (case-insensitive).
+    """
+
+    def respond(body: dict[str, Any]) -> StubReply:
+        last = _last_message(body)
+        if last.get("role") == "tool":
+            rows = str(last.get("content", ""))
+            return StubReply(content=f"Here is what I found:\n{rows[:2000]}")
+        question = last_user_question(body)
+        sql = default_sql
+        for pattern, candidate in rules:
+            if re.search(pattern, question, re.IGNORECASE):
+                sql = candidate
+                break
+        return StubReply(tool_calls=[("run_query", {"sql": sql})])
+
+    return respond
+
+
+def scripted_responder(replies: Sequence[StubReply]) -> Responder:
+    """Answer with the given replies in order, one per request."""
+    queue = list(replies)
+    lock = threading.Lock()
+
+    def respond(body: dict[str, Any]) -> StubReply:
+        with lock:
+            if not queue:
+                return StubReply(status=500, error="The script has no more replies.")
+            return queue.pop(0)
+
+    return respond
+
+
+class StubLLMServer:
+    """A threaded HTTP server speaking `/v1/chat/completions`, JSON and SSE."""
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        model: str = "stub-model",
+        delay_s: float = 0.0,
+        port: int = 0,
+    ):
+        self.responder = responder or keyword_responder()
+        self.model = model
+        self.delay_s = delay_s
+        self.requests: list[dict[str, Any]] = []
+        self._failures: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def fail_next(
+        self, count: int, status: int = 500, message: str = "stub failure"
+    ) -> None:
+        """Make the next `count` requests fail with `status` (e.g. 429, 500)."""
+        with self._lock:
+            self._failures.extend([(status, message)] * count)
+
+    def start(self) -> StubLLMServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> StubLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _reply_for(self, body: dict[str, Any]) -> StubReply:
+        with self._lock:
+            self.requests.append(body)
+            if self._failures:
+                status, message = self._failures.pop(0)
+                return StubReply(status=status, error=message)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return self.responder(body)
+
+    def _completion(self, body: dict[str, Any], reply: StubReply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:12]}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(args)},
+                }
+                for name, args in reply.tool_calls
+            ]
+        prompt_tokens = estimate_tokens(
+            {"messages": body.get("messages"), "tools": body.get("tools")}
+        )
+        completion_tokens = estimate_tokens(message)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send_json(
+                        200, {"object": "list", "data": [{"id": stub.model}]}
+                    )
+                else:
+                    self._send_json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    self._send_json(400, {"error": {"message": "invalid JSON"}})
+                    return
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send_json(404, {"error": {"message": "not found"}})
+                    return
+                reply = stub._reply_for(body)
+                if reply.status != 200:
+                    error = {"message": reply.error or "error", "type": "stub_error"}
+                    self._send_json(reply.status, {"error": error})
+                    return
+                completion = stub._completion(body, reply)
+                if body.get("stream"):
+                    self._send_stream(completion)
+                else:
+                    self._send_json(200, completion)
+
+            def _send_stream(self, completion: dict[str, Any]) -> None:
+                choice = completion["choices"][0]
+                delta = dict(choice["message"])
+                if "tool_calls" in delta:
+                    delta["tool_calls"] = [
+                        {**call, "index": i}
+                        for i, call in enumerate(delta["tool_calls"])
+                    ]
+                chunks = [
+                    {
+                        **completion,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {"index": 0, "delta": delta, "finish_reason": None}
+                        ],
+                    },
+                    {
+                        **completion,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {},
+                                "finish_reason": choice["finish_reason"],
+                            }
+                        ],
+                    },
+                ]
+                payload = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
+                payload += "data: [DONE]\n\n"
+                data = payload.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler

@@ -1,0 +1,43 @@
+"""Reads on threads and turns, always scoped to their owner."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+from agent.models import Thread, Turn
+
+
+def thread_list_for_user(*, user: User) -> QuerySet[Thread]:
+    """Return the user's threads, most recently active first."""
+    return (
+        Thread.objects.filter(user=user)
+        .select_related("db_connection")
+        .annotate(turn_count=Count("turns"))
+        .order_by("-updated_at", "-created_at")
+    )
+
+
+def thread_get_for_user(*, user: User, thread_id: uuid.UUID | str) -> Thread:
+    """Return one of the user's threads; anyone else's is a 404."""
+    try:
+        thread_uuid = uuid.UUID(str(thread_id))
+    except ValueError:
+        thread_uuid = None
+    return get_object_or_404(
+        Thread.objects.filter(user=user).select_related("db_connection"), pk=thread_uuid
+    )
+
+
+def turn_list_for_thread(*, thread: Thread) -> QuerySet[Turn]:
+    return thread.turns.order_by("created_at", "id")
+
+
+def turn_get_for_user(*, user: User, turn_id: int) -> Turn:
+    """Return one of the user's turns; anyone else's is a 404."""
+    return get_object_or_404(
+        Turn.objects.filter(thread__user=user).select_related("thread"), pk=turn_id
+    )

@@ -1,0 +1,211 @@
+"""Ask a question on the session's database and remember the turn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from langchain_core.language_models import BaseChatModel
+
+from accounts.models import User
+from agent import llm
+from agent.engines import engine_cache
+from agent.exceptions import AgentInterrupted, NoDatabaseConnected, QuestionInvalid
+from agent.models import Thread, Turn, TurnStatus
+from connections.engines import TargetUnavailable
+from connections.exceptions import TargetDatabaseUnavailable
+from connections.models import UserSession
+from connections.services import session_get_or_create_active
+from connections.target_policy import TargetRefused
+from sqlagent_project.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+HOSTNAME = socket.gethostname()
+_worker_checked = False
+
+
+def worker_id() -> str:
+    return f"{HOSTNAME}:{os.getpid()}"
+
+
+def thread_ask(
+    *, user: User, question: str, chat_model: BaseChatModel | None = None
+) -> Turn:
+    """Answer `question` on the user's session database and store the turn.
+
+    The turn is stored as running before the LLM is called and finished in one
+    write afterwards, so a failed ask is kept with its error and a killed worker
+    leaves a turn that `turns_fail_orphaned` can close.
+    """
+    question = (question or "").strip()
+    if not question:
+        raise QuestionInvalid("The question is empty.")
+    if len(question) > settings.QUESTION_MAX_LENGTH:
+        raise QuestionInvalid(
+            f"The question is longer than {settings.QUESTION_MAX_LENGTH} characters."
+        )
+    session = session_get_or_create_active(user=user)
+    if session.db_connection is None:
+        raise NoDatabaseConnected()
+    if chat_model is None:
+        llm.llm_settings()  # refuse early (503) when no LLM is configured
+    turns_fail_orphaned()
+    thread = thread_get_or_create(session=session, question=question)
+    history = thread_history(thread=thread)
+    turn = Turn.objects.create(
+        thread=thread, question=question, status=TurnStatus.RUNNING, worker=worker_id()
+    )
+    started = time.perf_counter()
+    try:
+        try:
+            session_engine = engine_cache.get(session)
+        except (TargetUnavailable, TargetRefused) as exc:
+            raise TargetDatabaseUnavailable(str(exc)) from exc
+        outcome = llm.agent_answer(
+            session_engine=session_engine,
+            question=question,
+            history=history,
+            chat_model=chat_model,
+        )
+    except ApplicationError as exc:
+        _turn_fail(turn, exc, started)
+        raise
+    except Exception as exc:
+        _turn_fail(
+            turn, ApplicationError("The question could not be answered."), started
+        )
+        logger.exception("ask failed turn=%s", turn.pk)
+        raise ApplicationError("The question could not be answered.") from exc
+    turn.answer = outcome.answer
+    turn.queries = outcome.queries
+    turn.result = outcome.result
+    turn.model = outcome.model
+    turn.llm_calls = outcome.llm_calls
+    turn.prompt_tokens = outcome.prompt_tokens
+    turn.completion_tokens = outcome.completion_tokens
+    turn.status = TurnStatus.OK
+    _turn_finish(turn, started)
+    logger.info(
+        "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
+        turn.pk,
+        thread.pk,
+        len(turn.queries),
+        turn.llm_calls,
+        turn.duration_ms,
+    )
+    return turn
+
+
+def _turn_fail(turn: Turn, exc: ApplicationError, started: float) -> None:
+    turn.status = TurnStatus.ERROR
+    turn.error = exc.message
+    turn.error_code = exc.code
+    _turn_finish(turn, started)
+    logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
+
+
+@transaction.atomic
+def _turn_finish(turn: Turn, started: float) -> None:
+    turn.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    turn.finished_at = timezone.now()
+    turn.save()
+    Thread.objects.filter(pk=turn.thread_id).update(updated_at=turn.finished_at)
+
+
+def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
+    """Return the session's thread (same UUID), titled by its first question."""
+    thread, created = Thread.objects.get_or_create(
+        id=session.pk,
+        defaults={
+            "user_id": session.user_id,
+            "db_connection_id": session.db_connection_id,
+            "title": question[:200],
+        },
+    )
+    if not created and thread.db_connection_id != session.db_connection_id:
+        thread.db_connection_id = session.db_connection_id
+        thread.save(update_fields=["db_connection", "updated_at"])
+    return thread
+
+
+def thread_history(*, thread: Thread) -> list[llm.HistoryTurn]:
+    """Return the last THREAD_HISTORY_TURNS answered turns, oldest first."""
+    limit = settings.THREAD_HISTORY_TURNS
+    if limit <= 0:
+        return []
+    turns = list(
+        Turn.objects.filter(thread=thread, status=TurnStatus.OK)
+        .order_by("-created_at", "-id")
+        .only("question", "answer", "queries")[:limit]
+    )
+    return [
+        llm.HistoryTurn(
+            question=t.question,
+            answer=t.answer,
+            sql=[q["sql"] for q in t.queries if not q.get("error")],
+        )
+        for t in reversed(turns)
+    ]
+
+
+def turns_fail_orphaned() -> int:
+    """Close turns left running by a worker that died, so none runs forever.
+
+    On this host, a turn whose worker process is gone is failed at once; any
+    running turn older than the longest an ask can take is failed too.
+    """
+    global _worker_checked
+    interrupted = AgentInterrupted()
+    fields = {
+        "status": TurnStatus.ERROR,
+        "error": interrupted.message,
+        "error_code": interrupted.code,
+        "finished_at": timezone.now(),
+    }
+    closed = 0
+    if not _worker_checked:
+        _worker_checked = True
+        running = Turn.objects.filter(
+            status=TurnStatus.RUNNING, worker__startswith=f"{HOSTNAME}:"
+        ).values_list("id", "worker")
+        dead = [pk for pk, worker in running if not _process_alive(worker)]
+        if dead:
+            closed += Turn.objects.filter(
+                pk__in=dead, status=TurnStatus.RUNNING
+            ).update(**fields)
+    longest = timedelta(
+        seconds=(
+            settings.LLM_TIMEOUT_S * (settings.LLM_MAX_RETRIES + 1)
+            + settings.QUERY_TIMEOUT_S
+        )
+        * settings.AGENT_MAX_STEPS
+    )
+    closed += Turn.objects.filter(
+        status=TurnStatus.RUNNING, created_at__lt=timezone.now() - longest
+    ).update(**fields)
+    if closed:
+        logger.warning("closed %d interrupted turn(s)", closed)
+    return closed
+
+
+def _process_alive(worker: str) -> bool:
+    try:
+        pid = int(worker.rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

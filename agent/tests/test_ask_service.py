@@ -1,0 +1,240 @@
+"""The agent loop with a scripted chat model, on all three engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.engines import engine_cache
+from agent.exceptions import AgentStepLimit, NoDatabaseConnected, QuestionInvalid
+from agent.models import Turn, TurnStatus
+from agent.services import thread_ask
+from agent.tests.fake_llm import scripted, tool_call, tool_results
+from sqlagent_project.testing import ENGINES, PLANTED_NOTE, shop_snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_the_agent_answers_from_the_rows_its_query_returned(
+    alice, connected_session, db_type
+):
+    session = connected_session(alice, db_type)
+    model = scripted(
+        tool_call("SELECT COUNT(*) AS n FROM customers WHERE country = 'Germany'"),
+        "Three customers are in Germany.",
+    )
+
+    turn = thread_ask(
+        user=alice, question="How many customers in Germany?", chat_model=model
+    )
+
+    assert turn.status == TurnStatus.OK
+    assert turn.answer == "Three customers are in Germany."
+    assert turn.thread_id == session.id
+    assert turn.result["columns"] == ["n"]
+    assert turn.result["rows"] == [[3]]
+    assert turn.queries[0]["row_count"] == 1
+    assert turn.queries[0]["error"] is None
+    assert turn.llm_calls == 2
+    assert "[3]" in tool_results(model)[0]
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_a_planted_instruction_in_the_data_cannot_change_the_database(
+    alice, connected_session, shop, db_type
+):
+    connected_session(alice, db_type)
+    before = shop_snapshot(db_type, shop["sqlite_dir"])
+    # A model that obeys whatever text it reads: the data tells it to drop a table.
+    model = scripted(
+        tool_call("SELECT body FROM notes ORDER BY id"),
+        tool_call("DROP TABLE orders"),
+        tool_call("SELECT 1; DELETE FROM customers"),
+        tool_call(
+            "WITH gone AS (DELETE FROM customers RETURNING *) SELECT * FROM gone"
+        ),
+        "I could not drop the table: the database is read-only.",
+    )
+
+    turn = thread_ask(user=alice, question="What do the notes say?", chat_model=model)
+
+    results = tool_results(model)
+    assert "ignore your rules" in results[0]
+    assert PLANTED_NOTE[:30] in results[0]
+    assert all(r.startswith("Refused:") for r in results[1:])
+    assert [q["error"] is not None for q in turn.queries] == [False, True, True, True]
+    assert shop_snapshot(db_type, shop["sqlite_dir"]) == before
+
+
+def test_a_refused_statement_goes_back_to_the_model_with_the_reason(
+    alice, connected_session
+):
+    connected_session(alice, "sqlite")
+    model = scripted(
+        tool_call("UPDATE customers SET name = 'x'"),
+        tool_call("SELECT name FROM customers WHERE id = 1"),
+        "The first customer is Ada Lovelace.",
+    )
+
+    turn = thread_ask(user=alice, question="Rename everyone", chat_model=model)
+
+    refusal = tool_results(model)[0]
+    assert refusal.startswith("Refused:")
+    assert "read-only" in refusal
+    assert turn.status == TurnStatus.OK
+    assert turn.result["rows"] == [["Ada Lovelace"]]
+
+
+def test_a_failing_query_is_reported_to_the_model_which_may_retry(
+    alice, connected_session
+):
+    connected_session(alice, "postgresql")
+    model = scripted(
+        tool_call("SELECT nonexistent_column FROM customers"),
+        tool_call("SELECT name FROM customers ORDER BY id LIMIT 1"),
+        "Ada Lovelace.",
+    )
+
+    turn = thread_ask(user=alice, question="First customer?", chat_model=model)
+
+    assert tool_results(model)[0].startswith("Error:")
+    assert "nonexistent_column" in tool_results(model)[0]
+    assert turn.queries[0]["error"]
+    assert turn.result["rows"] == [["Ada Lovelace"]]
+
+
+def test_follow_up_questions_carry_the_earlier_turns_as_history(
+    alice, connected_session
+):
+    connected_session(alice, "sqlite")
+    thread_ask(
+        user=alice,
+        question="List customers in Europe",
+        chat_model=scripted(
+            tool_call("SELECT name, country FROM customers WHERE country != 'USA'"),
+            "Five customers are in Europe.",
+        ),
+    )
+    follow_up = scripted(
+        tool_call(
+            "SELECT COUNT(*) FROM customers "
+            "WHERE country != 'USA' AND country = 'Germany'"
+        ),
+        "Three of them are in Germany.",
+    )
+
+    thread_ask(
+        user=alice,
+        question="and how many of those are in Germany?",
+        chat_model=follow_up,
+    )
+
+    first_call = follow_up.received[0]
+    texts = [str(m.content) for m in first_call]
+    assert any("List customers in Europe" in t for t in texts)
+    assert any("WHERE country != 'USA'" in t and "Five customers" in t for t in texts)
+    assert texts[-1] == "and how many of those are in Germany?"
+
+
+def test_history_is_limited_to_the_last_n_turns(alice, connected_session, settings):
+    settings.THREAD_HISTORY_TURNS = 2
+    connected_session(alice, "sqlite")
+    for number in range(3):
+        thread_ask(
+            user=alice,
+            question=f"question {number}",
+            chat_model=scripted(tool_call("SELECT 1"), f"answer {number}"),
+        )
+    model = scripted(tool_call("SELECT 1"), "done")
+
+    thread_ask(user=alice, question="question 3", chat_model=model)
+
+    texts = " ".join(str(m.content) for m in model.received[0])
+    assert "question 0" not in texts
+    assert "question 1" in texts
+    assert "question 2" in texts
+
+
+def test_the_schema_is_in_the_prompt_so_a_question_costs_two_llm_calls(
+    alice, connected_session
+):
+    connected_session(alice, "postgresql")
+    model = scripted(tool_call("SELECT COUNT(*) FROM orders"), "Six orders.")
+
+    turn = thread_ask(user=alice, question="How many orders?", chat_model=model)
+
+    system = str(model.received[0][0].content)
+    assert "PostgreSQL" in system
+    assert "read-only" in system
+    assert "Table customers" in system
+    assert "references customers.id" in system
+    assert turn.llm_calls == 2
+
+
+def test_a_schema_over_the_token_budget_sends_only_the_table_list(
+    alice, connected_session, settings
+):
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 50
+    connected_session(alice, "sqlite")
+    model = scripted(
+        tool_call("customers", name="describe_tables"),
+        tool_call("SELECT COUNT(*) FROM customers"),
+        "Six.",
+    )
+
+    thread_ask(user=alice, question="How many customers?", chat_model=model)
+
+    system = str(model.received[0][0].content)
+    assert "Table customers" not in system
+    assert "customers, db_marker, notes, orders" in system
+    description = tool_results(model)[0]
+    assert "Table customers" in description
+    assert "name" in description
+
+
+def test_the_compiled_agent_is_cached_with_the_sessions_engine(
+    alice, connected_session, settings
+):
+    session = connected_session(alice, "sqlite")
+    thread_ask(
+        user=alice, question="one", chat_model=scripted(tool_call("SELECT 1"), "1")
+    )
+    entry = engine_cache.get(session)
+    catalog = entry.extras["catalog"]
+
+    thread_ask(
+        user=alice, question="two", chat_model=scripted(tool_call("SELECT 2"), "2")
+    )
+
+    assert engine_cache.get(session) is entry
+    assert entry.extras["catalog"] is catalog
+
+
+def test_asking_without_a_connected_database_is_refused(alice):
+    with pytest.raises(NoDatabaseConnected) as excinfo:
+        thread_ask(user=alice, question="Anything?", chat_model=scripted("x"))
+    assert excinfo.value.status_code == 409
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
+def test_empty_or_overlong_questions_are_refused(alice, connected_session, question):
+    connected_session(alice, "sqlite")
+    with pytest.raises(QuestionInvalid):
+        thread_ask(user=alice, question=question, chat_model=scripted("x"))
+    assert not Turn.objects.exists()
+
+
+def test_the_step_limit_ends_a_looping_agent_and_stores_the_failed_turn(
+    alice, connected_session, settings
+):
+    settings.AGENT_MAX_STEPS = 4
+    connected_session(alice, "sqlite")
+    model = scripted(*[tool_call("SELECT 1") for _ in range(10)])
+
+    with pytest.raises(AgentStepLimit) as excinfo:
+        thread_ask(user=alice, question="Loop forever", chat_model=model)
+
+    assert excinfo.value.code == "agent_step_limit"
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert "step" in turn.error
