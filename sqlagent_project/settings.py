@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "connections",
     "agent",
@@ -64,12 +66,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sqlagent_project.middleware.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a login lockout into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sqlagent_project.urls"
@@ -114,6 +119,10 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Shared by every worker process (rate-limit counters): a table in the app
+# database by default (`manage.py createcachetable`), or e.g. redis://host:6379/1.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://sqlagent_cache")}
+
 # The only folder SQLite connections may point into.
 SQLITE_DATABASES_DIR = Path(
     env.str("SQLITE_DATABASES_DIR", default=str(VAR_DIR / "databases"))
@@ -121,6 +130,12 @@ SQLITE_DATABASES_DIR = Path(
 
 # AUTH
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out email+address before the password
+# is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},
@@ -144,6 +159,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "sqlagent_project.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["sqlagent_project.throttling.ScopedSettingsThrottle"],
+    # Proxies in front of the app that append to X-Forwarded-For; 0 trusts only
+    # REMOTE_ADDR, so a client cannot pick its own address for the rate limits.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(
@@ -157,6 +176,22 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+
+# RATE LIMITS AND LOCKOUT
+# DRF rates ("<n>/<second|minute|hour|day>") per throttle_scope: login and
+# register per client address, ask per user. Empty = unlimited.
+THROTTLE_LOGIN_RATE = env.str("THROTTLE_LOGIN_RATE", default="20/minute")
+THROTTLE_REGISTER_RATE = env.str("THROTTLE_REGISTER_RATE", default="20/hour")
+THROTTLE_ASK_RATE = env.str("THROTTLE_ASK_RATE", default="30/minute")
+# django-axes: this many failed logins for one email from one address lock that
+# pair out for LOGIN_LOCKOUT_MINUTES (the same answer whether the email exists).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "sqlagent_project.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 
 # TARGET DATABASES
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
@@ -217,14 +252,28 @@ WHITENOISE_USE_FINDERS = True
 
 # LOGGING
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# plain: one readable line per record; json: one JSON object per line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # request_id, user_id and session_id of the current request on every record
+        "context": {"()": "sqlagent_project.logformat.ContextFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Both redact anything shaped like a password, token or API key.
+        "plain": {"()": "sqlagent_project.logformat.PlainFormatter"},
+        "json": {"()": "sqlagent_project.logformat.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
