@@ -19,6 +19,7 @@ from connections.exceptions import (
 )
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.signals import session_released
+from sqlagent_project import logcontext
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ def session_get_or_create_active(*, user: User) -> UserSession:
             if session is None:
                 raise
     _touch(session)
+    # Every log line of this request from here on names the session.
+    logcontext.bind(session_id=session.pk, user_id=user.pk)
     return session
 
 
