@@ -2,10 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agent import api
+from agent import api, views
 
 urlpatterns = [
+    # JSON API
     path("ask", api.AskApi.as_view(), name="ask"),
     path("threads", api.ThreadListApi.as_view(), name="threads"),
     path("threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"),
+    # HTML pages
+    path("", views.chat, name="chat"),
+    path("history/", views.history_list, name="history-list"),
+    path("history/<uuid:thread_id>/", views.history_detail, name="history-detail"),
+    path("turns/<int:turn_id>/csv/", views.turn_csv, name="turn-csv"),
 ]

@@ -1,0 +1,128 @@
+"""Admin for conversations: threads and turns, read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+
+from agent.models import Thread, Turn
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is a record: the admin may read it, never change it."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def _sql_html(turn: Turn) -> str:
+    queries = turn.queries or []
+    if not queries:
+        return "—"
+    # format_html escapes every query: stored SQL comes from the LLM.
+    return format_html_join(
+        "",
+        "<pre style='white-space:pre-wrap;margin:0 0 .5em'>{}</pre>"
+        "<small>{}</small><br>",
+        (
+            (
+                query.get("sql", ""),
+                query.get("error") or f"{query.get('row_count', 0)} row(s)",
+            )
+            for query in queries
+        ),
+    )
+
+
+class TurnInline(admin.TabularInline):
+    model = Turn
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["created_at", "question", "status", "sql", "error"]
+    readonly_fields = fields
+
+    @admin.display(description="SQL")
+    def sql(self, obj: Turn) -> str:
+        return _sql_html(obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Thread)
+class ThreadAdmin(ReadOnlyAdmin):
+    list_display = ["title", "user", "db_connection", "turn_count", "updated_at"]
+    list_select_related = ["user", "db_connection"]
+    search_fields = ["title", "user__email", "turns__question"]
+    list_filter = ["updated_at"]
+    fields = ["id", "title", "user", "db_connection", "created_at", "updated_at"]
+    readonly_fields = fields
+    inlines = [TurnInline]
+
+    @admin.display(description="Turns")
+    def turn_count(self, obj: Thread) -> int:
+        return obj.turns.count()
+
+
+@admin.register(Turn)
+class TurnAdmin(ReadOnlyAdmin):
+    list_display = ["question_short", "status", "user", "sql_short", "created_at"]
+    list_filter = ["status", "created_at"]
+    list_select_related = ["thread__user"]
+    search_fields = ["question"]
+    fields = [
+        "thread",
+        "question",
+        "status",
+        "answer",
+        "sql",
+        "error",
+        "error_code",
+        "result_summary",
+        "duration_ms",
+        "model",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "created_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Question", ordering="question")
+    def question_short(self, obj: Turn) -> str:
+        return obj.question[:80]
+
+    @admin.display(description="User", ordering="thread__user__email")
+    def user(self, obj: Turn) -> str:
+        return str(obj.thread.user)
+
+    @admin.display(description="SQL")
+    def sql_short(self, obj: Turn) -> str:
+        last = (obj.queries or [{}])[-1]
+        return (last.get("sql") or "—")[:120]
+
+    @admin.display(description="SQL")
+    def sql(self, obj: Turn) -> str:
+        return _sql_html(obj)
+
+    @admin.display(description="Result")
+    def result_summary(self, obj: Turn) -> str:
+        if not obj.result:
+            return "—"
+        columns = ", ".join(str(c) for c in obj.result.get("columns", []))
+        note = " (truncated)" if obj.result.get("truncated") else ""
+        return format_html(
+            "{} row(s){}: {}", obj.result.get("row_count", 0), note, columns
+        )

@@ -1,0 +1,120 @@
+"""HTML pages for the agent: the chat, past conversations, a turn's rows as CSV."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods
+
+from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
+from agent.services import thread_ask
+from connections.forms import SessionConnectForm
+from connections.selectors import connection_list_for_user
+from connections.services import session_get_or_create_active
+from sqlagent_project.errors import ApplicationError
+
+# Spreadsheets run a cell starting with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+RECENT_THREADS = 5
+
+
+class AskForm(forms.Form):
+    """One question for the agent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built here so the length limit follows the setting at request time.
+        self.fields["question"] = forms.CharField(
+            label="Your question",
+            max_length=settings.QUESTION_MAX_LENGTH,
+            widget=forms.Textarea(
+                attrs={"rows": 2, "placeholder": "e.g. Which customers are in Germany?"}
+            ),
+        )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def chat(request: HttpRequest) -> HttpResponse:
+    form = AskForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            thread_ask(user=request.user, question=form.cleaned_data["question"])
+        except ApplicationError as exc:
+            # The page equivalent of the API's exception handler: the failed turn
+            # (if one was stored) shows below, and the question stays in the box.
+            messages.error(request, exc.message)
+        else:
+            return redirect("chat")
+    session = session_get_or_create_active(user=request.user)
+    thread = thread_list_for_user(user=request.user).filter(id=session.id).first()
+    context = {
+        "form": form,
+        "session": session,
+        "thread": thread,
+        "turns": thread.turns.all() if thread else [],
+        "connect_form": SessionConnectForm(
+            user=request.user,
+            initial={"connection": session.db_connection_id},
+        ),
+        "has_connections": connection_list_for_user(user=request.user).exists(),
+        "recent_threads": thread_list_for_user(user=request.user).exclude(
+            id=session.id
+        )[:RECENT_THREADS],
+        "nav": "chat",
+    }
+    return render(request, "agent/chat.html", context)
+
+
+@login_required
+@require_GET
+def history_list(request: HttpRequest) -> HttpResponse:
+    threads = thread_list_for_user(user=request.user).select_related("db_connection")
+    session = session_get_or_create_active(user=request.user)
+    context = {"threads": threads, "session": session, "nav": "history"}
+    return render(request, "agent/history_list.html", context)
+
+
+@login_required
+@require_GET
+def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    context = {"thread": thread, "turns": thread.turns.all(), "nav": "history"}
+    return render(request, "agent/history_detail.html", context)
+
+
+def csv_cell(value: object) -> object:
+    """Return a cell a spreadsheet shows as text, never runs as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@login_required
+@require_GET
+def turn_csv(request: HttpRequest, turn_id: int) -> HttpResponse:
+    """Send the rows stored with the turn (what the user saw), not a re-run."""
+    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    if not turn.result or not turn.result.get("columns"):
+        raise Http404("This turn has no result rows.")
+    name = slugify(turn.thread.title)[:40] or "result"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="sqlagent-{name}-turn-{turn.id}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow([csv_cell(column) for column in turn.result["columns"]])
+    for row in turn.result.get("rows", []):
+        writer.writerow([csv_cell(value) for value in row])
+    return response
