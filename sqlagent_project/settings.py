@@ -6,6 +6,7 @@ documents every variable.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,10 @@ VERSION = "0.1.0"
 env = environ.Env()
 # Values already in the environment win over the file, so tests and deployments
 # can override any line of `.env`.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE points elsewhere (or at nothing, as tests of a bare environment do).
+environ.Env.read_env(
+    os.environ.get("ENV_FILE", str(BASE_DIR / ".env")), overwrite=False
+)
 
 # SECURITY
 SECRET_KEY = env.str("SECRET_KEY")
