@@ -249,7 +249,7 @@ def describe_connect_error(exc: BaseException, conn: DatabaseConnection) -> str:
         or "authentication failed" in lowered
     ):
         reason = (
-            f"Authentication failed for user '{conn.username}': "
+            f"Authentication failed for user '{conn.username}' on {where}: "
             "check the username and password."
         )
     elif (
