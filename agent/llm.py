@@ -363,6 +363,12 @@ def agent_answer(
         prompt_tokens += usage.get("input_tokens", 0)
         completion_tokens += usage.get("output_tokens", 0)
     answer = _text(ai_messages[-1]) if ai_messages else ""
+    # The server's own name for the model it ran, when it says (gateways alias).
+    for message in reversed(ai_messages):
+        served = (message.response_metadata or {}).get("model_name")
+        if served:
+            model_name = served
+            break
     last = recorder.last_result
     result = (
         {
