@@ -12,7 +12,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import serializers as s
 from accounts.services import refresh_token_revoke, user_register
-from sqlagent_project.schema import ERROR_RESPONSES
+from sqlagent_project.schema import ERROR_RESPONSES, INVALID_INPUT, THROTTLED
 
 
 class RegisterApi(APIView):
@@ -22,7 +22,7 @@ class RegisterApi(APIView):
 
     @extend_schema(
         request=s.RegisterInputSerializer,
-        responses={201: s.UserOutputSerializer, **ERROR_RESPONSES},
+        responses={201: s.UserOutputSerializer, **INVALID_INPUT, **THROTTLED},
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:

@@ -190,18 +190,22 @@ class HealthApi(APIView):
         return Response(body, status=code)
 
 
+_HEALTH_SESSION = inline_serializer(
+    name="HealthSession",
+    fields={
+        "status": drf_serializers.CharField(),
+        "version": drf_serializers.CharField(),
+        "database": drf_serializers.CharField(),
+        "session": s.SessionStatusSerializer(),
+    },
+)
+
+
 class HealthSessionApi(APIView):
     @extend_schema(
         responses={
-            200: inline_serializer(
-                name="HealthSession",
-                fields={
-                    "status": drf_serializers.CharField(),
-                    "version": drf_serializers.CharField(),
-                    "database": drf_serializers.CharField(),
-                    "session": s.SessionStatusSerializer(),
-                },
-            ),
+            200: _HEALTH_SESSION,
+            503: _HEALTH_SESSION,
             **ERROR_RESPONSES,
         },
         tags=["health"],
