@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import re
@@ -443,17 +444,31 @@ def _begin_mysql(connection: Connection, timeout_s: float) -> bool:
 
 
 def _fetch(
-    connection: Connection, statement: str, max_rows: int
+    connection: Connection, statement: str, max_rows: int, *, db_type: str
 ) -> tuple[list[str], list[Any], bool]:
+    # Server-side cursor: only max_rows + 1 rows ever cross the wire (a plain
+    # cursor on PostgreSQL or MySQL pulls the whole result first).
     result = connection.execution_options(
         stream_results=True, yield_per=max_rows + 1, no_parameters=True
     ).exec_driver_sql(statement)
     try:
         columns = list(result.keys()) if result.returns_rows else []
         rows = result.fetchmany(max_rows + 1) if result.returns_rows else []
+        if db_type == "mysql" and len(rows) > max_rows:
+            _mysql_abandon(connection, result.cursor)
     finally:
         result.close()
     return columns, rows[:max_rows], len(rows) > max_rows
+
+
+def _mysql_abandon(connection: Connection, dbapi_cursor: Any) -> None:
+    """Drop the connection instead of draining the rest of a streamed result."""
+    # mysqlclient reads and discards every remaining row when the cursor closes
+    # (0.8 s for 10**6 narrow rows); closing the socket ends the query at once,
+    # and the pool opens a fresh connection next time.
+    connection.invalidate()
+    with contextlib.suppress(Exception):
+        dbapi_cursor.close()  # fails on the closed socket, then counts as closed
 
 
 def _run(
@@ -468,7 +483,7 @@ def _run(
         connection = _begin_postgresql(connection, timeout_s)
     elif db_type == "mysql" and _begin_mysql(connection, timeout_s):
         statement = f"SET STATEMENT max_statement_time={timeout_s:g} FOR {statement}"
-    return _fetch(connection, statement, max_rows)
+    return _fetch(connection, statement, max_rows, db_type=db_type)
 
 
 def query_run(
