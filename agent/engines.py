@@ -58,11 +58,15 @@ class EngineCache:
 
     @property
     def max_size(self) -> int:
-        return self._max_size or settings.ENGINE_CACHE_MAX_SIZE
+        if self._max_size is not None:
+            return self._max_size
+        return settings.ENGINE_CACHE_MAX_SIZE
 
     @property
     def idle_timeout_s(self) -> float:
-        return self._idle_timeout_s or settings.ENGINE_CACHE_IDLE_TIMEOUT_S
+        if self._idle_timeout_s is not None:
+            return self._idle_timeout_s
+        return settings.ENGINE_CACHE_IDLE_TIMEOUT_S
 
     def get(self, session: UserSession) -> SessionEngine:
         """Return the session's engine, building it on a miss or a stale entry."""
