@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -162,13 +163,7 @@ def turns_fail_orphaned() -> int:
     running turn older than the longest an ask can take is failed too.
     """
     global _worker_checked
-    interrupted = AgentInterrupted()
-    fields = {
-        "status": TurnStatus.ERROR,
-        "error": interrupted.message,
-        "error_code": interrupted.code,
-        "finished_at": timezone.now(),
-    }
+    fields = _interrupted_fields()
     closed = 0
     if not _worker_checked:
         _worker_checked = True
@@ -195,6 +190,26 @@ def turns_fail_orphaned() -> int:
     return closed
 
 
+def turns_fail_of_worker(*, pid: int) -> int:
+    """Close the turns left running by this host's worker `pid`, which has exited."""
+    closed = Turn.objects.filter(
+        status=TurnStatus.RUNNING, worker=f"{HOSTNAME}:{pid}"
+    ).update(**_interrupted_fields())
+    if closed:
+        logger.warning("closed %d turn(s) of exited worker %s", closed, pid)
+    return closed
+
+
+def _interrupted_fields() -> dict[str, object]:
+    interrupted = AgentInterrupted()
+    return {
+        "status": TurnStatus.ERROR,
+        "error": interrupted.message,
+        "error_code": interrupted.code,
+        "finished_at": timezone.now(),
+    }
+
+
 def _process_alive(worker: str) -> bool:
     try:
         pid = int(worker.rsplit(":", 1)[1])
@@ -208,4 +223,10 @@ def _process_alive(worker: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed worker whose parent died too may linger as a zombie that nobody
+    # reaps; signal 0 still reaches it, but it will never finish its turn.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]

@@ -1,0 +1,59 @@
+"""Production serving: `.venv/bin/gunicorn -c sqlagent_project/gunicorn.conf.py
+sqlagent_project.wsgi`.
+
+Every value can be changed with an environment variable; the defaults suit a
+small host. Put a TLS-terminating proxy in front (it sets X-Forwarded-Proto).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+bind = [
+    f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}",
+]
+# Import Django and LangChain (about 1 s) once in the master, then fork.
+preload_app = True
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads, because most of an /ask is spent waiting for the LLM: a worker
+# keeps serving other requests meanwhile.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A gthread worker keeps its heartbeat while a request waits on the LLM, so this
+# only kills a worker that is truly stuck.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# Recycle workers now and then; jitter so they do not all restart at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Fail the turns a worker left running, as soon as the master sees it exit.
+
+    A worker killed mid-/ask (SIGKILL, OOM, timeout) cannot close its own turn;
+    the master can, so the turn does not wait for the next boot.
+    """
+    try:
+        from django.db import DatabaseError, connections
+
+        from agent.services import turns_fail_of_worker
+
+        try:
+            turns_fail_of_worker(pid=worker.pid)
+        except DatabaseError:
+            logging.getLogger(__name__).warning(
+                "could not close the turns of worker %s", worker.pid, exc_info=True
+            )
+        finally:
+            # The master serves no requests: hold no database connection.
+            connections.close_all()
+    except Exception:  # a hook must never take the master down
+        logging.getLogger(__name__).exception("child_exit hook failed")
