@@ -1,6 +1,6 @@
 """Fields every log record of the current request carries (request, user, session).
 
-The request middleware opens a context per request; services add what they learn
+The request middleware starts a context per request; services add what they learn
 (`bind(session_id=...)`), and the logging filter copies the fields onto every
 record, so a query logged deep in the agent still says whose it was.
 """

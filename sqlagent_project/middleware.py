@@ -28,7 +28,10 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        token = logcontext.begin(request_id=request_id)
+        # A fresh context per request. It is not reset on the way out: Django
+        # logs a 4xx/5xx answer after the last middleware returns, and that line
+        # must still name the request; the next request starts its own context.
+        logcontext.begin(request_id=request_id)
         started = time.perf_counter()
         status = 500
         try:
@@ -55,7 +58,6 @@ class RequestLogMiddleware:
                     "duration_ms": duration_ms,
                 },
             )
-            logcontext.end(token)
 
 
 def _user_id(request: HttpRequest) -> int | None:

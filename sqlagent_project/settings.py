@@ -281,6 +281,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # The request line already carries every 4xx; keep Django's for 5xx.
+        "django.request": {"level": "ERROR"},
         "httpx": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
     },

@@ -16,3 +16,6 @@ urlpatterns = [
     path("", include("connections.urls")),
     path("", include("agent.urls")),
 ]
+
+handler404 = "sqlagent_project.handlers.not_found"
+handler500 = "sqlagent_project.handlers.server_error"

@@ -50,3 +50,15 @@ def test_a_form_encoded_body_is_refused_as_json_415(alice_client):
     )
     assert response.status_code == 415
     assert _assert_json(response)["code"] == "unsupported_media_type"
+
+
+def test_an_unknown_api_url_answers_a_json_404(alice_client):
+    response = alice_client.get("/databases/-1")
+    assert response.status_code == 404
+    assert _assert_json(response) == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_an_unknown_page_in_a_browser_is_still_an_html_404(client):
+    response = client.get("/no-such-page/", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
