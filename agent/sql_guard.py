@@ -85,91 +85,38 @@ _SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqli
 # network, or run SQL hidden in a string (where this check cannot see it).
 # Matched case-insensitively on the bare name, so `pg_catalog.pg_read_file` and
 # `"PG_READ_FILE"` are caught too.
+_DENIED_BY_KIND = {
+    "PostgreSQL files and programs": """
+        pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write
+        pg_file_rename pg_file_unlink pg_file_sync pg_logdir_ls loread lowrite
+    """,
+    "PostgreSQL SQL run from a string": """
+        query_to_xml query_to_xmlschema query_to_xml_and_xmlschema cursor_to_xml
+        cursor_to_xmlschema table_to_xml table_to_xmlschema
+        table_to_xml_and_xmlschema schema_to_xml schema_to_xmlschema
+        schema_to_xml_and_xmlschema database_to_xml database_to_xmlschema
+        database_to_xml_and_xmlschema ts_stat ts_rewrite
+    """,
+    "PostgreSQL other sessions, server state, settings": """
+        pg_terminate_backend pg_cancel_backend pg_signal_backend pg_reload_conf
+        pg_rotate_logfile pg_log_backend_memory_contexts pg_promote pg_switch_wal
+        pg_create_restore_point pg_start_backup pg_stop_backup pg_backup_start
+        pg_backup_stop pg_import_system_collations pg_notify pg_export_snapshot
+        pg_replication_slot_advance pg_drop_replication_slot pg_wal_replay_pause
+        pg_wal_replay_resume pg_logical_emit_message set_config txid_current
+        pg_current_xact_id
+    """,
+    "sequences (PostgreSQL and MariaDB)": "nextval setval lastval",
+    "MySQL and MariaDB": """
+        load_file sleep benchmark get_lock release_lock release_all_locks
+        is_free_lock is_used_lock master_pos_wait source_pos_wait master_gtid_wait
+        wait_for_executed_gtid_set wait_until_sql_thread_after_gtids sys_exec
+        sys_eval
+    """,
+    "SQLite": "load_extension readfile writefile edit fts3_tokenizer lsdir fsdir",
+}
 DENIED_FUNCTIONS = frozenset(
-    {
-        # PostgreSQL: files and programs
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "pg_file_write",
-        "pg_file_rename",
-        "pg_file_unlink",
-        "pg_file_sync",
-        "pg_logdir_ls",
-        "loread",
-        "lowrite",
-        # PostgreSQL: SQL run from a string
-        "query_to_xml",
-        "query_to_xmlschema",
-        "query_to_xml_and_xmlschema",
-        "cursor_to_xml",
-        "cursor_to_xmlschema",
-        "table_to_xml",
-        "table_to_xmlschema",
-        "table_to_xml_and_xmlschema",
-        "schema_to_xml",
-        "schema_to_xmlschema",
-        "schema_to_xml_and_xmlschema",
-        "database_to_xml",
-        "database_to_xmlschema",
-        "database_to_xml_and_xmlschema",
-        "ts_stat",
-        "ts_rewrite",
-        # PostgreSQL: other sessions, server state, settings
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_signal_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_log_backend_memory_contexts",
-        "pg_promote",
-        "pg_switch_wal",
-        "pg_create_restore_point",
-        "pg_start_backup",
-        "pg_stop_backup",
-        "pg_backup_start",
-        "pg_backup_stop",
-        "pg_import_system_collations",
-        "pg_notify",
-        "pg_export_snapshot",
-        "pg_replication_slot_advance",
-        "pg_drop_replication_slot",
-        "pg_wal_replay_pause",
-        "pg_wal_replay_resume",
-        "pg_logical_emit_message",
-        "set_config",
-        "txid_current",
-        "pg_current_xact_id",
-        # sequences (PostgreSQL and MariaDB)
-        "nextval",
-        "setval",
-        "lastval",
-        # MySQL / MariaDB
-        "load_file",
-        "sleep",
-        "benchmark",
-        "get_lock",
-        "release_lock",
-        "release_all_locks",
-        "is_free_lock",
-        "is_used_lock",
-        "master_pos_wait",
-        "source_pos_wait",
-        "master_gtid_wait",
-        "wait_for_executed_gtid_set",
-        "wait_until_sql_thread_after_gtids",
-        "sys_exec",
-        "sys_eval",
-        # SQLite
-        "load_extension",
-        "readfile",
-        "writefile",
-        "edit",
-        "fts3_tokenizer",
-        "lsdir",
-        "fsdir",
-    }
+    name for names in _DENIED_BY_KIND.values() for name in names.split()
 )
 DENIED_FUNCTION_PREFIXES = (
     "lo_",  # large objects: lo_import, lo_export, lo_unlink, lo_create, ...
@@ -482,7 +429,7 @@ def _run(
     if db_type == "postgresql":
         connection = _begin_postgresql(connection, timeout_s)
     elif db_type == "mysql" and _begin_mysql(connection, timeout_s):
-        statement = f"SET STATEMENT max_statement_time={timeout_s:g} FOR {statement}"
+        statement = f"SET STATEMENT max_statement_time={timeout_s:.3f} FOR {statement}"
     return _fetch(connection, statement, max_rows, db_type=db_type)
 
 

@@ -99,6 +99,9 @@ def sqlite_connect_readonly(database_name: str) -> sqlite3.Connection:
         timeout=settings.TARGET_CONNECT_TIMEOUT_S,
     )
     raw.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    # One value may not exceed 16 MB: `randomblob(1e9)` would otherwise allocate
+    # a gigabyte in one step, between two progress-handler checks.
+    raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024)
     raw.set_authorizer(sqlite_authorizer)
     return raw
 

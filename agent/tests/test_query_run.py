@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -265,6 +267,9 @@ def test_a_write_is_refused_by_the_database_when_the_parser_is_bypassed(
     before: dict[str, Any],
     sqlite_dir: Path,
 ):
+    # On PostgreSQL a write also fails at DECLARE CURSOR (the server-side cursor
+    # takes only SELECT / VALUES); the read-only transaction on its own is shown
+    # by the wipe_orders() test below.
     if db_type == "sqlite" and sql.startswith("TRUNCATE"):
         sql = "DELETE FROM orders"  # SQLite has no TRUNCATE
 
@@ -278,16 +283,28 @@ def test_postgresql_runs_every_query_in_a_read_only_transaction_with_a_timeout(
     engine_for: Callable[..., Engine], shop: dict[str, Any]
 ):
     engine = engine_for("postgresql")
-
-    result = run(
-        engine,
-        "postgresql",
+    sql = (
         "SELECT current_setting('transaction_read_only'), "
-        "current_setting('statement_timeout')",
-        timeout_s=2,
+        "current_setting('statement_timeout')"
     )
 
-    assert result.rows == [["on", "2s"]]
+    first = run(engine, "postgresql", sql, timeout_s=2)
+    # The second query reuses the pooled connection (pre-ping included).
+    second = run(engine, "postgresql", sql, timeout_s=2)
+
+    assert first.rows == second.rows == [["on", "2s"]]
+
+
+def test_mariadb_runs_every_query_in_a_read_only_transaction_with_a_timeout(
+    engine_for: Callable[..., Engine], shop: Any
+):
+    engine = engine_for("mysql")
+    sql = "SELECT @@tx_read_only, @@max_statement_time"
+
+    first = run(engine, "mysql", sql, timeout_s=2)
+    second = run(engine, "mysql", sql, timeout_s=2)
+
+    assert first.rows == second.rows == [[1, 2.0]]
 
 
 @pytest.fixture
@@ -542,3 +559,52 @@ def test_a_missing_sqlite_file_raises_target_down(
 
     with pytest.raises(TargetDown):
         run(engine, "sqlite", "SELECT 1")
+
+
+def test_a_server_that_drops_the_connection_mid_query_raises_target_down(
+    engine_for: Callable[..., Engine], shop: Any
+):
+    import psycopg
+
+    from sqlagent_project.testing import TARGET_DB
+
+    engine = engine_for("postgresql")
+    outcome: dict[str, BaseException] = {}
+
+    def ask() -> None:
+        try:
+            run(engine, "postgresql", "SELECT pg_sleep(30)", timeout_s=20, check=False)
+        except (TargetDown, QueryFailed) as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname=TARGET_DB, autocommit=True
+    ) as admin:
+        for _ in range(100):  # wait until the query is running, then kill it
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND state = 'active' "
+                "AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()",
+                [TARGET_DB],
+            ).fetchall()
+            if killed:
+                break
+            time.sleep(0.05)
+    worker.join(timeout=30)
+
+    assert isinstance(outcome.get("error"), TargetDown)
+    # The pool replaces the dead connection.
+    assert run(engine, "postgresql", "SELECT count(*) FROM orders").rows == [[6]]
+
+
+def test_sqlite_refuses_to_build_a_gigabyte_value(
+    engine_for: Callable[..., Engine], shop: Any
+):
+    engine = engine_for("sqlite")
+
+    with pytest.raises(QueryFailed) as caught:
+        run(engine, "sqlite", "SELECT length(randomblob(1000000000))")
+
+    assert "too big" in caught.value.message
