@@ -37,6 +37,15 @@ run: env
 test: install services
 	$(BIN)/python -m pytest
 
+# 50 users against gunicorn (2 workers) and a stub LLM for 30 s; fails on any
+# error or on an answer from another user's database.
+load: install services
+	$(BIN)/python -m bench.load
+
+# One table of side-by-side measurements (also saved to bench/results/latest.md).
+bench: install services
+	$(BIN)/python -m bench.run
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
