@@ -9,12 +9,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods
 
+from accounts.api import RegisterApi
 from accounts.forms import (
     EmailAuthenticationForm,
     PlainPasswordChangeForm,
     SignupForm,
 )
 from accounts.services import user_register
+from sqlagent_project.throttling import ScopedSettingsThrottle
 
 
 class LoginView(auth_views.LoginView):
@@ -40,11 +42,23 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     extra_context = {"nav": "account"}
 
 
+class _RegisterScope:
+    # The page shares the API's sign-up rate limit (and its counter).
+    throttle_scope = RegisterApi.throttle_scope
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("chat")
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and not ScopedSettingsThrottle().allow_request(
+        request, _RegisterScope()
+    ):
+        form.is_valid()
+        form.add_error(None, "Too many sign-ups from your address. Try again later.")
+        context = {"form": form, "nav": "signup"}
+        return render(request, "accounts/signup.html", context, status=429)
     if request.method == "POST" and form.is_valid():
         user = user_register(
             email=form.cleaned_data["email"],

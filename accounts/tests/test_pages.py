@@ -187,3 +187,30 @@ def test_password_change_with_a_wrong_old_password_keeps_the_password(
     assert "Your old password was entered incorrectly" in response.text
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
+
+
+def test_signups_from_one_address_share_the_apis_rate_limit(
+    client: Client, settings: Any
+) -> None:
+    settings.THROTTLE_REGISTER_RATE = "2/hour"
+    api = client.post(
+        "/auth/register",
+        {"email": "one@example.com", "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert api.status_code == 201
+
+    statuses = [
+        client.post(
+            "/accounts/signup/",
+            {
+                "email": f"user{n}@example.com",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            },
+        ).status_code
+        for n in range(2)
+    ]
+
+    assert statuses == [302, 429]
+    assert not User.objects.filter(email="user1@example.com").exists()
