@@ -8,6 +8,7 @@ LLM is the stub server, so /ask and the threads do real work.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,8 @@ from agent.llm_stub import StubLLMServer, keyword_responder
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_OPERATION = 25
+# 25 keeps the run near half a minute; FUZZ_EXAMPLES=500 hunts harder.
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 # Not checked: "schema-valid input is accepted". The API validates more than the
 # schema can say (password strength, a taken email, whitespace-only text), and
 # answers those with a documented 400.
