@@ -319,3 +319,17 @@ def test_disconnecting_closes_my_session(
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.status == SessionStatus.CLOSED
+
+
+def test_a_404_page_keeps_the_layout_and_says_what_happened(
+    bob_page: Client, alice: Any, make_connection: Any
+) -> None:
+    connection = make_connection(alice, "sqlite", label="Alice shop")
+
+    response = bob_page.get(
+        f"/connections/{connection.id}/edit/", HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 404
+    assert "<title>Not found · SQLAgent</title>" in response.text
+    assert "Alice shop" not in response.text
