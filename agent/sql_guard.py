@@ -192,6 +192,13 @@ def _function_denied(name: str) -> bool:
     return bare in DENIED_FUNCTIONS or bare.startswith(DENIED_FUNCTION_PREFIXES)
 
 
+def _write_label(node: exp.Expression) -> str | None:
+    for node_type, label in _WRITE_NODES.items():
+        if isinstance(node, node_type):
+            return label
+    return None
+
+
 def _where(node: exp.Expression, root: exp.Expression) -> str:
     parent = node.parent
     while parent is not None and parent is not root:
@@ -205,11 +212,11 @@ def _where(node: exp.Expression, root: exp.Expression) -> str:
 
 def _tree_check(root: exp.Expression, *, dialect: str) -> None:
     for node in root.walk():
-        for node_type, label in _WRITE_NODES.items():
-            if isinstance(node, node_type):
-                raise StatementRefused(
-                    f"{_ONLY_SELECT}; found {label}{_where(node, root)}."
-                )
+        label = _write_label(node)
+        if label is not None:
+            raise StatementRefused(
+                f"{_ONLY_SELECT}; found {label}{_where(node, root)}."
+            )
         if isinstance(node, exp.Into):
             raise StatementRefused(
                 f"{_ONLY_SELECT}; SELECT … INTO writes its result and is refused."
@@ -285,11 +292,7 @@ def statement_check(sql: str, *, db_type: str) -> str:
     while isinstance(inner, exp.Subquery):
         inner = inner.this
     if not isinstance(inner, _READ_ROOTS):
-        label = _WRITE_NODES.get(type(inner)) or type(inner).__name__.upper()
-        for node_type, node_label in _WRITE_NODES.items():
-            if isinstance(inner, node_type):
-                label = node_label
-                break
+        label = _write_label(inner) or type(inner).__name__.upper()
         raise StatementRefused(f"{_ONLY_SELECT}; found {label}.")
     _tree_check(root, dialect=dialect)
     _tokens_check(tokens)
@@ -307,6 +310,9 @@ def statement_check(sql: str, *, db_type: str) -> str:
 _MYSQL_TIMEOUT_ERRORS = {1969, 3024, 1317}
 _PG_QUERY_CANCELED = "57014"
 _MESSAGE_LIMIT = 500
+_MYSQL_SQL_MODE = (
+    "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
 
 
 def _timeout_message(timeout_s: float) -> str:
@@ -367,10 +373,15 @@ def _connect(engine: Engine) -> Connection:
 def _begin_postgresql(connection: Connection, timeout_s: float) -> Connection:
     # The driver opens the transaction with BEGIN READ ONLY; after its first
     # statement it cannot be switched to READ WRITE. SET LOCAL ends with it.
+    # standard_conforming_strings pins how backslashes in literals read, to the
+    # way the statement check tokenized them.
     connection = connection.execution_options(postgresql_readonly=True)
     timeout_ms = max(1, int(timeout_s * 1000))
-    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")
-    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout_ms}")
+    connection.exec_driver_sql(
+        f"SET LOCAL statement_timeout = {timeout_ms}; "
+        f"SET LOCAL lock_timeout = {timeout_ms}; "
+        "SET LOCAL standard_conforming_strings = on"
+    )
     return connection
 
 
@@ -385,6 +396,9 @@ def _begin_mysql(connection: Connection, timeout_s: float) -> bool:
     # DDL commits the open transaction implicitly and runs in a new one that
     # takes the session's default access mode, so that default is read-only too
     # (set before every query: a query could have changed it).
+    # A fixed sql_mode without ANSI_QUOTES / NO_BACKSLASH_ESCAPES: the server
+    # then reads quotes and backslashes the way the statement check did.
+    connection.exec_driver_sql(f"SET SESSION sql_mode = '{_MYSQL_SQL_MODE}'")
     connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
     connection.exec_driver_sql("START TRANSACTION READ ONLY")
     return is_mariadb

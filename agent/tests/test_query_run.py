@@ -608,3 +608,20 @@ def test_sqlite_refuses_to_build_a_gigabyte_value(
         run(engine, "sqlite", "SELECT length(randomblob(1000000000))")
 
     assert "too big" in caught.value.message
+
+
+def test_mysql_reads_backslashes_the_way_the_statement_check_does(
+    engine_for: Callable[..., Engine], shop: Any
+):
+    engine = engine_for("mysql")
+    # The pooled connection starts out in a mode where the server would end the
+    # string at the backslash and run SLEEP; the check saw one string literal.
+    with engine.connect() as connection:
+        connection.exec_driver_sql(
+            "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES'"
+        )
+    sql = "SELECT 'a\\' , SLEEP(5) -- ' AS s"
+
+    result = run(engine, "mysql", sql, timeout_s=10)
+
+    assert result.rows == [["a' , SLEEP(5) -- "]]
