@@ -81,7 +81,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "sqlagent_project.urls"
+# `make bench` serves bench/urls.py (the project plus a bare endpoint).
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="sqlagent_project.urls")
 WSGI_APPLICATION = "sqlagent_project.wsgi.application"
 APPEND_SLASH = False
 

@@ -1,0 +1,119 @@
+"""3. Big results: peak memory while 10^4 / 10^5 / 10^6-row queries run through
+the run_query tool (sql_guard.query_run: server-side cursor, fetchmany, row cap)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+import tracemalloc
+import uuid
+from typing import Any
+
+from django.utils import timezone
+
+SIZES = (10**4, 10**5, 10**6)
+QUERIES = {
+    "postgresql": "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, {n}) AS g",
+    "sqlite": (
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c "
+        "WHERE n < {n}) SELECT n, hex(randomblob(16)) AS h FROM c"
+    ),
+}
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class _RssPeak:
+    """Sample this process's RSS every millisecond in a thread; keep the peak."""
+
+    def __enter__(self) -> _RssPeak:
+        self.base = _rss()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+
+def _run_query_tool(fields: dict[str, Any]) -> Any:
+    from agent.catalog import SchemaCatalog
+    from agent.engines import SessionEngine
+    from agent.llm import _tools
+    from connections.engines import engine_create
+    from connections.models import DatabaseConnection
+
+    connection = DatabaseConnection(**fields)
+    if fields.get("password"):
+        connection.set_password(fields["password"])
+    engine = engine_create(connection)
+    session_engine = SessionEngine(
+        session_id=uuid.uuid4(),
+        connection_id=0,
+        connection_version=timezone.now(),
+        db_type=fields["db_type"],
+        engine=engine,
+    )
+    tools = {
+        t.name: t
+        for t in _tools(session_engine, SchemaCatalog(engine, fields["db_type"]))
+    }
+    return engine, tools["run_query"]
+
+
+def measure(pg_database: str, sqlite_name: str) -> list[dict[str, Any]]:
+    cases = {
+        "postgresql": {
+            "db_type": "postgresql",
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database_name": pg_database,
+            "username": "postgres",
+        },
+        "sqlite": {
+            "db_type": "sqlite",
+            "database_name": sqlite_name,
+            "host": "",
+            "port": 0,
+        },
+    }
+    rows = []
+    for db_type, fields in cases.items():
+        engine, run_query = _run_query_tool(fields)
+        run_query.invoke({"sql": QUERIES[db_type].format(n=10)})  # warm the pool
+        for n in SIZES:
+            gc.collect()
+            tracemalloc.start()
+            started = time.perf_counter()
+            with _RssPeak() as rss:
+                answer = run_query.invoke({"sql": QUERIES[db_type].format(n=n)})
+            elapsed = (time.perf_counter() - started) * 1000
+            _, traced_peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            assert "more exist" in answer, answer[:200]
+            rows.append(
+                {
+                    "engine": db_type,
+                    "rows": n,
+                    "ms": elapsed,
+                    "traced_peak_mb": traced_peak / 2**20,
+                    "rss_growth_mb": (rss.peak - rss.base) / 2**20,
+                }
+            )
+        engine.dispose()
+    return rows

@@ -1,0 +1,139 @@
+"""1. What /ask adds over running the same trivial query with SQLAlchemy directly
+(instant stub LLM, SQLite)."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from agent.llm_stub import StubLLMServer, keyword_responder
+from bench.common import api_client, median, p95, timed, user_with_token
+
+SQL = "SELECT COUNT(*) AS n FROM customers"
+REPEAT = 60
+WARMUP = 12  # past THREAD_HISTORY_TURNS: the history replayed is at its usual size
+
+
+def measure(stub: StubLLMServer, sqlite_dir: Path, *, profile: bool) -> dict[str, Any]:
+    from connections.services import connection_create
+    from sqlagent_project.testing import SQLITE_FILE, shop_build_sqlite
+
+    shop_build_sqlite(sqlite_dir / SQLITE_FILE)
+    stub.responder = keyword_responder(rules=(), default_sql=SQL)
+    user, token = user_with_token("bench-overhead")
+    connection = connection_create(
+        owner=user, db_type="sqlite", database_name=SQLITE_FILE, host="", port=0
+    )
+    client = api_client(token)
+    assert client.post(f"/databases/connect_db/{connection.id}").status_code == 200
+
+    def ask() -> None:
+        response = client.post("/ask", {"question": "How many?"}, format="json")
+        assert response.status_code == 200, response.content
+
+    engine = create_engine(f"sqlite:///{sqlite_dir / SQLITE_FILE}")
+
+    def direct() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(SQL)).fetchall()
+
+    timed(ask, WARMUP)
+    timed(direct, 20)
+    ask_ms = timed(ask, REPEAT)
+    direct_ms = timed(direct, REPEAT)
+    llm_calls = len(stub.requests) // (WARMUP + REPEAT)
+    result = {
+        "ask_median": median(ask_ms),
+        "ask_p95": p95(ask_ms),
+        "direct_median": median(direct_ms),
+        "direct_p95": p95(direct_ms),
+        "added_median": median(ask_ms) - median(direct_ms),
+        "added_p95": p95(ask_ms) - p95(direct_ms),
+        "llm_calls": llm_calls,
+        "profile": {},
+    }
+    if profile:
+        with _breakdown() as spent:
+            timed(ask, REPEAT)
+        result["profile"] = {k: v / REPEAT for k, v in spent.items()}
+    engine.dispose()
+    return result
+
+
+@contextmanager
+def _breakdown() -> Iterator[dict[str, float]]:
+    """Time the layers of /ask (wall ms, summed) by wrapping their entry points.
+
+    Cheaper and less distorting than a profiler for a 40 ms request: each layer
+    is timed by its entry point, and the layers are told apart by subtraction.
+    """
+    from langchain_openai import ChatOpenAI
+
+    from agent import api, llm, services, sql_guard
+
+    spent: dict[str, float] = defaultdict(float)
+    targets = [
+        (api, "thread_ask", "thread_ask"),
+        (llm, "agent_answer", "agent_answer"),
+        (ChatOpenAI, "_generate", "chat_model"),
+        (sql_guard, "query_run", "query_run"),
+        (services.Turn.objects, "create", "turn_create"),
+        (services, "_turn_finish", "turn_finish"),
+    ]
+    originals = [(obj, name, getattr(obj, name)) for obj, name, _ in targets]
+
+    def wrap(original, key):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] += (time.perf_counter() - started) * 1000
+
+        return wrapper
+
+    for (obj, name, key), (_, _, original) in zip(targets, originals, strict=True):
+        setattr(obj, name, wrap(original, key))
+    try:
+        started = time.perf_counter()
+        yield spent
+        spent["request"] = (time.perf_counter() - started) * 1000
+    finally:
+        for obj, name, original in originals:
+            setattr(obj, name, original)
+
+
+def breakdown_text(spent: dict[str, float]) -> list[tuple[str, float]]:
+    """Return (layer, ms per ask) from the summed timings of `_breakdown`."""
+    if not spent:
+        return []
+    spent = defaultdict(float, spent)
+    return [
+        (
+            "HTTP handling, middleware, JWT auth, throttle",
+            spent["request"] - spent["thread_ask"],
+        ),
+        (
+            "app database: session, thread, history, turn rows",
+            spent["thread_ask"] - spent["agent_answer"] - 0,
+        ),
+        (
+            "  of which the two turn writes (commits)",
+            spent["turn_create"] + spent["turn_finish"],
+        ),
+        (
+            "LangChain/LangGraph agent loop",
+            spent["agent_answer"] - spent["chat_model"] - spent["query_run"],
+        ),
+        (
+            "ChatOpenAI + openai client, 2 calls (stub answers in <1 ms)",
+            spent["chat_model"],
+        ),
+        ("query_run: statement check + read-only run", spent["query_run"]),
+    ]
