@@ -7,6 +7,7 @@ only when the prompt or the model needs them, and each description is cached.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -73,6 +74,31 @@ class SchemaCatalog:
                 continue
             parts.append(self._describe_one(name))
         return "\n\n".join(parts)
+
+    def tables_named_in(self, text: str, *, limit: int = 8) -> list[str]:
+        """Return the tables a text names, singular or plural, `_` read as a space.
+
+        Cheap schema linking: when the whole schema is too big for the prompt,
+        the tables a question names are described up front, so the model need
+        not spend a call on describe_tables for them.
+        """
+        lowered = text.lower()
+        words = set(re.findall(r"[\w]+", lowered))
+        spaced = " ".join(re.findall(r"[\w]+", lowered.replace("_", " ")))
+        named = []
+        for table in self.table_names():
+            name = table.lower()
+            forms = {name, name.rstrip("s"), f"{name}s", f"{name}es"}
+            if name.endswith("ies"):
+                forms.add(name[:-3] + "y")
+            phrase = name.replace("_", " ")
+            if forms & words or (
+                " " in phrase and re.search(rf"\b{re.escape(phrase)}s?\b", spaced)
+            ):
+                named.append(table)
+                if len(named) >= limit:
+                    break
+        return named
 
     def prompt(self, *, token_budget: int) -> SchemaPrompt:
         """Return the whole schema when it fits the budget, else the table list."""

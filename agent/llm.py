@@ -23,7 +23,7 @@ from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
-from agent.catalog import SchemaCatalog
+from agent.catalog import SchemaCatalog, estimate_tokens
 from agent.engines import SessionEngine
 from agent.exceptions import (
     AgentStepLimit,
@@ -273,6 +273,28 @@ def agent_get(
     return compiled
 
 
+def _named_tables_context(
+    session_engine: SessionEngine, question: str
+) -> list[BaseMessage]:
+    """Describe the tables the question names, when the prompt lacks the schema."""
+    catalog = _catalog(session_engine)
+    budget = settings.SCHEMA_PROMPT_TOKEN_BUDGET
+    if catalog.prompt(token_budget=budget).inlined:
+        return []
+    named = catalog.tables_named_in(question)
+    if not named:
+        return []
+    description = catalog.describe(named)
+    if estimate_tokens(description) > budget // 2:
+        return []
+    return [
+        HumanMessage(
+            "For reference, the schema of the tables my next question names "
+            f"(other tables: use describe_tables):\n{description}"
+        )
+    ]
+
+
 def history_messages(history: Sequence[HistoryTurn]) -> list[BaseMessage]:
     """Replay earlier turns as messages: the question, then the SQL used and answer."""
     messages: list[BaseMessage] = []
@@ -318,7 +340,13 @@ def agent_answer(
             compiled = agent_get(
                 session_engine, chat_model, config.cache_key if config else None
             )
-            inputs = {"messages": [*history_messages(history), HumanMessage(question)]}
+            inputs = {
+                "messages": [
+                    *history_messages(history),
+                    *_named_tables_context(session_engine, question),
+                    HumanMessage(question),
+                ]
+            }
             state = compiled.invoke(
                 inputs, config={"recursion_limit": settings.AGENT_MAX_STEPS}
             )

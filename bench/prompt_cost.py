@@ -61,11 +61,13 @@ def _tool_messages(body: dict[str, Any]) -> list[str]:
 
 
 def ours_responder(body: dict[str, Any]) -> StubReply:
-    """Play a careful model: describe the table first unless the schema is inlined."""
+    """Play a careful model: describe the table first unless its columns were sent."""
     called = _tool_messages(body)
-    system = str(body["messages"][0].get("content", ""))
-    inlined = "The full schema is below" in system
-    if not inlined and "describe_tables" not in called:
+    described = any(
+        f"Table {TABLE}:" in str(message.get("content", ""))
+        for message in body["messages"]
+    )
+    if not described and "describe_tables" not in called:
         return StubReply(tool_calls=[("describe_tables", {"table_names": [TABLE]})])
     if "run_query" not in called:
         return StubReply(tool_calls=[("run_query", {"sql": SQL})])

@@ -238,3 +238,34 @@ def test_the_step_limit_ends_a_looping_agent_and_stores_the_failed_turn(
     turn = Turn.objects.get()
     assert turn.status == TurnStatus.ERROR
     assert "step" in turn.error
+
+
+def test_over_budget_the_tables_a_question_names_are_described_up_front(
+    alice, connected_session, settings
+):
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 150
+    connected_session(alice, "sqlite")
+    model = scripted(tool_call("SELECT COUNT(*) FROM orders"), "Six orders.")
+
+    turn = thread_ask(user=alice, question="How many orders are there?", chat_model=model)
+
+    sent = [str(m.content) for m in model.received[0]]
+    assert "Table orders:" not in sent[0]
+    assert any("Table orders:" in text and "references customers.id" in text for text in sent)
+    assert not any("Table notes:" in text for text in sent)
+    assert sent[-1] == "How many orders are there?"
+    assert turn.llm_calls == 2
+
+
+def test_table_names_match_in_singular_plural_and_spaced_forms(alice, connected_session):
+    from agent.catalog import SchemaCatalog
+
+    session = connected_session(alice, "sqlite")
+    catalog = SchemaCatalog(engine_cache.get(session).engine, "sqlite")
+
+    assert catalog.tables_named_in("What did each customer order?") == [
+        "customers",
+        "orders",
+    ]
+    assert catalog.tables_named_in("show the db marker") == ["db_marker"]
+    assert catalog.tables_named_in("how is the weather") == []
