@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import password_validation
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
@@ -47,6 +48,11 @@ class LoginSerializer(TokenObtainPairSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs[self.username_field] = attrs[self.username_field].strip().lower()
         data = super().validate(attrs)
+        # What a session login announces: last_login is stamped, and the lockout
+        # forgets this email's earlier failures from this address.
+        user_logged_in.send(
+            sender=type(self.user), request=self.context.get("request"), user=self.user
+        )
         return {
             "access": data["access"],
             "refresh": data["refresh"],

@@ -113,3 +113,10 @@ def test_logout_without_refresh_is_400(anon_client):
     response = anon_client.post("/auth/logout", {}, format="json")
     assert response.status_code == 400
     assert "refresh" in response.json()
+
+
+def test_login_stamps_last_login(anon_client, alice):
+    assert alice.last_login is None
+    _login(anon_client)
+    alice.refresh_from_db()
+    assert alice.last_login is not None

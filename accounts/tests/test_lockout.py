@@ -125,3 +125,13 @@ def test_the_attempt_log_never_stores_the_password(alice):
     attempt = AccessAttempt.objects.get()
     assert attempt.username == "alice@example.com"
     assert "secret-Guess-123" not in attempt.post_data
+
+
+def test_a_successful_api_login_clears_the_earlier_failures(anon_client, alice):
+    _fail(anon_client, "alice@example.com", LIMIT - 1)
+    assert _login(anon_client, "alice@example.com", PASSWORD).status_code == 200
+
+    again = _fail(anon_client, "alice@example.com", LIMIT - 1)
+
+    assert again == [401] * (LIMIT - 1)
+    assert _login(anon_client, "alice@example.com", PASSWORD).status_code == 200
