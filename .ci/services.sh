@@ -29,6 +29,16 @@ for db in sqlagent sqlagent_target; do
 done
 psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname='sqlagent_reader'" | grep -q 1 \
   || psql_admin -c "CREATE ROLE sqlagent_reader LOGIN PASSWORD 'reader-pw'"
+# The machine's PostgreSQL trusts 127.0.0.1; the reader role must prove its
+# password, so wrong-password handling is tested for real. The rule goes first
+# (the first matching line wins) and touches no other role.
+hba=$(psql_admin -tAc "SHOW hba_file")
+if ! grep -q "sqlagent_reader" "$hba"; then
+  rules="host all sqlagent_reader 127.0.0.1/32 scram-sha-256\nhost all sqlagent_reader ::1/128 scram-sha-256"
+  as_root sed -i "1i $rules" "$hba"
+  psql_admin -tAc "SELECT pg_reload_conf()" >/dev/null
+fi
+psql_admin -c "ALTER ROLE sqlagent_reader PASSWORD 'reader-pw'" >/dev/null
 psql_admin -d sqlagent_target -c "GRANT USAGE ON SCHEMA public TO sqlagent_reader;
   ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO sqlagent_reader;"
 

@@ -363,8 +363,8 @@ def test_testing_a_working_connection_reports_latency_and_version(
     ("db_type", "overrides", "reason"),
     [
         ("mysql", {"password": WRONG_PASSWORD}, "Authentication failed"),
-        # The local PostgreSQL trusts 127.0.0.1, so a wrong password still gets
-        # in; an unknown role is how credentials fail there.
+        # .ci/services.sh makes PostgreSQL check the reader role's password.
+        ("postgresql", {"password": WRONG_PASSWORD}, "Authentication failed"),
         ("postgresql", {"username": "no_such_role"}, "Authentication failed"),
         ("postgresql", {"port": 1}, "connection refused"),
         ("mysql", {"port": 1}, "connection refused"),
