@@ -152,6 +152,40 @@ class SessionStatusSerializer(serializers.Serializer):
     def get_database_connected(self, session: UserSession) -> bool:
         return session.db_connection_id is not None
 
+    def to_representation(self, session: UserSession) -> dict[str, Any]:
+        # Clients poll this. Binding the fields above (and building the nested
+        # ModelSerializer's from the model) on every call costs more than the
+        # query; they still define the schema, and a test pins this output to
+        # theirs.
+        connection = session.db_connection
+        session_id = _UUID(session.id)
+        return {
+            "user_id": int(session.user_id),
+            "session_id": session_id,
+            "thread_id": session_id,
+            "status": str(session.status),
+            "database_connected": session.db_connection_id is not None,
+            "database": None
+            if connection is None
+            else {
+                "id": int(connection.id),
+                "label": str(connection.label),
+                "db_type": str(connection.db_type),
+                "host": str(connection.host),
+                "port": int(connection.port),
+                "database_name": str(connection.database_name),
+                "username": str(connection.username),
+            },
+            "warnings": [None if w is None else str(w) for w in session.warnings],
+            "created_at": _DATETIME(session.created_at),
+            "last_activity_at": _DATETIME(session.last_activity_at),
+        }
+
+
+# Unbound fields, used only for their output format.
+_UUID = serializers.UUIDField().to_representation
+_DATETIME = serializers.DateTimeField().to_representation
+
 
 class ConnectResultSerializer(serializers.Serializer):
     message = serializers.CharField()

@@ -138,11 +138,15 @@ def session_get_or_create_active(*, user: User) -> UserSession:
 
 
 def _active_session(user: User) -> UserSession | None:
-    return (
+    # Every request runs this. The partial unique index allows one active
+    # session per user, so there is nothing to order: no ORDER BY to compile
+    # and plan, as `.first()` would add.
+    sessions = list(
         UserSession.objects.select_related("db_connection")
-        .filter(user=user, status=SessionStatus.ACTIVE)
-        .first()
+        .filter(user_id=user.pk, status=SessionStatus.ACTIVE)
+        .order_by()[:1]
     )
+    return sessions[0] if sessions else None
 
 
 def _touch(session: UserSession) -> None:

@@ -5,16 +5,19 @@ Every response in this file is checked for the passwords by conftest.py.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from typing import Any
 
 import pytest
 from django.db import connection as app_db
+from rest_framework import serializers
 from sqlalchemy import text
 
 from agent.engines import engine_cache
 from connections.models import DatabaseConnection, SessionStatus, UserSession
+from connections.serializers import SessionStatusSerializer
 from connections.services import session_get_or_create_active
 from connections.tests.conftest import WRONG_PASSWORD
 from sqlagent_project.testing import ENGINES, _api_client_for
@@ -131,6 +134,22 @@ def test_the_status_shows_the_connected_database(
     assert body["database"]["db_type"] == db_type
     assert body["database"]["database_name"] == connection.database_name
     assert body["warnings"] == []
+
+
+@pytest.mark.parametrize("connected", [False, True])
+def test_the_status_body_is_what_its_schema_serializers_fields_produce(
+    alice, make_connection, connected
+):
+    session = session_get_or_create_active(user=alice)
+    if connected:
+        session.db_connection = make_connection(alice, "postgresql", label="Shop")
+        session.warnings = ["The role is a superuser."]
+    serializer = SessionStatusSerializer(session)
+
+    generic = serializers.Serializer.to_representation(serializer, session)
+
+    assert serializer.data == generic
+    assert json.dumps(serializer.data) == json.dumps(generic)
 
 
 def test_the_session_persists_across_requests(alice_client):
