@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 
 HOSTNAME = socket.gethostname()
 _worker_checked = False
+# The age sweep of `turns_fail_orphaned` runs at most this often per process on
+# the ask path: it only catches turns older than the longest ask (minutes), and
+# dead workers' turns are closed at boot and by gunicorn's child_exit hook.
+ORPHAN_SWEEP_INTERVAL_S = 60.0
+_swept_at: float | None = None
 
 
 def worker_id() -> str:
@@ -57,11 +62,13 @@ def thread_ask(
         raise NoDatabaseConnected()
     if chat_model is None:
         llm.llm_settings()  # refuse early (503) when no LLM is configured
-    turns_fail_orphaned()
-    thread = thread_get_or_create(session=session, question=question)
-    history = thread_history(thread=thread)
+    _turns_fail_orphaned_now_and_then()
+    history = thread_prepare(session=session, question=question)
     turn = Turn.objects.create(
-        thread=thread, question=question, status=TurnStatus.RUNNING, worker=worker_id()
+        thread_id=session.pk,
+        question=question,
+        status=TurnStatus.RUNNING,
+        worker=worker_id(),
     )
     started = time.perf_counter()
     try:
@@ -96,7 +103,7 @@ def thread_ask(
     logger.info(
         "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
         turn.pk,
-        thread.pk,
+        turn.thread_id,
         len(turn.queries),
         turn.llm_calls,
         turn.duration_ms,
@@ -112,11 +119,29 @@ def _turn_fail(turn: Turn, exc: ApplicationError, started: float) -> None:
     logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
 
 
+# What an ask changes on its turn after the insert: the rest (thread, question,
+# worker, created_at) is left out of the finishing UPDATE.
+_TURN_OUTCOME_FIELDS = (
+    "answer",
+    "queries",
+    "result",
+    "status",
+    "error",
+    "error_code",
+    "duration_ms",
+    "model",
+    "llm_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "finished_at",
+)
+
+
 @transaction.atomic
 def _turn_finish(turn: Turn, started: float) -> None:
     turn.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     turn.finished_at = timezone.now()
-    turn.save()
+    turn.save(update_fields=_TURN_OUTCOME_FIELDS)
     Thread.objects.filter(pk=turn.thread_id).update(updated_at=turn.finished_at)
 
 
@@ -136,24 +161,43 @@ def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
     return thread
 
 
-def thread_history(*, thread: Thread) -> list[llm.HistoryTurn]:
-    """Return the last THREAD_HISTORY_TURNS answered turns, oldest first."""
+def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTurn]:
+    """Make sure the session's thread exists on the session's database; return its
+    last THREAD_HISTORY_TURNS answered turns, oldest first.
+
+    Once the thread has answers, the thread's database comes joined to them: one
+    query on every ask after the first.
+    """
     limit = settings.THREAD_HISTORY_TURNS
-    if limit <= 0:
-        return []
-    turns = list(
-        Turn.objects.filter(thread=thread, status=TurnStatus.OK)
-        .order_by("-created_at", "-id")
-        .only("question", "answer", "queries")[:limit]
+    answered = Turn.objects.filter(thread_id=session.pk, status=TurnStatus.OK).order_by(
+        "-created_at", "-id"
     )
+    columns = ("question", "answer", "queries", "thread__db_connection_id")
+    rows = list(answered.values_list(*columns)[:limit]) if limit > 0 else []
+    if not rows:
+        thread_get_or_create(session=session, question=question)
+    elif rows[0][3] != session.db_connection_id:
+        # The session was connected to another database since.
+        Thread.objects.filter(pk=session.pk).update(
+            db_connection_id=session.db_connection_id, updated_at=timezone.now()
+        )
     return [
         llm.HistoryTurn(
-            question=t.question,
-            answer=t.answer,
-            sql=[q["sql"] for q in t.queries if not q.get("error")],
+            question=asked,
+            answer=answer,
+            sql=[q["sql"] for q in queries if not q.get("error")],
         )
-        for t in reversed(turns)
+        for asked, answer, queries, _ in reversed(rows)
     ]
+
+
+def _turns_fail_orphaned_now_and_then() -> None:
+    global _swept_at
+    now = time.monotonic()
+    if _swept_at is not None and now - _swept_at < ORPHAN_SWEEP_INTERVAL_S:
+        return
+    _swept_at = now
+    turns_fail_orphaned()
 
 
 def turns_fail_orphaned() -> int:

@@ -6,7 +6,7 @@ import pytest
 
 from agent.engines import engine_cache
 from agent.exceptions import AgentStepLimit, NoDatabaseConnected, QuestionInvalid
-from agent.models import Turn, TurnStatus
+from agent.models import Thread, Turn, TurnStatus
 from agent.services import thread_ask
 from agent.tests.fake_llm import scripted, tool_call, tool_results
 from sqlagent_project.testing import ENGINES, PLANTED_NOTE, shop_snapshot
@@ -134,6 +134,25 @@ def test_follow_up_questions_carry_the_earlier_turns_as_history(
     assert any("List customers in Europe" in t for t in texts)
     assert any("WHERE country != 'USA'" in t and "Five customers" in t for t in texts)
     assert texts[-1] == "and how many of those are in Germany?"
+
+
+def test_a_thread_follows_its_session_to_another_database(alice, connected_session):
+    first = connected_session(alice, "sqlite")
+    thread_ask(
+        user=alice,
+        question="How many customers?",
+        chat_model=scripted(tool_call("SELECT COUNT(*) FROM customers"), "Six."),
+    )
+    second = connected_session(alice, "postgresql")
+    model = scripted(tool_call("SELECT COUNT(*) FROM customers"), "Still six.")
+
+    turn = thread_ask(user=alice, question="And now?", chat_model=model)
+
+    assert second.id == first.id
+    assert turn.thread.db_connection_id == second.db_connection_id
+    assert Thread.objects.get(pk=first.id).db_connection_id == second.db_connection_id
+    texts = " ".join(str(m.content) for m in model.received[0])
+    assert "How many customers?" in texts
 
 
 def test_history_is_limited_to_the_last_n_turns(alice, connected_session, settings):
