@@ -3,11 +3,14 @@ against an OpenAI-compatible stub server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+import uuid
 
 import pytest
 from django.db import connection as app_db
+from rest_framework import serializers
 
 from agent.llm_stub import (
     StubLLMServer,
@@ -16,6 +19,7 @@ from agent.llm_stub import (
     scripted_responder,
 )
 from agent.models import Turn, TurnStatus
+from agent.serializers import AskOutputSerializer
 from connections.models import DatabaseConnection
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +330,60 @@ def test_a_scripted_final_answer_without_queries_has_no_result(
     assert body["queries"] == []
     assert body["result"] is None
     assert body["llm"]["calls"] == 1
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        {
+            "status": TurnStatus.OK,
+            "queries": [
+                {
+                    "sql": "SELECT name, total, paid FROM orders",
+                    "row_count": 3,
+                    "truncated": True,
+                    "duration_ms": 1.5,
+                    "error": None,
+                },
+            ],
+            "result": {
+                "columns": ["name", "total", "paid"],
+                "rows": [["Ada", "120.50", True], ("Chen", None, False), [None, 1, 0]],
+                "row_count": 3,
+                "truncated": True,
+            },
+        },
+        {
+            "status": TurnStatus.ERROR,
+            "queries": [
+                {
+                    "sql": "DROP TABLE orders",
+                    "row_count": 0,
+                    "truncated": False,
+                    "duration_ms": 0.0,
+                    "error": "Refused: not a SELECT.",
+                },
+            ],
+            "result": None,
+            "duration_ms": None,
+        },
+    ],
+)
+def test_the_ask_body_is_what_its_schema_serializers_fields_produce(outcome):
+    turn = Turn(
+        id=7,
+        thread_id=uuid.uuid4(),
+        question="Which orders are paid?",
+        answer="Two of them.",
+        model="stub-model",
+        llm_calls=2,
+        prompt_tokens=2763,
+        completion_tokens=31,
+        **{"duration_ms": 12.25, **outcome},
+    )
+    serializer = AskOutputSerializer(turn)
+
+    generic = serializers.Serializer.to_representation(serializer, turn)
+
+    assert serializer.data == generic
+    assert json.dumps(serializer.data) == json.dumps(generic)
