@@ -8,7 +8,9 @@ urlpatterns = [
     # JSON API
     path("ask", api.AskApi.as_view(), name="ask"),
     path("threads", api.ThreadListApi.as_view(), name="threads"),
-    path("threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"),
+    path(
+        "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"
+    ),
     # HTML pages
     path("", views.chat, name="chat"),
     path("history/", views.history_list, name="history-list"),

@@ -266,17 +266,23 @@ def test_over_budget_the_tables_a_question_names_are_described_up_front(
     connected_session(alice, "sqlite")
     model = scripted(tool_call("SELECT COUNT(*) FROM orders"), "Six orders.")
 
-    turn = thread_ask(user=alice, question="How many orders are there?", chat_model=model)
+    turn = thread_ask(
+        user=alice, question="How many orders are there?", chat_model=model
+    )
 
     sent = [str(m.content) for m in model.received[0]]
     assert "Table orders:" not in sent[0]
-    assert any("Table orders:" in text and "references customers.id" in text for text in sent)
+    assert any(
+        "Table orders:" in text and "references customers.id" in text for text in sent
+    )
     assert not any("Table notes:" in text for text in sent)
     assert sent[-1] == "How many orders are there?"
     assert turn.llm_calls == 2
 
 
-def test_table_names_match_in_singular_plural_and_spaced_forms(alice, connected_session):
+def test_table_names_match_in_singular_plural_and_spaced_forms(
+    alice, connected_session
+):
     from agent.catalog import SchemaCatalog
 
     session = connected_session(alice, "sqlite")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 API_KEY = "sk-test-logging-Zq81xVv0pLmN"
 USER_PASSWORD = "Unguessable-Pass-7731"
 WRONG_PASSWORD = "Wrong-Guess-0042x"
-# PostgreSQL on 127.0.0.1 trusts local connections, so any password connects;
+# PostgreSQL on 127.0.0.1 trusts its admin role, so any password connects as it;
 # this one is stored encrypted and sent to the driver at every connect.
 DB_PASSWORD = "Target-Db-Secret-5519"
 
@@ -81,7 +81,7 @@ def _full_run(shop: dict) -> dict:
     second = refreshed.json()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {second['access']}")
 
-    fields = {**connection_fields("postgresql"), "password": DB_PASSWORD}
+    fields = {**connection_fields("postgresql", reader=False), "password": DB_PASSWORD}
     added = client.post(
         "/databases/add_db_connection", {"label": "logs", **fields}, format="json"
     )
