@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from sqlalchemy import create_engine, text
 
 from agent.llm_stub import StubLLMServer, keyword_responder
@@ -62,8 +65,59 @@ def measure(stub: StubLLMServer, sqlite_dir: Path, *, profile: bool) -> dict[str
         with _breakdown(stub) as spent:
             timed(ask, REPEAT)
         result["profile"] = {k: v / REPEAT for k, v in spent.items()}
+    with _instant_model_in_process():
+        timed(ask, WARMUP)
+        local_ms = timed(ask, REPEAT)
+    result["local_median"] = median(local_ms)
+    result["local_p95"] = p95(local_ms)
+    result["local_added_median"] = median(local_ms) - median(direct_ms)
+    result["local_added_p95"] = p95(local_ms) - p95(direct_ms)
     engine.dispose()
     return result
+
+
+class InstantChatModel(BaseChatModel):
+    """An LLM that answers at once, in process: a run_query call, then an answer.
+
+    It stands where ChatOpenAI stands, so what /ask costs around it is the
+    service's own work (HTTP, auth, app database, agent loop, SQL guard).
+    """
+
+    sql: str = SQL
+
+    @property
+    def _llm_type(self) -> str:
+        return "instant"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> InstantChatModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any):
+        if messages and isinstance(messages[-1], ToolMessage):
+            reply = AIMessage("Done.")
+        else:
+            reply = AIMessage(
+                "",
+                tool_calls=[
+                    {"name": "run_query", "args": {"sql": self.sql}, "id": "c1"}
+                ],
+            )
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+@contextmanager
+def _instant_model_in_process() -> Iterator[None]:
+    from agent import llm
+    from agent.engines import engine_cache
+
+    original = llm._chat_model_cached
+    llm._chat_model_cached = lambda config: InstantChatModel()
+    engine_cache.close_all()  # the cached agent holds the HTTP model
+    try:
+        yield
+    finally:
+        llm._chat_model_cached = original
+        engine_cache.close_all()
 
 
 @contextmanager
@@ -144,3 +198,99 @@ def breakdown_text(spent: dict[str, float]) -> list[tuple[str, float]]:
         ),
         ("query_run: statement check + read-only run", spent["query_run"]),
     ]
+
+
+def measure_default_config(sqlite_dir: Path) -> dict[str, Any]:
+    """Measure /ask's own overhead as `make run` configures the service.
+
+    The app database is then a SQLite file too (WAL), so this runs in a child
+    process with its own Django set-up.
+    """
+    import json
+    import subprocess
+    import sys
+
+    from bench.serving import ROOT
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.overhead", str(sqlite_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _default_config_main(folder: Path) -> dict[str, Any]:
+    import os
+
+    os.environ.update(
+        {
+            "ENV_FILE": "/nonexistent",
+            "SECRET_KEY": "bench-" + "x" * 50,
+            "FIELD_ENCRYPTION_KEY": "Y2Y5N2E0NjQ0ZDQ3NDc3ZmE3ZTBiZWI1YjYxZTFlM2M=",
+            "DATABASE_URL": f"sqlite:///{folder / 'bench_app.sqlite3'}",
+            "SQLITE_DATABASES_DIR": str(folder),
+            # Never called: the model answers in process.
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "ALLOWED_HOSTS": "testserver",
+            "SECURE_SSL_REDIRECT": "0",
+            "THROTTLE_ASK_RATE": "1000000/min",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "sqlagent_project.settings",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from connections.services import connection_create
+    from sqlagent_project.testing import SQLITE_FILE, shop_build_sqlite
+
+    (folder / "bench_app.sqlite3").unlink(missing_ok=True)
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    shop_build_sqlite(folder / SQLITE_FILE)
+    user, token = user_with_token("bench-default")
+    connection = connection_create(
+        owner=user, db_type="sqlite", database_name=SQLITE_FILE, host="", port=0
+    )
+    client = api_client(token)
+    assert client.post(f"/databases/connect_db/{connection.id}").status_code == 200
+
+    def ask() -> None:
+        response = client.post("/ask", {"question": "How many?"}, format="json")
+        assert response.status_code == 200, response.content
+
+    engine = create_engine(f"sqlite:///{folder / SQLITE_FILE}")
+
+    def direct() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(SQL)).fetchall()
+
+    with _instant_model_in_process():
+        timed(ask, WARMUP)
+        timed(direct, 20)
+        ask_ms = timed(ask, REPEAT)
+        direct_ms = timed(direct, REPEAT)
+    engine.dispose()
+    return {
+        "ask_median": median(ask_ms),
+        "ask_p95": p95(ask_ms),
+        "direct_median": median(direct_ms),
+        "direct_p95": p95(direct_ms),
+        "added_median": median(ask_ms) - median(direct_ms),
+        "added_p95": p95(ask_ms) - p95(direct_ms),
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    import warnings
+
+    warnings.simplefilter("ignore")
+    print(json.dumps(_default_config_main(Path(sys.argv[1]))))
