@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from agent.llm_stub import StubLLMServer, keyword_responder
 from bench.common import api_client, median, p95, timed, user_with_token
@@ -24,28 +24,8 @@ WARMUP = 12  # past THREAD_HISTORY_TURNS: the history replayed is at its usual s
 
 
 def measure(stub: StubLLMServer, sqlite_dir: Path, *, profile: bool) -> dict[str, Any]:
-    from connections.services import connection_create
-    from sqlagent_project.testing import SQLITE_FILE, shop_build_sqlite
-
-    shop_build_sqlite(sqlite_dir / SQLITE_FILE)
     stub.responder = keyword_responder(rules=(), default_sql=SQL)
-    user, token = user_with_token("bench-overhead")
-    connection = connection_create(
-        owner=user, db_type="sqlite", database_name=SQLITE_FILE, host="", port=0
-    )
-    client = api_client(token)
-    assert client.post(f"/databases/connect_db/{connection.id}").status_code == 200
-
-    def ask() -> None:
-        response = client.post("/ask", {"question": "How many?"}, format="json")
-        assert response.status_code == 200, response.content
-
-    engine = create_engine(f"sqlite:///{sqlite_dir / SQLITE_FILE}")
-
-    def direct() -> None:
-        with engine.connect() as conn:
-            conn.execute(text(SQL)).fetchall()
-
+    ask, direct, engine = _ask_and_direct(sqlite_dir, "bench-overhead")
     timed(ask, WARMUP)
     timed(direct, 20)
     ask_ms = timed(ask, REPEAT)
@@ -74,6 +54,34 @@ def measure(stub: StubLLMServer, sqlite_dir: Path, *, profile: bool) -> dict[str
     result["local_added_p95"] = p95(local_ms) - p95(direct_ms)
     engine.dispose()
     return result
+
+
+def _ask_and_direct(
+    sqlite_dir: Path, email_prefix: str
+) -> tuple[Callable[[], None], Callable[[], None], Engine]:
+    """Connect a fresh user to the shop; return /ask, the direct query, the engine."""
+    from connections.services import connection_create
+    from sqlagent_project.testing import SQLITE_FILE, shop_build_sqlite
+
+    shop_build_sqlite(sqlite_dir / SQLITE_FILE)
+    user, token = user_with_token(email_prefix)
+    connection = connection_create(
+        owner=user, db_type="sqlite", database_name=SQLITE_FILE, host="", port=0
+    )
+    client = api_client(token)
+    assert client.post(f"/databases/connect_db/{connection.id}").status_code == 200
+
+    def ask() -> None:
+        response = client.post("/ask", {"question": "How many?"}, format="json")
+        assert response.status_code == 200, response.content
+
+    engine = create_engine(f"sqlite:///{sqlite_dir / SQLITE_FILE}")
+
+    def direct() -> None:
+        with engine.connect() as conn:
+            conn.execute(text(SQL)).fetchall()
+
+    return ask, direct, engine
 
 
 class InstantChatModel(BaseChatModel):
@@ -247,30 +255,10 @@ def _default_config_main(folder: Path) -> dict[str, Any]:
     django.setup()
     from django.core.management import call_command
 
-    from connections.services import connection_create
-    from sqlagent_project.testing import SQLITE_FILE, shop_build_sqlite
-
     (folder / "bench_app.sqlite3").unlink(missing_ok=True)
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
-    shop_build_sqlite(folder / SQLITE_FILE)
-    user, token = user_with_token("bench-default")
-    connection = connection_create(
-        owner=user, db_type="sqlite", database_name=SQLITE_FILE, host="", port=0
-    )
-    client = api_client(token)
-    assert client.post(f"/databases/connect_db/{connection.id}").status_code == 200
-
-    def ask() -> None:
-        response = client.post("/ask", {"question": "How many?"}, format="json")
-        assert response.status_code == 200, response.content
-
-    engine = create_engine(f"sqlite:///{folder / SQLITE_FILE}")
-
-    def direct() -> None:
-        with engine.connect() as conn:
-            conn.execute(text(SQL)).fetchall()
-
+    ask, direct, engine = _ask_and_direct(folder, "bench-default")
     with _instant_model_in_process():
         timed(ask, WARMUP)
         timed(direct, 20)
