@@ -32,10 +32,6 @@ def thread_get_for_user(*, user: User, thread_id: uuid.UUID | str) -> Thread:
     )
 
 
-def turn_list_for_thread(*, thread: Thread) -> QuerySet[Turn]:
-    return thread.turns.order_by("created_at", "id")
-
-
 def turn_get_for_user(*, user: User, turn_id: int) -> Turn:
     """Return one of the user's turns; anyone else's is a 404."""
     return get_object_or_404(

@@ -167,4 +167,4 @@ class ThreadDetailSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_turns(self, thread: Thread) -> list[dict]:
-        return TurnSerializer(thread.turns.order_by("created_at", "id"), many=True).data
+        return TurnSerializer(thread.turns.all(), many=True).data  # Meta orders them
