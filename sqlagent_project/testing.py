@@ -268,6 +268,41 @@ def bob(make_user: Callable[..., Any]) -> Any:
     return make_user("bob@example.com", "Bob")
 
 
+@pytest.fixture
+def alice_page(alice: Any) -> Any:
+    """A browser-like client logged in as alice (Django session auth)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_page(bob: Any) -> Any:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+LLM_STUB_API_KEY = "sk-test-key-0123456789"
+
+
+@pytest.fixture
+def llm_stub(settings: Any) -> Iterator[Any]:
+    """The OpenAI-compatible stub server on 127.0.0.1, configured as the LLM."""
+    from agent.llm_stub import StubLLMServer, keyword_responder
+
+    with StubLLMServer(responder=keyword_responder()) as server:
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.OPENAI_API_KEY = LLM_STUB_API_KEY
+        settings.LLM_MAX_RETRIES = 1
+        settings.LLM_TIMEOUT_S = 5
+        yield server
+
+
 def _api_client_for(user: Any) -> Any:
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken

@@ -13,7 +13,6 @@ from django.db import connection as app_db
 from rest_framework import serializers
 
 from agent.llm_stub import (
-    StubLLMServer,
     StubReply,
     keyword_responder,
     scripted_responder,
@@ -21,20 +20,11 @@ from agent.llm_stub import (
 from agent.models import Turn, TurnStatus
 from agent.serializers import AskOutputSerializer
 from connections.models import DatabaseConnection
+from sqlagent_project.testing import LLM_STUB_API_KEY
 
 pytestmark = pytest.mark.django_db
 
-API_KEY = "sk-test-key-0123456789"
-
-
-@pytest.fixture
-def stub(settings):
-    with StubLLMServer(responder=keyword_responder()) as server:
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.OPENAI_API_KEY = API_KEY
-        settings.LLM_MAX_RETRIES = 1
-        settings.LLM_TIMEOUT_S = 5
-        yield server
+API_KEY = LLM_STUB_API_KEY
 
 
 def _connect(client, make_connection, owner, db_type):
@@ -46,7 +36,7 @@ def _connect(client, make_connection, owner, db_type):
 
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql", "sqlite"])
 def test_ask_answers_with_the_sql_and_the_rows(
-    alice_client, alice, make_connection, stub, db_type
+    alice_client, alice, make_connection, llm_stub, db_type
 ):
     session_id = _connect(alice_client, make_connection, alice, db_type)
 
@@ -84,16 +74,16 @@ def test_ask_answers_with_the_sql_and_the_rows(
     assert body["llm"]["prompt_tokens"] > 0
     assert body["turn_id"] == Turn.objects.get().id
     # The real client sent the tools with exactly these names.
-    tools = {t["function"]["name"] for t in stub.requests[0]["tools"]}
+    tools = {t["function"]["name"] for t in llm_stub.requests[0]["tools"]}
     assert tools == {"list_tables", "describe_tables", "run_query"}
-    assert stub.requests[0]["messages"][0]["role"] == "system"
+    assert llm_stub.requests[0]["messages"][0]["role"] == "system"
 
 
 def test_decimals_and_dates_come_back_as_predictable_json(
-    alice_client, alice, make_connection, stub
+    alice_client, alice, make_connection, llm_stub
 ):
     _connect(alice_client, make_connection, alice, "postgresql")
-    stub.responder = keyword_responder(
+    llm_stub.responder = keyword_responder(
         rules=[("orders", "SELECT total, created FROM orders WHERE id = 1")]
     )
 
@@ -103,7 +93,7 @@ def test_decimals_and_dates_come_back_as_predictable_json(
 
 
 def test_a_follow_up_sends_the_earlier_question_sql_and_answer_over_http(
-    alice_client, alice, make_connection, stub
+    alice_client, alice, make_connection, llm_stub
 ):
     _connect(alice_client, make_connection, alice, "sqlite")
     alice_client.post("/ask", {"question": "list customers in Europe"}, format="json")
@@ -113,7 +103,7 @@ def test_a_follow_up_sends_the_earlier_question_sql_and_answer_over_http(
     )
 
     assert response.status_code == 200
-    messages = stub.requests[-2]["messages"]
+    messages = llm_stub.requests[-2]["messages"]
     contents = [str(m.get("content")) for m in messages]
     assert "list customers in Europe" in contents
     assert any(
@@ -123,7 +113,9 @@ def test_a_follow_up_sends_the_earlier_question_sql_and_answer_over_http(
     assert contents[-1] == "and how many of those are in Germany?"
 
 
-def test_thread_id_in_the_body_is_ignored(alice_client, alice, make_connection, stub):
+def test_thread_id_in_the_body_is_ignored(
+    alice_client, alice, make_connection, llm_stub
+):
     session_id = _connect(alice_client, make_connection, alice, "sqlite")
     response = alice_client.post(
         "/ask",
@@ -133,7 +125,7 @@ def test_thread_id_in_the_body_is_ignored(alice_client, alice, make_connection, 
     assert response.json()["thread_id"] == session_id
 
 
-def test_ask_without_a_connected_database_is_409(alice_client, stub):
+def test_ask_without_a_connected_database_is_409(alice_client, llm_stub):
     response = alice_client.post("/ask", {"question": "Anything?"}, format="json")
     assert response.status_code == 409
     assert response.json()["detail"] == (
@@ -159,7 +151,7 @@ def test_ask_without_an_llm_configured_is_503_saying_what_to_set(
 @pytest.mark.parametrize(
     "body", [{}, {"question": ""}, {"question": "   "}, {"question": "x" * 5000}]
 )
-def test_empty_or_overlong_questions_are_400(alice_client, body, stub):
+def test_empty_or_overlong_questions_are_400(alice_client, body, llm_stub):
     response = alice_client.post("/ask", body, format="json")
     assert response.status_code == 400
     assert "question" in response.json()
@@ -194,10 +186,10 @@ def test_an_unreachable_llm_is_502_and_the_turn_is_stored_with_its_error(
 
 
 def test_an_llm_failing_after_its_retries_is_502(
-    alice_client, alice, make_connection, stub
+    alice_client, alice, make_connection, llm_stub
 ):
     _connect(alice_client, make_connection, alice, "sqlite")
-    stub.fail_next(5, status=500)
+    llm_stub.fail_next(5, status=500)
 
     response = alice_client.post("/ask", {"question": "customers?"}, format="json")
 
@@ -207,10 +199,10 @@ def test_an_llm_failing_after_its_retries_is_502(
 
 
 def test_an_llm_answering_429_then_recovering_is_retried_and_stored_once(
-    alice_client, alice, make_connection, stub
+    alice_client, alice, make_connection, llm_stub
 ):
     _connect(alice_client, make_connection, alice, "sqlite")
-    stub.fail_next(1, status=429)
+    llm_stub.fail_next(1, status=429)
 
     response = alice_client.post("/ask", {"question": "customers?"}, format="json")
 
@@ -220,11 +212,11 @@ def test_an_llm_answering_429_then_recovering_is_retried_and_stored_once(
 
 
 def test_a_slow_llm_times_out_with_504(
-    alice_client, alice, make_connection, stub, settings
+    alice_client, alice, make_connection, llm_stub, settings
 ):
     settings.LLM_TIMEOUT_S = 0.5
     settings.LLM_MAX_RETRIES = 0
-    stub.delay_s = 2
+    llm_stub.delay_s = 2
     _connect(alice_client, make_connection, alice, "sqlite")
 
     response = alice_client.post("/ask", {"question": "customers?"}, format="json")
@@ -233,7 +225,9 @@ def test_a_slow_llm_times_out_with_504(
     assert Turn.objects.get().error_code == "llm_timeout"
 
 
-def test_a_target_database_gone_down_is_502(alice_client, alice, make_connection, stub):
+def test_a_target_database_gone_down_is_502(
+    alice_client, alice, make_connection, llm_stub
+):
     _connect(alice_client, make_connection, alice, "postgresql")
     # As if the server moved away: the cached engine is rebuilt and cannot connect.
     DatabaseConnection.objects.update(port=_closed_port())
@@ -246,7 +240,7 @@ def test_a_target_database_gone_down_is_502(alice_client, alice, make_connection
 
 
 def test_threads_list_newest_first_and_show_their_turns(
-    alice_client, alice, make_connection, stub
+    alice_client, alice, make_connection, llm_stub
 ):
     first = _connect(alice_client, make_connection, alice, "sqlite")
     alice_client.post("/ask", {"question": "customers?"}, format="json")
@@ -267,7 +261,7 @@ def test_threads_list_newest_first_and_show_their_turns(
 
 
 def test_bob_gets_404_for_alices_thread(
-    alice_client, bob_client, alice, make_connection, stub
+    alice_client, bob_client, alice, make_connection, llm_stub
 ):
     session_id = _connect(alice_client, make_connection, alice, "sqlite")
     alice_client.post("/ask", {"question": "customers?"}, format="json")
@@ -279,9 +273,9 @@ def test_bob_gets_404_for_alices_thread(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_users_asking_at_once_see_only_their_own_database(
-    alice, bob, alice_client, bob_client, make_connection, stub
+    alice, bob, alice_client, bob_client, make_connection, llm_stub
 ):
-    stub.responder = keyword_responder(
+    llm_stub.responder = keyword_responder(
         rules=[("marker", "SELECT engine FROM db_marker")]
     )
     _connect(alice_client, make_connection, alice, "postgresql")
@@ -317,10 +311,10 @@ def test_two_users_asking_at_once_see_only_their_own_database(
 
 
 def test_a_scripted_final_answer_without_queries_has_no_result(
-    alice_client, alice, make_connection, stub
+    alice_client, alice, make_connection, llm_stub
 ):
     _connect(alice_client, make_connection, alice, "sqlite")
-    stub.responder = scripted_responder(
+    llm_stub.responder = scripted_responder(
         [StubReply(content="Hello! Ask me about your data.")]
     )
 

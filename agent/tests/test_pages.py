@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,28 +19,6 @@ pytestmark = pytest.mark.django_db
 
 XSS = "<img src=x onerror=alert(1)>"
 XSS_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
-
-
-@pytest.fixture
-def stub_llm(settings: Any) -> Iterator[StubLLMServer]:
-    with StubLLMServer(responder=keyword_responder()) as stub:
-        settings.OPENAI_BASE_URL = stub.base_url
-        settings.OPENAI_API_KEY = "sk-test"
-        yield stub
-
-
-@pytest.fixture
-def alice_page(alice: Any) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def bob_page(bob: Any) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
 
 
 def _thread_with_turn(user: Any, **turn_fields: Any) -> Turn:
@@ -88,7 +65,7 @@ def test_the_picker_offers_only_my_connections(
 
 
 def test_asking_shows_the_answer_the_sql_and_the_table(
-    alice_page: Client, alice: Any, connected_session: Any, stub_llm: Any
+    alice_page: Client, alice: Any, connected_session: Any, llm_stub: Any
 ) -> None:
     connected_session(alice, "sqlite")
 
@@ -110,7 +87,7 @@ def test_asking_shows_the_answer_the_sql_and_the_table(
 
 
 def test_a_follow_up_appears_below_the_first_turn_in_the_same_thread(
-    alice_page: Client, alice: Any, connected_session: Any, stub_llm: Any
+    alice_page: Client, alice: Any, connected_session: Any, llm_stub: Any
 ) -> None:
     session = connected_session(alice, "sqlite")
 
@@ -142,7 +119,7 @@ def test_without_an_llm_the_page_shows_what_to_set_and_keeps_the_question(
 
 
 def test_asking_without_a_database_shows_a_readable_message(
-    alice_page: Client, stub_llm: Any
+    alice_page: Client, llm_stub: Any
 ) -> None:
     response = alice_page.post("/", {"question": "How many customers?"})
 
@@ -151,7 +128,7 @@ def test_asking_without_a_database_shows_a_readable_message(
 
 
 def test_an_unreachable_database_shows_a_readable_message(
-    alice_page: Client, alice: Any, connected_session: Any, stub_llm: Any
+    alice_page: Client, alice: Any, connected_session: Any, llm_stub: Any
 ) -> None:
     session = connected_session(alice, "postgresql")
     # The server moves away after the connect: nothing listens on port 1.
@@ -200,7 +177,7 @@ def test_an_over_long_question_is_a_form_error(
 
 
 def test_html_in_the_data_is_shown_as_text_on_every_page(
-    alice_page: Client, alice: Any, connected_session: Any, stub_llm: Any
+    alice_page: Client, alice: Any, connected_session: Any, llm_stub: Any
 ) -> None:
     connected_session(alice, "sqlite")
 
@@ -245,7 +222,7 @@ def test_a_truncated_result_carries_a_note(alice_page: Client, alice: Any) -> No
 
 
 def test_disconnecting_keeps_the_conversation_in_history(
-    alice_page: Client, alice: Any, connected_session: Any, stub_llm: Any
+    alice_page: Client, alice: Any, connected_session: Any, llm_stub: Any
 ) -> None:
     session = connected_session(alice, "sqlite")
     alice_page.post("/", {"question": "List the customers"})

@@ -15,20 +15,6 @@ from sqlagent_project.testing import READER, SQLITE_FILE, TARGET_DB
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice_page(alice: Any) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def bob_page(bob: Any) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def _form(**overrides: Any) -> dict[str, Any]:
     fields = {
         "label": "",
