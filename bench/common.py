@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.serving import (
+from testsupport.serving import (
     app_database_migrate,
     database_url_derived,
     serving_env,

@@ -23,8 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from agent.llm_stub import StubLLMServer, keyword_responder
-from bench.serving import (
+from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.serving import (
     ROOT,
     Client,
     Gunicorn,

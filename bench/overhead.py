@@ -15,8 +15,8 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from sqlalchemy import Engine, create_engine, text
 
-from agent.llm_stub import StubLLMServer, keyword_responder
 from bench.common import api_client, median, p95, timed, user_with_token
+from testsupport.llm_stub import StubLLMServer, keyword_responder
 
 SQL = "SELECT COUNT(*) AS n FROM customers"
 REPEAT = 60
@@ -61,7 +61,7 @@ def _ask_and_direct(
 ) -> tuple[Callable[[], None], Callable[[], None], Engine]:
     """Connect a fresh user to the shop; return /ask, the direct query, the engine."""
     from connections.services import connection_create
-    from sqlagent_project.testing import SQLITE_FILE, shop_build_sqlite
+    from testsupport.fixtures import SQLITE_FILE, shop_build_sqlite
 
     shop_build_sqlite(sqlite_dir / SQLITE_FILE)
     user, token = user_with_token(email_prefix)
@@ -218,7 +218,7 @@ def measure_default_config(sqlite_dir: Path) -> dict[str, Any]:
     import subprocess
     import sys
 
-    from bench.serving import ROOT
+    from testsupport.serving import ROOT
 
     completed = subprocess.run(
         [sys.executable, "-m", "bench.overhead", str(sqlite_dir)],

@@ -10,8 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from agent.llm_stub import StubLLMServer, StubReply, estimate_tokens
 from bench.common import api_client, user_with_token
+from testsupport.llm_stub import StubLLMServer, StubReply, estimate_tokens
 
 TABLE = "table_007"
 QUESTION = f"How many rows are in {TABLE}, by status?"

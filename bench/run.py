@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from agent.llm_stub import StubLLMServer
 from bench.common import django_setup, user_with_token
-from bench.serving import ROOT
+from testsupport.llm_stub import StubLLMServer
+from testsupport.serving import ROOT
 
 RESULTS = ROOT / "bench" / "results" / "latest.md"
 
@@ -125,7 +125,7 @@ def main() -> int:
     )
 
     user, token = user_with_token("bench-throughput")
-    from sqlagent_project.testing import SQLITE_FILE
+    from testsupport.fixtures import SQLITE_FILE
 
     connection = connection_create(
         owner=user, db_type="sqlite", database_name=SQLITE_FILE, host="", port=0

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine
 
-from agent.llm_stub import StubLLMServer, keyword_responder
 from bench.common import api_client, user_with_token
-from bench.serving import database_url_derived, pg_database_ensure
+from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.serving import database_url_derived, pg_database_ensure
 
 TABLES = 2000
 SQL = "SELECT COUNT(*) AS n FROM t0042"

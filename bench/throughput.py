@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.serving import Gunicorn
+from testsupport.serving import Gunicorn
 
 DURATION_S = 4
 ROUNDS = 4

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlagent_project.testing import PASSWORD
+from testsupport.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

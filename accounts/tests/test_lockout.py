@@ -9,7 +9,7 @@ from axes.models import AccessAttempt
 from django.test import Client
 from rest_framework.test import APIClient
 
-from sqlagent_project.testing import PASSWORD
+from testsupport.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

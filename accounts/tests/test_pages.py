@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from sqlagent_project.testing import PASSWORD
+from testsupport.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from sqlagent_project.testing import PASSWORD
+from testsupport.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

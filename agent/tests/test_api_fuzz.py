@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from agent.llm_stub import StubLLMServer, keyword_responder
+from testsupport.llm_stub import StubLLMServer, keyword_responder
 
 pytestmark = pytest.mark.django_db
 

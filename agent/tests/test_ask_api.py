@@ -12,15 +12,15 @@ import pytest
 from django.db import connection as app_db
 from rest_framework import serializers
 
-from agent.llm_stub import (
+from agent.models import Turn, TurnStatus
+from agent.serializers import AskOutputSerializer
+from connections.models import DatabaseConnection
+from testsupport.fixtures import LLM_STUB_API_KEY
+from testsupport.llm_stub import (
     StubReply,
     keyword_responder,
     scripted_responder,
 )
-from agent.models import Turn, TurnStatus
-from agent.serializers import AskOutputSerializer
-from connections.models import DatabaseConnection
-from sqlagent_project.testing import LLM_STUB_API_KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from agent.exceptions import AgentStepLimit, NoDatabaseConnected, QuestionInvali
 from agent.models import Thread, Turn, TurnStatus
 from agent.services import thread_ask
 from agent.tests.fake_llm import scripted, tool_call, tool_results
-from sqlagent_project.testing import ENGINES, PLANTED_NOTE, shop_snapshot
+from testsupport.fixtures import ENGINES, PLANTED_NOTE, shop_snapshot
 
 pytestmark = pytest.mark.django_db
 

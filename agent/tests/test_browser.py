@@ -20,9 +20,9 @@ from django.conf import settings as django_settings
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from accounts.models import User
-from agent.llm_stub import StubLLMServer, keyword_responder
 from agent.models import Thread, Turn, TurnStatus
-from sqlagent_project.testing import PASSWORD, READER, SQLITE_FILE
+from testsupport.fixtures import PASSWORD, READER, SQLITE_FILE
+from testsupport.llm_stub import StubLLMServer, keyword_responder
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made
 # by the test itself are plain synchronous calls all the same.

@@ -16,7 +16,7 @@ from connections.services import (
     session_connect,
     session_get_or_create_active,
 )
-from sqlagent_project.testing import ENGINES
+from testsupport.fixtures import ENGINES
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.llm_stub import StubLLMServer, keyword_responder
-from bench.serving import (
+from testsupport.fixtures import PASSWORD, connection_fields
+from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.serving import (
     Client,
     Gunicorn,
     TcpProxy,
@@ -26,7 +27,6 @@ from bench.serving import (
     database_url_derived,
     serving_env,
 )
-from sqlagent_project.testing import PASSWORD, connection_fields
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from agent.llm_stub import StubLLMServer, keyword_responder
-from sqlagent_project.testing import connection_fields
+from testsupport.fixtures import connection_fields
+from testsupport.llm_stub import StubLLMServer, keyword_responder
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from agent.llm_stub import StubLLMServer, keyword_responder
 from agent.models import Thread, Turn, TurnStatus
 from connections.models import SessionStatus, UserSession
-from sqlagent_project.testing import shop_snapshot
+from testsupport.fixtures import shop_snapshot
+from testsupport.llm_stub import StubLLMServer, keyword_responder
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,7 @@ from agent.sql_guard import (
     query_run,
 )
 from connections.engines import engine_create
-from sqlagent_project.testing import READER, shop_snapshot
+from testsupport.fixtures import READER, shop_snapshot
 
 ENGINES = ("postgresql", "mysql", "sqlite")
 
@@ -312,7 +312,7 @@ def pg_wipe_function(shop: dict[str, Any]) -> Iterator[str]:
     """A PostgreSQL function that deletes every order: layer 1 cannot see inside."""
     import psycopg
 
-    from sqlagent_project.testing import TARGET_DB
+    from testsupport.fixtures import TARGET_DB
 
     with psycopg.connect(
         host="127.0.0.1", user="postgres", dbname=TARGET_DB, autocommit=True
@@ -566,7 +566,7 @@ def test_a_server_that_drops_the_connection_mid_query_raises_target_down(
 ):
     import psycopg
 
-    from sqlagent_project.testing import TARGET_DB
+    from testsupport.fixtures import TARGET_DB
 
     engine = engine_for("postgresql")
     outcome: dict[str, BaseException] = {}

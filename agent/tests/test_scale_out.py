@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from agent.llm_stub import StubLLMServer, keyword_responder
-from bench.serving import (
+from testsupport.fixtures import PASSWORD, connection_fields
+from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.serving import (
     Client,
     Gunicorn,
     app_database_migrate,
     database_url_derived,
     serving_env,
 )
-from sqlagent_project.testing import PASSWORD, connection_fields
 
 pytestmark = pytest.mark.slow
 

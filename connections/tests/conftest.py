@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test.client import Client
 
-from sqlagent_project.testing import READER
+from testsupport.fixtures import READER
 
 # Passwords the tests in this folder use; none may ever reach a response.
 WRONG_PASSWORD = "Wrong-Secret-pw-4711"

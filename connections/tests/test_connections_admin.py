@@ -15,7 +15,7 @@ from django.test import Client
 from agent.engines import engine_cache
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.tests.conftest import WRONG_PASSWORD, assert_no_secret
-from sqlagent_project.testing import PASSWORD, READER, TARGET_DB
+from testsupport.fixtures import PASSWORD, READER, TARGET_DB
 
 pytestmark = pytest.mark.django_db
 

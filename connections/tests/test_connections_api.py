@@ -13,7 +13,7 @@ from django.conf import settings as django_settings
 
 from connections.models import DatabaseConnection
 from connections.tests.conftest import WRONG_PASSWORD
-from sqlagent_project.testing import (
+from testsupport.fixtures import (
     ENGINES,
     READER,
     SQLITE_FILE,

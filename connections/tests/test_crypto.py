@@ -9,7 +9,7 @@ from django.db import connection as app_db
 
 from connections import crypto
 from connections.models import DatabaseConnection
-from sqlagent_project.testing import ENGINES, READER
+from testsupport.fixtures import ENGINES, READER
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlagent_project.testing import TARGET_DB
+from testsupport.fixtures import TARGET_DB
 
 pytestmark = pytest.mark.django_db
 

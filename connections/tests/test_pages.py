@@ -10,7 +10,7 @@ from django.test import Client
 
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.tests.conftest import WRONG_PASSWORD
-from sqlagent_project.testing import READER, SQLITE_FILE, TARGET_DB
+from testsupport.fixtures import READER, SQLITE_FILE, TARGET_DB
 
 pytestmark = pytest.mark.django_db
 

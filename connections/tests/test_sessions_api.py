@@ -20,7 +20,7 @@ from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.serializers import SessionStatusSerializer
 from connections.services import session_get_or_create_active
 from connections.tests.conftest import WRONG_PASSWORD
-from sqlagent_project.testing import ENGINES, _api_client_for
+from testsupport.fixtures import ENGINES, _api_client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ import pytest
 
 from connections import target_policy
 from connections.models import DatabaseConnection, UserSession
-from sqlagent_project.testing import SQLITE_FILE, TARGET_DB, connection_fields
+from testsupport.fixtures import SQLITE_FILE, TARGET_DB, connection_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures (loaded with `-p sqlagent_project.testing` from pytest.ini).
+"""Shared pytest fixtures (loaded with `-p testsupport.fixtures` from pytest.ini).
 
 Personas `alice` and `bob`, API clients logged in as each, and real target
 databases: PostgreSQL and MariaDB on 127.0.0.1 and SQLite files, each holding the
@@ -293,7 +293,7 @@ LLM_STUB_API_KEY = "sk-test-key-0123456789"
 @pytest.fixture
 def llm_stub(settings: Any) -> Iterator[Any]:
     """The OpenAI-compatible stub server on 127.0.0.1, configured as the LLM."""
-    from agent.llm_stub import StubLLMServer, keyword_responder
+    from testsupport.llm_stub import StubLLMServer, keyword_responder
 
     with StubLLMServer(responder=keyword_responder()) as server:
         settings.OPENAI_BASE_URL = server.base_url

@@ -1,0 +1,26 @@
+"""Run the agent's SQL read-only and bounded, in three layers that each hold alone.
+
+1. `statement_check`: parse with sqlglot in the connection's dialect and allow
+   exactly one read statement, with no write anywhere in its tree, no locking
+   clause, no `SELECT … INTO`, no side-effecting or file/network function and no
+   MySQL executable comment or optimizer hint.
+2. `query_run` opens a transaction the database itself keeps read-only
+   (PostgreSQL `BEGIN READ ONLY`, MySQL/MariaDB `START TRANSACTION READ ONLY` on
+   a session whose default access mode is read-only too, SQLite opened `mode=ro`
+   with an authorizer by `connections.engines`) and always rolls it back.
+3. Bounds: a statement timeout on every engine and a row cap read with
+   `fetchmany` from a server-side cursor, so a huge result is never pulled whole.
+"""
+
+from agent.sql_guard.errors import QueryFailed, StatementRefused, TargetDown
+from agent.sql_guard.execution import QueryResult, query_run
+from agent.sql_guard.statement import statement_check
+
+__all__ = [
+    "QueryFailed",
+    "QueryResult",
+    "StatementRefused",
+    "TargetDown",
+    "query_run",
+    "statement_check",
+]
