@@ -63,3 +63,14 @@ class AgentInterrupted(ApplicationError):
     status_code = 500
     code = "interrupted"
     default_message = "The worker answering this question stopped before it finished."
+
+
+class AskFailed(ApplicationError):
+    """Something unexpected broke while answering: a bug, not the client's fault."""
+
+    status_code = 500
+    code = "ask_failed"
+    default_message = (
+        "The question could not be answered because of an internal error. "
+        "It has been logged; please try again later."
+    )

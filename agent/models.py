@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 
 from connections.models import DatabaseConnection
+from sqlagent_project.errors import ApplicationError
 
 
 class Thread(models.Model):
@@ -38,6 +45,22 @@ class TurnStatus(models.TextChoices):
     RUNNING = "running", "Running"
     OK = "ok", "OK"
     ERROR = "error", "Error"
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What answering produced. Each field is the Turn field of the same name, so
+    a new outcome field is one edit here plus the model field."""
+
+    answer: str = ""
+    # [{sql, row_count, truncated, duration_ms, error}, ...] in the order run.
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    # The last successful query's rows: {columns, column_types, rows, ...}.
+    result: dict[str, Any] | None = None
+    model: str = ""
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class Turn(models.Model):
@@ -74,3 +97,32 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return self.question[:80]
+
+    def finish(
+        self,
+        *,
+        started: float,
+        outcome: TurnOutcome | None = None,
+        error: ApplicationError | None = None,
+    ) -> None:
+        """Record how the turn ended and save only what ending changes.
+
+        `started` is the `time.perf_counter()` reading taken when work began.
+        A failed turn keeps what its outcome holds so far (the SQL it ran).
+        """
+        changed = ["status", "error", "error_code", "duration_ms", "finished_at"]
+        if outcome is not None:
+            for outcome_field in dataclasses.fields(outcome):
+                setattr(self, outcome_field.name, getattr(outcome, outcome_field.name))
+                changed.append(outcome_field.name)
+        if error is None:
+            self.status = TurnStatus.OK
+        else:
+            self.status = TurnStatus.ERROR
+            self.error = error.message
+            self.error_code = error.code
+        self.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        self.finished_at = timezone.now()
+        with transaction.atomic():
+            self.save(update_fields=changed)
+            Thread.objects.filter(pk=self.thread_id).update(updated_at=self.finished_at)

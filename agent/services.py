@@ -10,14 +10,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
 from agent import llm
 from agent.engines import engine_cache
-from agent.exceptions import AgentInterrupted, NoDatabaseConnected, QuestionInvalid
+from agent.exceptions import (
+    AgentInterrupted,
+    AskFailed,
+    NoDatabaseConnected,
+    QuestionInvalid,
+)
 from agent.models import Thread, Turn, TurnStatus
 from connections.engines import TargetUnavailable
 from connections.exceptions import TargetDatabaseUnavailable
@@ -83,23 +87,17 @@ def thread_ask(
             chat_model=chat_model,
         )
     except ApplicationError as exc:
-        _turn_fail(turn, exc, started)
+        turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
+        logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
         raise
     except Exception as exc:
-        _turn_fail(
-            turn, ApplicationError("The question could not be answered."), started
-        )
-        logger.exception("ask failed turn=%s", turn.pk)
-        raise ApplicationError("The question could not be answered.") from exc
-    turn.answer = outcome.answer
-    turn.queries = outcome.queries
-    turn.result = outcome.result
-    turn.model = outcome.model
-    turn.llm_calls = outcome.llm_calls
-    turn.prompt_tokens = outcome.prompt_tokens
-    turn.completion_tokens = outcome.completion_tokens
-    turn.status = TurnStatus.OK
-    _turn_finish(turn, started)
+        # Not the client's fault: a bug here or in a library. A 5xx with a stable
+        # code, logged with its traceback, so alerts fire.
+        failed = AskFailed()
+        logger.exception("ask failed unexpectedly turn=%s", turn.pk)
+        turn.finish(started=started, error=failed)
+        raise failed from exc
+    turn.finish(started=started, outcome=outcome)
     logger.info(
         "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
         turn.pk,
@@ -109,40 +107,6 @@ def thread_ask(
         turn.duration_ms,
     )
     return turn
-
-
-def _turn_fail(turn: Turn, exc: ApplicationError, started: float) -> None:
-    turn.status = TurnStatus.ERROR
-    turn.error = exc.message
-    turn.error_code = exc.code
-    _turn_finish(turn, started)
-    logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
-
-
-# What an ask changes on its turn after the insert: the rest (thread, question,
-# worker, created_at) is left out of the finishing UPDATE.
-_TURN_OUTCOME_FIELDS = (
-    "answer",
-    "queries",
-    "result",
-    "status",
-    "error",
-    "error_code",
-    "duration_ms",
-    "model",
-    "llm_calls",
-    "prompt_tokens",
-    "completion_tokens",
-    "finished_at",
-)
-
-
-@transaction.atomic
-def _turn_finish(turn: Turn, started: float) -> None:
-    turn.duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    turn.finished_at = timezone.now()
-    turn.save(update_fields=_TURN_OUTCOME_FIELDS)
-    Thread.objects.filter(pk=turn.thread_id).update(updated_at=turn.finished_at)
 
 
 def thread_get_or_create(*, session: UserSession, question: str) -> Thread:

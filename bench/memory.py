@@ -8,10 +8,7 @@ import os
 import threading
 import time
 import tracemalloc
-import uuid
 from typing import Any
-
-from django.utils import timezone
 
 SIZES = (10**4, 10**5, 10**6)
 QUERIES = {
@@ -53,8 +50,7 @@ class _RssPeak:
 
 def _run_query_tool(fields: dict[str, Any]) -> Any:
     from agent.catalog import SchemaCatalog
-    from agent.engines import SessionEngine
-    from agent.llm import _tools
+    from agent.llm.tools import ToolContext, run_query
     from connections.engines import engine_create
     from connections.models import DatabaseConnection
 
@@ -62,18 +58,12 @@ def _run_query_tool(fields: dict[str, Any]) -> Any:
     if fields.get("password"):
         connection.set_password(fields["password"])
     engine = engine_create(connection)
-    session_engine = SessionEngine(
-        session_id=uuid.uuid4(),
-        connection_id=0,
-        connection_version=timezone.now(),
-        db_type=fields["db_type"],
+    context = ToolContext(
         engine=engine,
+        db_type=fields["db_type"],
+        catalog=SchemaCatalog(engine, fields["db_type"]),
     )
-    tools = {
-        t.name: t
-        for t in _tools(session_engine, SchemaCatalog(engine, fields["db_type"]))
-    }
-    return engine, tools["run_query"]
+    return engine, lambda sql: run_query(context, sql)
 
 
 def measure(pg_database: str, sqlite_name: str) -> list[dict[str, Any]]:
@@ -95,13 +85,13 @@ def measure(pg_database: str, sqlite_name: str) -> list[dict[str, Any]]:
     rows = []
     for db_type, fields in cases.items():
         engine, run_query = _run_query_tool(fields)
-        run_query.invoke({"sql": QUERIES[db_type].format(n=10)})  # warm the pool
+        run_query(QUERIES[db_type].format(n=10))  # warm the pool
         for n in SIZES:
             gc.collect()
             tracemalloc.start()
             started = time.perf_counter()
             with _RssPeak() as rss:
-                answer = run_query.invoke({"sql": QUERIES[db_type].format(n=n)})
+                answer = run_query(QUERIES[db_type].format(n=n))
             elapsed = (time.perf_counter() - started) * 1000
             _, traced_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()

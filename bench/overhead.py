@@ -115,16 +115,16 @@ class InstantChatModel(BaseChatModel):
 
 @contextmanager
 def _instant_model_in_process() -> Iterator[None]:
-    from agent import llm
     from agent.engines import engine_cache
+    from agent.llm import runner
 
-    original = llm._chat_model_cached
-    llm._chat_model_cached = lambda config: InstantChatModel()
+    original = runner.chat_model_cached
+    runner.chat_model_cached = lambda config: InstantChatModel()
     engine_cache.close_all()  # the cached agent holds the HTTP model
     try:
         yield
     finally:
-        llm._chat_model_cached = original
+        runner.chat_model_cached = original
         engine_cache.close_all()
 
 
@@ -148,7 +148,7 @@ def _breakdown(stub: StubLLMServer) -> Iterator[dict[str, float]]:
         (ChatOpenAI, "_generate", "chat_model"),
         (sql_guard, "query_run", "query_run"),
         (services.Turn.objects, "create", "turn_create"),
-        (services, "_turn_finish", "turn_finish"),
+        (services.Turn, "finish", "turn_finish"),
         (stub._server.RequestHandlerClass, "do_POST", "stub"),
     ]
     originals = [(obj, name, getattr(obj, name)) for obj, name, _ in targets]

@@ -9,6 +9,8 @@ class ApplicationError(Exception):
     status_code: int = 400
     code: str = "error"
     default_message: str = "The request could not be completed."
+    # Seconds a client should wait before trying again (sent as Retry-After).
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, extra: dict | None = None):
         self.message = message or self.default_message

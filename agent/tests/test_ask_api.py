@@ -185,6 +185,44 @@ def test_an_unreachable_llm_is_502_and_the_turn_is_stored_with_its_error(
     assert turn.error_code == "llm_unavailable"
 
 
+def test_an_unexpected_failure_is_500_with_a_stable_code_and_the_turn_stored(
+    alice_client, alice, make_connection, llm_stub, monkeypatch
+):
+    from agent import llm
+
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug in a library")
+
+    monkeypatch.setattr(llm, "agent_answer", broken)
+
+    response = alice_client.post("/ask", {"question": "customers?"}, format="json")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "ask_failed"
+    assert "a bug in a library" not in response.content.decode()
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "ask_failed"
+
+
+def test_an_unreachable_llm_is_logged_at_warning_with_its_reason(
+    alice_client, alice, make_connection, settings, caplog
+):
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{_closed_port()}/v1"
+    settings.OPENAI_API_KEY = API_KEY
+    settings.LLM_MAX_RETRIES = 0
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    response = alice_client.post("/ask", {"question": "customers?"}, format="json")
+
+    assert "OPENAI_BASE_URL" not in response.json()["detail"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("reason=unreachable" in m and "OPENAI_BASE_URL" in m for m in warnings)
+    assert all(API_KEY not in m for m in warnings)
+
+
 def test_an_llm_failing_after_its_retries_is_502(
     alice_client, alice, make_connection, llm_stub
 ):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agent.engines import engine_cache
-from agent.exceptions import AgentStepLimit, NoDatabaseConnected, QuestionInvalid
+from agent.exceptions import (
+    AgentStepLimit,
+    AskFailed,
+    NoDatabaseConnected,
+    QuestionInvalid,
+)
 from agent.models import Thread, Turn, TurnStatus
 from agent.services import thread_ask
-from agent.tests.fake_llm import scripted, tool_call, tool_results
+from testsupport.fake_llm import scripted, tool_call, tool_results
 from testsupport.fixtures import ENGINES, PLANTED_NOTE, shop_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +301,54 @@ def test_table_names_match_in_singular_plural_and_spaced_forms(
     ]
     assert catalog.tables_named_in("show the db marker") == ["db_marker"]
     assert catalog.tables_named_in("how is the weather") == []
+
+
+def test_an_unexpected_failure_is_a_5xx_with_a_stable_code_and_a_failed_turn(
+    alice, connected_session, caplog
+):
+    connected_session(alice, "sqlite")
+    model = scripted(tool_call("SELECT COUNT(*) FROM customers"), "unused")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in a library")
+
+    object.__setattr__(model, "_generate", broken)
+
+    with pytest.raises(AskFailed) as excinfo:
+        thread_ask(user=alice, question="How many customers?", chat_model=model)
+
+    assert excinfo.value.status_code == 500
+    assert excinfo.value.code == "ask_failed"
+    assert "bug in a library" not in excinfo.value.message
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "ask_failed"
+    assert turn.finished_at is not None
+    logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert logged
+    assert logged[0].exc_info is not None
+
+
+def test_a_failed_turn_keeps_the_sql_it_ran_before_failing(
+    alice, connected_session, settings
+):
+    settings.AGENT_MAX_STEPS = 4
+    connected_session(alice, "sqlite")
+    model = scripted(*[tool_call("SELECT COUNT(*) FROM orders") for _ in range(10)])
+
+    with pytest.raises(AgentStepLimit):
+        thread_ask(user=alice, question="Loop forever", chat_model=model)
+
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.queries
+    assert turn.queries[0]["sql"] == "SELECT COUNT(*) FROM orders"
+    assert turn.queries[0]["row_count"] == 1
+
+
+def test_every_outcome_field_is_a_turn_field_that_finish_saves(alice):
+    from agent.models import TurnOutcome
+
+    turn_fields = {f.name for f in Turn._meta.get_fields()}
+    outcome_fields = {f.name for f in dataclasses.fields(TurnOutcome)}
+    assert outcome_fields <= turn_fields

@@ -12,7 +12,7 @@ from django.utils import timezone
 from agent import services
 from agent.models import Thread, Turn, TurnStatus
 from agent.services import thread_ask
-from agent.tests.fake_llm import scripted, tool_call
+from testsupport.fake_llm import scripted, tool_call
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,36 @@
+"""The agent: the only package that imports LangChain and OpenAI.
+
+- `chat_model`: LLM settings and the chat model client, one per process.
+- `tools`: the tools as plain functions over a per-run `ToolContext`.
+- `prompt`: the system prompt, history replay, tables a question names.
+- `runner`: one run of the compiled agent and the errors it translates.
+"""
+
+from __future__ import annotations
+
+from agent.llm.chat_model import (
+    LLMSettings,
+    chat_model_cached,
+    chat_model_create,
+    llm_settings,
+)
+from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
+from agent.llm.runner import AgentOutcome, agent_answer, agent_get, catalog_get
+from agent.llm.tools import QueryRecord, ToolContext, result_for_llm
+
+__all__ = [
+    "AgentOutcome",
+    "HistoryTurn",
+    "LLMSettings",
+    "QueryRecord",
+    "ToolContext",
+    "agent_answer",
+    "agent_get",
+    "catalog_get",
+    "chat_model_cached",
+    "chat_model_create",
+    "history_messages",
+    "llm_settings",
+    "result_for_llm",
+    "system_prompt",
+]

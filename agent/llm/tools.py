@@ -1,0 +1,177 @@
+"""The agent's tools: plain functions over a per-run `ToolContext`.
+
+Each tool is a module-level function that takes the context first, so it can be
+tested alone; `langchain_tools()` wraps them for LangChain, which hands the
+run's context to the tool through `ToolRuntime`. The compiled agent is shared by
+concurrent runs of a session; everything a run records lives in its own context.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from langchain.tools import ToolRuntime, tool
+from langchain_core.tools import BaseTool
+from sqlalchemy import Engine
+
+from agent import sql_guard
+from agent.catalog import SchemaCatalog
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def _ignore_event(name: str, data: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass
+class QueryRecord:
+    """One query the agent ran, as stored on the turn."""
+
+    sql: str
+    row_count: int = 0
+    truncated: bool = False
+    duration_ms: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sql": self.sql,
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ToolContext:
+    """What the tools of one run work with, and what the run has done so far."""
+
+    engine: Engine
+    db_type: str
+    catalog: SchemaCatalog
+    queries: list[QueryRecord] = field(default_factory=list)
+    last_result: sql_guard.QueryResult | None = None
+    # Told of each step and finished query as it happens (streaming listens).
+    emit: EventSink = _ignore_event
+
+    def query(self, sql: str) -> sql_guard.QueryResult:
+        """Run `sql` through the guard and record it, whatever the outcome."""
+        record = QueryRecord(sql=sql)
+        self.queries.append(record)
+        try:
+            result = sql_guard.query_run(
+                self.engine,
+                db_type=self.db_type,
+                sql=sql,
+                max_rows=settings.QUERY_MAX_ROWS,
+                timeout_s=settings.QUERY_TIMEOUT_S,
+            )
+        except sql_guard.StatementRefused as exc:
+            record.error = f"Refused: {exc.reason}"
+            raise
+        except sql_guard.QueryFailed as exc:
+            record.error = exc.message
+            raise
+        finally:
+            if record.error is not None:
+                self.emit("query", record.as_dict())
+        record.row_count = result.row_count
+        record.truncated = result.truncated
+        record.duration_ms = result.duration_ms
+        self.last_result = result
+        self.emit("query", record.as_dict())
+        return result
+
+
+def list_tables(context: ToolContext) -> str:
+    """List the tables and views of the database."""
+    context.emit("step", {"tool": "list_tables"})
+    return ", ".join(context.catalog.table_names()) or "The database has no tables."
+
+
+def describe_tables(context: ToolContext, table_names: list[str] | str) -> str:
+    """Describe tables: columns, types, keys and a few sample values."""
+    if isinstance(table_names, str):
+        table_names = [n.strip() for n in table_names.split(",") if n.strip()]
+    names = [str(n) for n in table_names][:50]
+    context.emit("step", {"tool": "describe_tables", "table_names": names})
+    return context.catalog.describe(names) or "No table names given."
+
+
+def run_query(context: ToolContext, sql: str) -> str:
+    """Run one read-only SELECT and return its rows as the LLM may see them."""
+    context.emit("step", {"tool": "run_query", "sql": sql})
+    try:
+        result = context.query(sql)
+    except sql_guard.StatementRefused as exc:
+        return (
+            f"Refused: {exc.reason} The database is read-only; write a single SELECT."
+        )
+    except sql_guard.QueryFailed as exc:
+        hint = " You may simplify the query and try again." if exc.timed_out else ""
+        return f"Error: {exc.message}{hint}"
+    return result_for_llm(result)
+
+
+def _cell_for_llm(value: Any, max_chars: int) -> Any:
+    if isinstance(value, str) and len(value) > max_chars:
+        return value[:max_chars] + f"…[cut: {len(value)} characters]"
+    return value
+
+
+def result_for_llm(result: sql_guard.QueryResult) -> str:
+    """Return the rows the LLM sees: fewer rows, cells and characters than the user."""
+    max_rows = settings.LLM_RESULT_MAX_ROWS
+    max_chars = settings.LLM_RESULT_MAX_CHARS
+    max_cell = getattr(settings, "LLM_MAX_CELL_CHARS", 2000)
+    lines = [json.dumps(result.columns, ensure_ascii=False)]
+    shown = 0
+    used = len(lines[0])
+    for row in result.rows[:max_rows]:
+        cells = [_cell_for_llm(value, max_cell) for value in row]
+        line = json.dumps(cells, ensure_ascii=False, default=str)
+        if used + len(line) > max_chars:
+            break
+        lines.append(line)
+        used += len(line) + 1
+        shown += 1
+    note = f"{result.row_count} row(s)"
+    if result.truncated:
+        note += f" (result capped at {result.row_count} rows; more exist)"
+    if shown < result.row_count:
+        note += f"; showing the first {shown}"
+    return note + ":\n" + "\n".join(lines)
+
+
+# LangChain's view of the tools: the docstrings are what the model reads.
+
+
+@tool("list_tables")
+def _list_tables_tool(runtime: ToolRuntime[ToolContext]) -> str:
+    """List the tables and views of the database."""
+    return list_tables(runtime.context)
+
+
+@tool("describe_tables")
+def _describe_tables_tool(
+    table_names: list[str], runtime: ToolRuntime[ToolContext]
+) -> str:
+    """Describe tables: columns, types, keys and a few sample values."""
+    return describe_tables(runtime.context, table_names)
+
+
+@tool("run_query")
+def _run_query_tool(sql: str, runtime: ToolRuntime[ToolContext]) -> str:
+    """Run one read-only SELECT and return its rows (capped)."""
+    return run_query(runtime.context, sql)
+
+
+def langchain_tools() -> list[BaseTool]:
+    """Return the tools as LangChain runs them (the context comes per run)."""
+    return [_list_tables_tool, _describe_tables_tool, _run_query_tool]
