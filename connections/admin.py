@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -9,6 +11,7 @@ from django.http import HttpRequest
 
 from connections import services
 from connections.models import DatabaseConnection, UserSession
+from connections.validation import ConnectionInvalid, connection_validate
 
 
 class ConnectionAdminForm(forms.ModelForm):
@@ -38,15 +41,46 @@ class ConnectionAdminForm(forms.ModelForm):
             "options",
         ]
 
-    def save(self, commit: bool = True) -> DatabaseConnection:
-        connection = super().save(commit=False)
-        if self.cleaned_data.get("clear_password"):
-            connection.set_password("")
-        elif self.cleaned_data.get("new_password"):
-            connection.set_password(self.cleaned_data["new_password"])
-        if commit:
-            connection.save()
-        return connection
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            connection_validate(
+                db_type=cleaned.get("db_type", ""),
+                database_name=cleaned.get("database_name", ""),
+                host=cleaned.get("host", ""),
+                port=cleaned.get("port"),
+                username=cleaned.get("username", ""),
+                options=cleaned.get("options"),
+            )
+        except ConnectionInvalid as exc:
+            for name, message in exc.errors.items():
+                self.add_error(name if name in self.fields else None, message)
+        return cleaned
+
+    def connection_fields(self) -> dict[str, Any]:
+        """Return the validated fields as the connection services take them."""
+        data = self.cleaned_data
+        fields = {name: data.get(name) for name in _SERVICE_FIELDS}
+        fields["label"] = fields["label"] or ""
+        fields["options"] = fields["options"] or {}
+        if data.get("clear_password"):
+            fields["password"] = ""
+        elif data.get("new_password"):
+            fields["password"] = data["new_password"]
+        return fields
+
+
+_SERVICE_FIELDS = (
+    "label",
+    "db_type",
+    "host",
+    "port",
+    "database_name",
+    "username",
+    "options",
+)
 
 
 @admin.register(DatabaseConnection)
@@ -69,6 +103,23 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     readonly_fields = ["created_at", "updated_at"]
     actions = ["test_connection"]
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: DatabaseConnection,
+        form: ConnectionAdminForm,
+        change: bool,
+    ) -> None:
+        """Save through the connection services, with their checks and effects."""
+        fields = form.connection_fields()
+        if change:
+            saved = services.connection_update(connection=obj, **fields)
+        else:
+            saved = services.connection_create(
+                owner=form.cleaned_data["owner"], **fields
+            )
+        obj.pk = saved.pk
 
     @admin.display(boolean=True, description="Password set")
     def has_password(self, obj: DatabaseConnection) -> bool:

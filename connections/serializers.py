@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from connections import target_policy
 from connections.models import DatabaseConnection, DbType, UserSession
+from connections.validation import ConnectionInvalid, connection_validate
 
 
 class ConnectionInputSerializer(serializers.Serializer):
@@ -36,48 +36,25 @@ class ConnectionInputSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)
-        errors: dict[str, str] = {}
-        db_type = merged["db_type"]
-        if db_type == DbType.SQLITE:
-            # Server fields mean nothing for a file; clients send "" and 0.
-            for name, empty in (("host", ""), ("port", 0), ("username", "")):
-                attrs[name] = empty
+        try:
+            valid = connection_validate(
+                db_type=merged["db_type"],
+                database_name=merged["database_name"],
+                host=merged.get("host", ""),
+                port=merged.get("port"),
+                username=merged.get("username", ""),
+                options=merged.get("options"),
+            )
+        except ConnectionInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from exc
+        for name in ("host", "port", "username", "options"):
+            if name in attrs or valid.is_file:
+                attrs[name] = getattr(valid, name)
+        if valid.is_file:
             attrs.pop("db_password", None)
             attrs["password"] = ""
-            try:
-                target_policy.sqlite_path_resolve(merged["database_name"])
-            except target_policy.TargetRefused as exc:
-                errors[exc.field] = str(exc)
-        else:
-            if not merged.get("host", "").strip():
-                errors["host"] = f"A host is required for {db_type}."
-            if not merged.get("port"):
-                errors["port"] = "A port between 1 and 65535 is required."
-            if not merged.get("username", "").strip():
-                errors["username"] = f"A username is required for {db_type}."
-            if merged.get("host") and "host" not in errors:
-                try:
-                    target_policy.check_hostname(merged["host"].strip())
-                    target_policy.check_not_app_database(
-                        db_type=db_type,
-                        host=merged["host"].strip(),
-                        port=merged.get("port") or 0,
-                        database_name=merged["database_name"],
-                    )
-                except target_policy.TargetRefused as exc:
-                    errors[exc.field] = str(exc)
-            if "db_password" in attrs:
-                attrs["password"] = attrs.pop("db_password")
-        try:
-            attrs["options"] = target_policy.validate_options(
-                db_type, merged.get("options")
-            )
-        except target_policy.TargetRefused as exc:
-            errors[exc.field] = str(exc)
-        if errors:
-            raise serializers.ValidationError(errors)
-        if "host" in attrs:
-            attrs["host"] = attrs["host"].strip()
+        elif "db_password" in attrs:
+            attrs["password"] = attrs.pop("db_password")
         return attrs
 
     def _merged(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from connections.exceptions import (
 )
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.signals import session_released
+from connections.validation import connection_validate
 from sqlagent_project import logcontext
 
 logger = logging.getLogger(__name__)
@@ -27,26 +28,40 @@ logger = logging.getLogger(__name__)
 # once a minute is precise enough to tell idle sessions apart.
 _ACTIVITY_RESOLUTION = timedelta(seconds=60)
 
-_CONNECTION_FIELDS = (
-    "label",
-    "db_type",
-    "host",
-    "port",
-    "database_name",
-    "username",
-    "options",
-)
-
 
 @transaction.atomic
 def connection_create(
-    *, owner: User, password: str = "", **fields: Any
+    *,
+    owner: User,
+    db_type: str,
+    database_name: str,
+    label: str = "",
+    host: str = "",
+    port: int | None = 0,
+    username: str = "",
+    options: dict[str, Any] | None = None,
+    password: str = "",
 ) -> DatabaseConnection:
     """Save a connection for `owner` with its password encrypted."""
-    connection = DatabaseConnection(
-        owner=owner, **{k: fields[k] for k in fields if k in _CONNECTION_FIELDS}
+    valid = connection_validate(
+        db_type=db_type,
+        database_name=database_name,
+        host=host,
+        port=port,
+        username=username,
+        options=options,
     )
-    connection.set_password(password)
+    connection = DatabaseConnection(
+        owner=owner,
+        label=label,
+        db_type=valid.db_type,
+        host=valid.host,
+        port=valid.port,
+        database_name=valid.database_name,
+        username=valid.username,
+        options=valid.options,
+    )
+    connection.set_password("" if valid.is_file else password)
     connection.save()
     logger.info(
         "connection created id=%s owner=%s type=%s",
@@ -59,13 +74,39 @@ def connection_create(
 
 @transaction.atomic
 def connection_update(
-    *, connection: DatabaseConnection, password: str | None = None, **fields: Any
+    *,
+    connection: DatabaseConnection,
+    label: str | None = None,
+    db_type: str | None = None,
+    database_name: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    username: str | None = None,
+    options: dict[str, Any] | None = None,
+    password: str | None = None,
 ) -> DatabaseConnection:
-    """Change a connection; a `password` of None keeps the stored one."""
-    for name, value in fields.items():
-        if name in _CONNECTION_FIELDS:
-            setattr(connection, name, value)
-    if password is not None:
+    """Change a connection; an argument left None keeps the stored value."""
+    valid = connection_validate(
+        db_type=connection.db_type if db_type is None else db_type,
+        database_name=(
+            connection.database_name if database_name is None else database_name
+        ),
+        host=connection.host if host is None else host,
+        port=connection.port if port is None else port,
+        username=connection.username if username is None else username,
+        options=connection.options if options is None else options,
+    )
+    if label is not None:
+        connection.label = label
+    connection.db_type = valid.db_type
+    connection.host = valid.host
+    connection.port = valid.port
+    connection.database_name = valid.database_name
+    connection.username = valid.username
+    connection.options = valid.options
+    if valid.is_file:
+        connection.set_password("")
+    elif password is not None:
         connection.set_password(password)
     connection.save()
     _release_sessions_using(connection)

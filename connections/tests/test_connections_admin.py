@@ -170,3 +170,69 @@ def test_the_disconnect_action_closes_the_session_and_drops_its_engine(
     assert alices.closed_at is not None
     assert alices.id not in engine_cache
     assert UserSession.objects.get(pk=bobs.id).status == SessionStatus.ACTIVE
+
+
+def test_the_admin_refuses_a_host_the_api_refuses(admin_client, alice):
+    response = admin_client.post(
+        f"{CONNECTIONS}add/",
+        {
+            "owner": alice.id,
+            "label": "metadata",
+            "db_type": "postgresql",
+            "host": "169.254.169.254",
+            "port": 5432,
+            "database_name": "x",
+            "username": "u",
+            "options": "{}",
+            "new_password": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "this service refuses" in response.content.decode()
+    assert not DatabaseConnection.objects.exists()
+
+
+def test_an_admin_edit_goes_through_the_service_and_releases_bound_sessions(
+    admin_client, alice, connected_session
+):
+    session = connected_session(alice, "sqlite")
+    engine_cache.get(session)
+    connection = session.db_connection
+
+    response = admin_client.post(
+        f"{CONNECTIONS}{connection.id}/change/",
+        _change_form(connection, label="Renamed"),
+    )
+
+    assert response.status_code == 302
+    assert session.id not in engine_cache
+
+
+def test_the_connection_services_refuse_unknown_fields_instead_of_dropping_them(
+    alice,
+):
+    from connections.services import connection_create
+
+    with pytest.raises(TypeError):
+        connection_create(
+            owner=alice, db_type="sqlite", database_name="shop.sqlite3", colour="red"
+        )
+
+
+def test_the_connection_services_apply_the_save_time_checks_themselves(alice):
+    from connections.services import connection_create
+    from connections.validation import ConnectionInvalid
+
+    with pytest.raises(ConnectionInvalid) as excinfo:
+        connection_create(
+            owner=alice,
+            db_type="postgresql",
+            host="169.254.169.254",
+            port=5432,
+            database_name="x",
+            username="u",
+        )
+
+    assert "host" in excinfo.value.errors
+    assert not DatabaseConnection.objects.exists()

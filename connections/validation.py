@@ -1,0 +1,99 @@
+"""The one check of a connection's fields, used by the API, the pages, the admin and
+the services themselves, so no way in skips a save-time rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from connections import target_policy
+from connections.models import DbType
+from sqlagent_project.errors import ApplicationError
+
+
+class ConnectionInvalid(ApplicationError):
+    """One or more connection fields are invalid; `errors` maps field to message."""
+
+    status_code = 400
+    code = "invalid"
+    default_message = "The connection is not valid."
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__(" ".join(errors.values()), extra={"errors": errors})
+
+
+@dataclass(frozen=True)
+class ValidConnection:
+    """Connection fields as they will be stored (SQLite's server fields emptied)."""
+
+    db_type: str
+    host: str
+    port: int
+    database_name: str
+    username: str
+    options: dict[str, str]
+
+    @property
+    def is_file(self) -> bool:
+        return self.db_type == DbType.SQLITE
+
+
+def connection_validate(
+    *,
+    db_type: str,
+    database_name: str,
+    host: str = "",
+    port: int | None = 0,
+    username: str = "",
+    options: Any = None,
+) -> ValidConnection:
+    """Return the fields normalised, or raise ConnectionInvalid with every problem."""
+    errors: dict[str, str] = {}
+    host = (host or "").strip()
+    port = port or 0
+    username = username or ""
+    if db_type not in DbType.values:
+        raise ConnectionInvalid({"db_type": f"Unknown database type '{db_type}'."})
+    if db_type == DbType.SQLITE:
+        # Server fields mean nothing for a file; clients send "" and 0.
+        host, port, username = "", 0, ""
+        try:
+            target_policy.sqlite_path_resolve(database_name)
+        except target_policy.TargetRefused as exc:
+            errors[exc.field] = str(exc)
+    else:
+        if not host:
+            errors["host"] = f"A host is required for {db_type}."
+        if not port:
+            errors["port"] = "A port between 1 and 65535 is required."
+        if not username.strip():
+            errors["username"] = f"A username is required for {db_type}."
+        if not (database_name or "").strip():
+            errors["database_name"] = "A database name is required."
+        if host and "host" not in errors:
+            try:
+                target_policy.check_hostname(host)
+                target_policy.check_not_app_database(
+                    db_type=db_type,
+                    host=host,
+                    port=port,
+                    database_name=database_name,
+                )
+            except target_policy.TargetRefused as exc:
+                errors[exc.field] = str(exc)
+    try:
+        clean_options = target_policy.validate_options(db_type, options)
+    except target_policy.TargetRefused as exc:
+        errors[exc.field] = str(exc)
+        clean_options = {}
+    if errors:
+        raise ConnectionInvalid(errors)
+    return ValidConnection(
+        db_type=db_type,
+        host=host,
+        port=port,
+        database_name=database_name,
+        username=username,
+        options=clean_options,
+    )
