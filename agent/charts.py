@@ -1,0 +1,218 @@
+"""Choose a chart for a result from its shape and types, as a Vega-Lite v5 spec.
+
+Deterministic, and built only from our own constants and the stored rows: no
+expression, URL or code from the model ever reaches the spec (Vanna's `exec` of
+model-written Plotly code became CVE-2024-5565). The model may only *ask* for
+one of `CHART_TYPES` with axes among the result's columns; anything else is
+ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+
+VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+CHART_TYPES = ("line", "bar", "scatter")
+NUMERIC_TYPES = {"integer", "decimal", "float"}
+TEMPORAL_TYPES = {"date", "datetime"}
+# ISO dates as SQLite stores them in text: 2026-01, 2026-01-05, 2026-01-05 10:00[:00].
+_ISO_TEMPORAL = re.compile(
+    r"^\d{4}-\d{2}(?:-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?)?)?$"
+)
+_TITLE_CHARS = 80
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    """What the model asked for: a chart type (or "none") and optional axes."""
+
+    type: str
+    x: str | None = None
+    y: str | None = None
+
+
+def _max_categories() -> int:
+    return getattr(settings, "CHART_MAX_CATEGORIES", 20)
+
+
+def _max_points() -> int:
+    return getattr(settings, "CHART_MAX_POINTS", 5000)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None
+        return float(number) if number.is_finite() else None
+    return None
+
+
+def _kinds(result: dict[str, Any]) -> list[str]:
+    """Return "quantitative", "temporal" or "nominal" for each column."""
+    columns = result["columns"]
+    declared = result.get("column_types") or ["unknown"] * len(columns)
+    kinds = []
+    for index, column_type in enumerate(declared):
+        values = [row[index] for row in result["rows"] if row[index] is not None]
+        if not values:
+            kinds.append("nominal")
+        elif column_type in NUMERIC_TYPES and all(
+            _number(v) is not None for v in values
+        ):
+            kinds.append("quantitative")
+        elif column_type in TEMPORAL_TYPES or (
+            column_type in {"text", "unknown"}
+            and all(isinstance(v, str) and _ISO_TEMPORAL.match(v) for v in values)
+        ):
+            kinds.append("temporal")
+        elif column_type == "unknown" and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        ):
+            kinds.append("quantitative")
+        else:
+            kinds.append("nominal")
+    return kinds
+
+
+def _title(name: Any) -> str:
+    text = str(name)
+    return text if len(text) <= _TITLE_CHARS else text[: _TITLE_CHARS - 1] + "…"
+
+
+def _spec(
+    result: dict[str, Any],
+    kinds: list[str],
+    *,
+    mark: str,
+    x: int,
+    y: int,
+    color: int | None = None,
+) -> dict[str, Any]:
+    columns = result["columns"]
+    used = [x, y] + ([color] if color is not None else [])
+    values = []
+    for row in result["rows"]:
+        item: dict[str, Any] = {}
+        for index in used:
+            value = row[index]
+            if kinds[index] == "quantitative":
+                value = _number(value)
+            elif value is not None:
+                value = str(value)
+            item[f"c{index}"] = value
+        values.append(item)
+    title = None
+    if mark == "bar":
+        values.sort(key=lambda v: -(v[f"c{y}"] or 0))
+        limit = _max_categories()
+        if len(values) > limit:
+            title = f"Top {limit} of {len(values)} by {_title(columns[y])}"
+            values = values[:limit]
+    encoding: dict[str, Any] = {
+        "x": {"field": f"c{x}", "type": kinds[x], "title": _title(columns[x])},
+        "y": {"field": f"c{y}", "type": kinds[y], "title": _title(columns[y])},
+        "tooltip": [
+            {"field": f"c{i}", "type": kinds[i], "title": _title(columns[i])}
+            for i in used
+        ],
+    }
+    if mark == "bar":
+        encoding["x"]["sort"] = "-y"
+    if color is not None:
+        encoding["color"] = {
+            "field": f"c{color}",
+            "type": "nominal",
+            "title": _title(columns[color]),
+        }
+    spec: dict[str, Any] = {
+        "$schema": VEGA_LITE_SCHEMA,
+        "width": "container",
+        "height": 300,
+        "data": {"values": values},
+        "mark": {"type": "point" if mark == "scatter" else mark, "tooltip": True},
+        "encoding": encoding,
+    }
+    if mark == "line":
+        spec["mark"]["point"] = True
+    if title:
+        spec["title"] = title
+    return spec
+
+
+def _automatic(result: dict[str, Any], kinds: list[str]) -> dict[str, Any] | None:
+    numeric = [i for i, k in enumerate(kinds) if k == "quantitative"]
+    temporal = [i for i, k in enumerate(kinds) if k == "temporal"]
+    nominal = [i for i, k in enumerate(kinds) if k == "nominal"]
+    if temporal and numeric:
+        series = None
+        if nominal:
+            distinct = {row[nominal[0]] for row in result["rows"]}
+            if len(distinct) <= 10:
+                series = nominal[0]
+        return _spec(
+            result, kinds, mark="line", x=temporal[0], y=numeric[0], color=series
+        )
+    if len(nominal) == 1 and len(numeric) == 1 and len(kinds) == 2:
+        distinct = {row[nominal[0]] for row in result["rows"]}
+        if len(distinct) < len(result["rows"]):
+            return None  # repeated categories: the rows need aggregating first
+        return _spec(result, kinds, mark="bar", x=nominal[0], y=numeric[0])
+    if len(numeric) == 2 and len(kinds) == 2:
+        return _spec(result, kinds, mark="scatter", x=numeric[0], y=numeric[1])
+    return None
+
+
+def _requested(
+    result: dict[str, Any], kinds: list[str], request: ChartRequest
+) -> dict[str, Any] | None:
+    columns = [str(c) for c in result["columns"]]
+    if request.type not in CHART_TYPES:
+        return None
+    if request.x not in columns or request.y not in columns or request.x == request.y:
+        return None
+    x, y = columns.index(request.x), columns.index(request.y)
+    if kinds[y] != "quantitative":
+        return None
+    if request.type == "scatter" and kinds[x] != "quantitative":
+        return None
+    if request.type == "line" and kinds[x] == "nominal":
+        return None
+    return _spec(result, kinds, mark=request.type, x=x, y=y)
+
+
+def chart_for(
+    result: dict[str, Any] | None, *, request: ChartRequest | None = None
+) -> dict[str, Any] | None:
+    """Return a Vega-Lite spec for the result, or None when no chart fits.
+
+    A single value is the answer itself, not a chart; too many rows or
+    categories are not charted (bars are cut to the top N, noted in the title).
+    """
+    if not result or not result.get("rows") or not result.get("columns"):
+        return None
+    rows = result["rows"]
+    if len(rows) < 2 or len(rows) > _max_points():
+        return None
+    if any(len(row) != len(result["columns"]) for row in rows):
+        return None
+    kinds = _kinds(result)
+    if request is not None:
+        if request.type == "none":
+            return None
+        chosen = _requested(result, kinds, request)
+        if chosen is not None:
+            return chosen
+    return _automatic(result, kinds)
