@@ -57,6 +57,8 @@ class TurnOutcome:
     queries: list[dict[str, Any]] = field(default_factory=list)
     # The last successful query's rows: {columns, column_types, rows, ...}.
     result: dict[str, Any] | None = None
+    # A Vega-Lite v5 spec for the result, or None (agent/charts.py).
+    chart: dict[str, Any] | None = None
     model: str = ""
     llm_calls: int = 0
     prompt_tokens: int = 0
@@ -73,6 +75,8 @@ class Turn(models.Model):
     queries = models.JSONField(default=list, blank=True)
     # The last successful query's rows: {columns, rows, row_count, truncated}.
     result = models.JSONField(null=True, blank=True)
+    # A Vega-Lite v5 spec built from `result` by agent/charts.py, or null.
+    chart = models.JSONField(null=True, blank=True)
     status = models.CharField(
         max_length=10, choices=TurnStatus.choices, default=TurnStatus.RUNNING
     )

@@ -57,6 +57,9 @@ class AskOutputSerializer(serializers.Serializer):
     answer = serializers.CharField()
     queries = QuerySerializer(many=True)
     result = ResultSerializer(allow_null=True)
+    chart = serializers.JSONField(
+        allow_null=True, help_text="A Vega-Lite v5 spec of the result, or null."
+    )
     duration_ms = serializers.FloatField()
     llm = LLMUsageSerializer(source="*")
 
@@ -75,6 +78,7 @@ class AskOutputSerializer(serializers.Serializer):
             if turn.queries is None
             else [_query(query) for query in turn.queries],
             "result": None if turn.result is None else _result(turn.result),
+            "chart": turn.chart,
             "duration_ms": _nullable(float, turn.duration_ms),
             "llm": {
                 "model": _nullable(str, turn.model),
@@ -130,6 +134,7 @@ class TurnSerializer(serializers.ModelSerializer):
             "error_code",
             "queries",
             "result",
+            "chart",
             "duration_ms",
             "llm",
             "created_at",

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
+from agent.charts import chart_for
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, LLMTimeout, LLMUnavailable
 from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
@@ -229,10 +230,12 @@ def _outcome(
         if served:
             model_name = served
             break
+    result = result_as_dict(context.last_result)
     return AgentOutcome(
         answer=answer,
         queries=[q.as_dict() for q in context.queries],
-        result=result_as_dict(context.last_result),
+        result=result,
+        chart=chart_for(result, request=context.chart_request),
         model=model_name,
         llm_calls=len(ai_messages),
         prompt_tokens=prompt_tokens,

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
+from agent.charts import CHART_TYPES, ChartRequest
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -57,6 +58,8 @@ class ToolContext:
     catalog: SchemaCatalog
     queries: list[QueryRecord] = field(default_factory=list)
     last_result: sql_guard.QueryResult | None = None
+    # The chart the model asked for (validated again against the result).
+    chart_request: ChartRequest | None = None
     # Told of each step and finished query as it happens (streaming listens).
     emit: EventSink = _ignore_event
 
@@ -119,6 +122,17 @@ def run_query(context: ToolContext, sql: str) -> str:
     return result_for_llm(result)
 
 
+def choose_chart(
+    context: ToolContext, chart_type: str, x: str | None = None, y: str | None = None
+) -> str:
+    """Record the chart the model wants for the last result (checked when drawn)."""
+    allowed = (*CHART_TYPES, "none")
+    if chart_type not in allowed:
+        return f"Unknown chart type {chart_type!r}; choose one of {', '.join(allowed)}."
+    context.chart_request = ChartRequest(type=chart_type, x=x, y=y)
+    return "Noted: the chart is drawn from the last result if the axes fit it."
+
+
 def _cell_for_llm(value: Any, max_chars: int) -> Any:
     if isinstance(value, str) and len(value) > max_chars:
         return value[:max_chars] + f"…[cut: {len(value)} characters]"
@@ -172,6 +186,24 @@ def _run_query_tool(sql: str, runtime: ToolRuntime[ToolContext]) -> str:
     return run_query(runtime.context, sql)
 
 
+@tool("choose_chart")
+def _choose_chart_tool(
+    chart_type: str,
+    runtime: ToolRuntime[ToolContext],
+    x: str | None = None,
+    y: str | None = None,
+) -> str:
+    """Optional: pick the chart for the last result: chart_type is one of line,
+    bar, scatter or none; x and y are column names of that result. Without it,
+    a chart is chosen from the result's shape."""
+    return choose_chart(runtime.context, chart_type, x, y)
+
+
 def langchain_tools() -> list[BaseTool]:
     """Return the tools as LangChain runs them (the context comes per run)."""
-    return [_list_tables_tool, _describe_tables_tool, _run_query_tool]
+    return [
+        _list_tables_tool,
+        _describe_tables_tool,
+        _run_query_tool,
+        _choose_chart_tool,
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from langchain_core.messages import AIMessage
 
 from agent.engines import engine_cache
 from agent.exceptions import (
@@ -352,3 +353,35 @@ def test_every_outcome_field_is_a_turn_field_that_finish_saves(alice):
     turn_fields = {f.name for f in Turn._meta.get_fields()}
     outcome_fields = {f.name for f in dataclasses.fields(TurnOutcome)}
     assert outcome_fields <= turn_fields
+
+
+def test_a_time_series_answer_carries_a_line_chart(alice, connected_session):
+    connected_session(alice, "sqlite")
+    model = scripted(
+        tool_call("SELECT created, total FROM orders ORDER BY created"),
+        "Revenue over time is in the chart.",
+    )
+
+    turn = thread_ask(user=alice, question="revenue over time", chat_model=model)
+
+    assert turn.chart["mark"]["type"] == "line"
+    assert turn.chart["encoding"]["x"]["type"] == "temporal"
+    assert len(turn.chart["data"]["values"]) == 6
+
+
+def test_the_model_can_ask_for_no_chart_through_its_tool(alice, connected_session):
+    connected_session(alice, "sqlite")
+    model = scripted(
+        tool_call("SELECT created, total FROM orders ORDER BY created"),
+        AIMessage(
+            content="",
+            tool_calls=[
+                {"name": "choose_chart", "args": {"chart_type": "none"}, "id": "c9"}
+            ],
+        ),
+        "No chart needed.",
+    )
+
+    turn = thread_ask(user=alice, question="orders", chat_model=model)
+
+    assert turn.chart is None
