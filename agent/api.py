@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from agent import serializers as s
 from agent.selectors import thread_get_for_user, thread_list_for_user
-from agent.services import thread_ask
+from agent.services import thread_ask, thread_run_sql
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 
@@ -35,6 +35,33 @@ class AskApi(APIView):
         turn = thread_ask(
             user=request.user, question=serializer.validated_data["question"]
         )
+        return Response(s.AskOutputSerializer(turn).data)
+
+
+class AskSqlApi(APIView):
+    throttle_scope = "ask"
+
+    @extend_schema(
+        request=s.AskSqlInputSerializer,
+        responses={
+            200: s.AskOutputSerializer,
+            **ERROR_RESPONSES,
+            409: error("No database connected for this session."),
+            502: error("The database could not be reached."),
+            504: error("The query ran out of time."),
+        },
+        tags=["ask"],
+        description=(
+            "Run SQL you wrote or edited through the same read-only, bounded path "
+            "as the agent's queries, with no LLM call. Stored as a turn of the "
+            "thread (source `sql`); a refused or failing statement is a 400 with "
+            "its reason, stored as a failed turn."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.AskSqlInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        turn = thread_run_sql(user=request.user, sql=serializer.validated_data["sql"])
         return Response(s.AskOutputSerializer(turn).data)
 
 

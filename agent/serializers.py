@@ -25,6 +25,22 @@ class AskInputSerializer(serializers.Serializer):
         return value
 
 
+class AskSqlInputSerializer(serializers.Serializer):
+    sql = serializers.CharField(
+        trim_whitespace=True,
+        allow_blank=False,
+        help_text="One read-only SELECT, run as the agent's queries are (no LLM call).",
+    )
+
+    def validate_sql(self, value: str) -> str:
+        limit = settings.SQL_MAX_LENGTH
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters."
+            )
+        return value
+
+
 class QuerySerializer(serializers.Serializer):
     sql = serializers.CharField()
     row_count = serializers.IntegerField()
@@ -129,6 +145,7 @@ class TurnSerializer(serializers.ModelSerializer):
             "turn_id",
             "question",
             "answer",
+            "source",
             "status",
             "error",
             "error_code",

@@ -14,15 +14,21 @@ from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
-from agent import llm
+from agent import llm, sql_guard
+from agent.charts import chart_for
 from agent.engines import engine_cache
 from agent.exceptions import (
     AgentInterrupted,
     AskFailed,
     NoDatabaseConnected,
     QuestionInvalid,
+    SqlFailed,
+    SqlInvalid,
+    SqlRefused,
+    SqlTimedOut,
 )
-from agent.models import Thread, Turn, TurnStatus
+from agent.llm.tools import ToolContext
+from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
 from connections.engines import TargetUnavailable
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
@@ -109,6 +115,75 @@ def thread_ask(
     return turn
 
 
+def thread_run_sql(*, user: User, sql: str) -> Turn:
+    """Run SQL the user wrote through exactly the agent's guarded path (statement
+    check, read-only transaction, timeout, caps), with no LLM call, and store it
+    as a turn of the thread marked as user SQL, failed or not.
+    """
+    sql = (sql or "").strip()
+    if not sql:
+        raise SqlInvalid("The SQL is empty.")
+    if len(sql) > settings.SQL_MAX_LENGTH:
+        raise SqlInvalid(
+            f"The SQL is longer than {settings.SQL_MAX_LENGTH} characters."
+        )
+    session = session_get_or_create_active(user=user)
+    if session.db_connection is None:
+        raise NoDatabaseConnected()
+    thread_prepare(session=session, question=sql)
+    turn = Turn.objects.create(
+        thread_id=session.pk,
+        question=sql,
+        source=TurnSource.SQL,
+        status=TurnStatus.RUNNING,
+        worker=worker_id(),
+    )
+    started = time.perf_counter()
+    context: ToolContext | None = None
+    try:
+        try:
+            session_engine = engine_cache.get(session)
+        except (TargetUnavailable, TargetRefused) as exc:
+            raise TargetDatabaseUnavailable(str(exc)) from exc
+        context = ToolContext(
+            engine=session_engine.engine,
+            db_type=session_engine.db_type,
+            catalog=llm.catalog_get(session_engine),
+        )
+        try:
+            result = context.query(sql)
+        except sql_guard.StatementRefused as exc:
+            raise SqlRefused(exc.reason) from exc
+        except sql_guard.QueryFailed as exc:
+            if exc.timed_out:
+                raise SqlTimedOut(exc.message) from exc
+            raise SqlFailed(exc.message) from exc
+    except ApplicationError as exc:
+        ran = context.queries if context is not None else []
+        partial = TurnOutcome(queries=[q.as_dict() for q in ran])
+        turn.finish(started=started, outcome=partial, error=exc)
+        logger.info("sql run failed turn=%s code=%s", turn.pk, exc.code)
+        raise
+    except Exception as exc:
+        failed = AskFailed()
+        logger.exception("sql run failed unexpectedly turn=%s", turn.pk)
+        turn.finish(started=started, error=failed)
+        raise failed from exc
+    stored = llm.result_as_dict(result)
+    outcome = TurnOutcome(
+        answer=f"{result.row_count} row(s)"
+        + (" (more exist: the result was capped)." if result.truncated else "."),
+        queries=[q.as_dict() for q in context.queries],
+        result=stored,
+        chart=chart_for(stored),
+    )
+    turn.finish(started=started, outcome=outcome)
+    logger.info(
+        "sql run turn=%s thread=%s rows=%d", turn.pk, turn.thread_id, result.row_count
+    )
+    return turn
+
+
 def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
     """Return the session's thread (same UUID), titled by its first question."""
     thread, created = Thread.objects.get_or_create(
@@ -136,7 +211,7 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
     answered = Turn.objects.filter(thread_id=session.pk, status=TurnStatus.OK).order_by(
         "-created_at", "-id"
     )
-    columns = ("question", "answer", "queries", "thread__db_connection_id")
+    columns = ("question", "answer", "queries", "thread__db_connection_id", "source")
     rows = list(answered.values_list(*columns)[:limit]) if limit > 0 else []
     if not rows:
         thread_get_or_create(session=session, question=question)
@@ -150,8 +225,9 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
             question=asked,
             answer=answer,
             sql=[q["sql"] for q in queries if not q.get("error")],
+            user_sql=source == TurnSource.SQL,
         )
-        for asked, answer, queries, _ in reversed(rows)
+        for asked, answer, queries, _, source in reversed(rows)
     ]
 
 

@@ -7,6 +7,7 @@ from agent import api, views
 urlpatterns = [
     # JSON API
     path("ask", api.AskApi.as_view(), name="ask"),
+    path("ask/sql", api.AskSqlApi.as_view(), name="ask-sql"),
     path("threads", api.ThreadListApi.as_view(), name="threads"),
     path(
         "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"

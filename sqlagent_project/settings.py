@@ -239,6 +239,8 @@ SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=6000)
 # Prior turns replayed to the LLM as conversation history.
 THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
+# SQL a user writes or edits and runs directly (POST /ask/sql).
+SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"

@@ -22,6 +22,8 @@ class HistoryTurn:
     question: str
     answer: str
     sql: Sequence[str]
+    # The user ran this SQL themselves (the question is the SQL).
+    user_sql: bool = False
 
 
 def dialect_name(db_type: str) -> str:
@@ -84,6 +86,12 @@ def history_messages(history: Sequence[HistoryTurn]) -> list[BaseMessage]:
     """Replay earlier turns as messages: the question, then the SQL used and answer."""
     messages: list[BaseMessage] = []
     for turn in history:
+        if turn.user_sql:
+            messages.append(
+                HumanMessage(f"I ran this SQL myself:\n```sql\n{turn.question}\n```")
+            )
+            messages.append(AIMessage(turn.answer))
+            continue
         messages.append(HumanMessage(turn.question))
         sql = "\n".join(f"```sql\n{s}\n```" for s in turn.sql)
         reply = f"SQL used:\n{sql}\n\nAnswer: {turn.answer}" if sql else turn.answer
