@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent import serializers as s
+from agent.schema_browser import (
+    questions_suggest,
+    schema_table_detail,
+    schema_tables,
+)
 from agent.selectors import thread_get_for_user, thread_list_for_user
 from agent.services import thread_ask, thread_run_sql
+from connections.selectors import connection_get_for_user
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 
@@ -83,3 +90,54 @@ class ThreadDetailApi(APIView):
     def get(self, request: Request, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
         return Response(s.ThreadDetailSerializer(thread).data)
+
+
+class SchemaApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Only names containing this."),
+            OpenApiParameter(
+                "suggest", bool, description="Add suggested first questions."
+            ),
+        ],
+        responses={200: s.SchemaListSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        tags=["schema"],
+        description=(
+            "The tables and views of one of your connections, by name (fast on "
+            "thousands of tables); describe one with /databases/{id}/schema/{table}."
+        ),
+    )
+    def get(self, request: Request, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        tables = schema_tables(
+            user=request.user,
+            connection=connection,
+            search=request.query_params.get("q", ""),
+        )
+        suggest = request.query_params.get("suggest", "").lower() in {"1", "true"}
+        suggestions = (
+            questions_suggest(user=request.user, connection=connection)
+            if suggest
+            else []
+        )
+        body = {
+            "tables": [{"name": t.name, "kind": t.kind} for t in tables],
+            "count": len(tables),
+            "suggested_questions": suggestions,
+        }
+        return Response(body)
+
+
+class SchemaTableApi(APIView):
+    @extend_schema(
+        responses={200: s.SchemaTableDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        tags=["schema"],
+    )
+    def get(self, request: Request, db_id: int, table: str) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        detail = schema_table_detail(
+            user=request.user, connection=connection, table=table
+        )
+        if detail is None:
+            raise NotFound(f"No table or view named {table!r}.")
+        return Response(s.SchemaTableDetailSerializer(detail).data)

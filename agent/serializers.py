@@ -190,3 +190,30 @@ class ThreadDetailSerializer(serializers.ModelSerializer):
 
     def get_turns(self, thread: Thread) -> list[dict]:
         return TurnSerializer(thread.turns.all(), many=True).data  # Meta orders them
+
+
+class SchemaTableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["table", "view"])
+
+
+class SchemaListSerializer(serializers.Serializer):
+    tables = SchemaTableSerializer(many=True)
+    count = serializers.IntegerField()
+    suggested_questions = serializers.ListField(child=serializers.CharField())
+
+
+class SchemaColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    nullable = serializers.BooleanField()
+    primary_key = serializers.BooleanField()
+    references = serializers.CharField(allow_null=True)
+    comment = serializers.CharField(allow_null=True)
+
+
+class SchemaTableDetailSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    comment = serializers.CharField(allow_null=True)
+    columns = SchemaColumnSerializer(many=True)

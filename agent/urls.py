@@ -12,6 +12,12 @@ urlpatterns = [
     path(
         "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"
     ),
+    path("databases/<int:db_id>/schema", api.SchemaApi.as_view(), name="schema"),
+    path(
+        "databases/<int:db_id>/schema/<str:table>",
+        api.SchemaTableApi.as_view(),
+        name="schema-table",
+    ),
     # HTML pages
     path("", views.chat, name="chat"),
     path("history/", views.history_list, name="history-list"),
