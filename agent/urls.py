@@ -23,4 +23,6 @@ urlpatterns = [
     path("history/", views.history_list, name="history-list"),
     path("history/<uuid:thread_id>/", views.history_detail, name="history-detail"),
     path("turns/<int:turn_id>/csv/", views.turn_csv, name="turn-csv"),
+    path("turns/<int:turn_id>/rows/", views.turn_rows, name="turn-rows"),
+    path("chat/run-sql/", views.chat_run_sql, name="chat-run-sql"),
 ]

@@ -10,13 +10,17 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
-from agent.services import thread_ask
+from agent.services import thread_ask, thread_run_sql
 from connections.forms import SessionConnectForm
 from connections.selectors import connection_list_for_user
 from connections.services import session_get_or_create_active
@@ -92,6 +96,52 @@ def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
     return render(request, "agent/history_detail.html", context)
 
 
+class RunSqlForm(forms.Form):
+    """SQL the user edited, to run as a new turn."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sql"] = forms.CharField(
+            max_length=settings.SQL_MAX_LENGTH, strip=True
+        )
+
+
+@login_required
+@require_POST
+def chat_run_sql(request: HttpRequest) -> HttpResponse:
+    """Run edited SQL as a new turn of the current thread; back to the chat."""
+    form = RunSqlForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, f"SQL: {error}")
+        return redirect("chat")
+    try:
+        thread_run_sql(user=request.user, sql=form.cleaned_data["sql"])
+    except ApplicationError as exc:
+        # The refused or failed turn is stored and shows with its reason.
+        messages.error(request, exc.message)
+    return redirect("chat")
+
+
+@login_required
+@require_GET
+def turn_rows(request: HttpRequest, turn_id: int) -> JsonResponse:
+    """Return the rows stored with a turn, for paging and sorting in the page."""
+    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    if not turn.result:
+        raise Http404("This turn has no result rows.")
+    return JsonResponse(
+        {
+            "columns": turn.result.get("columns", []),
+            "column_types": turn.result.get("column_types"),
+            "rows": turn.result.get("rows", []),
+            "row_count": turn.result.get("row_count"),
+            "truncated": turn.result.get("truncated", False),
+        }
+    )
+
+
 def csv_cell(value: object) -> object:
     """Return a cell a spreadsheet shows as text, never runs as a formula."""
     if value is None:
@@ -108,7 +158,7 @@ def turn_csv(request: HttpRequest, turn_id: int) -> HttpResponse:
     turn = turn_get_for_user(user=request.user, turn_id=turn_id)
     if not turn.result or not turn.result.get("columns"):
         raise Http404("This turn has no result rows.")
-    name = slugify(turn.thread.title)[:40] or "result"
+    name = slugify(turn.question)[:40] or "result"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="sqlagent-{name}-turn-{turn.id}.csv"'

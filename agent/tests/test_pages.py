@@ -268,7 +268,9 @@ def test_the_csv_holds_the_stored_rows_with_formulas_neutralised(
             "truncated": False,
         },
     )
-    Thread.objects.filter(pk=turn.thread_id).update(title='Big "orders"/../x')
+    # Named after the turn's own question, not the thread's first one.
+    Thread.objects.filter(pk=turn.thread_id).update(title="First question")
+    Turn.objects.filter(pk=turn.pk).update(question='Big "orders"/../x')
 
     response = alice_page.get(f"/turns/{turn.id}/csv/")
 
