@@ -19,6 +19,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
+from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
 from agent.services import thread_ask, thread_run_sql
 from connections.forms import SessionConnectForm
@@ -61,7 +62,16 @@ def chat(request: HttpRequest) -> HttpResponse:
             return redirect("chat")
     session = session_get_or_create_active(user=request.user)
     thread = thread_list_for_user(user=request.user).filter(id=session.id).first()
+    suggestions: list[str] = []
+    if session.db_connection is not None and (thread is None or not thread.turn_count):
+        try:
+            suggestions = questions_suggest(
+                user=request.user, connection=session.db_connection
+            )
+        except ApplicationError:
+            suggestions = []  # the page still works; the schema panel says why
     context = {
+        "suggested_questions": suggestions,
         "form": form,
         "session": session,
         "thread": thread,
@@ -69,8 +79,12 @@ def chat(request: HttpRequest) -> HttpResponse:
         "connect_form": SessionConnectForm(
             user=request.user,
             initial={"connection": session.db_connection_id},
+            exclude_connected=session.db_connection_id,
         ),
         "has_connections": connection_list_for_user(user=request.user).exists(),
+        "can_switch": connection_list_for_user(user=request.user)
+        .exclude(pk=session.db_connection_id)
+        .exists(),
         "recent_threads": thread_list_for_user(user=request.user).exclude(
             id=session.id
         )[:RECENT_THREADS],

@@ -225,6 +225,16 @@ def session_connect(
     return session
 
 
+def session_restart(*, session: UserSession) -> UserSession:
+    """Close the session and open a new one on the same database: a new thread."""
+    connection = session.db_connection
+    session_disconnect(session=session)
+    fresh = session_get_or_create_active(user=session.user)
+    if connection is not None:
+        fresh = session_connect(session=fresh, connection=connection)
+    return fresh
+
+
 def session_disconnect(*, session: UserSession) -> UserSession:
     """Close the session and drop its engine; the next request opens a new one."""
     with transaction.atomic():
