@@ -24,5 +24,6 @@ urlpatterns = [
     path("history/<uuid:thread_id>/", views.history_detail, name="history-detail"),
     path("turns/<int:turn_id>/csv/", views.turn_csv, name="turn-csv"),
     path("turns/<int:turn_id>/rows/", views.turn_rows, name="turn-rows"),
+    path("turns/<int:turn_id>/status/", views.turn_status, name="turn-status"),
     path("chat/run-sql/", views.chat_run_sql, name="chat-run-sql"),
 ]

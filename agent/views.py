@@ -45,6 +45,11 @@ class AskForm(forms.Form):
                 attrs={"rows": 2, "placeholder": "e.g. Which customers are in Germany?"}
             ),
         )
+        # No maxlength: the browser would cut a long paste silently. The page
+        # counts instead, and the server still refuses an overlong question.
+        widget = self.fields["question"].widget
+        widget.attrs.pop("maxlength", None)
+        widget.attrs["data-max-length"] = str(settings.QUESTION_MAX_LENGTH)
 
 
 @login_required
@@ -136,6 +141,14 @@ def chat_run_sql(request: HttpRequest) -> HttpResponse:
         # The refused or failed turn is stored and shows with its reason.
         messages.error(request, exc.message)
     return redirect("chat")
+
+
+@login_required
+@require_GET
+def turn_status(request: HttpRequest, turn_id: int) -> JsonResponse:
+    """Return a turn's status, for a page waiting on a turn still running."""
+    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    return JsonResponse({"turn_id": turn.id, "status": turn.status})
 
 
 @login_required
