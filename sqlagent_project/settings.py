@@ -239,6 +239,10 @@ SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=6000)
 # Prior turns replayed to the LLM as conversation history.
 THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
+# Charts: bars past this many categories keep the top ones; results with more
+# rows than CHART_MAX_POINTS get no chart.
+CHART_MAX_CATEGORIES = env.int("CHART_MAX_CATEGORIES", default=20)
+CHART_MAX_POINTS = env.int("CHART_MAX_POINTS", default=5000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
 
