@@ -239,6 +239,10 @@ SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=6000)
 # Prior turns replayed to the LLM as conversation history.
 THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
+# Functions the statement check lets the agent call beyond its built-in
+# allow-list of read-only functions (e.g. a user-defined read-only function):
+# "name" (any schema) or "schema.name". Known side-effect functions stay refused.
+SQL_EXTRA_ALLOWED_FUNCTIONS = env.list("SQL_EXTRA_ALLOWED_FUNCTIONS", default=[])
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"
