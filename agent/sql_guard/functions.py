@@ -232,6 +232,14 @@ SIDE_EFFECT_PREFIXES = (
 )
 
 
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(name: str) -> str:
+    """Fold A-Z only, as the databases do: `\u212a` (Kelvin) is not a `k`."""
+    return name.translate(_ASCII_UPPER)
+
+
 def function_has_side_effects(name: str) -> bool:
     """Tell whether `name` (lower case, unqualified) is a known side-effect function."""
     return name in SIDE_EFFECT_FUNCTIONS or name.startswith(SIDE_EFFECT_PREFIXES)
@@ -251,9 +259,11 @@ def function_allowed(*, name: str, schema: str | None, db_type: str) -> bool:
     function from the lower-case built-in.
     """
     case_blind = db_type != "postgresql"
-    key = name.lower() if case_blind else name
-    schema_key = None if schema is None else (schema.lower() if case_blind else schema)
-    if function_has_side_effects(name.lower()):
+    key = ascii_lower(name) if case_blind else name
+    schema_key = None
+    if schema is not None:
+        schema_key = ascii_lower(schema) if case_blind else schema
+    if function_has_side_effects(ascii_lower(name)):
         return False
     builtin = ALLOWED_FUNCTIONS.get(db_type, frozenset())
     if key in builtin and (
@@ -261,7 +271,7 @@ def function_allowed(*, name: str, schema: str | None, db_type: str) -> bool:
     ):
         return True
     for entry in _extra_allowed():
-        entry_key = entry.lower() if case_blind else entry
+        entry_key = ascii_lower(entry) if case_blind else entry
         if "." in entry_key:
             if schema_key is not None and entry_key == f"{schema_key}.{key}":
                 return True

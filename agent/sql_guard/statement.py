@@ -14,7 +14,11 @@ from sqlglot.parser import Parser
 from sqlglot.tokens import TokenType
 
 from agent.sql_guard.errors import StatementRefused
-from agent.sql_guard.functions import function_allowed, function_has_side_effects
+from agent.sql_guard.functions import (
+    ascii_lower,
+    function_allowed,
+    function_has_side_effects,
+)
 
 # ---------------------------------------------------------------------------
 # Layer 1: the statement check
@@ -137,8 +141,10 @@ _SYNTAX_BEFORE_PAREN = frozenset(_SYNTAX_WORDS.split())
 _QUOTED_NAME_TOKENS = {TokenType.IDENTIFIER}
 _UNICODE_NAME_TOKENS = {TokenType.IDENTIFIER, TokenType.UNICODE_STRING}
 _TYPE_OR_ALIAS_BEFORE = {TokenType.ALIAS, TokenType.DCOLON}
-_WORD = re.compile(r"[^\W\d]\w*\Z", re.UNICODE)
-_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Unquoted names: letters (any script), digits, "_" and "$" (PostgreSQL and
+# MySQL allow "$"; MySQL even a leading digit). Anything else is not decoded.
+_WORD = re.compile(r"[\w$]+\Z")
+_NUMBER = re.compile(r"[0-9.]+(?:[eE][+-]?[0-9]+)?\Z")
 _PG_MAX_IDENTIFIER_BYTES = 63
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -243,9 +249,14 @@ def _name_part(
         return token.text, True, j
     if kind in _QUOTED_NAME_TOKENS:
         return token.text, True, j
-    if _WORD.match(token.text):
-        return token.text.translate(_ASCII_UPPER), False, j
-    return None
+    text = token.text
+    if kind != TokenType.VAR and len(text.split()) > 1:
+        text = text.split()[-1]  # one keyword token of several words: GROUP BY (…)
+    if _NUMBER.match(text) or not any(c.isalnum() or c in "_$" for c in text):
+        return None  # a number, an operator or punctuation
+    if not _WORD.match(text):
+        raise _Undecodable(sql[token.start : token.end + 1])
+    return ascii_lower(text), False, j
 
 
 def _call_at(
@@ -290,16 +301,16 @@ def _call_refusal(call: _Call, *, db_type: str, strict: bool) -> str | None:
         call.schema is None
         and not call.quoted
         and (not strict or call.keyword)
-        and (call.name.lower() in _SYNTAX_BEFORE_PAREN or call.type_name)
+        and (ascii_lower(call.name) in _SYNTAX_BEFORE_PAREN or call.type_name)
     ):
         return None
     shown = f"{call.schema}.{call.name}" if call.schema else call.name
     if db_type != "postgresql" or not call.quoted:
-        shown = shown.lower()
+        shown = ascii_lower(shown)
     spelled = ""
-    if call.written.lower() != shown.lower():
+    if ascii_lower(call.written) != ascii_lower(shown):
         spelled = f" (written {call.written})"
-    if function_has_side_effects(call.name.lower()):
+    if function_has_side_effects(ascii_lower(call.name)):
         why = "it can change state, wait, lock, or reach files or the network"
         instead = "Leave it out and answer with plain SELECTs"
     else:
@@ -358,7 +369,7 @@ def _calls_check(
             raise StatementRefused(_undecodable_refusal(exc)) from None
         if call is None:
             continue
-        if only_certain and not function_has_side_effects(call.name.lower()):
+        if only_certain and not function_has_side_effects(ascii_lower(call.name)):
             continue
         reason = _call_refusal(call, db_type=db_type, strict=False)
         if reason is not None:
@@ -391,7 +402,7 @@ def _sqlite_virtual_tables_check(root: exp.Expression) -> None:
     for table in root.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             continue
-        name = table.this.name.translate(_ASCII_UPPER)
+        name = ascii_lower(table.this.name)
         if not (name.startswith("pragma_") or name in _SQLITE_EPONYMOUS_TABLES):
             continue
         if not function_allowed(name=name, schema=None, db_type="sqlite"):
@@ -450,7 +461,7 @@ def _tree_calls_check(
                 else None
             )
             call = _Call(
-                name=raw if quoted else raw.translate(_ASCII_UPPER),
+                name=raw if quoted else ascii_lower(raw),
                 schema=schema,
                 written=raw,
                 quoted=quoted,

@@ -461,3 +461,96 @@ def test_an_allowed_name_in_another_schema_is_not_the_built_in_and_is_refused():
     reason = refusal('SELECT public.U&"pg\\005fbackend_pid"()', "postgresql")
 
     assert "public.pg_backend_pid()" in reason
+
+
+@pytest.mark.parametrize("db_type", ["postgresql", "mysql", "sqlite"])
+@pytest.mark.parametrize(
+    ("sql", "shown"),
+    [
+        ("SELECT my$udf(1)", "my$udf()"),
+        ("SELECT x.my$udf(1)", "x.my$udf()"),
+        ("SELECT café(1)", "café()"),
+        # A Cyrillic "e" (U+0435) makes another name, not pg_sleep.
+        ("SELECT pg_sl\u0435\u0435p(1)", "pg_sl\u0435\u0435p()"),
+    ],
+)
+def test_an_unusual_unquoted_name_is_decoded_and_refused(
+    sql: str, shown: str, db_type: str
+):
+    assert shown in refusal(sql, db_type)
+
+
+def test_a_mysql_name_with_a_leading_digit_is_a_name_and_refused():
+    assert "1abc()" in refusal("SELECT 1abc(1)", "mysql")
+
+
+def test_a_non_ascii_capital_is_not_folded_into_an_allowed_name():
+    # PostgreSQL folds only A-Z: the Kelvin sign stays, so this is not `lock…`.
+    reason = refusal("SELECT \u212aount(*) FROM orders", "postgresql")
+
+    assert "\u212aount()" in reason
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT load_extension('/nonexistent.so')",
+        "SELECT LOAD_EXTENSION('/nonexistent.so')",
+        "SELECT \"load_extension\"('/nonexistent.so')",
+        "SELECT [load_extension]('/nonexistent.so')",
+        "SELECT `load_extension`('/nonexistent.so')",
+    ],
+)
+def test_sqlite_resolves_the_quoted_spelling_to_the_real_function_the_check_refuses(
+    sql: str,
+):
+    import sqlite3
+
+    connection = sqlite3.connect(":memory:")
+    # "not authorized" is load_extension itself refusing (extension loading is
+    # off); an unknown name would say "no such function".
+    with pytest.raises(sqlite3.OperationalError, match="not authorized"):
+        connection.execute(sql)
+    connection.close()
+
+    assert "load_extension()" in refusal(sql, "sqlite")
+
+
+@pytest.mark.parametrize(
+    ("sql", "sql_mode"),
+    [
+        ("SELECT `sleep`(0)", ""),
+        ("SELECT `SLEEP`(0)", ""),
+        ("SELECT sleep /* gap */ (0)", ""),
+        ('SELECT "sleep"(0)', "ANSI_QUOTES"),
+    ],
+)
+def test_mariadb_resolves_the_quoted_spelling_to_the_built_in_the_check_refuses(
+    sql: str, sql_mode: str
+):
+    import MySQLdb
+
+    connection = MySQLdb.connect(host="127.0.0.1", user="root")
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"SET SESSION sql_mode = '{sql_mode}'")
+        cursor.execute(sql)
+        assert cursor.fetchall() == ((0,),)  # SLEEP(0) returns 0
+    finally:
+        connection.close()
+
+    assert "sleep()" in refusal(sql, "mysql")
+
+
+@pytest.mark.parametrize(
+    ("sql", "db_type"),
+    [
+        ("SELECT wee\u212a(created_at) FROM orders", "mysql"),  # not WEEK
+        ("SELECT li\u212aely(1)", "sqlite"),  # not likely
+    ],
+)
+def test_a_non_ascii_capital_is_not_folded_into_an_allowed_name_anywhere(
+    sql: str, db_type: str
+):
+    # str.lower() would turn the Kelvin sign into "k"; the databases fold A-Z only.
+    assert "\u212a" in refusal(sql, db_type)

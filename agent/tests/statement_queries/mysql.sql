@@ -38,3 +38,4 @@ SELECT CONVERT_TZ(created_at, '+00:00', '+02:00'), DAYNAME(created_at), MONTHNAM
 SELECT a.id FROM orders a LEFT JOIN customers b USING (id) RIGHT JOIN customers c ON c.id = a.id
 SELECT 1 FROM orders WHERE total IS NOT NULL AND total BETWEEN 1 AND 10
 SELECT CAST(created_at AS DATE), CAST('1' AS UNSIGNED), CAST(data AS JSON) FROM orders
+SELECT customer_id, COUNT(*) FROM orders GROUP BY (customer_id) ORDER BY (COUNT(*)) DESC

@@ -49,3 +49,5 @@ SELECT id FROM orders WHERE created_at BETWEEN now() - '7 days'::interval AND no
 SELECT pg_catalog.lower(name), pg_catalog.count(*) OVER () FROM customers
 SELECT array(SELECT id FROM orders), row(1, 2)
 SELECT quote_ident(name), format('%s-%s', id, name), initcap(name), lpad(id::text, 5, '0') FROM customers
+SELECT customer_id, count(*) FROM orders GROUP BY (customer_id) ORDER BY (count(*)) DESC
+SELECT sum(total) OVER (PARTITION BY (customer_id) ORDER BY (id)) FROM orders UNION ALL (SELECT 1)

@@ -38,3 +38,4 @@ SELECT EXISTS (SELECT 1 FROM orders), (SELECT max(total) FROM orders)
 SELECT likely(1), unlikely(0), json_valid('{}'), json_type('[]'), json('[1]')
 SELECT * FROM generate_series(1, 10)
 SELECT sum(total) OVER (PARTITION BY customer_id ORDER BY id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM orders
+SELECT customer_id, count(*) FROM orders GROUP BY (customer_id) ORDER BY (count(*)) DESC
