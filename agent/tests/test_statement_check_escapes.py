@@ -554,3 +554,45 @@ def test_a_non_ascii_capital_is_not_folded_into_an_allowed_name_anywhere(
 ):
     # str.lower() would turn the Kelvin sign into "k"; the databases fold A-Z only.
     assert "\u212a" in refusal(sql, db_type)
+
+
+# Allowed PostgreSQL names that are SQL syntax rather than pg_proc entries, or
+# functions of releases newer than 15 (the test server's).
+_PG_SYNTAX_OR_NEWER = """
+    cast coalesce nullif greatest least grouping trim current_date current_time
+    current_timestamp localtime localtimestamp current_catalog current_role
+    json_array json_arrayagg json_objectagg json_exists json_query json_scalar
+    json_serialize json_table json_value any_value array_sample array_shuffle
+    casefold date_add date_subtract erf erfc random_normal to_bin to_oct
+    pg_input_error_info pg_input_is_valid to_regtypemod uuid_extract_timestamp
+    uuid_extract_version
+"""
+PG_SYNTAX_OR_NEWER = set(_PG_SYNTAX_OR_NEWER.split())
+# Volatile, and reviewed: they read a clock, a random source or a size.
+PG_REVIEWED_VOLATILE = {
+    "clock_timestamp",
+    "timeofday",
+    "random",
+    "gen_random_uuid",
+    "pg_database_size",
+    "pg_indexes_size",
+    "pg_relation_size",
+    "pg_table_size",
+    "pg_total_relation_size",
+}
+
+
+def test_every_allowed_postgresql_function_exists_and_no_unreviewed_one_is_volatile(
+    pg_with_dblink: Any,
+):
+    names = sorted(ALLOWED_FUNCTIONS["postgresql"])
+    rows = pg_with_dblink.execute(
+        "SELECT p.proname, string_agg(DISTINCT p.provolatile::text, '') "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'pg_catalog' AND p.proname = ANY(%s) GROUP BY 1",
+        [names],
+    ).fetchall()
+    volatility = dict(rows)
+
+    assert {n for n in names if n not in volatility} <= PG_SYNTAX_OR_NEWER
+    assert {n for n, v in volatility.items() if "v" in v} <= PG_REVIEWED_VOLATILE
