@@ -128,14 +128,31 @@ def _tree_check(root: exp.Expression, *, dialect: str) -> None:
 _SYNTAX_WORDS = """
     in exists as values from join on using over filter group select where having
     then else when case union intersect except all any some not and or by lateral
-    with recursive is between like ilike similar distinct interval limit offset
-    sets cube rollup tablesample bernoulli system repeatable columns match against
-    escape partition rows range groups window ordinality only materialized into to
-    at zone array row operator nulls order returning for of natural inner outer
-    full cross left right glob regexp rlike collate index key first next path
-    nested table
+    with recursive is between like distinct interval limit offset sets cube rollup
+    columns escape partition only materialized into to at zone array row nulls
+    order for of natural inner outer full cross left right collate path nested
 """
-_SYNTAX_BEFORE_PAREN = frozenset(_SYNTAX_WORDS.split())
+_SYNTAX_BEFORE_PAREN: dict[str, frozenset[str]] = {
+    "postgresql": frozenset(
+        [*_SYNTAX_WORDS.split(), "ilike", "similar", "operator", "ordinality"]
+    ),
+    "mysql": frozenset(
+        [*_SYNTAX_WORDS.split(), "regexp", "rlike", "match", "against", "index", "key"]
+    ),
+    "sqlite": frozenset([*_SYNTAX_WORDS.split(), "glob", "regexp", "match"]),
+}
+# Syntax words that could also name a function (a PostgreSQL `system()` from an
+# extension): syntax only right after the word that introduces them.
+_SYNTAX_ONLY_AFTER = {
+    "system": {"tablesample"},
+    "bernoulli": {"tablesample"},
+    "repeatable": {")"},
+}
+# Reserved words (or PostgreSQL's "cannot be function or type") that sqlglot
+# may turn into a function node: ROW (…), ARRAY (…), EXISTS (…), x = ANY (…).
+_NEVER_FUNCTION_NAMES = frozenset(
+    {"row", "array", "exists", "any", "some", "all", "values", "in"}
+)
 # Token types that start or end a name but are not names (a literal, a
 # placeholder, punctuation): nothing before "(" of these kinds is a call.
 _QUOTED_NAME_TOKENS = {TokenType.IDENTIFIER}
@@ -167,6 +184,7 @@ class _Call:
     quoted: bool
     keyword: bool
     type_name: bool
+    before: str = ""  # the token before the name, lower case (context)
 
 
 def _unicode_unescape(text: str, *, escape: str, written: str) -> str:
@@ -288,22 +306,29 @@ def _call_at(
         quoted=quoted,
         keyword=not quoted and tokens[j].token_type != TokenType.VAR,
         type_name=not quoted and tokens[j].token_type in Parser.TYPE_TOKENS,
+        before=ascii_lower(tokens[first - 1].text) if first >= 1 else "",
     )
+
+
+def _is_syntax(call: _Call, word: str, db_type: str) -> bool:
+    if word in _SYNTAX_ONLY_AFTER:
+        return call.before in _SYNTAX_ONLY_AFTER[word]
+    return word in _SYNTAX_BEFORE_PAREN.get(db_type, frozenset())
 
 
 def _call_refusal(call: _Call, *, db_type: str, strict: bool) -> str | None:
     """Return why `call` may not run, or None when it may."""
     if function_allowed(name=call.name, schema=call.schema, db_type=db_type):
         return None
-    # In the tree pass only a keyword token counts as syntax: the tokenizer fixed
-    # it (ROW (…), ARRAY (…)), it is not a name sqlglot failed to know.
-    if (
-        call.schema is None
-        and not call.quoted
-        and (not strict or call.keyword)
-        and (ascii_lower(call.name) in _SYNTAX_BEFORE_PAREN or call.type_name)
-    ):
-        return None
+    if call.schema is None and not call.quoted:
+        word = ascii_lower(call.name)
+        # The tree pass sees what sqlglot made a function: only constructs that
+        # can never name a function on any of the servers pass there (a
+        # PostgreSQL user-defined function may be called `first` or `join`).
+        if strict and call.keyword and word in _NEVER_FUNCTION_NAMES:
+            return None
+        if not strict and (call.type_name or _is_syntax(call, word, db_type)):
+            return None
     shown = f"{call.schema}.{call.name}" if call.schema else call.name
     if db_type != "postgresql" or not call.quoted:
         shown = ascii_lower(shown)
@@ -470,7 +495,7 @@ def _tree_calls_check(
             )
         if call is None:
             continue
-        reason = _call_refusal(call, db_type=db_type, strict=anonymous)
+        reason = _call_refusal(call, db_type=db_type, strict=True)
         if reason is not None:
             raise StatementRefused(reason)
 

@@ -596,3 +596,19 @@ def test_every_allowed_postgresql_function_exists_and_no_unreviewed_one_is_volat
 
     assert {n for n in names if n not in volatility} <= PG_SYNTAX_OR_NEWER
     assert {n for n, v in volatility.items() if "v" in v} <= PG_REVIEWED_VOLATILE
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT system('id')",  # a classic extension function that runs a shell
+        "SELECT first(total) FROM orders",
+        "SELECT regexp(name) FROM customers",
+        "SELECT tablesample(1)",
+        "SELECT window(1)",
+        "SELECT index(1)",
+    ],
+)
+def test_a_syntax_word_used_as_a_postgresql_function_name_is_refused(sql: str):
+    # PostgreSQL lets a user-defined function take these (non-reserved) names.
+    assert "is not allowed" in refusal(sql, "postgresql")
