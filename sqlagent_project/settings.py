@@ -245,6 +245,10 @@ CHART_MAX_CATEGORIES = env.int("CHART_MAX_CATEGORIES", default=20)
 CHART_MAX_POINTS = env.int("CHART_MAX_POINTS", default=5000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
+# Functions the statement check lets the agent call beyond its built-in
+# allow-list of read-only functions (e.g. a user-defined read-only function):
+# "name" (any schema) or "schema.name". Known side-effect functions stay refused.
+SQL_EXTRA_ALLOWED_FUNCTIONS = env.list("SQL_EXTRA_ALLOWED_FUNCTIONS", default=[])
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"
