@@ -56,6 +56,116 @@ def test_link_local_and_metadata_addresses_are_refused_by_default(
     assert not DatabaseConnection.objects.exists()
 
 
+# Spellings libc's inet_aton (and so libpq and libmysqlclient) reads as a
+# metadata, loopback or "this host" address.
+NUMERIC_METADATA = [
+    "2852039166",
+    "0xa9fea9fe",
+    "0XA9FEA9FE",
+    "0251.0376.0251.0376",
+    "169.254.43518",
+    "[::ffff:169.254.169.254]",
+    "::ffff:a9fe:a9fe",
+    "64:ff9b::a9fe:a9fe",
+]
+# Hosts to refuse, not addresses to bind.
+UNSPECIFIED = ["::", "[::]", "0", "0.0.0.0", "0x0", "::ffff:0.0.0.0", "0.1.2.3"]  # noqa: S104
+
+
+@pytest.mark.parametrize("host", NUMERIC_METADATA + UNSPECIFIED)
+@pytest.mark.parametrize("db_type", SERVER_ENGINES)
+def test_numeric_spellings_of_refused_addresses_are_refused_at_save(
+    alice_client, db_type, host
+):
+    response = _add(alice_client, db_type, host=host)
+
+    assert response.status_code == 400
+    assert "refuses" in response.json()["host"][0]
+    assert not DatabaseConnection.objects.exists()
+
+
+@pytest.mark.parametrize("host", NUMERIC_METADATA)
+def test_numeric_spellings_of_the_metadata_address_name_it_when_refused(host):
+    with pytest.raises(target_policy.TargetRefused, match=r"169\.254\.169\.254"):
+        target_policy.resolve_host(host, 5432)
+
+
+@pytest.mark.parametrize("host", UNSPECIFIED)
+def test_unspecified_addresses_are_refused_at_connect_even_off_the_deny_list(
+    host, settings
+):
+    settings.TARGET_HOSTS_DENY = []
+
+    with pytest.raises(target_policy.TargetRefused, match="unspecified"):
+        target_policy.resolve_host(host, 5432)
+
+
+@pytest.mark.parametrize(
+    ("host", "canonical"),
+    [
+        ("127.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("127.0.0.010", "127.0.0.8"),
+        ("[::1]", "::1"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+    ],
+)
+def test_a_non_canonical_numeric_host_is_refused_with_its_canonical_form(
+    alice_client, host, canonical
+):
+    response = _add(alice_client, "postgresql", host=host)
+
+    assert response.status_code == 400
+    message = response.json()["host"][0]
+    assert "non-canonical" in message
+    assert f"write it as {canonical}." in message
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.1"])
+def test_a_short_loopback_form_is_refused_at_connect_like_at_save(host):
+    with pytest.raises(target_policy.TargetRefused, match="non-canonical"):
+        target_policy.resolve_host(host, 5432)
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.1", "2130706433"])
+def test_numeric_loopback_forms_are_refused_when_loopback_is_denied(
+    alice_client, settings, host
+):
+    settings.TARGET_HOSTS_DENY = [*settings.TARGET_HOSTS_DENY, *LOOPBACK]
+
+    response = _add(alice_client, "mysql", host=host)
+
+    assert response.status_code == 400
+    assert "resolves to 127.0.0.1" in response.json()["host"][0]
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("2852039166", "169.254.169.254"),
+        ("0251.0376.0251.0376", "169.254.169.254"),
+        ("0x7f.1", "127.0.0.1"),
+        ("[fe80::1%eth0]", "fe80::1"),
+        ("db.example.com", None),
+        ("cafe", None),
+        ("08", None),
+        ("1e1", None),
+    ],
+)
+def test_numeric_hosts_decode_as_libc_reads_them(name, address):
+    decoded = target_policy.numeric_address(name)
+
+    assert (str(decoded) if decoded is not None else None) == address
+
+
+@pytest.mark.parametrize("db_type", SERVER_ENGINES)
+def test_a_canonical_loopback_address_is_still_saved(alice_client, db_type):
+    response = _add(alice_client, db_type, host="127.0.0.1")
+
+    assert response.status_code == 201
+
+
 def test_a_host_name_on_the_deny_list_is_refused_at_save(alice_client, settings):
     settings.TARGET_HOSTS_DENY = [*settings.TARGET_HOSTS_DENY, "db.internal"]
 
