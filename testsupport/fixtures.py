@@ -191,6 +191,21 @@ def shop_snapshot(db_type: str, sqlite_dir: Path | None = None) -> dict[str, Any
     }
 
 
+# A fast hasher for in-process tests, as cookiecutter-django's test settings use:
+# PBKDF2 at full strength costs about 1.2 s a hash here. Servers that tests start
+# as subprocesses read the real settings and keep the real hashers.
+TEST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def sqlite_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="sqlagent-sqlite-") as folder:
