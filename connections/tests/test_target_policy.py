@@ -31,6 +31,27 @@ def _connect(client: Any, connection_id: int) -> Any:
     return client.post(f"/databases/connect_db/{connection_id}")
 
 
+# How the server saw the connection: PostgreSQL's address of the server end
+# (NULL over a Unix socket), MariaDB's client host ("host:port" over TCP).
+_PEER_SQL = {
+    "postgresql": "SELECT host(inet_server_addr()), (SELECT engine FROM db_marker)",
+    "mysql": "SELECT host, (SELECT engine FROM db_marker) "
+    "FROM information_schema.processlist WHERE id = CONNECTION_ID()",
+}
+
+
+def _peer(user: Any, db_type: str) -> tuple[str | None, str]:
+    """Return where the user's connected engine reached the server, and its marker."""
+    from sqlalchemy import text
+
+    from agent.engines import engine_cache
+
+    session = UserSession.objects.get(user=user)
+    with engine_cache.get(session).engine.connect() as conn:
+        peer, marker = conn.execute(text(_PEER_SQL[db_type])).one()
+    return peer, marker
+
+
 # -- hosts and networks: at save time -----------------------------------------------
 
 
@@ -185,13 +206,16 @@ def test_an_address_off_the_allow_list_is_refused_at_save(alice_client, settings
 
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)
-def test_an_address_on_the_allow_list_connects(alice_client, shop, settings, db_type):
+def test_an_address_on_the_allow_list_connects(
+    alice_client, alice, shop, settings, db_type
+):
     settings.TARGET_HOSTS_ALLOW = ["127.0.0.0/8"]
     connection_id = _add(alice_client, db_type).json()["db_connection"]["id"]
 
     response = _connect(alice_client, connection_id)
 
     assert response.status_code == 200
+    assert _peer(alice, db_type)[1] == db_type
 
 
 # -- hosts: resolved and checked again at connect time -------------------------------
@@ -199,7 +223,7 @@ def test_an_address_on_the_allow_list_connects(alice_client, shop, settings, db_
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)
 def test_a_saved_host_name_connects_through_the_address_it_resolves_to(
-    alice_client, shop, db_type
+    alice_client, alice, shop, db_type
 ):
     connection_id = _add(alice_client, db_type, host="localhost").json()[
         "db_connection"
@@ -208,6 +232,13 @@ def test_a_saved_host_name_connects_through_the_address_it_resolves_to(
     response = _connect(alice_client, connection_id)
 
     assert response.status_code == 200
+    peer, marker = _peer(alice, db_type)
+    assert marker == db_type
+    # Over TCP to the resolved loopback address, not the Unix socket that
+    # libpq and libmysqlclient pick for the name `localhost`.
+    assert peer is not None
+    assert peer.split(":")[0] in {"127.0.0.1", "::1", "localhost"}
+    assert db_type == "postgresql" or ":" in peer
 
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)
