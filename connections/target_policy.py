@@ -208,7 +208,7 @@ def resolve_host(host: str, port: int) -> str:
     policy = _policy()
     addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         _check_address(address, host, policy)
         addresses.append(str(address))
     if not addresses:
@@ -281,7 +281,7 @@ def check_not_app_database(
 def _same_host(a: str, b: str) -> bool:
     def addresses(host: str) -> set[str]:
         try:
-            return {i[4][0] for i in socket.getaddrinfo(host, None)}
+            return {str(i[4][0]) for i in socket.getaddrinfo(host, None)}
         except (socket.gaierror, UnicodeError):
             return {host}
 

@@ -105,7 +105,7 @@ class RequestBodyLimitMiddleware:
             if len(body) > limit:
                 return _too_large(request, limit)
             request.META["CONTENT_LENGTH"] = str(len(body))
-            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
         if _is_json(request):
             # Read once here (bounded above); DRF reuses `request.body` later.
             max_depth: int = settings.JSON_MAX_DEPTH

@@ -89,7 +89,7 @@ def _walk(
 
 def project_routes(*, sample_id: int = 999_999) -> list[Route]:
     """Return every route of the root URLconf, ids replaced by `sample_id`."""
-    routes = {}
+    routes: dict[str, Route] = {}
     for path, pattern, name, callback in _walk(get_resolver(), "", sample_id):
         routes.setdefault(path, Route(path, pattern, name, callback))
     return sorted(routes.values(), key=lambda r: r.path)

@@ -161,4 +161,4 @@ def test_the_fuzz_check_allows_only_documented_server_errors_and_never_a_500(
         with pytest.raises(AssertionError, match=f"answered {status}"):
             server_errors_only_as_documented(None, response, case)
     else:
-        assert server_errors_only_as_documented(None, response, case) is None
+        server_errors_only_as_documented(None, response, case)

@@ -38,7 +38,7 @@ def _backend_alive(pid: int) -> bool:
         row = c.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
         ).fetchone()
-        return row[0] == 1
+        return row is not None and row[0] == 1
 
 
 def _backend_gone(pid: int) -> bool:

@@ -121,7 +121,7 @@ def _wsgi_call(environ: dict[str, Any]) -> tuple[str, bytes]:
     """Call the real WSGI handler, as gunicorn does, with the raw environ."""
     statuses: list[str] = []
 
-    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
         statuses.append(status)
 
     # The handler closes the database connection around each request; inside
