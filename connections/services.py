@@ -206,11 +206,15 @@ def session_connect(
     check = connection_check(connection)
     if not check.ok:
         raise TargetDatabaseUnavailable(check.error)
-    if check.warnings and settings.REFUSE_PRIVILEGED_CONNECTIONS:
+    # Blocking findings (superuser, server files or programs, writes beyond the
+    # database) refuse the connection unless the operator allows them; lesser
+    # ones (table write grants) are only warned about.
+    if check.blocking and not settings.ALLOW_PRIVILEGED_CONNECTIONS:
         raise PrivilegedConnectionRefused(
-            "This service refuses roles with more than read rights: "
-            + " ".join(check.warnings)
-            + " Connect with a read-only role."
+            "This service refuses database roles with more than read rights: "
+            + " ".join(check.blocking)
+            + " Connect with a read-only role instead: the README section "
+            '"Read-only role" has the SQL to create one.'
         )
     with transaction.atomic():
         session.db_connection = connection

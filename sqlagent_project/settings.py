@@ -214,8 +214,9 @@ TARGET_HOSTS_DENY = env.list(
     "TARGET_HOSTS_DENY",
     default=["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8"],
 )
-# Refuse to connect with a role that is a superuser or has file/program/write rights.
-REFUSE_PRIVILEGED_CONNECTIONS = env.bool("REFUSE_PRIVILEGED_CONNECTIONS", default=False)
+# Roles that are superusers or may reach server files, run programs or write
+# beyond their database are refused unless this is on (they are still warned about).
+ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
 
 # AGENT
 # Engine cache: one SQLAlchemy engine per active session, per process.
@@ -228,6 +229,12 @@ TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
 # Query bounds on every user database.
 QUERY_TIMEOUT_S = env.float("QUERY_TIMEOUT_S", default=10.0)
 QUERY_MAX_ROWS = env.int("QUERY_MAX_ROWS", default=1000)
+# Bytes of one cell the user sees (longer ones are cut and marked) and of a whole
+# result (rows past it are dropped and the result marked truncated).
+QUERY_MAX_CELL_BYTES = env.int("QUERY_MAX_CELL_BYTES", default=65536)
+QUERY_MAX_RESULT_BYTES = env.int("QUERY_MAX_RESULT_BYTES", default=10 * 1024 * 1024)
+# Characters of one cell the LLM sees (agent.sql_guard.bounds.cell_for_llm).
+LLM_MAX_CELL_CHARS = env.int("LLM_MAX_CELL_CHARS", default=2000)
 # What the LLM sees of a result is smaller than what the user gets back.
 LLM_RESULT_MAX_ROWS = env.int("LLM_RESULT_MAX_ROWS", default=50)
 LLM_RESULT_MAX_CHARS = env.int("LLM_RESULT_MAX_CHARS", default=6000)
