@@ -56,6 +56,7 @@ class ConnectionForm(forms.Form):
         label="What the language model may see",
         choices=PrivacyTier.choices,
         initial=PrivacyTier.ROWS,
+        required=False,
         widget=forms.RadioSelect,
         help_text="The model is usually a third-party service. Rows: it reads up to "
         "a few dozen rows of each result and a few sample values per column, to "
@@ -123,7 +124,8 @@ class ConnectionForm(forms.Form):
             "database_name": cleaned.get("database_name", ""),
             "username": cleaned.get("username", ""),
             "options": cleaned.get("options") or {},
-            "privacy": cleaned.get("privacy") or PrivacyTier.ROWS,
+            "privacy": cleaned.get("privacy")
+            or (self.instance.privacy if self.instance else PrivacyTier.ROWS),
             "masked_columns": [
                 entry.strip()
                 for entry in re.split(r"[,\n]", cleaned.get("masked_columns") or "")
