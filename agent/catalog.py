@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
@@ -220,7 +220,7 @@ class SchemaCatalog:
             self._descriptions[name] = description
         return description
 
-    def _sampled_columns(self, table: str, columns: list[dict]) -> list[str]:
+    def _sampled_columns(self, table: str, columns: list[Any]) -> list[str]:
         names = [c["name"] for c in columns]
         if self.privacy is None:
             return names
