@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 
-from connections.models import DatabaseConnection, DbType
+from connections.models import DatabaseConnection, DbType, PrivacyTier
 from connections.selectors import connection_list_for_user
 from connections.serializers import ConnectionInputSerializer
 
@@ -51,6 +52,37 @@ class ConnectionForm(forms.Form):
         help_text='Driver options as JSON, e.g. {"sslmode": "require"}.',
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    privacy = forms.ChoiceField(
+        label="What the language model may see",
+        choices=PrivacyTier.choices,
+        initial=PrivacyTier.ROWS,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text="The model is usually a third-party service. Rows: it reads up to "
+        "a few dozen rows of each result and a few sample values per column, to "
+        "write its answer. Schema only: it reads table and column names, types and "
+        "keys, and per query only the column names and the row count, never a "
+        "value; you still get the full table and chart, and the answer points you "
+        "to them.",
+    )
+    masked_columns = forms.CharField(
+        label="Masked columns",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "*email*, customers.phone"}
+        ),
+        help_text="One per line or separated by commas: table.column, column, or a "
+        "pattern such as *email*, *ssn*, password*. Their values never reach the "
+        "model, whatever the tier: each value is replaced by a stable token (the "
+        "same value, the same token), also when the query renames or transforms "
+        "the column.",
+    )
+    masked_hidden = forms.BooleanField(
+        label="Hide masked values from people too",
+        required=False,
+        help_text="Show masked values as their tokens in answers, tables, CSV "
+        "downloads and the API as well.",
+    )
 
     def __init__(
         self, *args: Any, instance: DatabaseConnection | None = None, **kwargs: Any
@@ -65,6 +97,9 @@ class ConnectionForm(forms.Form):
                 "database_name": instance.database_name,
                 "username": instance.username,
                 "options": instance.options or None,
+                "privacy": instance.privacy,
+                "masked_columns": "\n".join(instance.masked_columns or []),
+                "masked_hidden": instance.masked_hidden,
             }
         super().__init__(*args, **kwargs)
         if instance is None:
@@ -89,6 +124,14 @@ class ConnectionForm(forms.Form):
             "database_name": cleaned.get("database_name", ""),
             "username": cleaned.get("username", ""),
             "options": cleaned.get("options") or {},
+            "privacy": cleaned.get("privacy")
+            or (self.instance.privacy if self.instance else PrivacyTier.ROWS),
+            "masked_columns": [
+                entry.strip()
+                for entry in re.split(r"[,\n]", cleaned.get("masked_columns") or "")
+                if entry.strip()
+            ],
+            "masked_hidden": bool(cleaned.get("masked_hidden")),
         }
         if cleaned.get("clear_password"):
             data["db_password"] = ""
