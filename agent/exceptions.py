@@ -74,3 +74,43 @@ class AskFailed(ApplicationError):
         "The question could not be answered because of an internal error. "
         "It has been logged; please try again later."
     )
+
+
+class SqlInvalid(ApplicationError):
+    """The SQL to run is empty or too long."""
+
+    status_code = 400
+    code = "invalid_sql"
+    default_message = "The SQL is empty or too long."
+
+
+class SqlRefused(ApplicationError):
+    """The statement check refused the SQL: it is not a single read-only query."""
+
+    status_code = 400
+    code = "sql_refused"
+    default_message = "Only a single read-only SELECT is allowed."
+
+
+class SqlFailed(ApplicationError):
+    """The database refused or failed the SQL (an error in the query itself)."""
+
+    status_code = 400
+    code = "query_failed"
+    default_message = "The database could not run the query."
+
+
+class SqlTimedOut(ApplicationError):
+    """The SQL ran past QUERY_TIMEOUT_S and was cancelled."""
+
+    status_code = 504
+    code = "query_timeout"
+    default_message = "The query ran out of time and was cancelled."
+
+
+class ThreadTitleInvalid(ApplicationError):
+    """A conversation title is empty or too long."""
+
+    status_code = 400
+    code = "invalid_title"
+    default_message = "A title is required and has at most 200 characters."

@@ -65,11 +65,20 @@ class TurnOutcome:
     completion_tokens: int = 0
 
 
+class TurnSource(models.TextChoices):
+    ASK = "ask", "Question to the agent"
+    SQL = "sql", "SQL written or edited by the user"
+
+
 class Turn(models.Model):
     """One question, the queries the agent ran for it, and its answer or error."""
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="turns")
     question = models.TextField()
+    # A question to the agent, or SQL the user ran (then `question` is the SQL).
+    source = models.CharField(
+        max_length=10, choices=TurnSource.choices, default=TurnSource.ASK
+    )
     answer = models.TextField(blank=True)
     # [{sql, row_count, truncated, duration_ms, error}, ...] in the order run.
     queries = models.JSONField(default=list, blank=True)

@@ -25,6 +25,22 @@ class AskInputSerializer(serializers.Serializer):
         return value
 
 
+class AskSqlInputSerializer(serializers.Serializer):
+    sql = serializers.CharField(
+        trim_whitespace=True,
+        allow_blank=False,
+        help_text="One read-only SELECT, run as the agent's queries are (no LLM call).",
+    )
+
+    def validate_sql(self, value: str) -> str:
+        limit = settings.SQL_MAX_LENGTH
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters."
+            )
+        return value
+
+
 class QuerySerializer(serializers.Serializer):
     sql = serializers.CharField()
     row_count = serializers.IntegerField()
@@ -129,6 +145,7 @@ class TurnSerializer(serializers.ModelSerializer):
             "turn_id",
             "question",
             "answer",
+            "source",
             "status",
             "error",
             "error_code",
@@ -173,3 +190,34 @@ class ThreadDetailSerializer(serializers.ModelSerializer):
 
     def get_turns(self, thread: Thread) -> list[dict]:
         return TurnSerializer(thread.turns.all(), many=True).data  # Meta orders them
+
+
+class SchemaTableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["table", "view"])
+
+
+class SchemaListSerializer(serializers.Serializer):
+    tables = SchemaTableSerializer(many=True)
+    count = serializers.IntegerField()
+    suggested_questions = serializers.ListField(child=serializers.CharField())
+
+
+class SchemaColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    nullable = serializers.BooleanField()
+    primary_key = serializers.BooleanField()
+    references = serializers.CharField(allow_null=True)
+    comment = serializers.CharField(allow_null=True)
+
+
+class SchemaTableDetailSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    comment = serializers.CharField(allow_null=True)
+    columns = SchemaColumnSerializer(many=True)
+
+
+class ThreadRenameSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, allow_blank=False)

@@ -10,23 +10,30 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
-from agent import llm
+from agent import llm, sql_guard
+from agent.charts import chart_for
 from agent.engines import engine_cache
 from agent.exceptions import (
     AgentInterrupted,
     AskFailed,
     NoDatabaseConnected,
     QuestionInvalid,
+    SqlFailed,
+    SqlInvalid,
+    SqlRefused,
+    SqlTimedOut,
+    ThreadTitleInvalid,
 )
-from agent.models import Thread, Turn, TurnStatus
-from connections.engines import TargetUnavailable
+from agent.llm.tools import ToolContext
+from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
-from connections.services import session_get_or_create_active
+from connections.services import session_get_or_create_active, session_resume
 from connections.target_policy import TargetRefused
 from sqlagent_project.errors import ApplicationError
 
@@ -78,7 +85,7 @@ def thread_ask(
     try:
         try:
             session_engine = engine_cache.get(session)
-        except (TargetUnavailable, TargetRefused) as exc:
+        except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
         outcome = llm.agent_answer(
             session_engine=session_engine,
@@ -109,6 +116,108 @@ def thread_ask(
     return turn
 
 
+def thread_run_sql(*, user: User, sql: str) -> Turn:
+    """Run SQL the user wrote through exactly the agent's guarded path (statement
+    check, read-only transaction, timeout, caps), with no LLM call, and store it
+    as a turn of the thread marked as user SQL, failed or not.
+    """
+    sql = (sql or "").strip()
+    if not sql:
+        raise SqlInvalid("The SQL is empty.")
+    if len(sql) > settings.SQL_MAX_LENGTH:
+        raise SqlInvalid(
+            f"The SQL is longer than {settings.SQL_MAX_LENGTH} characters."
+        )
+    session = session_get_or_create_active(user=user)
+    if session.db_connection is None:
+        raise NoDatabaseConnected()
+    thread_prepare(session=session, question=f"SQL: {sql}")
+    turn = Turn.objects.create(
+        thread_id=session.pk,
+        question=sql,
+        source=TurnSource.SQL,
+        status=TurnStatus.RUNNING,
+        worker=worker_id(),
+    )
+    started = time.perf_counter()
+    context: ToolContext | None = None
+    try:
+        try:
+            session_engine = engine_cache.get(session)
+        except TargetRefused as exc:
+            raise TargetDatabaseUnavailable(str(exc)) from exc
+        context = ToolContext(
+            engine=session_engine.engine,
+            db_type=session_engine.db_type,
+            catalog=llm.catalog_get(session_engine),
+        )
+        try:
+            result = context.query(sql)
+        except sql_guard.StatementRefused as exc:
+            raise SqlRefused(exc.reason) from exc
+        except sql_guard.QueryFailed as exc:
+            if exc.timed_out:
+                raise SqlTimedOut(exc.message) from exc
+            raise SqlFailed(exc.message) from exc
+    except ApplicationError as exc:
+        ran = context.queries if context is not None else []
+        partial = TurnOutcome(queries=[q.as_dict() for q in ran])
+        turn.finish(started=started, outcome=partial, error=exc)
+        logger.info("sql run failed turn=%s code=%s", turn.pk, exc.code)
+        raise
+    except Exception as exc:
+        failed = AskFailed()
+        logger.exception("sql run failed unexpectedly turn=%s", turn.pk)
+        turn.finish(started=started, error=failed)
+        raise failed from exc
+    stored = llm.result_as_dict(result)
+    outcome = TurnOutcome(
+        answer=f"{result.row_count} row(s)"
+        + (" (more exist: the result was capped)." if result.truncated else "."),
+        queries=[q.as_dict() for q in context.queries],
+        result=stored,
+        chart=chart_for(stored),
+    )
+    turn.finish(started=started, outcome=outcome)
+    logger.info(
+        "sql run turn=%s thread=%s rows=%d", turn.pk, turn.thread_id, result.row_count
+    )
+    return turn
+
+
+def thread_title_from(question: str, *, limit: int = 80) -> str:
+    """Return a title for a conversation from its first question: one line, short."""
+    title = " ".join(question.split())
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1].rsplit(" ", 1)[0] or title[: limit - 1]
+    return cut + "…"
+
+
+def thread_rename(*, thread: Thread, title: str) -> Thread:
+    """Give a conversation a title of the user's choosing."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise ThreadTitleInvalid("A title is required.")
+    if len(title) > 200:
+        raise ThreadTitleInvalid("A title has at most 200 characters.")
+    thread.title = title
+    thread.save(update_fields=["title", "updated_at"])
+    return thread
+
+
+def thread_delete(*, thread: Thread) -> None:
+    """Delete a conversation and its turns (the session, if any, goes on)."""
+    with transaction.atomic():
+        thread.delete()
+    logger.info("thread deleted id=%s user=%s", thread.pk, thread.user_id)
+
+
+def thread_continue(*, user: User, thread: Thread) -> UserSession:
+    """Make `thread` the current conversation again, on its database."""
+    return session_resume(user=user, session_id=thread.pk)
+
+
 def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
     """Return the session's thread (same UUID), titled by its first question."""
     thread, created = Thread.objects.get_or_create(
@@ -116,7 +225,7 @@ def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
         defaults={
             "user_id": session.user_id,
             "db_connection_id": session.db_connection_id,
-            "title": question[:200],
+            "title": thread_title_from(question),
         },
     )
     if not created and thread.db_connection_id != session.db_connection_id:
@@ -136,7 +245,7 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
     answered = Turn.objects.filter(thread_id=session.pk, status=TurnStatus.OK).order_by(
         "-created_at", "-id"
     )
-    columns = ("question", "answer", "queries", "thread__db_connection_id")
+    columns = ("question", "answer", "queries", "thread__db_connection_id", "source")
     rows = list(answered.values_list(*columns)[:limit]) if limit > 0 else []
     if not rows:
         thread_get_or_create(session=session, question=question)
@@ -150,8 +259,9 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
             question=asked,
             answer=answer,
             sql=[q["sql"] for q in queries if not q.get("error")],
+            user_sql=source == TurnSource.SQL,
         )
-        for asked, answer, queries, _ in reversed(rows)
+        for asked, answer, queries, _, source in reversed(rows)
     ]
 
 

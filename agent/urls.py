@@ -7,13 +7,34 @@ from agent import api, views
 urlpatterns = [
     # JSON API
     path("ask", api.AskApi.as_view(), name="ask"),
+    path("ask/sql", api.AskSqlApi.as_view(), name="ask-sql"),
     path("threads", api.ThreadListApi.as_view(), name="threads"),
     path(
         "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"
+    ),
+    path("databases/<int:db_id>/schema", api.SchemaApi.as_view(), name="schema"),
+    path(
+        "databases/<int:db_id>/schema/<str:table>",
+        api.SchemaTableApi.as_view(),
+        name="schema-table",
     ),
     # HTML pages
     path("", views.chat, name="chat"),
     path("history/", views.history_list, name="history-list"),
     path("history/<uuid:thread_id>/", views.history_detail, name="history-detail"),
+    path(
+        "history/<uuid:thread_id>/continue/",
+        views.history_continue,
+        name="history-continue",
+    ),
+    path(
+        "history/<uuid:thread_id>/rename/", views.history_rename, name="history-rename"
+    ),
+    path(
+        "history/<uuid:thread_id>/delete/", views.history_delete, name="history-delete"
+    ),
     path("turns/<int:turn_id>/csv/", views.turn_csv, name="turn-csv"),
+    path("turns/<int:turn_id>/rows/", views.turn_rows, name="turn-rows"),
+    path("turns/<int:turn_id>/status/", views.turn_status, name="turn-status"),
+    path("chat/run-sql/", views.chat_run_sql, name="chat-run-sql"),
 ]

@@ -10,13 +10,24 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
+from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
-from agent.services import thread_ask
+from agent.services import (
+    thread_ask,
+    thread_continue,
+    thread_delete,
+    thread_rename,
+    thread_run_sql,
+)
 from connections.forms import SessionConnectForm
 from connections.selectors import connection_list_for_user
 from connections.services import session_get_or_create_active
@@ -40,6 +51,11 @@ class AskForm(forms.Form):
                 attrs={"rows": 2, "placeholder": "e.g. Which customers are in Germany?"}
             ),
         )
+        # No maxlength: the browser would cut a long paste silently. The page
+        # counts instead, and the server still refuses an overlong question.
+        widget = self.fields["question"].widget
+        widget.attrs.pop("maxlength", None)
+        widget.attrs["data-max-length"] = str(settings.QUESTION_MAX_LENGTH)
 
 
 @login_required
@@ -57,7 +73,16 @@ def chat(request: HttpRequest) -> HttpResponse:
             return redirect("chat")
     session = session_get_or_create_active(user=request.user)
     thread = thread_list_for_user(user=request.user).filter(id=session.id).first()
+    suggestions: list[str] = []
+    if session.db_connection is not None and (thread is None or not thread.turn_count):
+        try:
+            suggestions = questions_suggest(
+                user=request.user, connection=session.db_connection
+            )
+        except ApplicationError:
+            suggestions = []  # the page still works; the schema panel says why
     context = {
+        "suggested_questions": suggestions,
         "form": form,
         "session": session,
         "thread": thread,
@@ -65,8 +90,12 @@ def chat(request: HttpRequest) -> HttpResponse:
         "connect_form": SessionConnectForm(
             user=request.user,
             initial={"connection": session.db_connection_id},
+            exclude_connected=session.db_connection_id,
         ),
         "has_connections": connection_list_for_user(user=request.user).exists(),
+        "can_switch": connection_list_for_user(user=request.user)
+        .exclude(pk=session.db_connection_id)
+        .exists(),
         "recent_threads": thread_list_for_user(user=request.user).exclude(
             id=session.id
         )[:RECENT_THREADS],
@@ -88,8 +117,104 @@ def history_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
-    context = {"thread": thread, "turns": thread.turns.all(), "nav": "history"}
+    session = session_get_or_create_active(user=request.user)
+    context = {
+        "thread": thread,
+        "turns": thread.turns.all(),
+        "is_current": thread.id == session.id,
+        "nav": "history",
+    }
     return render(request, "agent/history_detail.html", context)
+
+
+class RunSqlForm(forms.Form):
+    """SQL the user edited, to run as a new turn."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sql"] = forms.CharField(
+            max_length=settings.SQL_MAX_LENGTH, strip=True
+        )
+
+
+@login_required
+@require_POST
+def chat_run_sql(request: HttpRequest) -> HttpResponse:
+    """Run edited SQL as a new turn of the current thread; back to the chat."""
+    form = RunSqlForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, f"SQL: {error}")
+        return redirect("chat")
+    try:
+        thread_run_sql(user=request.user, sql=form.cleaned_data["sql"])
+    except ApplicationError as exc:
+        # The refused or failed turn is stored and shows with its reason.
+        messages.error(request, exc.message)
+    return redirect("chat")
+
+
+@login_required
+@require_GET
+def turn_status(request: HttpRequest, turn_id: int) -> JsonResponse:
+    """Return a turn's status, for a page waiting on a turn still running."""
+    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    return JsonResponse({"turn_id": turn.id, "status": turn.status})
+
+
+@login_required
+@require_GET
+def turn_rows(request: HttpRequest, turn_id: int) -> JsonResponse:
+    """Return the rows stored with a turn, for paging and sorting in the page."""
+    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    if not turn.result:
+        raise Http404("This turn has no result rows.")
+    return JsonResponse(
+        {
+            "columns": turn.result.get("columns", []),
+            "column_types": turn.result.get("column_types"),
+            "rows": turn.result.get("rows", []),
+            "row_count": turn.result.get("row_count"),
+            "truncated": turn.result.get("truncated", False),
+        }
+    )
+
+
+@login_required
+@require_POST
+def history_continue(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    """Make this conversation the current one again and go on in the chat."""
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    try:
+        thread_continue(user=request.user, thread=thread)
+    except ApplicationError as exc:
+        messages.error(request, f"Could not continue this conversation: {exc.message}")
+        return redirect("history-detail", thread_id=thread.id)
+    messages.success(request, f"Continuing “{thread.title or 'this conversation'}”.")
+    return redirect("chat")
+
+
+@login_required
+@require_POST
+def history_rename(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    try:
+        thread_rename(thread=thread, title=request.POST.get("title", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Conversation renamed.")
+    return redirect("history-detail", thread_id=thread.id)
+
+
+@login_required
+@require_POST
+def history_delete(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    thread_delete(thread=thread)
+    messages.success(request, "Conversation deleted.")
+    return redirect("history-list")
 
 
 def csv_cell(value: object) -> object:
@@ -108,7 +233,7 @@ def turn_csv(request: HttpRequest, turn_id: int) -> HttpResponse:
     turn = turn_get_for_user(user=request.user, turn_id=turn_id)
     if not turn.result or not turn.result.get("columns"):
         raise Http404("This turn has no result rows.")
-    name = slugify(turn.thread.title)[:40] or "result"
+    name = slugify(turn.question)[:40] or "result"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="sqlagent-{name}-turn-{turn.id}.csv"'

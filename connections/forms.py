@@ -115,6 +115,12 @@ class SessionConnectForm(forms.Form):
         empty_label=None,
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: Any, exclude_connected: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["connection"].queryset = connection_list_for_user(user=user)
+        connections = connection_list_for_user(user=user)
+        if exclude_connected is not None:
+            # Offering the database already connected as a "switch" is noise.
+            connections = connections.exclude(pk=exclude_connected)
+        self.fields["connection"].queryset = connections

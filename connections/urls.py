@@ -62,6 +62,7 @@ urlpatterns = [
         name="connection-connect",
     ),
     path("session/connect/", views.session_connect, name="page-session-connect"),
+    path("session/new/", views.session_new, name="page-session-new"),
     path(
         "session/disconnect/", views.session_disconnect, name="page-session-disconnect"
     ),

@@ -109,9 +109,22 @@ def session_connect(
         # The page equivalent of the API's exception handler: a readable message.
         messages.error(request, f"Could not connect to “{connection}”: {exc.message}")
         return redirect("chat")
+    # The session's warnings show once, on the chat page, with advice.
     messages.success(request, f"Connected to “{connection}”. Ask away.")
-    for warning in session.warnings:
-        messages.warning(request, warning)
+    return redirect("chat")
+
+
+@login_required
+@require_POST
+def session_new(request: HttpRequest) -> HttpResponse:
+    """Start a new conversation on the same database (a new session and thread)."""
+    session = services.session_get_or_create_active(user=request.user)
+    try:
+        services.session_restart(session=session)
+    except ApplicationError as exc:
+        messages.error(request, f"Could not start a new chat: {exc.message}")
+        return redirect("chat")
+    messages.success(request, "New chat started. The previous one is under History.")
     return redirect("chat")
 
 

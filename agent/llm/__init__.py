@@ -15,7 +15,13 @@ from agent.llm.chat_model import (
     llm_settings,
 )
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
-from agent.llm.runner import AgentOutcome, agent_answer, agent_get, catalog_get
+from agent.llm.runner import (
+    AgentOutcome,
+    agent_answer,
+    agent_get,
+    catalog_get,
+    result_as_dict,
+)
 from agent.llm.tools import QueryRecord, ToolContext, result_for_llm
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "chat_model_create",
     "history_messages",
     "llm_settings",
+    "result_as_dict",
     "result_for_llm",
     "system_prompt",
 ]

@@ -9,12 +9,7 @@ from django.conf import settings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog, estimate_tokens
-
-DIALECT_NAMES = {
-    "postgresql": "PostgreSQL",
-    "mysql": "MySQL/MariaDB",
-    "sqlite": "SQLite",
-}
+from connections.backends import backend_for
 
 
 @dataclass(frozen=True)
@@ -22,11 +17,13 @@ class HistoryTurn:
     question: str
     answer: str
     sql: Sequence[str]
+    # The user ran this SQL themselves (the question is the SQL).
+    user_sql: bool = False
 
 
 def dialect_name(db_type: str) -> str:
     """Return the name the prompt gives the database's SQL dialect."""
-    return DIALECT_NAMES.get(db_type, db_type)
+    return backend_for(db_type).prompt_dialect_name
 
 
 def system_prompt(*, db_type: str, catalog: SchemaCatalog) -> str:
@@ -84,6 +81,12 @@ def history_messages(history: Sequence[HistoryTurn]) -> list[BaseMessage]:
     """Replay earlier turns as messages: the question, then the SQL used and answer."""
     messages: list[BaseMessage] = []
     for turn in history:
+        if turn.user_sql:
+            messages.append(
+                HumanMessage(f"I ran this SQL myself:\n```sql\n{turn.question}\n```")
+            )
+            messages.append(AIMessage(turn.answer))
+            continue
         messages.append(HumanMessage(turn.question))
         sql = "\n".join(f"```sql\n{s}\n```" for s in turn.sql)
         reply = f"SQL used:\n{sql}\n\nAnswer: {turn.answer}" if sql else turn.answer

@@ -236,7 +236,7 @@ def test_disconnecting_keeps_the_conversation_in_history(
     assert f'href="/history/{session.id}/"' in history
     detail = alice_page.get(f"/history/{session.id}/").text
     assert "<td>Ada Lovelace</td>" in detail
-    assert "read-only" in detail
+    assert "Continue this conversation" in detail
     assert 'id="ask-form"' not in detail
 
 
@@ -268,7 +268,9 @@ def test_the_csv_holds_the_stored_rows_with_formulas_neutralised(
             "truncated": False,
         },
     )
-    Thread.objects.filter(pk=turn.thread_id).update(title='Big "orders"/../x')
+    # Named after the turn's own question, not the thread's first one.
+    Thread.objects.filter(pk=turn.thread_id).update(title="First question")
+    Turn.objects.filter(pk=turn.pk).update(question='Big "orders"/../x')
 
     response = alice_page.get(f"/turns/{turn.id}/csv/")
 

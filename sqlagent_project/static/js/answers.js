@@ -1,0 +1,191 @@
+// Answers in the page: chart (vega-embed, served from our own static files),
+// chart/table toggle, sortable and paged result tables, long cells on demand.
+// Every value is set with textContent; specs come from the server, which builds
+// them from the stored rows with no expression or URL from the model.
+(function () {
+  "use strict";
+
+  function darkMode() {
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+
+  function renderChart(block) {
+    var holder = block.querySelector("[data-chart]");
+    if (!holder || holder.dataset.rendered || typeof window.vegaEmbed !== "function") { return; }
+    var source = document.getElementById(holder.getAttribute("data-chart"));
+    if (!source) { return; }
+    var spec;
+    try { spec = JSON.parse(source.textContent); } catch (e) { return; }
+    holder.dataset.rendered = "1";
+    window.vegaEmbed(holder, spec, {
+      renderer: "svg",
+      theme: darkMode() ? "dark" : undefined,
+      // Download as PNG or SVG; no links out to online editors.
+      actions: { export: true, source: false, compiled: false, editor: false },
+      i18n: { PNG_ACTION: "Download PNG", SVG_ACTION: "Download SVG" },
+      downloadFileName: "sqlagent-chart-" + (block.dataset.turnId || "result")
+    }).catch(function () {
+      holder.textContent = "The chart could not be drawn; the table has the rows.";
+      show(block, "table");
+    });
+  }
+
+  function show(block, view) {
+    var chart = block.querySelector("[data-chart]");
+    var table = block.querySelector("[data-view=table]");
+    if (!chart || !table) { return; }
+    chart.hidden = view !== "chart";
+    table.hidden = view !== "table";
+    var pager = block.querySelector(".pager");
+    if (pager && view === "chart") { pager.dataset.hiddenByChart = "1"; pager.hidden = true; }
+    if (pager && view === "table" && pager.dataset.hiddenByChart) {
+      delete pager.dataset.hiddenByChart;
+      pager.hidden = Number(block.dataset.rowCount || 0) <= pageSize(block);
+    }
+    block.querySelectorAll("[data-show]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.show === view));
+    });
+    if (view === "chart") { renderChart(block); }
+  }
+
+  function pageSize(block) { return Number(block.dataset.pageSize || 25); }
+
+  // Rows are fetched once, on the first sort or page change: the page itself
+  // carries only the first page of each result.
+  function loadRows(block) {
+    if (block._rows) { return Promise.resolve(block._rows); }
+    return fetch(block.dataset.rowsUrl, { credentials: "same-origin",
+      headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (data) {
+        block._rows = data.rows.map(function (row, i) { return { i: i, cells: row }; });
+        block._types = data.column_types || [];
+        block._page = 0;
+        return block._rows;
+      });
+  }
+
+  function cellText(value) {
+    if (value === null || value === undefined) { return null; }
+    if (typeof value === "object") { return JSON.stringify(value); }
+    return String(value);
+  }
+
+  function renderCell(td, value) {
+    var text = cellText(value);
+    td.textContent = "";
+    if (text === null) {
+      var nul = document.createElement("span");
+      nul.className = "null";
+      nul.textContent = "NULL";
+      td.appendChild(nul);
+      return;
+    }
+    if (text.length > 120) {
+      var span = document.createElement("span");
+      span.className = "long";
+      span.dataset.full = text;
+      span.textContent = text.slice(0, 120) + "…";
+      var more = document.createElement("button");
+      more.type = "button";
+      more.className = "link more";
+      more.textContent = "show all";
+      td.appendChild(span);
+      td.appendChild(document.createTextNode(" "));
+      td.appendChild(more);
+      return;
+    }
+    td.textContent = text;
+  }
+
+  function renderPage(block) {
+    var rows = block._rows;
+    var size = pageSize(block);
+    var pages = Math.max(1, Math.ceil(rows.length / size));
+    block._page = Math.min(Math.max(0, block._page), pages - 1);
+    var start = block._page * size;
+    var slice = rows.slice(start, start + size);
+    var body = block.querySelector("tbody");
+    var heads = block.querySelectorAll("thead th");
+    body.textContent = "";
+    slice.forEach(function (row) {
+      var tr = document.createElement("tr");
+      row.cells.forEach(function (value, col) {
+        var td = document.createElement("td");
+        if (heads[col] && heads[col].classList.contains("num")) { td.className = "num"; }
+        renderCell(td, value);
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    var label = block.querySelector(".page-label");
+    if (label) {
+      label.textContent = "Rows " + (rows.length ? start + 1 : 0) + "–" +
+        (start + slice.length) + " of " + rows.length;
+    }
+    var prev = block.querySelector("[data-page=prev]");
+    var next = block.querySelector("[data-page=next]");
+    if (prev) { prev.disabled = block._page === 0; }
+    if (next) { next.disabled = block._page >= pages - 1; }
+  }
+
+  function compare(a, b, numeric) {
+    if (a === null || a === undefined) { return b === null || b === undefined ? 0 : 1; }
+    if (b === null || b === undefined) { return -1; }
+    if (numeric) { return Number(a) - Number(b); }
+    return String(a).localeCompare(String(b), undefined, { numeric: true });
+  }
+
+  function sortBy(block, th) {
+    var col = Number(th.dataset.col);
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    loadRows(block).then(function (rows) {
+      var numeric = th.classList.contains("num");
+      rows.sort(function (x, y) {
+        var order = compare(x.cells[col], y.cells[col], numeric);
+        if (!ascending) { order = -order; }
+        return order || x.i - y.i;
+      });
+      block.querySelectorAll("thead th").forEach(function (other) {
+        other.removeAttribute("aria-sort");
+      });
+      th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      block._page = 0;
+      renderPage(block);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    var block = target.closest("[data-result]");
+    if (!block) { return; }
+    var toggle = target.closest("[data-show]");
+    if (toggle) { show(block, toggle.dataset.show); return; }
+    var sort = target.closest("button.sort");
+    if (sort) { sortBy(block, sort.closest("th")); return; }
+    var page = target.closest("[data-page]");
+    if (page) {
+      loadRows(block).then(function () {
+        block._page += page.dataset.page === "next" ? 1 : -1;
+        renderPage(block);
+      });
+      return;
+    }
+    var more = target.closest("button.more");
+    if (more) {
+      var long = more.parentElement.querySelector(".long");
+      if (long) { long.textContent = long.dataset.full; long.classList.add("expanded"); }
+      more.remove();
+      return;
+    }
+  });
+
+  function enhance(root) {
+    (root || document).querySelectorAll("[data-result]").forEach(function (block) {
+      if (block.querySelector("[data-chart]")) { show(block, "chart"); }
+    });
+  }
+
+  window.SQLAgentAnswers = { enhance: enhance };
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+})();
