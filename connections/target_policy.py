@@ -18,26 +18,9 @@ from django.conf import settings
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Driver options a user may set, with the values each accepts. Anything else
-# (local_infile, init_command, sslrootcert paths, libpq `options`, ...) is refused.
-ALLOWED_OPTIONS: dict[str, dict[str, frozenset[str]]] = {
-    "postgresql": {
-        "sslmode": frozenset(
-            {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
-        ),
-        "gssencmode": frozenset({"disable", "prefer", "require"}),
-        "target_session_attrs": frozenset(
-            {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}
-        ),
-    },
-    "mysql": {
-        "ssl_mode": frozenset(
-            {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
-        ),
-        "charset": frozenset({"utf8mb4", "utf8", "latin1"}),
-    },
-    "sqlite": {},
-}
+# Driver options a user may set live in each engine backend (`allowed_options`);
+# anything else (local_infile, init_command, sslrootcert paths, libpq
+# `options`, ...) is refused.
 
 
 class TargetRefused(Exception):
@@ -84,7 +67,12 @@ def validate_options(db_type: str, options: object) -> dict[str, str]:
         raise TargetRefused(
             "Options must be an object of driver settings.", field="options"
         )
-    allowed = ALLOWED_OPTIONS.get(db_type, {})
+    from connections.backends import UnknownDatabaseType, backend_for
+
+    try:
+        allowed = backend_for(db_type).allowed_options
+    except UnknownDatabaseType as exc:
+        raise TargetRefused(str(exc), field="db_type") from exc
     cleaned: dict[str, str] = {}
     for key, value in options.items():
         if key not in allowed:

@@ -360,6 +360,12 @@ def make_connection(shop: dict[str, Any]) -> Callable[..., Any]:
 
 
 @pytest.fixture
+def privileged_ok(settings: Any) -> None:
+    """Let tests connect as the admin roles (postgres, root), refused by default."""
+    settings.ALLOW_PRIVILEGED_CONNECTIONS = True
+
+
+@pytest.fixture
 def connected_session(make_connection: Callable[..., Any]) -> Callable[..., Any]:
     """Bind a new connection to the owner's active session and return the session."""
     from connections.services import session_connect, session_get_or_create_active

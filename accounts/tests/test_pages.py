@@ -214,3 +214,18 @@ def test_signups_from_one_address_share_the_apis_rate_limit(
 
     assert statuses == [302, 429]
     assert not User.objects.filter(email="user1@example.com").exists()
+
+
+def test_the_login_page_says_why_when_a_page_sent_the_user_there(client):
+    response = client.get("/", follow=True)
+
+    assert "/accounts/login/?next=/" in response.redirect_chain[-1][0]
+    assert "your session has expired" in response.text
+
+
+def test_the_api_docs_page_links_back_to_the_app(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert 'href="/"' in response.text
+    assert "Back to SQLAgent" in response.text
