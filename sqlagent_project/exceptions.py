@@ -20,15 +20,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Render domain errors and DRF errors alike; never leak a traceback."""
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message, "code": exc.code, **exc.extra}
-        response = Response(body, status=exc.status_code)
+        rendered = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+            rendered["Retry-After"] = str(exc.retry_after)
+        return rendered
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = drf_exception_handler(exc, context)
+    response: Response | None = drf_exception_handler(exc, context)
     if response is not None:
         data = response.data
         if (
