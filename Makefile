@@ -29,8 +29,8 @@ env: install .env
 
 run: env
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py llm_status
 	@echo "Serving on http://127.0.0.1:$(PORT)/"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 

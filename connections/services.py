@@ -203,6 +203,7 @@ def session_connect(
     """Open the connection for real and bind it to the session."""
     check = connection_check(connection)
     if not check.ok:
+        logger.warning("connect failed db=%s reason=%s", connection.pk, check.error)
         raise TargetDatabaseUnavailable(check.error)
     if check.warnings and settings.REFUSE_PRIVILEGED_CONNECTIONS:
         raise PrivilegedConnectionRefused(

@@ -42,9 +42,10 @@ def child_exit(server: Any, worker: Any) -> None:
     the master can, so the turn does not wait for the next boot.
     """
     try:
-        from django.db import DatabaseError, connections
+        from django.db import DatabaseError
 
         from agent.services import turns_fail_of_worker
+        from sqlagent_project.capacity import app_database_pools_close
 
         try:
             turns_fail_of_worker(pid=worker.pid)
@@ -53,7 +54,8 @@ def child_exit(server: Any, worker: Any) -> None:
                 "could not close the turns of worker %s", worker.pid, exc_info=True
             )
         finally:
-            # The master serves no requests: hold no database connection.
-            connections.close_all()
+            # The master serves no requests: hold no database connection, and
+            # no connection pool either (its threads would not survive a fork).
+            app_database_pools_close()
     except Exception:  # a hook must never take the master down
         logging.getLogger(__name__).exception("child_exit hook failed")
