@@ -189,7 +189,9 @@ class ThreadDetailSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_turns(self, thread: Thread) -> list[dict]:
-        return TurnSerializer(thread.turns.all(), many=True).data  # Meta orders them
+        # The view passes one page of turns; Meta orders them.
+        turns = self.context.get("turns", thread.turns.all())
+        return TurnSerializer(turns, many=True).data
 
 
 class SchemaTableSerializer(serializers.Serializer):

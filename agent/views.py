@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -44,6 +45,11 @@ class AskForm(forms.Form):
                 attrs={"rows": 2, "placeholder": "e.g. Which customers are in Germany?"}
             ),
         )
+
+
+# History pages: a long thread is paged, never one huge page.
+HISTORY_THREADS_PER_PAGE = 50
+HISTORY_TURNS_PER_PAGE = 20
 
 
 @login_required
@@ -83,8 +89,11 @@ def chat(request: HttpRequest) -> HttpResponse:
 @require_GET
 def history_list(request: HttpRequest) -> HttpResponse:
     threads = thread_list_for_user(user=request.user).select_related("db_connection")
+    page = Paginator(threads, HISTORY_THREADS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     session = session_get_or_create_active(user=request.user)
-    context = {"threads": threads, "session": session, "nav": "history"}
+    context = {"threads": page, "page": page, "session": session, "nav": "history"}
     return render(request, "agent/history_list.html", context)
 
 
@@ -92,7 +101,10 @@ def history_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
-    context = {"thread": thread, "turns": thread.turns.all(), "nav": "history"}
+    page = Paginator(thread.turns.all(), HISTORY_TURNS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {"thread": thread, "turns": page, "page": page, "nav": "history"}
     return render(request, "agent/history_detail.html", context)
 
 
