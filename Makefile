@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install system-deps services env run test lint format bench load clean
+.PHONY: install system-deps services env run test lint format bench bench-concurrency load clean
 
 system-deps:
 	@bash .ci/system-deps.sh
@@ -37,14 +37,19 @@ run: env
 test: install services
 	$(BIN)/python -m pytest
 
-# 50 users against gunicorn (2 workers) and a stub LLM for 30 s; fails on any
-# error or on an answer from another user's database.
+# 50 users against gunicorn (2 workers) and a stub LLM answering after 1 s, for
+# 30 s; fails on any error or on an answer from another user's database.
 load: install services
 	$(BIN)/python -m bench.load
 
 # One table of side-by-side measurements (also saved to bench/results/latest.md).
 bench: install services
 	$(BIN)/python -m bench.run
+
+# N users asking at once (10, 50, 200, 500) with the model answering after 1 s
+# and 3 s, against the README's production gunicorn; about 10 minutes.
+bench-concurrency: install services
+	$(BIN)/python -m bench.concurrency
 
 lint: install
 	$(BIN)/ruff check .

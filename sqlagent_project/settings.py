@@ -243,8 +243,8 @@ REFUSE_PRIVILEGED_CONNECTIONS = env.bool("REFUSE_PRIVILEGED_CONNECTIONS", defaul
 # CAPACITY
 # Asks a process runs at once (each waits on the model); one more waits up to
 # ASK_QUEUE_TIMEOUT_S for a slot, then gets 503 ask_pool_full + Retry-After.
-ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=48)
-ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=2.0)
+ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=100)
+ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
 
 # AGENT
 # Engine cache: one SQLAlchemy engine per active session, per process.
