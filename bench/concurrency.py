@@ -54,6 +54,7 @@ class Row:
     peak_db_connections: int
     probe_p99_ms: dict[str, float]
     rss_mb: float
+    error_kinds: list[str]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -90,17 +91,24 @@ async def _probe(base_url: str, token: str, until: float, cookie_page: str, out:
                 ("session-status", "/databases/session-status"),
                 ("threads", "/threads"),
             ):
-                started = time.monotonic()
-                r = await client.get(path, headers=headers)
-                out[name].append((time.monotonic() - started) * 1000)
-                if r.status_code != 200:
-                    out["errors"].append(f"{name} {r.status_code}")
-            started = time.monotonic()
-            r = await client.get("/", cookies={"sessionid": cookie_page})
-            out["chat page"].append((time.monotonic() - started) * 1000)
-            if r.status_code != 200:
-                out["errors"].append(f"chat page {r.status_code}")
+                await _timed(client, name, path, {"headers": headers}, out)
+            cookies = {"sessionid": cookie_page}
+            await _timed(client, "chat page", "/", {"cookies": cookies}, out)
             await asyncio.sleep(0.1)
+
+
+async def _timed(
+    client: httpx.AsyncClient, name: str, path: str, kwargs: dict, out: dict
+) -> None:
+    started = time.monotonic()
+    try:
+        r = await client.get(path, **kwargs)
+    except httpx.HTTPError as exc:
+        out["errors"].append(f"{name} {type(exc).__name__}")
+        return
+    out[name].append((time.monotonic() - started) * 1000)
+    if r.status_code != 200:
+        out["errors"].append(f"{name} {r.status_code}")
 
 
 def _db_sampler(database_url: str, stop: threading.Event, peak: list[int]) -> None:
@@ -182,6 +190,7 @@ def measure(
         p50_ms=_pct(window, 0.5),
         p99_ms=_pct(window, 0.99),
         errors=len(errors) + len(probes["errors"]),
+        error_kinds=sorted({str(e) for e in [*errors, *probes["errors"]]}),
         peak_db_connections=peak[0],
         probe_p99_ms={k: _pct(v, 0.99) for k, v in probes.items() if k != "errors"},
         rss_mb=rss_after - rss_before,
@@ -195,6 +204,7 @@ def table(rows: Iterable[Row], ceilings: dict[int, float]) -> str:
         "conn. | p99 ms session-status / threads / chat page | RSS growth MB |",
         "|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
     ]
+    rows = list(rows)
     for r in rows:
         ceiling = ceilings.get(r.users, float("inf"))
         ideal = min(r.ideal, ceiling)
@@ -206,7 +216,12 @@ def table(rows: Iterable[Row], ceilings: dict[int, float]) -> str:
             f"{r.peak_db_connections} | {p['session-status']:.0f} / "
             f"{p['threads']:.0f} / {p['chat page']:.0f} | {r.rss_mb:.0f} |"
         )
-    return "\n".join(lines)
+    notes = [
+        f"- N={r.users} D={r.delay_s:g} errors: " + ", ".join(r.error_kinds[:6])
+        for r in rows
+        if r.error_kinds
+    ]
+    return "\n".join(lines + (["", *notes] if notes else []))
 
 
 def _page_cookie(env: dict[str, str], email: str) -> str:

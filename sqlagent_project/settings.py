@@ -247,8 +247,10 @@ ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=100)
 ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
 
 # AGENT
-# Engine cache: one SQLAlchemy engine per active session, per process.
-ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=64)
+# Engine cache: one SQLAlchemy engine per active session, per process. Sized
+# for the sessions a process serves at once (every user of a busy service
+# reaches every worker): past it, each ask rebuilds engine, catalog and agent.
+ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=256)
 ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900)
 TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
 TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)
