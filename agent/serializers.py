@@ -189,8 +189,9 @@ class ThreadDetailSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_turns(self, thread: Thread) -> list[dict[str, Any]]:
-        # Meta orders them.
-        return list(TurnSerializer(thread.turns.all(), many=True).data)
+        # The view passes one page of turns; Meta orders them.
+        turns = self.context.get("turns", thread.turns.all())
+        return list(TurnSerializer(turns, many=True).data)
 
 
 class SchemaTableSerializer(serializers.Serializer):
