@@ -13,15 +13,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import TokenScope
 from connections import serializers as s
 from connections import services
 from connections.selectors import connection_get_for_user, connection_list_for_user
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 TAGS = ["databases"]
+# Access tokens may read connections and connect; only a password login
+# (JWT or browser session) may add, change or delete one.
+_READ = {"GET": TokenScope.ASK}
 
 
 class ConnectionListApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.ConnectionOutputSerializer(many=True), **ERROR_RESPONSES},
         tags=TAGS,
@@ -51,6 +57,8 @@ class ConnectionCreateApi(APIView):
 
 
 class ConnectionDetailApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
@@ -83,6 +91,8 @@ class ConnectionDetailApi(APIView):
 
 
 class ConnectionTestApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={200: s.ConnectionTestSerializer, **ERROR_RESPONSES, **NOT_FOUND},
@@ -104,6 +114,8 @@ class ConnectionTestApi(APIView):
 
 
 class SessionConnectApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={
@@ -132,6 +144,8 @@ class SessionConnectApi(APIView):
 
 
 class SessionStatusApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.SessionStatusSerializer, **ERROR_RESPONSES}, tags=TAGS
     )
@@ -141,6 +155,8 @@ class SessionStatusApi(APIView):
 
 
 class SessionDisconnectApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={200: s.DisconnectResultSerializer, **ERROR_RESPONSES},
@@ -202,6 +218,8 @@ _HEALTH_SESSION = inline_serializer(
 
 
 class HealthSessionApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={
             200: _HEALTH_SESSION,

@@ -154,11 +154,17 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # DRF
 REST_FRAMEWORK = {
+    # Personal access tokens (`Bearer sqa_…`) first; other bearer values are JWTs.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.PersonalAccessTokenAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # A token reaches only the views that name its scope (accounts/permissions.py).
+        "accounts.permissions.TokenScopePermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "sqlagent_project.exceptions.exception_handler",
