@@ -195,6 +195,8 @@ SIMPLE_JWT = {
 THROTTLE_LOGIN_RATE = env.str("THROTTLE_LOGIN_RATE", default="20/minute")
 THROTTLE_REGISTER_RATE = env.str("THROTTLE_REGISTER_RATE", default="20/hour")
 THROTTLE_ASK_RATE = env.str("THROTTLE_ASK_RATE", default="30/minute")
+# /mcp messages per user other than ask and run_sql (which count as asks).
+THROTTLE_MCP_RATE = env.str("THROTTLE_MCP_RATE", default="120/minute")
 # django-axes: this many failed logins for one email from one address lock that
 # pair out for LOGIN_LOCKOUT_MINUTES (the same answer whether the email exists).
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
@@ -247,6 +249,8 @@ THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
+# Rows an MCP tool (ask, run_sql) returns to the calling AI client.
+MCP_RESULT_MAX_ROWS = env.int("MCP_RESULT_MAX_ROWS", default=100)
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"
