@@ -6,6 +6,9 @@ refused here if it is not a live token), anything else falls through to JWT.
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -68,3 +71,21 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
+    """Document `Bearer sqa_…` on the operations a token may call."""
+
+    target_class = PersonalAccessTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "sqa_… personal access token (POST /auth/tokens)",
+        }
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list] | None:
+        scopes = getattr(auto_schema.view, "token_scopes", {})
+        return {self.name: []} if auto_schema.method in scopes else None
