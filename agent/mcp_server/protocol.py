@@ -16,8 +16,10 @@ from typing import Any
 
 import mcp_types as types
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from pydantic import BaseModel, ValidationError
+from rest_framework.request import Request
 
 from accounts.models import PersonalAccessToken, User
 from agent.mcp_server.tools import TOOLS, McpTool, tool_run, tools_for
@@ -67,10 +69,14 @@ def error_reply(
     return Reply(status=status, body=body)
 
 
-def message_parse(raw: bytes) -> types.JSONRPCMessage | Reply:
+def message_parse(request: Request) -> types.JSONRPCMessage | Reply:
     """Return the one JSON-RPC message in a POST body, or the error to answer."""
     try:
-        data = json.loads(raw)
+        data = json.loads(request.body)
+    except RequestDataTooBig:
+        return error_reply(
+            None, types.INVALID_REQUEST, "The message is too large.", status=413
+        )
     except (ValueError, UnicodeDecodeError):
         return error_reply(None, types.PARSE_ERROR, "Parse error.", status=400)
     if isinstance(data, list):
@@ -120,6 +126,13 @@ def request_handle(
     except JsonRpcFailure as failure:
         return error_reply(
             message.id, failure.code, failure.message, status=failure.http_status
+        )
+    except Exception:
+        # A bug here or in a library, not the client's fault: a 5xx with a
+        # stable message, logged with its traceback so alerts fire.
+        logger.exception("mcp request failed method=%s", message.method)
+        return error_reply(
+            message.id, types.INTERNAL_ERROR, "Internal error.", status=500
         )
     body = {"jsonrpc": "2.0", "id": message.id, "result": result}
     return Reply(status=200, body=body)

@@ -59,7 +59,7 @@ class McpApi(APIView):
     schema = None
 
     def post(self, request: Request) -> HttpResponse:
-        parsed = message_parse(request.body)
+        parsed = message_parse(request)
         if isinstance(parsed, Reply):
             return _respond(request, parsed)
         if not isinstance(parsed, types.JSONRPCRequest):

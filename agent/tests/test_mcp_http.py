@@ -189,3 +189,23 @@ def test_mcp_logs_name_the_token_and_never_hold_its_value(alice, alice_token):
     assert "mcp tool=list_connections outcome=ok" in line
     assert f"token_name=claude user={alice.pk}" in line
     assert alice_token not in text
+
+
+def test_an_oversized_message_is_refused_with_413(alice_token, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {**LIST_TOOLS, "params": {"padding": "x" * 2000}}
+    response = _post(_client(alice_token), body)
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == "The message is too large."
+
+
+def test_an_unexpected_failure_is_a_logged_json_rpc_500(alice_token, monkeypatch):
+    from agent.mcp_server import protocol
+
+    def broken(token: Any) -> list:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(protocol, "tools_for", broken)
+    response = _post(_client(alice_token), LIST_TOOLS)
+    assert response.status_code == 500
+    assert response.json()["error"] == {"code": -32603, "message": "Internal error."}
