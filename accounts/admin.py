@@ -58,7 +58,7 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
     ]
     list_filter = ["scope"]
     search_fields = ["name", "owner__email", "prefix"]
-    fields = [
+    fields = (
         "owner",
         "name",
         "scope",
@@ -67,7 +67,7 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
         "last_used_at",
         "expires_at",
         "revoked_at",
-    ]
+    )
     readonly_fields = fields
     actions = ["revoke"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -19,6 +21,7 @@ from accounts.services import (
     token_revoke,
     user_register,
 )
+from accounts.types import AuthenticatedRequest
 from sqlagent_project.schema import (
     ERROR_RESPONSES,
     INVALID_INPUT,
@@ -55,7 +58,7 @@ class LoginApi(TokenObtainPairView):
     @extend_schema(
         responses={200: s.LoginOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
@@ -65,7 +68,7 @@ class RefreshApi(TokenRefreshView):
     @extend_schema(
         responses={200: s.RefreshOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
@@ -91,7 +94,7 @@ class MeApi(APIView):
     @extend_schema(
         responses={200: s.UserOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(s.UserOutputSerializer(request.user).data)
 
 
@@ -112,7 +115,7 @@ class TokenListCreateApi(APIView):
         tags=["auth"],
         description="Your personal access tokens, newest first; values never shown.",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         tokens = token_list_for_user(user=request.user)
         return Response(s.TokenOutputSerializer(tokens, many=True).data)
 
@@ -130,7 +133,7 @@ class TokenListCreateApi(APIView):
             "only: it is stored hashed and can never be shown again."
         ),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = s.TokenCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = token_create(owner=request.user, **serializer.validated_data)
@@ -147,7 +150,7 @@ class TokenDetailApi(APIView):
         tags=["auth"],
         description="Revoke a token for good (it stays listed, as revoked).",
     )
-    def delete(self, request: Request, token_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, token_id: int) -> Response:
         token = token_get_for_user(user=request.user, token_id=token_id)
         token_revoke(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)

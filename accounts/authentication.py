@@ -55,6 +55,9 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
     """Authenticate `Authorization: Bearer sqa_…`; `request.auth` is the token."""
 
     keyword = b"bearer"
+    # True where only personal access tokens are accepted (/mcp): any other
+    # bearer value is refused here instead of being left to JWT.
+    tokens_only = False
 
     def authenticate(self, request: Request) -> tuple[User, PersonalAccessToken] | None:
         parts = get_authorization_header(request).split()
@@ -65,6 +68,11 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             return None
         if not value.startswith(TOKEN_PREFIX):
+            if self.tokens_only:
+                raise _failed(
+                    "Only personal access tokens (sqa_…) are accepted here.",
+                    "token_not_valid",
+                )
             return None
         token = token_authenticate(value)
         return token.owner, token

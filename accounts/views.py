@@ -20,6 +20,7 @@ from accounts.forms import (
 )
 from accounts.selectors import token_get_for_user, token_list_for_user
 from accounts.services import token_create, token_revoke, user_register
+from accounts.types import AuthenticatedHttpRequest
 from sqlagent_project.throttling import ScopedSettingsThrottle
 
 
@@ -56,8 +57,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("chat")
     form = SignupForm(request.POST or None)
+    # The throttle reads only the scope and the client's address, which a page
+    # request has as much as an API request.
     if request.method == "POST" and not ScopedSettingsThrottle().allow_request(
-        request, _RegisterScope()
+        request,  # type: ignore[arg-type]
+        _RegisterScope(),  # type: ignore[arg-type]
     ):
         form.is_valid()
         form.add_error(None, "Too many sign-ups from your address. Try again later.")
@@ -77,7 +81,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the user's tokens; on a valid POST create one and show its value once.
 
     The value is rendered in the POST's own response, never redirected through
@@ -109,7 +113,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke_page(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke_page(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     token = token_get_for_user(user=request.user, token_id=token_id)
     token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked.")

@@ -16,7 +16,12 @@ from agent.schema_browser import (
     schema_tables,
 )
 from agent.selectors import thread_get_for_user, thread_list_for_user
-from agent.services import thread_ask, thread_run_sql
+from agent.services import (
+    thread_ask,
+    thread_delete,
+    thread_rename,
+    thread_run_sql,
+)
 from connections.selectors import connection_get_for_user
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
@@ -97,6 +102,27 @@ class ThreadDetailApi(APIView):
     def get(self, request: Request, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
         return Response(s.ThreadDetailSerializer(thread).data)
+
+    @extend_schema(
+        request=s.ThreadRenameSerializer,
+        responses={200: s.ThreadSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        tags=["threads"],
+    )
+    def patch(self, request: Request, thread_id: str) -> Response:
+        thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+        serializer = s.ThreadRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        thread = thread_rename(thread=thread, title=serializer.validated_data["title"])
+        listed = thread_list_for_user(user=request.user).get(pk=thread.pk)
+        return Response(s.ThreadSerializer(listed).data)
+
+    @extend_schema(
+        responses={204: None, **ERROR_RESPONSES, **NOT_FOUND}, tags=["threads"]
+    )
+    def delete(self, request: Request, thread_id: str) -> Response:
+        thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+        thread_delete(thread=thread)
+        return Response(status=204)
 
 
 class SchemaApi(APIView):

@@ -106,3 +106,11 @@ class SqlTimedOut(ApplicationError):
     status_code = 504
     code = "query_timeout"
     default_message = "The query ran out of time and was cancelled."
+
+
+class ThreadTitleInvalid(ApplicationError):
+    """A conversation title is empty or too long."""
+
+    status_code = 400
+    code = "invalid_title"
+    default_message = "A title is required and has at most 200 characters."

@@ -3,6 +3,7 @@ isolation, and what the logs say about them."""
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import logging.config
@@ -234,9 +235,11 @@ def test_a_bearer_value_that_is_not_ours_still_goes_to_jwt(anon_client):
 
 @pytest.fixture
 def plain_logs():
-    config = {**django_settings.LOGGING}
-    logging.config.dictConfig({**config, "root": {**config["root"], "level": "INFO"}})
+    config: dict[str, Any] = copy.deepcopy(django_settings.LOGGING)
+    config["root"]["level"] = "INFO"
+    logging.config.dictConfig(config)
     handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+    assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
     handler.setStream(buffer)
     yield buffer

@@ -9,12 +9,7 @@ from django.conf import settings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog, estimate_tokens
-
-DIALECT_NAMES = {
-    "postgresql": "PostgreSQL",
-    "mysql": "MySQL/MariaDB",
-    "sqlite": "SQLite",
-}
+from connections.backends import backend_for
 
 
 @dataclass(frozen=True)
@@ -28,7 +23,7 @@ class HistoryTurn:
 
 def dialect_name(db_type: str) -> str:
     """Return the name the prompt gives the database's SQL dialect."""
-    return DIALECT_NAMES.get(db_type, db_type)
+    return backend_for(db_type).prompt_dialect_name
 
 
 def system_prompt(*, db_type: str, catalog: SchemaCatalog) -> str:

@@ -22,7 +22,6 @@ from agent.engines import engine_cache
 from agent.exceptions import NoDatabaseConnected
 from agent.models import Turn
 from agent.services import thread_ask, thread_run_sql
-from connections.engines import TargetUnavailable
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.selectors import connection_get_for_user, connection_list_for_user
 from connections.services import session_connect, session_get_or_create_active
@@ -174,7 +173,7 @@ def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str,
             "database_name": session.db_connection.database_name,
             "description": catalog.describe(arguments.table_names[:50]),
         }
-    except (TargetUnavailable, TargetRefused) as exc:
+    except TargetRefused as exc:
         raise TargetDatabaseUnavailable(str(exc)) from exc
     except SQLAlchemyError as exc:
         logger.warning("mcp schema read failed error=%s", type(exc).__name__)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from typing import cast
 
 import mcp_types as types
 from django.http import HttpResponse
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from accounts.authentication import PersonalAccessTokenAuthentication
-from accounts.models import TokenScope
+from accounts.models import PersonalAccessToken, TokenScope
 from accounts.permissions import TokenScopePermission
+from accounts.types import AuthenticatedRequest
 from agent.mcp_server.protocol import (
     Reply,
     error_reply,
@@ -25,21 +30,26 @@ from agent.mcp_server.protocol import (
 from sqlagent_project.throttling import ScopedSettingsThrottle
 
 
-class _Scope:
-    def __init__(self, throttle_scope: str) -> None:
-        self.throttle_scope = throttle_scope
-
-
 class _JsonWhateverAccepted(BaseContentNegotiation):
     """Render DRF's own answers (401, 405) as JSON even to an SSE-only Accept."""
 
-    def select_parser(self, request: Request, parsers: list) -> None:
+    def select_parser(
+        self, request: Request, parsers: Iterable[BaseParser]
+    ) -> BaseParser | None:
         return None
 
     def select_renderer(
-        self, request: Request, renderers: list, format_suffix: str | None = None
-    ) -> tuple:
-        return renderers[0], renderers[0].media_type
+        self,
+        request: Request,
+        renderers: Iterable[BaseRenderer],
+        format_suffix: str | None = None,
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class _TokensOnly(PersonalAccessTokenAuthentication):
+    tokens_only = True
 
 
 class McpApi(APIView):
@@ -49,16 +59,17 @@ class McpApi(APIView):
     this server sends nothing unasked and keeps no session.
     """
 
-    authentication_classes = [PersonalAccessTokenAuthentication]
+    authentication_classes = [_TokensOnly]
     permission_classes = [IsAuthenticated, TokenScopePermission]
     token_scopes = {m: TokenScope.ASK for m in ("POST", "GET", "DELETE")}
-    # Rate limits are chosen per message below (ask/run_sql share /ask's rate).
+    # The rate limit is chosen per message below (ask/run_sql share /ask's rate).
     throttle_classes: list = []
+    throttle_scope = "mcp"
     parser_classes: list = []
     content_negotiation_class = _JsonWhateverAccepted
     schema = None
 
-    def post(self, request: Request) -> HttpResponse:
+    def post(self, request: AuthenticatedRequest) -> HttpResponse:
         parsed = message_parse(request)
         if isinstance(parsed, Reply):
             return _respond(request, parsed)
@@ -66,9 +77,9 @@ class McpApi(APIView):
             # Notifications (e.g. notifications/initialized) and responses.
             return HttpResponse(status=202)
         tool = tool_for_request(parsed)
+        self.throttle_scope = tool.throttle_scope if tool is not None else "mcp"
         throttle = ScopedSettingsThrottle()
-        scope = _Scope(tool.throttle_scope if tool is not None else "mcp")
-        if not throttle.allow_request(request, scope):
+        if not throttle.allow_request(request, self):
             wait = math.ceil(throttle.wait() or 1)
             reply = error_reply(
                 parsed.id,
@@ -79,7 +90,9 @@ class McpApi(APIView):
             response = _respond(request, reply)
             response["Retry-After"] = str(wait)
             return response
-        reply = request_handle(message=parsed, user=request.user, token=request.auth)
+        # The only authentication class here makes `auth` the token.
+        token = cast(PersonalAccessToken, request.auth)
+        reply = request_handle(message=parsed, user=request.user, token=token)
         return _respond(request, reply)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -16,7 +17,7 @@ from accounts.services import token_create, token_revoke
 
 pytestmark = pytest.mark.django_db
 
-INITIALIZE = {
+INITIALIZE: dict[str, Any] = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
@@ -29,7 +30,7 @@ INITIALIZE = {
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
-def _client(value: str | None = None, **headers: str) -> APIClient:
+def _client(value: str | None = None) -> APIClient:
     client = APIClient()
     if value is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {value}")
@@ -126,6 +127,9 @@ def test_anonymous_and_jwt_requests_are_refused(alice_client):
     assert anonymous.status_code == 401
     assert anonymous["WWW-Authenticate"].startswith("Bearer")
     assert jwt.status_code == 401
+    assert jwt.json()["detail"] == (
+        "Only personal access tokens (sqa_…) are accepted here."
+    )
 
 
 def test_a_revoked_token_gets_401_with_the_reason(alice):
@@ -169,9 +173,11 @@ def test_ask_through_mcp_counts_against_the_ask_rate(alice_token, settings):
 
 
 def test_mcp_logs_name_the_token_and_never_hold_its_value(alice, alice_token):
-    config = django_settings.LOGGING
-    logging.config.dictConfig({**config, "root": {**config["root"], "level": "INFO"}})
+    config: dict[str, Any] = copy.deepcopy(django_settings.LOGGING)
+    config["root"]["level"] = "INFO"
+    logging.config.dictConfig(config)
     handler = next(h for h in logging.getLogger().handlers if h.name == "console")
+    assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
     handler.setStream(buffer)
     try:
@@ -192,11 +198,11 @@ def test_mcp_logs_name_the_token_and_never_hold_its_value(alice, alice_token):
 
 
 def test_an_oversized_message_is_refused_with_413(alice_token, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    settings.REQUEST_MAX_BYTES = 1000
     body = {**LIST_TOOLS, "params": {"padding": "x" * 2000}}
     response = _post(_client(alice_token), body)
     assert response.status_code == 413
-    assert response.json()["error"]["message"] == "The message is too large."
+    assert response.json()["code"] == "request_too_large"
 
 
 def test_an_unexpected_failure_is_a_logged_json_rpc_500(alice_token, monkeypatch):
