@@ -222,6 +222,7 @@ TOOLS: dict[str, McpTool] = {
             describe=lambda: (
                 "List your database connections (id, type, database name) and "
                 "which one is connected. Connect to one with connect(connection_id)."
+                " Every database is read-only here."
             ),
         ),
         McpTool(

@@ -215,3 +215,26 @@ def test_an_unexpected_failure_is_a_logged_json_rpc_500(alice_token, monkeypatch
     response = _post(_client(alice_token), LIST_TOOLS)
     assert response.status_code == 500
     assert response.json()["error"] == {"code": -32603, "message": "Internal error."}
+
+
+def test_rows_a_tool_returns_are_capped_and_the_cap_is_said(
+    alice, connected_session, settings
+):
+    settings.MCP_RESULT_MAX_ROWS = 2
+    connected_session(alice, "sqlite")
+    token = token_create(owner=alice, name="ide", scope="sql").value
+    body = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tools/call",
+        "params": {"name": "run_sql", "arguments": {"sql": "SELECT id FROM customers"}},
+    }
+    tools = _post(_client(token), LIST_TOOLS).json()["result"]["tools"]
+    result = _post(_client(token), body).json()["result"]
+    payload = result["structuredContent"]
+    assert result["isError"] is False
+    assert payload["rows"] == [[1], [2]]
+    assert (payload["rows_returned"], payload["truncated"]) == (2, True)
+    run_sql = next(tool for tool in tools if tool["name"] == "run_sql")
+    assert "capped at 2" in run_sql["description"]
+    assert run_sql["annotations"]["readOnlyHint"] is True
