@@ -90,3 +90,14 @@ def test_the_admin_lists_tokens_without_their_secrets(
     assert "laptop" in response.text
     assert created.value not in response.text
     assert created.token.digest not in response.text
+
+
+def test_an_admin_can_revoke_tokens_in_bulk(admin_client: Client, alice: Any) -> None:
+    token = token_create(owner=alice, name="laptop", scope="ask").token
+    response = admin_client.post(
+        "/admin/accounts/personalaccesstoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    token.refresh_from_db()
+    assert response.status_code == 302
+    assert token.revoked_at is not None
