@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import PersonalAccessToken, TokenScope, User
-from agent import llm
+from agent import llm, sql_guard
 from agent.engines import engine_cache
 from agent.exceptions import NoDatabaseConnected
 from agent.models import Turn
+from agent.privacy import policy_default
 from agent.services import thread_ask, thread_run_sql
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.selectors import connection_get_for_user, connection_list_for_user
@@ -92,25 +93,77 @@ def _rows_cap() -> int:
     return settings.MCP_RESULT_MAX_ROWS
 
 
-def turn_payload(turn: Turn) -> dict[str, Any]:
+def turn_payload(*, user: User, turn: Turn) -> dict[str, Any]:
     """Return what a tool reports of a turn: answer, SQL, capped rows, chart."""
     result = turn.result or {}
-    rows = list(result.get("rows") or [])
+    sql = [q["sql"] for q in turn.queries or [] if not q.get("error")]
+    rows, privacy_note = _rows_for_client(user=user, turn=turn, sql=sql)
     cap = _rows_cap()
     payload: dict[str, Any] = {
         "turn_id": turn.pk,
         "thread_id": str(turn.thread_id),
         "answer": turn.answer,
-        "sql": [q["sql"] for q in turn.queries or [] if not q.get("error")],
+        "sql": sql,
         "columns": list(result.get("columns") or []),
+        "row_count": result.get("row_count", 0),
         "rows": rows[:cap],
         "rows_returned": min(len(rows), cap),
         # The query's own cap (QUERY_MAX_ROWS) or this one cut rows off.
         "truncated": bool(result.get("truncated")) or len(rows) > cap,
     }
-    if getattr(turn, "chart", None):
+    if privacy_note is not None:
+        payload["privacy"] = privacy_note
+    elif turn.chart:
+        # A chart holds the rows' values: only sent when nothing is restricted.
         payload["chart"] = turn.chart
     return payload
+
+
+def _rows_for_client(
+    *, user: User, turn: Turn, sql: list[str]
+) -> tuple[list[list[Any]], str | None]:
+    """Return the rows an AI client may read, under the connection's privacy
+    policy (an MCP client is a model too), and a note when rules applied.
+
+    Tier `schema`: no values. Masked columns: tokens, traced as for the agent's
+    model; anything that cannot be checked is withheld (fail closed).
+    """
+    result = turn.result or {}
+    rows = [list(row) for row in result.get("rows") or []]
+    if not rows:
+        return rows, None
+    try:
+        session_engine = engine_cache.get(session_get_or_create_active(user=user))
+        policy = session_engine.privacy or policy_default()
+        if not policy.restricts:
+            return rows, None
+        if not policy.values_visible:
+            return [], (
+                "Privacy tier 'schema': values are not sent to AI clients; the "
+                "user sees them in SQLAgent."
+            )
+        if policy.masked_hidden:
+            # The stored rows already hold tokens in place of masked values.
+            return rows, "Masked columns show a token per value."
+        stored = sql_guard.QueryResult(
+            columns=list(result.get("columns") or []),
+            column_types=list(result.get("column_types") or []),
+            rows=rows,
+            row_count=int(result.get("row_count") or len(rows)),
+            truncated=bool(result.get("truncated")),
+            duration_ms=0.0,
+        )
+        masked = policy.masked_columns_of(
+            sql=sql[-1] if sql else "",
+            result=stored,
+            db_type=session_engine.db_type,
+            catalog=llm.catalog_get(session_engine),
+        )
+    except Exception:
+        logger.warning("mcp rows withheld: privacy could not be checked", exc_info=True)
+        return [], "Rows withheld: the privacy rules could not be checked."
+    note = "Masked columns show a token per value." if masked else None
+    return policy.tokenize(stored, masked).rows, note
 
 
 def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
@@ -149,11 +202,13 @@ def connect(user: User, arguments: ConnectArguments) -> dict[str, Any]:
 
 
 def ask(user: User, arguments: AskArguments) -> dict[str, Any]:
-    return turn_payload(thread_ask(user=user, question=arguments.question))
+    return turn_payload(
+        user=user, turn=thread_ask(user=user, question=arguments.question)
+    )
 
 
 def run_sql(user: User, arguments: RunSqlArguments) -> dict[str, Any]:
-    return turn_payload(thread_run_sql(user=user, sql=arguments.sql))
+    return turn_payload(user=user, turn=thread_run_sql(user=user, sql=arguments.sql))
 
 
 def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str, Any]:

@@ -238,3 +238,41 @@ def test_rows_a_tool_returns_are_capped_and_the_cap_is_said(
     run_sql = next(tool for tool in tools if tool["name"] == "run_sql")
     assert "capped at 2" in run_sql["description"]
     assert run_sql["annotations"]["readOnlyHint"] is True
+
+
+def _run_sql(token: str, sql: str) -> dict[str, Any]:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 10,
+        "method": "tools/call",
+        "params": {"name": "run_sql", "arguments": {"sql": sql}},
+    }
+    result = _post(_client(token), body).json()["result"]
+    assert result["isError"] is False, result
+    return result["structuredContent"]
+
+
+def test_the_schema_tier_sends_no_values_to_an_ai_client(alice, connected_session):
+    connected_session(alice, "sqlite", privacy="schema")
+    token = token_create(owner=alice, name="ide", scope="sql").value
+
+    payload = _run_sql(token, "SELECT name, country FROM customers ORDER BY id")
+
+    assert payload["columns"] == ["name", "country"]
+    assert payload["row_count"] == 6
+    assert payload["rows"] == []
+    assert "chart" not in payload
+    assert payload["privacy"].startswith("Privacy tier 'schema'")
+
+
+def test_masked_columns_reach_an_ai_client_as_tokens(alice, connected_session):
+    connected_session(alice, "sqlite", masked_columns=["customers.name"])
+    token = token_create(owner=alice, name="ide", scope="sql").value
+
+    payload = _run_sql(token, "SELECT name AS who, country FROM customers ORDER BY id")
+
+    names = [row[0] for row in payload["rows"]]
+    countries = {row[1] for row in payload["rows"]}
+    assert all(name.startswith("⟪mask:") for name in names)
+    assert "Germany" in countries
+    assert payload["privacy"] == "Masked columns show a token per value."
