@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from accounts.models import PersonalAccessToken, TokenScope, User
 from agent import llm, sql_guard
 from agent.engines import engine_cache
-from agent.exceptions import NoDatabaseConnected
+from agent.exceptions import NoDatabaseConnected, SqlFailed
 from agent.models import Turn
 from agent.privacy import policy_default
 from agent.services import thread_ask, thread_run_sql
@@ -208,7 +208,24 @@ def ask(user: User, arguments: AskArguments) -> dict[str, Any]:
 
 
 def run_sql(user: User, arguments: RunSqlArguments) -> dict[str, Any]:
-    return turn_payload(user=user, turn=thread_run_sql(user=user, sql=arguments.sql))
+    try:
+        turn = thread_run_sql(user=user, sql=arguments.sql)
+    except SqlFailed as exc:
+        # A database error may quote a stored value; hide it as for the agent's
+        # model when the connection restricts values.
+        raise SqlFailed(
+            _error_for_client(user=user, message=exc.message, sql=arguments.sql)
+        ) from exc
+    return turn_payload(user=user, turn=turn)
+
+
+def _error_for_client(*, user: User, message: str, sql: str) -> str:
+    try:
+        session_engine = engine_cache.get(session_get_or_create_active(user=user))
+    except Exception:
+        return "The query failed."
+    policy = session_engine.privacy or policy_default()
+    return policy.error_for_model(message, sql=sql)
 
 
 def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str, Any]:

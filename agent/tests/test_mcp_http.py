@@ -276,3 +276,26 @@ def test_masked_columns_reach_an_ai_client_as_tokens(alice, connected_session):
     assert all(name.startswith("⟪mask:") for name in names)
     assert "Germany" in countries
     assert payload["privacy"] == "Masked columns show a token per value."
+
+
+def test_a_database_error_quoting_a_value_is_hidden_from_an_ai_client(
+    alice, connected_session
+):
+    connected_session(alice, "postgresql", privacy="schema")
+    token = token_create(owner=alice, name="ide", scope="sql").value
+    body = {
+        "jsonrpc": "2.0",
+        "id": 11,
+        "method": "tools/call",
+        "params": {
+            "name": "run_sql",
+            "arguments": {"sql": "SELECT CAST(name AS integer) FROM customers"},
+        },
+    }
+
+    result = _post(_client(token), body).json()["result"]
+
+    text = result["content"][0]["text"]
+    assert result["isError"] is True
+    assert text.startswith("query_failed: ")
+    assert "⟪value hidden⟫" in text
