@@ -8,9 +8,10 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from connections.backends.base import (
+    BoundedStatement,
     DatabaseBackend,
     PrivilegeFinding,
     column_types_from_values,
@@ -115,6 +116,11 @@ class MySQLBackend(DatabaseBackend):
             **pool_args(pooled=pooled),
         )
         pin_resolved_address(engine, conn.host, conn.port, "host")
+
+        @event.listens_for(engine, "connect")
+        def _note_thread_id(dbapi_connection: Any, record: Any) -> None:
+            record.info["thread_id"] = dbapi_connection.thread_id()
+
         return engine
 
     def target_describe(self, conn: DatabaseConnection) -> str:
@@ -193,10 +199,12 @@ class MySQLBackend(DatabaseBackend):
         args = getattr(original, "args", ())
         return bool(args) and args[0] in _TIMEOUT_ERRORS
 
-    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
+    def cancel(self, engine: Engine, pooled_connection: Any) -> None:
         # KILL QUERY over a separate short connection (same account, same
         # pinned address): the account may always kill its own statements.
-        thread_id = int(dbapi_connection.thread_id())
+        # mysqlclient refuses any call on a connection busy in another thread:
+        # the id was noted when the connection opened.
+        thread_id = int(pooled_connection.info["thread_id"])
         killer = engine.pool._creator()  # type: ignore[attr-defined]  # unpooled
         try:
             cursor = killer.cursor()
@@ -219,6 +227,13 @@ class MySQLBackend(DatabaseBackend):
         # live as long as the session: no reset can be proven, so the session
         # ends with the query and the pool opens a fresh one next time.
         connection.invalidate()
+
+    def cells_bound(
+        self, connection: Connection, statement: str, *, max_cell_bytes: int
+    ) -> BoundedStatement:
+        # The result streams (SSCursor) and is cut row by row on the client;
+        # one value can be no larger than the server's max_allowed_packet.
+        return BoundedStatement(statement)
 
     def column_types(
         self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]

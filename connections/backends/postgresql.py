@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, text
 
-from connections.backends.base import DatabaseBackend, PrivilegeFinding
+from connections.backends.base import (
+    BoundedStatement,
+    DatabaseBackend,
+    PrivilegeFinding,
+)
 from connections.backends.server import pin_resolved_address, pool_args, server_url
 
 if TYPE_CHECKING:
@@ -156,9 +160,9 @@ class PostgreSQLBackend(DatabaseBackend):
         original = getattr(exc, "orig", None) or exc
         return getattr(original, "sqlstate", None) == _QUERY_CANCELED
 
-    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
+    def cancel(self, engine: Engine, pooled_connection: Any) -> None:
         # A cancel request travels on its own short connection to the server.
-        dbapi_connection.cancel_safe(timeout=5.0)
+        pooled_connection.driver_connection.cancel_safe(timeout=5.0)
 
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # Closing the named (server-side) cursor drops the rest of the result
@@ -175,6 +179,51 @@ class PostgreSQLBackend(DatabaseBackend):
             raw.execute("DISCARD ALL")
         finally:
             raw.autocommit = False
+
+    def cells_bound(
+        self, connection: Connection, statement: str, *, max_cell_bytes: int
+    ) -> BoundedStatement:
+        # Declaring a server-side cursor describes the result without running
+        # it; the statement is then wrapped so a cell over the cap comes back
+        # as its size and a prefix, and the server never ships the whole value
+        # (SELECT repeat('x', 200000000) would otherwise cross as 200 MB).
+        described = connection.execution_options(
+            stream_results=True, no_parameters=True
+        ).exec_driver_sql(statement)
+        try:
+            if not described.returns_rows:
+                return BoundedStatement(statement)
+            description = list(described.cursor.description or [])
+            columns = list(map(str, described.keys()))
+        finally:
+            described.close()
+        if not description:
+            return BoundedStatement(statement)
+        width = len(columns)
+        names = ", ".join(f'"c{i}"' for i in range(width))
+        sizes = ", ".join(
+            f'octet_length(q."c{i}"::text) AS "s{i}"' for i in range(width)
+        )
+        cap = int(max_cell_bytes)
+        cells = ", ".join(
+            f'CASE WHEN z."s{i}" <= {cap} THEN q."c{i}" END, '
+            f'CASE WHEN z."s{i}" > {cap} THEN z."s{i}" END, '
+            f'CASE WHEN z."s{i}" > {cap} THEN left(q."c{i}"::text, {cap}) END'
+            for i in range(width)
+        )
+        body = statement.strip().rstrip(";")
+        # Only generated names and an integer are spliced in; the statement
+        # itself is the checked one, run as it would be without the wrap.
+        wrapped = (
+            # OFFSET 0 keeps the subquery from being flattened, so each
+            # value is computed once, not once per reference below.
+            f"SELECT {cells} FROM (SELECT * FROM (\n{body}\n) AS q0 OFFSET 0) "  # noqa: S608
+            f"AS q({names}) "
+            f"CROSS JOIN LATERAL (SELECT {sizes}) AS z"
+        )
+        return BoundedStatement(
+            wrapped, server_cut=True, columns=columns, description=description
+        )
 
     def column_types(
         self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]
