@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from connections.backends.base import (
@@ -187,18 +188,22 @@ class PostgreSQLBackend(DatabaseBackend):
         # it; the statement is then wrapped so a cell over the cap comes back
         # as its size and a prefix, and the server never ships the whole value
         # (SELECT repeat('x', 200000000) would otherwise cross as 200 MB).
-        described = connection.execution_options(
-            stream_results=True, no_parameters=True
-        ).exec_driver_sql(statement)
+        # On the driver's own named cursor: SQLAlchemy's streamed result would
+        # prefetch a first row, i.e. run the statement. A savepoint keeps a
+        # statement that fails here for the real run to report as usual.
+        raw: Any = connection.connection.driver_connection
+        raw.execute("SAVEPOINT sqlagent_describe")
         try:
-            if not described.returns_rows:
-                return BoundedStatement(statement)
-            description = list(described.cursor.description or [])
-            columns = list(map(str, described.keys()))
-        finally:
-            described.close()
+            with raw.cursor(name="sqlagent_describe") as cursor:
+                cursor.execute(statement)
+                description = list(cursor.description or [])
+        except psycopg.Error:
+            raw.execute("ROLLBACK TO SAVEPOINT sqlagent_describe")
+            return BoundedStatement(statement)
+        raw.execute("RELEASE SAVEPOINT sqlagent_describe")
         if not description:
             return BoundedStatement(statement)
+        columns = [str(column.name) for column in description]
         width = len(columns)
         names = ", ".join(f'"c{i}"' for i in range(width))
         sizes = ", ".join(
