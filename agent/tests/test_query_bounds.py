@@ -20,6 +20,7 @@ from agent.sql_guard import QueryFailed, QueryResult, query_run
 from agent.sql_guard.bounds import cell_bound, cell_for_llm, cut_marker
 from connections.backends import BACKENDS
 from connections.engines import engine_create
+from connections.exceptions import TargetDatabaseBusy
 from testsupport.fixtures import TARGET_DB
 
 ENGINES = ("postgresql", "mysql", "sqlite")
@@ -327,3 +328,24 @@ def test_the_llm_sees_cells_cut_at_its_own_smaller_cap(settings: Any):
 
     assert cell_for_llm("y" * 25) == "y" * 10 + "…[cut: 25 chars]"
     assert cell_for_llm(42) == 42
+
+
+# --- every connection busy ------------------------------------------------------
+
+
+def test_a_query_finding_every_connection_busy_is_a_503_with_retry_after(
+    alice: Any, make_connection: Callable[..., Any], settings: Any, shop: Any
+):
+    settings.TARGET_POOL_SIZE = 1
+    settings.TARGET_MAX_OVERFLOW = 0
+    settings.TARGET_CONNECT_TIMEOUT_S = 1
+    engine = engine_create(make_connection(alice, "sqlite"))
+    try:
+        with engine.connect(), pytest.raises(TargetDatabaseBusy) as caught:
+            run(engine, "sqlite", "SELECT 1")
+    finally:
+        engine.dispose()
+
+    assert caught.value.status_code == 503
+    assert caught.value.code == "database_busy"
+    assert caught.value.retry_after is not None
