@@ -40,11 +40,11 @@ class ChartRequest:
 
 
 def _max_categories() -> int:
-    return getattr(settings, "CHART_MAX_CATEGORIES", 20)
+    return settings.CHART_MAX_CATEGORIES
 
 
 def _max_points() -> int:
-    return getattr(settings, "CHART_MAX_POINTS", 5000)
+    return settings.CHART_MAX_POINTS
 
 
 def _number(value: Any) -> float | None:

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sqlagent_project.middleware.RequestLogMiddleware",
+    "sqlagent_project.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -160,7 +161,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["sqlagent_project.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "sqlagent_project.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "sqlagent_project.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -182,6 +183,12 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+
+# REQUEST BODIES
+# Every route: a longer body answers 413, JSON nested deeper answers 400.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 
 # RATE LIMITS AND LOCKOUT
 # DRF rates ("<n>/<second|minute|hour|day>") per throttle_scope: login and
@@ -246,8 +253,16 @@ SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=6000)
 # Prior turns replayed to the LLM as conversation history.
 THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
+# Charts: bars past this many categories keep the top ones; results with more
+# rows than CHART_MAX_POINTS get no chart.
+CHART_MAX_CATEGORIES = env.int("CHART_MAX_CATEGORIES", default=20)
+CHART_MAX_POINTS = env.int("CHART_MAX_POINTS", default=5000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
+# Functions the statement check lets the agent call beyond its built-in
+# allow-list of read-only functions (e.g. a user-defined read-only function):
+# "name" (any schema) or "schema.name". Known side-effect functions stay refused.
+SQL_EXTRA_ALLOWED_FUNCTIONS = env.list("SQL_EXTRA_ALLOWED_FUNCTIONS", default=[])
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"
