@@ -62,7 +62,7 @@ def _scrub(message: str, engine: Engine) -> str:
 
 def _db_message(exc: BaseException, engine: Engine) -> str:
     original = getattr(exc, "orig", None) or exc
-    args = getattr(original, "args", ())
+    args: tuple[Any, ...] = getattr(original, "args", ())
     if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
         message = f"{args[1]} (error {args[0]})"  # MySQLdb: (errno, text)
     else:

@@ -83,13 +83,13 @@ _BLOB_CODES = {249, 250, 251, 252}
 class MySQLBackend(DatabaseBackend):
     """MySQL and MariaDB: every hook implemented."""
 
-    db_type = "mysql"  # type: ignore[assignment]
-    label = "MySQL / MariaDB"  # type: ignore[assignment]
-    default_port = 3306  # type: ignore[assignment]
-    sqlglot_dialect = "mysql"  # type: ignore[assignment]
-    prompt_dialect_name = "MySQL/MariaDB"  # type: ignore[assignment]
-    version_sql = "SELECT VERSION()"  # type: ignore[assignment]
-    allowed_options = {  # type: ignore[assignment]
+    db_type = "mysql"
+    label = "MySQL / MariaDB"
+    default_port = 3306
+    sqlglot_dialect = "mysql"
+    prompt_dialect_name = "MySQL/MariaDB"
+    version_sql = "SELECT VERSION()"
+    allowed_options = {
         "ssl_mode": frozenset(
             {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
         ),
@@ -196,7 +196,7 @@ class MySQLBackend(DatabaseBackend):
 
     def is_timeout(self, exc: BaseException) -> bool:
         original = getattr(exc, "orig", None) or exc
-        args = getattr(original, "args", ())
+        args: tuple[Any, ...] = getattr(original, "args", ())
         return bool(args) and args[0] in _TIMEOUT_ERRORS
 
     def cancel(self, engine: Engine, pooled_connection: Any) -> None:
@@ -205,7 +205,9 @@ class MySQLBackend(DatabaseBackend):
         # mysqlclient refuses any call on a connection busy in another thread:
         # the id was noted when the connection opened.
         thread_id = int(pooled_connection.info["thread_id"])
-        killer = engine.pool._creator()  # type: ignore[attr-defined]  # unpooled
+        # The pool's own connect function: events (host pinning) and all, unpooled.
+        creator: Any = engine.pool._creator
+        killer = creator(None)
         try:
             cursor = killer.cursor()
             cursor.execute(f"KILL QUERY {thread_id}")

@@ -70,13 +70,13 @@ _TYPES_BY_OID = {
 class PostgreSQLBackend(DatabaseBackend):
     """PostgreSQL: every hook implemented."""
 
-    db_type = "postgresql"  # type: ignore[assignment]
-    label = "PostgreSQL"  # type: ignore[assignment]
-    default_port = 5432  # type: ignore[assignment]
-    sqlglot_dialect = "postgres"  # type: ignore[assignment]
-    prompt_dialect_name = "PostgreSQL"  # type: ignore[assignment]
-    version_sql = "SELECT current_setting('server_version')"  # type: ignore[assignment]
-    allowed_options = {  # type: ignore[assignment]
+    db_type = "postgresql"
+    label = "PostgreSQL"
+    default_port = 5432
+    sqlglot_dialect = "postgres"
+    prompt_dialect_name = "PostgreSQL"
+    version_sql = "SELECT current_setting('server_version')"
+    allowed_options = {
         "sslmode": frozenset(
             {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
         ),

@@ -185,13 +185,13 @@ def _declared_kind(declared: str | None) -> str | None:
 class SQLiteBackend(DatabaseBackend):
     """SQLite: every hook implemented."""
 
-    db_type = "sqlite"  # type: ignore[assignment]
-    label = "SQLite"  # type: ignore[assignment]
-    default_port = 0  # type: ignore[assignment]
-    sqlglot_dialect = "sqlite"  # type: ignore[assignment]
-    prompt_dialect_name = "SQLite"  # type: ignore[assignment]
-    version_sql = "SELECT sqlite_version()"  # type: ignore[assignment]
-    allowed_options: dict[str, frozenset[str]] = {}  # type: ignore[assignment]
+    db_type = "sqlite"
+    label = "SQLite"
+    default_port = 0
+    sqlglot_dialect = "sqlite"
+    prompt_dialect_name = "SQLite"
+    version_sql = "SELECT sqlite_version()"
+    allowed_options: dict[str, frozenset[str]] = {}
 
     def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
         database_name = conn.database_name
