@@ -169,6 +169,7 @@ def test_sqlite_refuses_temporary_objects_so_none_outlive_a_query(
 # --- bytes -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the server builds hundreds of MB
 def test_a_200_mb_postgresql_cell_comes_back_cut_and_marked(
     engine_for: Any, shop: Any, caps: Any
 ):
@@ -196,6 +197,7 @@ _MB_ROWS = {
 }
 
 
+@pytest.mark.slow  # the server builds hundreds of MB
 def test_300_rows_of_a_megabyte_stop_at_the_result_cap_with_every_cell_cut(
     engine_for: Any, db_type: str, shop: Any, caps: Any
 ):
