@@ -19,15 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import chart_for
+from agent.context import question_context_messages
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, LLMTimeout, LLMUnavailable
 from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
-from agent.llm.prompt import (
-    HistoryTurn,
-    history_messages,
-    named_tables_context,
-    system_prompt,
-)
+from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
 from agent.models import TurnOutcome
 from connections.exceptions import TargetDatabaseUnavailable
@@ -173,7 +169,11 @@ def agent_answer(
         inputs = {
             "messages": [
                 *history_messages(history),
-                *named_tables_context(catalog, question),
+                *question_context_messages(
+                    connection_id=session_engine.connection_id,
+                    question=question,
+                    catalog=catalog,
+                ),
                 HumanMessage(question),
             ]
         }
