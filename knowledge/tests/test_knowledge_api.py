@@ -20,7 +20,9 @@ def test_an_instruction_is_added_listed_changed_and_deleted(
     assert created.status_code == 201
     item = created.json()["id"]
     assert alice_client.get(base).json()[0]["text"] == "amt is in cents"
-    patched = alice_client.patch(f"{base}/{item}", {"text": "amt: cents"}, format="json")
+    patched = alice_client.patch(
+        f"{base}/{item}", {"text": "amt: cents"}, format="json"
+    )
     assert patched.json()["text"] == "amt: cents"
     assert alice_client.delete(f"{base}/{item}").status_code == 204
     assert not Instruction.objects.exists()
@@ -84,7 +86,8 @@ def test_an_example_is_re_run_to_show_it_still_works(
     checked = alice_client.post(f"{base}/{good['id']}/check").json()
     failed = alice_client.post(f"{base}/{stale['id']}/check").json()
 
-    assert checked["last_check_ok"] is True and checked["checked_at"]
+    assert checked["last_check_ok"] is True
+    assert checked["checked_at"]
     assert failed["last_check_ok"] is False
     assert "clients" in failed["last_check_error"]
 
@@ -93,14 +96,18 @@ def test_knowledge_of_another_users_connection_is_a_404(
     alice_client, bob, make_connection
 ):
     connection = make_connection(bob, "sqlite")
-    example = Example.objects.create(connection=connection, question="q", sql="SELECT 1")
+    example = Example.objects.create(
+        connection=connection, question="q", sql="SELECT 1"
+    )
     base = f"/databases/{connection.id}/knowledge"
     assert alice_client.get(f"{base}/examples").status_code == 404
     assert alice_client.get(f"{base}/instructions").status_code == 404
     assert alice_client.get(f"{base}/notes").status_code == 404
     assert alice_client.get(f"{base}/examples/{example.id}").status_code == 404
     assert alice_client.delete(f"{base}/examples/{example.id}").status_code == 404
-    assert alice_client.get(f"/databases/{connection.id}/evaluations").status_code == 404
+    assert (
+        alice_client.get(f"/databases/{connection.id}/evaluations").status_code == 404
+    )
     assert Example.objects.filter(pk=example.pk).exists()
 
 
@@ -157,9 +164,7 @@ def test_the_import_command_reads_a_spider_style_file_into_a_golden_set(
     assert "Imported 1" in captured.out
 
 
-def test_the_import_command_maps_columns_of_a_csv(
-    alice, make_connection, tmp_path
-):
+def test_the_import_command_maps_columns_of_a_csv(alice, make_connection, tmp_path):
     from django.core.management import call_command
 
     connection = make_connection(alice, "sqlite")
