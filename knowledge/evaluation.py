@@ -24,6 +24,7 @@ from typing import Any
 import sqlglot
 from django.conf import settings
 from django.db import close_old_connections
+from django.db import connection as db_connection
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
@@ -236,6 +237,11 @@ def _score_one(
         if partial is not None:
             _usage(result, partial)
             result.generated_sql = _last_sql(partial.queries) or ""
+    except Exception as exc:
+        # One question's unexpected failure must not end the whole run.
+        logger.exception("evaluation question %s failed", position)
+        result.outcome = Outcome.LLM_ERROR
+        result.error = f"{type(exc).__name__}: {exc}"[:500]
     else:
         _usage(result, outcome)
         result.answer = outcome.answer
@@ -332,4 +338,5 @@ def _background(run_id: int) -> None:
         run = EvaluationRun.objects.select_related("connection").get(pk=run_id)
         run_execute(run=run)
     finally:
-        close_old_connections()
+        # This pool thread's own app-database connection: hand it back now.
+        db_connection.close()
