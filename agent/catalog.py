@@ -113,10 +113,28 @@ class SchemaCatalog:
             if tokens <= token_budget:
                 prompt = SchemaPrompt(text, True, len(tables), tokens)
         if prompt is None:
-            text = (
+            head = (
                 f"The database has {len(tables)} tables (too many to describe here; "
-                "call describe_tables for the ones you need): " + ", ".join(tables)
+                "call describe_tables for the ones you need): "
             )
+            text = head + ", ".join(tables)
+            # The list alone may not fit either (thousands of tables): keep half
+            # the budget for the tables described with each question.
+            if estimate_tokens(text) > token_budget // 2:
+                listed: list[str] = []
+                used = estimate_tokens(head) + 40
+                for name in tables:
+                    used += len(name) // 4 + 1
+                    if used > token_budget // 2:
+                        break
+                    listed.append(name)
+                text = (
+                    head
+                    + ", ".join(listed)
+                    + f", and {len(tables) - len(listed)} more not listed here. "
+                    "The tables most relevant to each question are described "
+                    "with it; list_tables lists them all."
+                )
             prompt = SchemaPrompt(text, False, len(tables), estimate_tokens(text))
         self._prompts[token_budget] = prompt
         return prompt
