@@ -118,9 +118,10 @@ class SchemaCatalog:
                 "call describe_tables for the ones you need): "
             )
             text = head + ", ".join(tables)
-            # The list alone may not fit either (thousands of tables): keep half
-            # the budget for the tables described with each question.
-            if estimate_tokens(text) > token_budget // 2:
+            # The list alone may not fit either (thousands of tables): cut it to
+            # half the budget, the other half is for the tables described with
+            # each question.
+            if estimate_tokens(text) > token_budget:
                 listed: list[str] = []
                 used = estimate_tokens(head) + 40
                 for name in tables:

@@ -77,6 +77,9 @@ class AskOutputSerializer(serializers.Serializer):
         allow_null=True, help_text="A Vega-Lite v5 spec of the result, or null."
     )
     duration_ms = serializers.FloatField()
+    grounded = serializers.BooleanField(
+        help_text="False when no successful query stands behind the answer."
+    )
     llm = LLMUsageSerializer(source="*")
 
     def to_representation(self, turn: Turn) -> dict[str, Any]:
@@ -96,6 +99,7 @@ class AskOutputSerializer(serializers.Serializer):
             "result": None if turn.result is None else _result(turn.result),
             "chart": turn.chart,
             "duration_ms": _nullable(float, turn.duration_ms),
+            "grounded": _nullable(_BOOLEAN, turn.grounded),
             "llm": {
                 "model": _nullable(str, turn.model),
                 "calls": _nullable(int, turn.llm_calls),
@@ -153,6 +157,7 @@ class TurnSerializer(serializers.ModelSerializer):
             "result",
             "chart",
             "duration_ms",
+            "grounded",
             "llm",
             "created_at",
             "finished_at",

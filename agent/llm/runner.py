@@ -22,6 +22,7 @@ from agent.charts import chart_for
 from agent.context import question_context_messages
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, LLMTimeout, LLMUnavailable
+from agent.grounding import grounding_nudge, is_grounded
 from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
@@ -177,11 +178,19 @@ def agent_answer(
                 HumanMessage(question),
             ]
         }
-        state = compiled.invoke(
-            inputs,
-            config={"recursion_limit": settings.AGENT_MAX_STEPS},
-            context=context,
+        run_config = {"recursion_limit": settings.AGENT_MAX_STEPS}
+        state = compiled.invoke(inputs, config=run_config, context=context)
+        nudge = grounding_nudge(
+            question=question,
+            queries=[q.as_dict() for q in context.queries],
+            has_history=bool(history),
         )
+        if nudge is not None:
+            state = compiled.invoke(
+                {"messages": [*state["messages"], HumanMessage(nudge)]},
+                config=run_config,
+                context=context,
+            )
     except ApplicationError as exc:
         exc.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
         raise
@@ -231,13 +240,15 @@ def _outcome(
             model_name = served
             break
     result = result_as_dict(context.last_result)
+    queries = [q.as_dict() for q in context.queries]
     return AgentOutcome(
         answer=answer,
-        queries=[q.as_dict() for q in context.queries],
+        queries=queries,
         result=result,
         chart=chart_for(result, request=context.chart_request),
         model=model_name,
         llm_calls=len(ai_messages),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        grounded=is_grounded(queries),
     )
