@@ -80,6 +80,9 @@ class AskOutputSerializer(serializers.Serializer):
     grounded = serializers.BooleanField(
         help_text="False when no successful query stands behind the answer."
     )
+    cut_off = serializers.BooleanField(
+        help_text="True when the model's reply stopped at LLM_MAX_TOKENS."
+    )
     llm = LLMUsageSerializer(source="*")
 
     def to_representation(self, turn: Turn) -> dict[str, Any]:
@@ -100,6 +103,7 @@ class AskOutputSerializer(serializers.Serializer):
             "chart": turn.chart,
             "duration_ms": _nullable(float, turn.duration_ms),
             "grounded": _nullable(_BOOLEAN, turn.grounded),
+            "cut_off": _nullable(_BOOLEAN, turn.cut_off),
             "llm": {
                 "model": _nullable(str, turn.model),
                 "calls": _nullable(int, turn.llm_calls),
@@ -158,6 +162,7 @@ class TurnSerializer(serializers.ModelSerializer):
             "chart",
             "duration_ms",
             "grounded",
+            "cut_off",
             "llm",
             "created_at",
             "finished_at",

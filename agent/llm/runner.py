@@ -251,4 +251,6 @@ def _outcome(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         grounded=is_grounded(queries),
+        cut_off=bool(ai_messages)
+        and (ai_messages[-1].response_metadata or {}).get("finish_reason") == "length",
     )
