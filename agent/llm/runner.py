@@ -5,6 +5,7 @@ loop over the model and tools, and the translation of library errors at this sea
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,12 @@ from agent.catalog import SchemaCatalog
 from agent.charts import chart_for
 from agent.context import question_context_messages
 from agent.engines import SessionEngine
-from agent.exceptions import AgentStepLimit, LLMTimeout, LLMUnavailable
+from agent.exceptions import (
+    AgentStepLimit,
+    LLMTimeout,
+    LLMUnavailable,
+    PromptTooLong,
+)
 from agent.grounding import grounding_nudge, is_grounded
 from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
@@ -95,6 +101,14 @@ def _text(message: BaseMessage) -> str:
     return str(content or "")
 
 
+# How OpenAI, llama.cpp, vLLM and Ollama word a request over the context window.
+_CONTEXT_OVERFLOW = re.compile(
+    r"context[_ ]length|context window|maximum context|too many tokens|"
+    r"exceeds? the (available )?context|prompt is too long|n_ctx",
+    re.IGNORECASE,
+)
+
+
 def _llm_error(exc: openai.OpenAIError) -> ApplicationError:
     """Return the error the person sees; log what the operator needs, at WARNING."""
     retries = settings.LLM_MAX_RETRIES
@@ -121,6 +135,9 @@ def _llm_error(exc: openai.OpenAIError) -> ApplicationError:
             exc.status_code,
         )
         return LLMUnavailable()
+    if isinstance(exc, openai.BadRequestError) and _CONTEXT_OVERFLOW.search(str(exc)):
+        logger.warning("llm failed reason=prompt_too_long status=%s", exc.status_code)
+        return PromptTooLong()
     if isinstance(exc, openai.APIStatusError):
         logger.warning(
             "llm failed reason=http_status status=%s retries=%d",

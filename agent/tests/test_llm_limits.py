@@ -51,3 +51,22 @@ def test_a_complete_answer_is_not_flagged(
 ):
     body = _ask(alice_client, make_connection(alice, "sqlite"), "How many customers?")
     assert body["cut_off"] is False
+
+
+def test_a_request_over_the_context_window_says_the_prompt_was_too_long(
+    alice_client, alice, make_connection, llm_stub
+):
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(
+                status=400,
+                error="This model's maximum context length is 8192 tokens.",
+            )
+        ]
+        * 3
+    )
+
+    body = _ask(alice_client, make_connection(alice, "sqlite"), "How many orders?")
+
+    assert body["code"] == "prompt_too_long"
+    assert "context window" in body["detail"]
