@@ -31,6 +31,7 @@ from langchain_core.language_models import BaseChatModel
 from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.llm import agent_answer, catalog_get, system_prompt
+from agent.privacy import PrivacyPolicy
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
 from knowledge.models import (
@@ -137,6 +138,7 @@ def _session_engine(connection: DatabaseConnection) -> SessionEngine:
         connection_version=connection.updated_at,
         db_type=connection.db_type,
         engine=engine_create(connection, pooled=False),
+        privacy=PrivacyPolicy.for_connection(connection),
     )
 
 
@@ -174,8 +176,9 @@ def run_execute(
     items = items[: run.total]
     session_engine = _session_engine(connection)
     try:
+        catalog = catalog_get(session_engine)
         prompt = system_prompt(
-            db_type=connection.db_type, catalog=catalog_get(session_engine)
+            db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
         )
         run.prompt_version = hashlib.sha256(prompt.encode()).hexdigest()[:16]
         run.save(update_fields=["prompt_version"])

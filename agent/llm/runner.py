@@ -48,7 +48,11 @@ def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
     with session_engine.lock:
         catalog = session_engine.extras.get("catalog")
         if catalog is None:
-            catalog = SchemaCatalog(session_engine.engine, session_engine.db_type)
+            catalog = SchemaCatalog(
+                session_engine.engine,
+                session_engine.db_type,
+                privacy=session_engine.privacy,
+            )
             session_engine.extras["catalog"] = catalog
     return catalog
 
@@ -66,7 +70,9 @@ def agent_get(
     compiled = create_agent(
         chat_model,
         tools=langchain_tools(),
-        system_prompt=system_prompt(db_type=session_engine.db_type, catalog=catalog),
+        system_prompt=system_prompt(
+            db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
+        ),
         context_schema=ToolContext,
     )
     if cache_key is not None:
@@ -179,6 +185,7 @@ def agent_answer(
         db_type=session_engine.db_type,
         catalog=catalog,
         emit=emit,
+        privacy=catalog.privacy,
     )
     try:
         compiled = agent_get(
@@ -186,7 +193,7 @@ def agent_answer(
         )
         inputs = {
             "messages": [
-                *history_messages(history),
+                *history_messages(history, privacy=context.policy),
                 *question_context_messages(
                     connection_id=session_engine.connection_id,
                     question=question,
@@ -235,9 +242,6 @@ def _run_error(exc: Exception) -> ApplicationError | None:
         )
     if isinstance(exc, openai.OpenAIError):
         return _llm_error(exc)
-    target_down = getattr(sql_guard, "TargetDown", None)
-    if target_down is not None and isinstance(exc, target_down):
-        return TargetDatabaseUnavailable(getattr(exc, "reason", str(exc)))
     return None
 
 
