@@ -12,8 +12,10 @@ from typing import Any
 import openai
 from django.conf import settings
 from langchain.agents import create_agent
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -187,6 +189,8 @@ def agent_answer(
         emit=emit,
         privacy=catalog.privacy,
     )
+    # Every reply the model gave, so a failed run still reports its token usage.
+    replies = _ReplyRecorder()
     try:
         compiled = agent_get(
             session_engine, chat_model, config.cache_key if config else None
@@ -202,7 +206,10 @@ def agent_answer(
                 HumanMessage(question),
             ]
         }
-        run_config = {"recursion_limit": settings.AGENT_MAX_STEPS}
+        run_config = {
+            "recursion_limit": settings.AGENT_MAX_STEPS,
+            "callbacks": [replies],
+        }
         state = compiled.invoke(inputs, config=run_config, context=context)
         nudge = grounding_nudge(
             question=question,
@@ -216,17 +223,31 @@ def agent_answer(
                 context=context,
             )
     except ApplicationError as exc:
-        exc.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
+        exc.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
         raise
     except Exception as exc:
         error = _run_error(exc)
         if error is None:
             raise
-        error.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
+        error.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
         raise error from exc
     new_messages = state["messages"][len(inputs["messages"]) :]
     ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
     return _outcome(context, ai_messages, model_name)
+
+
+class _ReplyRecorder(BaseCallbackHandler):
+    """Keep each model reply as it arrives: the graph state is lost on error."""
+
+    def __init__(self) -> None:
+        self.messages: list[AIMessage] = []
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        for generations in response.generations:
+            for generation in generations:
+                message = getattr(generation, "message", None)
+                if isinstance(message, AIMessage):
+                    self.messages.append(message)
 
 
 def _run_error(exc: Exception) -> ApplicationError | None:

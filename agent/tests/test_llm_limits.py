@@ -70,3 +70,27 @@ def test_a_request_over_the_context_window_says_the_prompt_was_too_long(
 
     assert body["code"] == "prompt_too_long"
     assert "context window" in body["detail"]
+
+
+def test_a_failed_ask_keeps_its_sql_and_token_usage(
+    alice_client, alice, make_connection, llm_stub
+):
+    from agent.models import Turn
+
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(
+                tool_calls=[("run_query", {"sql": "SELECT COUNT(*) FROM orders"})]
+            ),
+            *[StubReply(status=500, error="model crashed")] * 3,
+        ]
+    )
+
+    body = _ask(alice_client, make_connection(alice, "sqlite"), "How many orders?")
+
+    assert body["code"] == "llm_unavailable"
+    turn = Turn.objects.get()
+    assert turn.status == "error"
+    assert [q["sql"] for q in turn.queries] == ["SELECT COUNT(*) FROM orders"]
+    assert turn.llm_calls == 1
+    assert turn.prompt_tokens > 0
