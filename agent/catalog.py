@@ -25,6 +25,8 @@ SAMPLE_VALUE_CHARS = 40
 # A described table costs at least this many tokens; past budget / this many
 # tables, describing them all to measure would only waste time.
 MIN_TOKENS_PER_TABLE = 40
+# A table list this short is always sent whole, whatever the budget.
+LIST_MIN_TOKENS = 200
 
 
 def estimate_tokens(text: str) -> int:
@@ -184,7 +186,7 @@ class SchemaCatalog:
             # The list alone may not fit either (thousands of tables): cut it to
             # half the budget, the other half is for the tables described with
             # each question.
-            if estimate_tokens(text) > token_budget:
+            if estimate_tokens(text) > max(token_budget // 2, LIST_MIN_TOKENS):
                 listed: list[str] = []
                 used = estimate_tokens(head) + 40
                 for name in tables:
