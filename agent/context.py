@@ -14,6 +14,7 @@ from django.conf import settings
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog, estimate_tokens
+from sqlagent_project.capacity import app_database_released
 
 logger = logging.getLogger("agent.context")
 
@@ -51,6 +52,11 @@ def question_context(
         if found.text:
             texts.append(found.text)
         tables.extend(t for t in found.tables if t not in tables)
+    if _providers:
+        # Providers read the app database: hand its connection back before
+        # the model is called, as the ask did before calling us.
+        with app_database_released():
+            pass
     return QuestionContext(text="\n\n".join(texts), tables=tables)
 
 

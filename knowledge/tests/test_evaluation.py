@@ -8,6 +8,7 @@ import re
 import pytest
 from django.core.management import call_command
 
+from agent.grounding import NUDGE
 from knowledge.evaluation import rows_match, wilson_interval
 from knowledge.models import EvaluationRun, Example, GoldenQuestion, GoldenSet
 from knowledge.retrieval import normalize
@@ -56,6 +57,9 @@ def _responder(seen_questions: list[str]):
         if last.get("role") == "tool":
             return StubReply(content="Done: " + str(last.get("content"))[:200])
         question = last_user_question(body)
+        if question == NUDGE:
+            # The agent's one nudge to query: this model still answers without.
+            return StubReply(content="I would rather not query.")
         seen_questions.append(question)
         action = plan[question]
         if action == "PROSE":
