@@ -25,6 +25,8 @@ SAMPLE_VALUE_CHARS = 40
 # A described table costs at least this many tokens; past budget / this many
 # tables, describing them all to measure would only waste time.
 MIN_TOKENS_PER_TABLE = 40
+# A table list this short is always sent whole, whatever the budget.
+LIST_MIN_TOKENS = 200
 
 
 def estimate_tokens(text: str) -> int:
@@ -176,10 +178,29 @@ class SchemaCatalog:
             if tokens <= token_budget:
                 prompt = SchemaPrompt(text, True, len(tables), tokens)
         if prompt is None:
-            text = (
+            head = (
                 f"The database has {len(tables)} tables (too many to describe here; "
-                "call describe_tables for the ones you need): " + ", ".join(tables)
+                "call describe_tables for the ones you need): "
             )
+            text = head + ", ".join(tables)
+            # The list alone may not fit either (thousands of tables): cut it to
+            # half the budget, the other half is for the tables described with
+            # each question.
+            if estimate_tokens(text) > max(token_budget // 2, LIST_MIN_TOKENS):
+                listed: list[str] = []
+                used = estimate_tokens(head) + 40
+                for name in tables:
+                    used += len(name) // 4 + 1
+                    if used > token_budget // 2:
+                        break
+                    listed.append(name)
+                text = (
+                    head
+                    + ", ".join(listed)
+                    + f", and {len(tables) - len(listed)} more not listed here. "
+                    "The tables most relevant to each question are described "
+                    "with it; list_tables lists them all."
+                )
             prompt = SchemaPrompt(text, False, len(tables), estimate_tokens(text))
         self._prompts[token_budget] = prompt
         return prompt

@@ -114,3 +114,14 @@ class ThreadTitleInvalid(ApplicationError):
     status_code = 400
     code = "invalid_title"
     default_message = "A title is required and has at most 200 characters."
+
+
+class PromptTooLong(ApplicationError):
+    """The model refused the request as longer than its context window."""
+
+    status_code = 400
+    code = "prompt_too_long"
+    default_message = (
+        "The question, conversation and schema are longer than the model's context "
+        "window; start a new conversation or ask about fewer tables."
+    )

@@ -63,6 +63,10 @@ class TurnOutcome:
     llm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # False when no successful query stands behind the answer (agent/grounding.py).
+    grounded: bool = True
+    # The model's last reply stopped at the token cap (finish_reason "length").
+    cut_off: bool = False
 
 
 class TurnSource(models.TextChoices):
@@ -96,6 +100,10 @@ class Turn(models.Model):
     llm_calls = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    # False when no successful query stands behind the answer.
+    grounded = models.BooleanField(default=True)
+    # The model's last reply stopped at LLM_MAX_TOKENS: the answer is incomplete.
+    cut_off = models.BooleanField(default=False)
     # Which process ran it, so a restarted worker can fail its orphans.
     worker = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

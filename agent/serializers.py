@@ -77,6 +77,12 @@ class AskOutputSerializer(serializers.Serializer):
         allow_null=True, help_text="A Vega-Lite v5 spec of the result, or null."
     )
     duration_ms = serializers.FloatField()
+    grounded = serializers.BooleanField(
+        help_text="False when no successful query stands behind the answer."
+    )
+    cut_off = serializers.BooleanField(
+        help_text="True when the model's reply stopped at LLM_MAX_TOKENS."
+    )
     llm = LLMUsageSerializer(source="*")
 
     def to_representation(self, turn: Turn) -> dict[str, Any]:
@@ -96,6 +102,8 @@ class AskOutputSerializer(serializers.Serializer):
             "result": None if turn.result is None else _result(turn.result),
             "chart": turn.chart,
             "duration_ms": _nullable(float, turn.duration_ms),
+            "grounded": _nullable(_BOOLEAN, turn.grounded),
+            "cut_off": _nullable(_BOOLEAN, turn.cut_off),
             "llm": {
                 "model": _nullable(str, turn.model),
                 "calls": _nullable(int, turn.llm_calls),
@@ -153,6 +161,8 @@ class TurnSerializer(serializers.ModelSerializer):
             "result",
             "chart",
             "duration_ms",
+            "grounded",
+            "cut_off",
             "llm",
             "created_at",
             "finished_at",

@@ -171,16 +171,21 @@ def main() -> int:
 
     _step("5/5 prompt cost")
     for r in prompt_cost.measure(stub, sqlite_dir):
+        anchor = (
+            f" (anchor {r['anchor_calls']} calls, {r['anchor_tokens']:,})"
+            if r["anchor_tokens"]
+            else ""
+        )
         met = r["ours_calls"] <= 2 and r["ours_tokens"] < min(
-            r["toolkit_tokens"], r["anchor_tokens"]
+            r["toolkit_tokens"], r["anchor_tokens"] or r["toolkit_tokens"]
         )
         rows.append(
             (
                 f"5. prompt cost per question, {r['tables']} tables",
-                f"{r['ours_calls']} calls, {r['ours_tokens']:,} tokens",
+                f"{r['ours_calls']} calls, {r['ours_tokens']:,} tokens "
+                f"(largest request {r['ours_largest_request']:,})",
                 f"SQL toolkit agent here {r['toolkit_calls']} calls, "
-                f"{r['toolkit_tokens']:,} tokens (anchor {r['anchor_calls']} calls, "
-                f"{r['anchor_tokens']:,})",
+                f"{r['toolkit_tokens']:,} tokens{anchor}",
                 f"{r['toolkit_tokens'] / r['ours_tokens']:.1f}× fewer tokens",
                 "2 calls, fewer tokens",
                 _ok(met),

@@ -373,3 +373,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# KNOWLEDGE (retrieval into prompts, evaluation runs)
+INSTALLED_APPS += ["knowledge"]
+KNOWLEDGE_TOP_K_EXAMPLES = env.int("KNOWLEDGE_TOP_K_EXAMPLES", default=3)
+KNOWLEDGE_TOP_K_INSTRUCTIONS = env.int("KNOWLEDGE_TOP_K_INSTRUCTIONS", default=5)
+KNOWLEDGE_TOP_K_TABLES = env.int("KNOWLEDGE_TOP_K_TABLES", default=5)
+EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)
+# The longest reply the model may generate per call (0: no cap sent).
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("connections.urls")),
     path("", include("agent.urls")),
+    path("", include("knowledge.urls")),
 ]
 
 handler404 = "sqlagent_project.handlers.not_found"

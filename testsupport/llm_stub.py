@@ -27,6 +27,8 @@ class StubReply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     status: int = 200
     error: str | None = None
+    # Overrides the finish reason ("length": the reply hit the token cap).
+    finish_reason: str | None = None
 
 
 Responder = Callable[[dict[str, Any]], StubReply]
@@ -186,7 +188,8 @@ class StubLLMServer:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    "finish_reason": reply.finish_reason
+                    or ("tool_calls" if reply.tool_calls else "stop"),
                 }
             ],
             "usage": {

@@ -21,6 +21,7 @@ class LLMSettings:
     timeout_s: float
     max_retries: int
     temperature: float
+    max_tokens: int | None = None
 
     @property
     def cache_key(self) -> str:
@@ -31,6 +32,7 @@ class LLMSettings:
             self.timeout_s,
             self.max_retries,
             self.temperature,
+            self.max_tokens,
         )
         raw = "|".join(map(str, parts))
         return hashlib.sha256(raw.encode()).hexdigest()
@@ -50,6 +52,7 @@ def llm_settings() -> LLMSettings:
         timeout_s=settings.LLM_TIMEOUT_S,
         max_retries=settings.LLM_MAX_RETRIES,
         temperature=settings.LLM_TEMPERATURE,
+        max_tokens=settings.LLM_MAX_TOKENS or None,
     )
 
 
@@ -62,6 +65,8 @@ def chat_model_create(config: LLMSettings) -> BaseChatModel:
         timeout=config.timeout_s,
         max_retries=config.max_retries,
         temperature=config.temperature,
+        # Bounds one reply: a small model may otherwise generate for minutes.
+        max_tokens=config.max_tokens,
         use_responses_api=False,
     )
 

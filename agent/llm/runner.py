@@ -5,29 +5,34 @@ loop over the model and tools, and the translation of library errors at this sea
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import openai
 from django.conf import settings
 from langchain.agents import create_agent
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import chart_for
+from agent.context import question_context_messages
 from agent.engines import SessionEngine
-from agent.exceptions import AgentStepLimit, LLMTimeout, LLMUnavailable
-from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
-from agent.llm.prompt import (
-    HistoryTurn,
-    history_messages,
-    named_tables_context,
-    system_prompt,
+from agent.exceptions import (
+    AgentStepLimit,
+    LLMTimeout,
+    LLMUnavailable,
+    PromptTooLong,
 )
+from agent.grounding import grounding_nudge, is_grounded
+from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
+from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
 from agent.models import TurnOutcome
 from connections.exceptions import TargetDatabaseUnavailable
@@ -105,6 +110,14 @@ def _text(message: BaseMessage) -> str:
     return str(content or "")
 
 
+# How OpenAI, llama.cpp, vLLM and Ollama word a request over the context window.
+_CONTEXT_OVERFLOW = re.compile(
+    r"context[_ ]length|context window|maximum context|too many tokens|"
+    r"exceeds? the (available )?context|prompt is too long|n_ctx",
+    re.IGNORECASE,
+)
+
+
 def _llm_error(exc: openai.OpenAIError) -> ApplicationError:
     """Return the error the person sees; log what the operator needs, at WARNING."""
     retries = settings.LLM_MAX_RETRIES
@@ -131,6 +144,9 @@ def _llm_error(exc: openai.OpenAIError) -> ApplicationError:
             exc.status_code,
         )
         return LLMUnavailable()
+    if isinstance(exc, openai.BadRequestError) and _CONTEXT_OVERFLOW.search(str(exc)):
+        logger.warning("llm failed reason=prompt_too_long status=%s", exc.status_code)
+        return PromptTooLong()
     if isinstance(exc, openai.APIStatusError):
         logger.warning(
             "llm failed reason=http_status status=%s retries=%d",
@@ -174,6 +190,8 @@ def agent_answer(
         emit=emit,
         privacy=catalog.privacy,
     )
+    # Every reply the model gave, so a failed run still reports its token usage.
+    replies = _ReplyRecorder()
     try:
         compiled = agent_get(
             session_engine, chat_model, config.cache_key if config else None
@@ -181,27 +199,56 @@ def agent_answer(
         inputs = {
             "messages": [
                 *history_messages(history, privacy=context.policy),
-                *named_tables_context(catalog, question),
+                *question_context_messages(
+                    connection_id=session_engine.connection_id,
+                    question=question,
+                    catalog=catalog,
+                ),
                 HumanMessage(question),
             ]
         }
-        state = compiled.invoke(
-            inputs,
-            config={"recursion_limit": settings.AGENT_MAX_STEPS},
-            context=context,
+        run_config = {
+            "recursion_limit": settings.AGENT_MAX_STEPS,
+            "callbacks": [replies],
+        }
+        state = compiled.invoke(inputs, config=run_config, context=context)
+        nudge = grounding_nudge(
+            question=question,
+            queries=[q.as_dict() for q in context.queries],
+            has_history=bool(history),
         )
+        if nudge is not None:
+            state = compiled.invoke(
+                {"messages": [*state["messages"], HumanMessage(nudge)]},
+                config=run_config,
+                context=context,
+            )
     except ApplicationError as exc:
-        exc.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
+        exc.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
         raise
     except Exception as exc:
         error = _run_error(exc)
         if error is None:
             raise
-        error.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
+        error.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
         raise error from exc
     new_messages = state["messages"][len(inputs["messages"]) :]
     ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
     return _outcome(context, ai_messages, model_name)
+
+
+class _ReplyRecorder(BaseCallbackHandler):
+    """Keep each model reply as it arrives: the graph state is lost on error."""
+
+    def __init__(self) -> None:
+        self.messages: list[AIMessage] = []
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        for generations in response.generations:
+            for generation in generations:
+                message = getattr(generation, "message", None)
+                if isinstance(message, AIMessage):
+                    self.messages.append(message)
 
 
 def _run_error(exc: Exception) -> ApplicationError | None:
@@ -236,13 +283,17 @@ def _outcome(
             model_name = served
             break
     result = result_as_dict(context.last_result)
+    queries = [q.as_dict() for q in context.queries]
     return AgentOutcome(
         answer=answer,
-        queries=[q.as_dict() for q in context.queries],
+        queries=queries,
         result=result,
         chart=chart_for(result, request=context.chart_request),
         model=model_name,
         llm_calls=len(ai_messages),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        grounded=is_grounded(queries),
+        cut_off=bool(ai_messages)
+        and (ai_messages[-1].response_metadata or {}).get("finish_reason") == "length",
     )

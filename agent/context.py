@@ -1,0 +1,96 @@
+"""A narrow seam through which other apps add knowledge to a question's prompt.
+
+The agent never imports those apps: they register a provider here (in their
+AppConfig.ready) and the runner asks every provider once per question.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from agent.catalog import SchemaCatalog, estimate_tokens
+from sqlagent_project.capacity import app_database_released
+
+logger = logging.getLogger("agent.context")
+
+
+@dataclass(frozen=True)
+class QuestionContext:
+    """What a provider adds: text for the prompt and tables ranked by relevance."""
+
+    text: str = ""
+    tables: list[str] = field(default_factory=list)
+
+
+ContextProvider = Callable[..., QuestionContext]
+_providers: list[ContextProvider] = []
+
+
+def context_provider_register(provider: ContextProvider) -> None:
+    """Register `provider(connection_id=, question=, table_names=)`, once."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def question_context(
+    *, connection_id: int, question: str, catalog: SchemaCatalog
+) -> QuestionContext:
+    """Return every provider's text joined and their ranked tables merged."""
+    texts: list[str] = []
+    tables: list[str] = []
+    for provider in _providers:
+        found = provider(
+            connection_id=connection_id,
+            question=question,
+            table_names=catalog.table_names(),
+        )
+        if found.text:
+            texts.append(found.text)
+        tables.extend(t for t in found.tables if t not in tables)
+    if _providers:
+        # Providers read the app database: hand its connection back before
+        # the model is called, as the ask did before calling us.
+        with app_database_released():
+            pass
+    return QuestionContext(text="\n\n".join(texts), tables=tables)
+
+
+def question_context_messages(
+    *, connection_id: int, question: str, catalog: SchemaCatalog
+) -> list[BaseMessage]:
+    """Return the knowledge message sent before the question, or nothing.
+
+    On a schema too big for the prompt, the tables the question names, then the
+    retrieved ones, are described up front (within half the schema budget), so a
+    typical question costs no describe_tables call.
+    """
+    context = question_context(
+        connection_id=connection_id, question=question, catalog=catalog
+    )
+    parts = [context.text] if context.text else []
+    budget = settings.SCHEMA_PROMPT_TOKEN_BUDGET
+    if not catalog.prompt(token_budget=budget).inlined:
+        candidates = catalog.tables_named_in(question)
+        candidates += [t for t in context.tables if t not in candidates]
+        described: list[str] = []
+        used = 0
+        for table in candidates[: settings.KNOWLEDGE_TOP_K_TABLES]:
+            text = catalog.describe([table])
+            cost = estimate_tokens(text)
+            if used + cost > budget // 2:
+                break
+            described.append(text)
+            used += cost
+        if described:
+            parts.append(
+                "The tables most relevant to my next question (others: use "
+                "describe_tables):\n" + "\n\n".join(described)
+            )
+    if not parts:
+        return []
+    return [HumanMessage("For reference before my question:\n\n" + "\n\n".join(parts))]

@@ -1,0 +1,266 @@
+"""JSON API for a connection's knowledge, its evaluation runs, and turn feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agent.selectors import thread_get_for_user
+from connections.selectors import connection_get_for_user
+from knowledge import evaluation, selectors, services
+from knowledge import serializers as s
+from knowledge.exceptions import ImportFileInvalid
+from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
+
+TAGS = ["knowledge"]
+
+
+class _ListCreateApi(APIView):
+    """List a connection's objects of one kind, or add one."""
+
+    serializer_class: Any
+    selector: Any
+
+    def _queryset(self, request: Request, db_id: int) -> QuerySet:
+        connection_get_for_user(user=request.user, connection_id=db_id)
+        return type(self).selector(user=request.user, connection_id=db_id)
+
+    def get(self, request: Request, db_id: int) -> Response:
+        objects = self._queryset(request, db_id)
+        return Response(self.serializer_class(objects, many=True).data)
+
+    def post(self, request: Request, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = self.create(connection=connection, data=serializer.validated_data)
+        return Response(
+            self.serializer_class(created).data, status=status.HTTP_201_CREATED
+        )
+
+    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class _DetailApi(APIView):
+    """Read, change or delete one of a connection's objects."""
+
+    serializer_class: Any
+    selector: Any
+
+    def _object(self, request: Request, db_id: int, object_id: int) -> Any:
+        queryset = type(self).selector(user=request.user, connection_id=db_id)
+        return get_object_or_404(queryset, pk=object_id)
+
+    def get(self, request: Request, db_id: int, object_id: int) -> Response:
+        return Response(
+            self.serializer_class(self._object(request, db_id, object_id)).data
+        )
+
+    def patch(self, request: Request, db_id: int, object_id: int) -> Response:
+        obj = self._object(request, db_id, object_id)
+        serializer = self.serializer_class(obj, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        obj = self.update(obj=obj, data=serializer.validated_data)
+        return Response(self.serializer_class(obj).data)
+
+    def delete(self, request: Request, db_id: int, object_id: int) -> Response:
+        self._object(request, db_id, object_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
+        for name, value in data.items():
+            setattr(obj, name, value)
+        obj.save()
+        return obj
+
+
+@extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
+class NoteListApi(_ListCreateApi):
+    serializer_class = s.NoteSerializer
+    selector = selectors.note_list_for_user
+
+    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+        return services.note_upsert(connection=connection, **data)
+
+
+@extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
+class NoteDetailApi(_DetailApi):
+    serializer_class = s.NoteSerializer
+    selector = selectors.note_list_for_user
+
+
+class NotePrefillApi(APIView):
+    @extend_schema(
+        tags=TAGS, request=None, responses={200: None, **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def post(self, request: Request, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        return Response({"added": services.notes_prefill(connection=connection)})
+
+
+@extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
+class InstructionListApi(_ListCreateApi):
+    serializer_class = s.InstructionSerializer
+    selector = selectors.instruction_list_for_user
+
+    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+        return services.instruction_create(connection=connection, **data)
+
+
+@extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
+class InstructionDetailApi(_DetailApi):
+    serializer_class = s.InstructionSerializer
+    selector = selectors.instruction_list_for_user
+
+
+@extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
+class ExampleListApi(_ListCreateApi):
+    serializer_class = s.ExampleSerializer
+    selector = selectors.example_list_for_user
+
+    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+        return services.example_create(connection=connection, **data)
+
+
+@extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
+class ExampleDetailApi(_DetailApi):
+    serializer_class = s.ExampleSerializer
+    selector = selectors.example_list_for_user
+
+    def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
+        return services.example_update(example=obj, **data)
+
+
+class ExampleCheckApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={200: s.ExampleSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, db_id: int, object_id: int) -> Response:
+        queryset = selectors.example_list_for_user(
+            user=request.user, connection_id=db_id
+        )
+        example = get_object_or_404(queryset, pk=object_id)
+        return Response(
+            s.ExampleSerializer(services.example_check(example=example)).data
+        )
+
+
+class ImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        tags=TAGS,
+        request=s.ImportInputSerializer,
+        responses={200: s.ImportOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        serializer = s.ImportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            text = serializer.validated_data["file"].read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFileInvalid("The file is not UTF-8 text.") from exc
+        report = services.examples_import(
+            connection=connection,
+            text=text,
+            set_name=serializer.validated_data.get("set") or None,
+        )
+        errors = [{"line": line, "error": reason} for line, reason in report.errors]
+        return Response({"created": report.created, "errors": errors})
+
+
+class RunListApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.RunSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def get(self, request: Request, db_id: int) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
+        runs = selectors.run_list_for_user(user=request.user, connection_id=db_id)
+        return Response(s.RunSerializer(runs, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        request=s.RunInputSerializer,
+        responses={202: s.RunSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        serializer = s.RunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        set_name = serializer.validated_data.get("set") or None
+        if set_name:
+            get_object_or_404(
+                selectors.golden_set_list_for_user(
+                    user=request.user, connection_id=db_id
+                ),
+                name=set_name,
+            )
+        run = evaluation.run_start(
+            connection=connection,
+            set_name=set_name,
+            limit=serializer.validated_data.get("limit"),
+        )
+        evaluation.run_in_background(run=run)
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: s.RunDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def get(self, request: Request, db_id: int, run_id: int) -> Response:
+        run = selectors.run_get_for_user(
+            user=request.user, connection_id=db_id, run_id=run_id
+        )
+        return Response(s.RunDetailSerializer(run).data)
+
+
+def _turn(request: Request, thread_id: str, turn_id: int) -> Any:
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    return get_object_or_404(
+        thread.turns.select_related("thread__db_connection"), pk=turn_id
+    )
+
+
+class FeedbackApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=s.FeedbackSerializer,
+        responses={200: s.FeedbackSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, thread_id: str, turn_id: int) -> Response:
+        turn = _turn(request, thread_id, turn_id)
+        serializer = s.FeedbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        feedback = services.feedback_set(
+            turn=turn, user=request.user, **serializer.validated_data
+        )
+        return Response(s.FeedbackSerializer(feedback).data)
+
+
+class SaveExampleApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={201: s.ExampleSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+    )
+    def post(self, request: Request, thread_id: str, turn_id: int) -> Response:
+        turn = _turn(request, thread_id, turn_id)
+        example = services.example_from_turn(turn=turn)
+        return Response(
+            s.ExampleSerializer(example).data, status=status.HTTP_201_CREATED
+        )

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from sqlagent_project.errors import ApplicationError
+
+
+class ExampleSqlRefused(ApplicationError):
+    """An example's SQL is not one read-only statement."""
+
+    status_code = 400
+    code = "example_sql_refused"
+    default_message = "The example's SQL is not a single read-only statement."
+
+
+class ImportFileInvalid(ApplicationError):
+    """The import file cannot be read at all (not one bad line: the whole file)."""
+
+    status_code = 400
+    code = "import_file_invalid"
+    default_message = "The file could not be read as CSV or JSONL."
+
+
+class TurnNotSavable(ApplicationError):
+    """The turn has no successful query to save as an example."""
+
+    status_code = 400
+    code = "turn_not_savable"
+    default_message = "This answer has no successful query to save as an example."
