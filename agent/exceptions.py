@@ -106,3 +106,11 @@ class SqlTimedOut(ApplicationError):
     status_code = 504
     code = "query_timeout"
     default_message = "The query ran out of time and was cancelled."
+
+
+class AskCancelled(ApplicationError):
+    """The ask was stopped: its owner pressed Stop, or its client went away."""
+
+    status_code = 409
+    code = "cancelled"
+    default_message = "The question was cancelled before it was answered."

@@ -241,6 +241,10 @@ THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
+# Streamed asks (POST /ask with Accept: text/event-stream): a comment line goes
+# out after this many idle seconds, so proxies keep the stream open and a client
+# that went away is noticed while the model thinks.
+ASK_STREAM_HEARTBEAT_S = env.float("ASK_STREAM_HEARTBEAT_S", default=5.0)
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"

@@ -63,6 +63,8 @@ def chat_model_create(config: LLMSettings) -> BaseChatModel:
         max_retries=config.max_retries,
         temperature=config.temperature,
         use_responses_api=False,
+        # Token counts on streamed answers too (the last chunk carries them).
+        stream_usage=True,
     )
 
 

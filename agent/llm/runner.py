@@ -5,14 +5,19 @@ loop over the model and tools, and the translation of library errors at this sea
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import openai
 from django.conf import settings
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+)
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +25,7 @@ from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import chart_for
 from agent.engines import SessionEngine
-from agent.exceptions import AgentStepLimit, LLMTimeout, LLMUnavailable
+from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout, LLMUnavailable
 from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
 from agent.llm.prompt import (
     HistoryTurn,
@@ -38,6 +43,13 @@ logger = logging.getLogger("agent.llm")
 
 # What a run produced: the turn's outcome fields, filled by the runner.
 AgentOutcome = TurnOutcome
+
+# How many rows of the latest result a `rows` event carries.
+STREAM_ROWS = 50
+
+
+def _never_stop() -> bool:
+    return False
 
 
 def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
@@ -144,8 +156,15 @@ def agent_answer(
     history: Sequence[HistoryTurn] = (),
     chat_model: BaseChatModel | None = None,
     emit: EventSink = _ignore_event,
+    should_stop: Callable[[], bool] = _never_stop,
+    stream_tokens: bool = False,
 ) -> AgentOutcome:
     """Run the agent loop for one question and return its answer and what it ran.
+
+    `emit` hears each step, finished query (`query`) and its first rows (`rows`);
+    with `stream_tokens`, the model's text as it streams (`token`). `should_stop`
+    is asked before each tool runs and at each streamed chunk; when it says yes,
+    the run ends with AskCancelled, so nobody pays for LLM calls nobody reads.
 
     A domain error raised here carries the run so far as `exc.partial` (an
     AgentOutcome), so a failed turn keeps the SQL it ran.
@@ -164,9 +183,12 @@ def agent_answer(
         engine=session_engine.engine,
         db_type=session_engine.db_type,
         catalog=catalog,
-        emit=emit,
     )
+    context.emit = _checked_sink(context, emit, should_stop)
+    ai_messages: list[AIMessage] = []
     try:
+        if should_stop():
+            raise AskCancelled()
         compiled = agent_get(
             session_engine, chat_model, config.cache_key if config else None
         )
@@ -177,11 +199,13 @@ def agent_answer(
                 HumanMessage(question),
             ]
         }
-        state = compiled.invoke(
-            inputs,
-            config={"recursion_limit": settings.AGENT_MAX_STEPS},
-            context=context,
-        )
+        run_config = {"recursion_limit": settings.AGENT_MAX_STEPS}
+        if stream_tokens:
+            state = _stream(compiled, inputs, run_config, context, emit, should_stop)
+        else:
+            state = compiled.invoke(inputs, config=run_config, context=context)
+        new_messages = state["messages"][len(inputs["messages"]) :]
+        ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
     except ApplicationError as exc:
         exc.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
         raise
@@ -191,9 +215,66 @@ def agent_answer(
             raise
         error.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
         raise error from exc
-    new_messages = state["messages"][len(inputs["messages"]) :]
-    ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
     return _outcome(context, ai_messages, model_name)
+
+
+def _checked_sink(
+    context: ToolContext, emit: EventSink, should_stop: Callable[[], bool]
+) -> EventSink:
+    """Return the sink the tools call: it stops the run at a tool's start and
+    follows a finished query with the first rows of its result."""
+
+    def sink(name: str, data: dict[str, Any]) -> None:
+        if name == "step" and should_stop():
+            raise AskCancelled()
+        emit(name, data)
+        result = context.last_result
+        if name == "query" and data.get("error") is None and result is not None:
+            emit(
+                "rows",
+                {
+                    "columns": list(result.columns),
+                    "rows": [list(row) for row in result.rows[:STREAM_ROWS]],
+                    "row_count": result.row_count,
+                    "truncated": result.truncated,
+                },
+            )
+
+    return sink
+
+
+def _stream(
+    compiled: Any,
+    inputs: dict[str, Any],
+    run_config: dict[str, Any],
+    context: ToolContext,
+    emit: EventSink,
+    should_stop: Callable[[], bool],
+) -> dict[str, Any]:
+    """Run the graph streaming the model's chunks; return its final state."""
+    state: dict[str, Any] = inputs
+    stream = compiled.stream(
+        inputs,
+        config=run_config,
+        context=context,
+        stream_mode=["messages", "values"],
+    )
+    try:
+        for mode, item in stream:
+            if should_stop():
+                raise AskCancelled()
+            if mode == "values":
+                state = item
+                continue
+            chunk, _metadata = item
+            if isinstance(chunk, AIMessageChunk):
+                text = _text(chunk)
+                if text:
+                    emit("token", {"text": text})
+    finally:
+        # Closing the graph's generator ends the run where it stands.
+        stream.close()
+    return state
 
 
 def _run_error(exc: Exception) -> ApplicationError | None:
