@@ -284,12 +284,12 @@ class StubLLMServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 try:
-                    for i, item in enumerate(chunks):
+                    for item in chunks:
+                        choices = item["choices"]
                         if (
-                            i
-                            and stub.chunk_delay_s
-                            and "content"
-                            in item.get("choices", [{}])[0].get("delta", {})
+                            stub.chunk_delay_s
+                            and choices
+                            and choices[0]["delta"].get("content")
                         ):
                             time.sleep(stub.chunk_delay_s)
                         self._write_chunk(f"data: {json.dumps(item)}\n\n".encode())
