@@ -56,13 +56,13 @@ def _askers(count: int, sqlite_file: str) -> list[str]:
     return tokens
 
 
-def _streamed(url: str, token: str) -> dict[str, float]:
+def _streamed(client: httpx.Client, token: str) -> dict[str, float]:
     """Return ms to the first event and to `done` of one streamed ask."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     started = time.perf_counter()
     first = done = 0.0
-    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-    with httpx.stream(
-        "POST", f"{url}/ask", json={"question": QUESTION}, headers=headers, timeout=60
+    with client.stream(
+        "POST", "/ask", json={"question": QUESTION}, headers=headers
     ) as response:
         if response.status_code != 200:
             raise RuntimeError(f"/ask answered {response.status_code}")
@@ -76,12 +76,12 @@ def _streamed(url: str, token: str) -> dict[str, float]:
     return {"first_ms": first, "done_ms": done}
 
 
-def _plain(url: str, token: str) -> float:
+def _plain(client: httpx.Client, token: str) -> float:
     """Return ms to the first byte of the same ask answered as JSON."""
-    started = time.perf_counter()
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.stream(
-        "POST", f"{url}/ask", json={"question": QUESTION}, headers=headers, timeout=60
+    started = time.perf_counter()
+    with client.stream(
+        "POST", "/ask", json={"question": QUESTION}, headers=headers
     ) as response:
         chunks = response.iter_raw()
         body = next(chunks)
@@ -93,11 +93,13 @@ def _plain(url: str, token: str) -> float:
     return ms
 
 
-def _at_once(fn: Any, url: str, tokens: list[str]) -> list[Any]:
+def _at_once(fn: Any, clients: list[httpx.Client], tokens: list[str]) -> list[Any]:
+    # Clients are made beforehand: building one (its TLS context) costs tens of
+    # milliseconds of this process's CPU, which is not the server's latency.
     results: list[Any] = [None] * len(tokens)
 
     def run(i: int) -> None:
-        results[i] = fn(url, tokens[i])
+        results[i] = fn(clients[i], tokens[i])
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(tokens))]
     for thread in threads:
@@ -117,21 +119,24 @@ def measure(env: dict[str, str], sqlite_file: str, log_dir: Path) -> list[dict]:
                 {**env, "OPENAI_BASE_URL": stub.base_url}, workers=2, threads=THREADS
             )
             server.log_path = log_dir / f"gunicorn-stream-{server.port}.log"
+            clients = [httpx.Client(base_url=server.url, timeout=60) for _ in tokens]
             try:
                 server.start()
                 # Warm both workers (imports, engines, agents) before timing.
-                _at_once(_plain, server.url, tokens)
+                _at_once(_plain, clients, tokens)
                 alone = [
-                    _streamed(server.url, tokens[0])["first_ms"]
+                    _streamed(clients[0], tokens[0])["first_ms"]
                     for _ in range(SEQUENTIAL)
                 ]
                 streamed: list[dict[str, float]] = []
                 plain: list[float] = []
                 for _ in range(ROUNDS):
-                    streamed += _at_once(_streamed, server.url, tokens)
-                    plain += _at_once(_plain, server.url, tokens)
+                    streamed += _at_once(_streamed, clients, tokens)
+                    plain += _at_once(_plain, clients, tokens)
             finally:
                 server.stop()
+                for client in clients:
+                    client.close()
         first = [s["first_ms"] for s in streamed]
         rows.append(
             {
