@@ -27,6 +27,7 @@ from agent.charts import chart_for
 from agent.engines import engine_cache
 from agent.exceptions import (
     AgentInterrupted,
+    AskCancelled,
     AskFailed,
     NoDatabaseConnected,
     QuestionInvalid,
@@ -142,7 +143,13 @@ def _ask_events(
             # This thread's own app-database connection (the turn's finish).
             connection.close()
 
-    yield "turn", {"turn_id": turn.pk, "thread_id": str(turn.thread_id)}
+    try:
+        yield "turn", {"turn_id": turn.pk, "thread_id": str(turn.thread_id)}
+    except GeneratorExit:
+        # Gone before the agent started: nothing runs, the turn is closed here.
+        watch.close()
+        turn.finish(started=time.perf_counter(), error=AskCancelled())
+        raise
     # Hold no app-database connection while the model thinks; the finish
     # opens one again in the worker thread.
     connection.close()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from django.core.cache import cache
 from django.db import connection as app_db
 
@@ -347,3 +348,32 @@ def test_bob_gets_404_cancelling_alices_turn(
 
 def test_an_anonymous_cancel_is_401(anon_client):
     assert anon_client.post("/ask/1/cancel").status_code == 401
+
+
+def test_the_schema_documents_the_event_stream_and_the_cancel_endpoint(client):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+
+    ask = schema["paths"]["/ask"]["post"]
+    assert set(ask["responses"]["200"]["content"]) == {
+        "application/json",
+        "text/event-stream",
+    }
+    for event in ("turn", "step", "query", "rows", "token", "done", "error"):
+        assert f"`{event}`" in ask["description"]
+    cancel = schema["paths"]["/ask/{turn_id}/cancel"]["post"]
+    assert set(cancel["responses"]) == {"202", "401", "404"}
+
+
+def test_a_client_gone_right_after_the_turn_event_leaves_no_running_turn(
+    alice_client, alice, make_connection, llm_stub
+):
+    _connect(alice_client, make_connection, alice, "sqlite")
+    response = _ask_stream(alice_client, "Who lives in Germany?")
+    events = _parse(response.streaming_content)
+    assert next(events)[0] == "turn"
+
+    response.close()
+
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.CANCELLED
+    assert llm_stub.requests == []
