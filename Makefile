@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install system-deps services env run test lint format bench load clean
+.PHONY: install system-deps services env run test test-fast lint format bench load clean
 
 system-deps:
 	@bash .ci/system-deps.sh
@@ -37,6 +37,10 @@ run: env
 test: install services
 	$(BIN)/python -m pytest
 
+# The edit-test loop: everything but subprocess servers and the browser.
+test-fast: install services
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
 # 50 users against gunicorn (2 workers) and a stub LLM for 30 s; fails on any
 # error or on an answer from another user's database.
 load: install services
@@ -49,6 +53,10 @@ bench: install services
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# The Django plugin imports the settings, which need these two (any value).
+	SECRET_KEY=$${SECRET_KEY:-mypy-not-a-secret} \
+	FIELD_ENCRYPTION_KEY=$${FIELD_ENCRYPTION_KEY:-Y2Y5N2E0NjQ0ZDQ3NDc3ZmE3ZTBiZWI1YjYxZTFlM2M=} \
+	$(BIN)/mypy .
 
 format: install
 	$(BIN)/ruff format .

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -12,6 +14,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import serializers as s
 from accounts.services import refresh_token_revoke, user_register
+from accounts.types import AuthenticatedRequest
 from sqlagent_project.schema import ERROR_RESPONSES, INVALID_INPUT, THROTTLED
 
 
@@ -42,7 +45,7 @@ class LoginApi(TokenObtainPairView):
     @extend_schema(
         responses={200: s.LoginOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
@@ -52,7 +55,7 @@ class RefreshApi(TokenRefreshView):
     @extend_schema(
         responses={200: s.RefreshOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
@@ -76,5 +79,5 @@ class MeApi(APIView):
     @extend_schema(
         responses={200: s.UserOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(s.UserOutputSerializer(request.user).data)

@@ -54,13 +54,15 @@ class SignupForm(forms.Form):
         return email
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         password1 = cleaned.get("password1")
         password2 = cleaned.get("password2")
         if password1 and password2 and password1 != password2:
             self.add_error("password2", "The two passwords differ.")
         elif password1:
-            candidate = User(email=cleaned.get("email", ""), name=cleaned.get("name"))
+            candidate = User(
+                email=cleaned.get("email", ""), name=cleaned.get("name") or ""
+            )
             try:
                 password_validation.validate_password(password1, user=candidate)
             except forms.ValidationError as exc:

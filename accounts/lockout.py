@@ -45,7 +45,7 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -
     credentials = credentials or {}
     value = credentials.get("email") or credentials.get("username")
     if not value:
-        data = getattr(request, "data", None)
+        data: Any = getattr(request, "data", None)
         if not hasattr(data, "get"):
             data = request.POST
         value = data.get("email") or data.get("username")

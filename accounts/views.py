@@ -52,8 +52,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("chat")
     form = SignupForm(request.POST or None)
+    # The throttle reads only the scope and the client's address, which a page
+    # request has as much as an API request.
     if request.method == "POST" and not ScopedSettingsThrottle().allow_request(
-        request, _RegisterScope()
+        request,  # type: ignore[arg-type]
+        _RegisterScope(),  # type: ignore[arg-type]
     ):
         form.is_valid()
         form.add_error(None, "Too many sign-ups from your address. Try again later.")

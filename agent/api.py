@@ -27,6 +27,8 @@ from agent.services import (
     ask_cancel,
     thread_ask,
     thread_ask_stream,
+    thread_delete,
+    thread_rename,
     thread_run_sql,
 )
 from connections.selectors import connection_get_for_user
@@ -218,6 +220,27 @@ class ThreadDetailApi(APIView):
     def get(self, request: Request, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
         return Response(s.ThreadDetailSerializer(thread).data)
+
+    @extend_schema(
+        request=s.ThreadRenameSerializer,
+        responses={200: s.ThreadSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        tags=["threads"],
+    )
+    def patch(self, request: Request, thread_id: str) -> Response:
+        thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+        serializer = s.ThreadRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        thread = thread_rename(thread=thread, title=serializer.validated_data["title"])
+        listed = thread_list_for_user(user=request.user).get(pk=thread.pk)
+        return Response(s.ThreadSerializer(listed).data)
+
+    @extend_schema(
+        responses={204: None, **ERROR_RESPONSES, **NOT_FOUND}, tags=["threads"]
+    )
+    def delete(self, request: Request, thread_id: str) -> Response:
+        thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+        thread_delete(thread=thread)
+        return Response(status=204)
 
 
 class SchemaApi(APIView):

@@ -27,6 +27,7 @@ _ISO_TEMPORAL = re.compile(
     r"(?:Z|[+-]\d{2}:?\d{2})?)?)?$"
 )
 _TITLE_CHARS = 80
+_IDENTIFIER = re.compile(r"(^|_)id$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ class ChartRequest:
 
 
 def _max_categories() -> int:
-    return getattr(settings, "CHART_MAX_CATEGORIES", 20)
+    return settings.CHART_MAX_CATEGORIES
 
 
 def _max_points() -> int:
-    return getattr(settings, "CHART_MAX_POINTS", 5000)
+    return settings.CHART_MAX_POINTS
 
 
 def _number(value: Any) -> float | None:
@@ -67,7 +68,10 @@ def _kinds(result: dict[str, Any]) -> list[str]:
     kinds = []
     for index, column_type in enumerate(declared):
         values = [row[index] for row in result["rows"] if row[index] is not None]
-        if not values:
+        if _IDENTIFIER.search(str(columns[index])):
+            # Keys are labels, not measures: a chart of ids means nothing.
+            kinds.append("nominal")
+        elif not values:
             kinds.append("nominal")
         elif column_type in NUMERIC_TYPES and all(
             _number(v) is not None for v in values

@@ -114,3 +114,9 @@ class AskCancelled(ApplicationError):
     status_code = 409
     code = "cancelled"
     default_message = "The question was cancelled before it was answered."
+class ThreadTitleInvalid(ApplicationError):
+    """A conversation title is empty or too long."""
+
+    status_code = 400
+    code = "invalid_title"
+    default_message = "A title is required and has at most 200 characters."

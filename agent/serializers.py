@@ -228,3 +228,7 @@ class SchemaTableDetailSerializer(serializers.Serializer):
     kind = serializers.CharField()
     comment = serializers.CharField(allow_null=True)
     columns = SchemaColumnSerializer(many=True)
+
+
+class ThreadRenameSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, allow_blank=False)

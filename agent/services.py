@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
@@ -35,6 +35,7 @@ from agent.exceptions import (
     SqlInvalid,
     SqlRefused,
     SqlTimedOut,
+    ThreadTitleInvalid,
 )
 from agent.llm.tools import EventSink, ToolContext
 from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
@@ -42,7 +43,7 @@ from agent.selectors import turn_get_for_user
 from connections.engines import TargetUnavailable
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
-from connections.services import session_get_or_create_active
+from connections.services import session_get_or_create_active, session_resume
 from connections.target_policy import TargetRefused
 from sqlagent_project.errors import ApplicationError
 
@@ -281,7 +282,7 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     session = session_get_or_create_active(user=user)
     if session.db_connection is None:
         raise NoDatabaseConnected()
-    thread_prepare(session=session, question=sql)
+    thread_prepare(session=session, question=f"SQL: {sql}")
     turn = Turn.objects.create(
         thread_id=session.pk,
         question=sql,
@@ -335,6 +336,39 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     return turn
 
 
+def thread_title_from(question: str, *, limit: int = 80) -> str:
+    """Return a title for a conversation from its first question: one line, short."""
+    title = " ".join(question.split())
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1].rsplit(" ", 1)[0] or title[: limit - 1]
+    return cut + "…"
+
+
+def thread_rename(*, thread: Thread, title: str) -> Thread:
+    """Give a conversation a title of the user's choosing."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise ThreadTitleInvalid("A title is required.")
+    if len(title) > 200:
+        raise ThreadTitleInvalid("A title has at most 200 characters.")
+    thread.title = title
+    thread.save(update_fields=["title", "updated_at"])
+    return thread
+
+
+def thread_delete(*, thread: Thread) -> None:
+    """Delete a conversation and its turns (the session, if any, goes on)."""
+    with transaction.atomic():
+        thread.delete()
+    logger.info("thread deleted id=%s user=%s", thread.pk, thread.user_id)
+
+
+def thread_continue(*, user: User, thread: Thread) -> UserSession:
+    """Make `thread` the current conversation again, on its database."""
+    return session_resume(user=user, session_id=thread.pk)
+
+
 def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
     """Return the session's thread (same UUID), titled by its first question."""
     thread, created = Thread.objects.get_or_create(
@@ -342,7 +376,7 @@ def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
         defaults={
             "user_id": session.user_id,
             "db_connection_id": session.db_connection_id,
-            "title": question[:200],
+            "title": thread_title_from(question),
         },
     )
     if not created and thread.db_connection_id != session.db_connection_id:

@@ -23,7 +23,19 @@ urlpatterns = [
     path("", views.chat, name="chat"),
     path("history/", views.history_list, name="history-list"),
     path("history/<uuid:thread_id>/", views.history_detail, name="history-detail"),
+    path(
+        "history/<uuid:thread_id>/continue/",
+        views.history_continue,
+        name="history-continue",
+    ),
+    path(
+        "history/<uuid:thread_id>/rename/", views.history_rename, name="history-rename"
+    ),
+    path(
+        "history/<uuid:thread_id>/delete/", views.history_delete, name="history-delete"
+    ),
     path("turns/<int:turn_id>/csv/", views.turn_csv, name="turn-csv"),
     path("turns/<int:turn_id>/rows/", views.turn_rows, name="turn-rows"),
+    path("turns/<int:turn_id>/status/", views.turn_status, name="turn-status"),
     path("chat/run-sql/", views.chat_run_sql, name="chat-run-sql"),
 ]

@@ -21,7 +21,13 @@ from django.views.decorators.http import (
 
 from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
-from agent.services import thread_ask, thread_run_sql
+from agent.services import (
+    thread_ask,
+    thread_continue,
+    thread_delete,
+    thread_rename,
+    thread_run_sql,
+)
 from connections.forms import SessionConnectForm
 from connections.selectors import connection_list_for_user
 from connections.services import session_get_or_create_active
@@ -45,6 +51,11 @@ class AskForm(forms.Form):
                 attrs={"rows": 2, "placeholder": "e.g. Which customers are in Germany?"}
             ),
         )
+        # No maxlength: the browser would cut a long paste silently. The page
+        # counts instead, and the server still refuses an overlong question.
+        widget = self.fields["question"].widget
+        widget.attrs.pop("maxlength", None)
+        widget.attrs["data-max-length"] = str(settings.QUESTION_MAX_LENGTH)
 
 
 @login_required
@@ -106,7 +117,13 @@ def history_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
-    context = {"thread": thread, "turns": thread.turns.all(), "nav": "history"}
+    session = session_get_or_create_active(user=request.user)
+    context = {
+        "thread": thread,
+        "turns": thread.turns.all(),
+        "is_current": thread.id == session.id,
+        "nav": "history",
+    }
     return render(request, "agent/history_detail.html", context)
 
 
@@ -140,6 +157,14 @@ def chat_run_sql(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+def turn_status(request: HttpRequest, turn_id: int) -> JsonResponse:
+    """Return a turn's status, for a page waiting on a turn still running."""
+    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    return JsonResponse({"turn_id": turn.id, "status": turn.status})
+
+
+@login_required
+@require_GET
 def turn_rows(request: HttpRequest, turn_id: int) -> JsonResponse:
     """Return the rows stored with a turn, for paging and sorting in the page."""
     turn = turn_get_for_user(user=request.user, turn_id=turn_id)
@@ -154,6 +179,42 @@ def turn_rows(request: HttpRequest, turn_id: int) -> JsonResponse:
             "truncated": turn.result.get("truncated", False),
         }
     )
+
+
+@login_required
+@require_POST
+def history_continue(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    """Make this conversation the current one again and go on in the chat."""
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    try:
+        thread_continue(user=request.user, thread=thread)
+    except ApplicationError as exc:
+        messages.error(request, f"Could not continue this conversation: {exc.message}")
+        return redirect("history-detail", thread_id=thread.id)
+    messages.success(request, f"Continuing “{thread.title or 'this conversation'}”.")
+    return redirect("chat")
+
+
+@login_required
+@require_POST
+def history_rename(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    try:
+        thread_rename(thread=thread, title=request.POST.get("title", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Conversation renamed.")
+    return redirect("history-detail", thread_id=thread.id)
+
+
+@login_required
+@require_POST
+def history_delete(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    thread_delete(thread=thread)
+    messages.success(request, "Conversation deleted.")
+    return redirect("history-list")
 
 
 def csv_cell(value: object) -> object:

@@ -96,7 +96,7 @@ def session_prepare(base_url: str, token: str, index: int, name: str) -> str:
         client.close()
 
 
-def aggregated(stats_csv: Path) -> dict[str, str]:
+def aggregated(stats_csv: Path) -> dict[str, dict[str, str]]:
     with stats_csv.open() as f:
         rows = list(csv.DictReader(f))
     return {row["Name"]: row for row in rows}

@@ -10,6 +10,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 from locust import HttpUser, between, task
 
@@ -29,7 +30,7 @@ class ServiceUser(HttpUser):
         self.headers = {"Authorization": f"Bearer {self.account['token']}"}
         self.marker = self.account["marker"]
 
-    def _check_markers(self, response, *, required: bool) -> None:
+    def _check_markers(self, response: Any, *, required: bool) -> None:
         seen = set(MARKER.findall(response.text))
         foreign = seen - {self.marker}
         if foreign:

@@ -100,7 +100,7 @@ class InstantChatModel(BaseChatModel):
     def bind_tools(self, tools: Any, **kwargs: Any) -> InstantChatModel:
         return self
 
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any):
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
         if messages and isinstance(messages[-1], ToolMessage):
             reply = AIMessage("Done.")
         else:
@@ -153,8 +153,8 @@ def _breakdown(stub: StubLLMServer) -> Iterator[dict[str, float]]:
     ]
     originals = [(obj, name, getattr(obj, name)) for obj, name, _ in targets]
 
-    def wrap(original, key):
-        def wrapper(*args, **kwargs):
+    def wrap(original: Callable[..., Any], key: str) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
                 return original(*args, **kwargs)

@@ -43,9 +43,10 @@ def pg_wide_url() -> str:
     pg_database_ensure(url)
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=name) as conn:
-        count = conn.execute(
+        row = conn.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchone()[0]
+        ).fetchone()
+        count = row[0] if row else 0
         if count != TABLES:
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")

@@ -56,7 +56,7 @@ def wrk_ensure() -> str:
     return found
 
 
-def _wrk(wrk: str, url: str, token: str, seconds: int) -> dict[str, float]:
+def _wrk(wrk: str, url: str, token: str, seconds: int) -> dict[str, Any]:
     done = subprocess.run(
         [
             wrk,
@@ -74,7 +74,10 @@ def _wrk(wrk: str, url: str, token: str, seconds: int) -> dict[str, float]:
         check=True,
     )
     out = done.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
+    rps = float(found.group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)

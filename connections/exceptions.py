@@ -4,11 +4,20 @@ from sqlagent_project.errors import ApplicationError
 
 
 class TargetDatabaseUnavailable(ApplicationError):
-    """The user's database could not be reached or refused the credentials."""
+    """The user's database failed: unreachable, refused the credentials, or lost."""
 
     status_code = 502
     code = "database_unavailable"
     default_message = "The database could not be reached."
+
+
+class TargetDatabaseBusy(ApplicationError):
+    """Every connection to the user's database is in use; try again shortly."""
+
+    status_code = 503
+    code = "database_busy"
+    default_message = "All connections to the database are busy; try again shortly."
+    retry_after = 5
 
 
 class PrivilegedConnectionRefused(ApplicationError):

@@ -9,12 +9,17 @@ from django.db import models
 from django.db.models import Q
 
 from connections import crypto
+from connections.backends import BACKENDS
 
-
-class DbType(models.TextChoices):
-    POSTGRESQL = "postgresql", "PostgreSQL"
-    MYSQL = "mysql", "MySQL / MariaDB"
-    SQLITE = "sqlite", "SQLite"
+# One choice per registered engine backend ("postgresql", "mysql", "sqlite"):
+# adding an engine to connections.backends.BACKENDS adds its choice here.
+DbType = models.TextChoices(
+    "DbType",
+    [
+        (backend.db_type.upper(), (backend.db_type, backend.label))
+        for backend in BACKENDS.values()
+    ],
+)
 
 
 class DatabaseConnection(models.Model):

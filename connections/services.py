@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.signals import session_released
 from connections.validation import connection_validate
 from sqlagent_project import logcontext
+from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -204,11 +206,15 @@ def session_connect(
     check = connection_check(connection)
     if not check.ok:
         raise TargetDatabaseUnavailable(check.error)
-    if check.warnings and settings.REFUSE_PRIVILEGED_CONNECTIONS:
+    # Blocking findings (superuser, server files or programs, writes beyond the
+    # database) refuse the connection unless the operator allows them; lesser
+    # ones (table write grants) are only warned about.
+    if check.blocking and not settings.ALLOW_PRIVILEGED_CONNECTIONS:
         raise PrivilegedConnectionRefused(
-            "This service refuses roles with more than read rights: "
-            + " ".join(check.warnings)
-            + " Connect with a read-only role."
+            "This service refuses database roles with more than read rights: "
+            + " ".join(check.blocking)
+            + " Connect with a read-only role instead: the README section "
+            '"Read-only role" has the SQL to create one.'
         )
     with transaction.atomic():
         session.db_connection = connection
@@ -233,6 +239,36 @@ def session_restart(*, session: UserSession) -> UserSession:
     if connection is not None:
         fresh = session_connect(session=fresh, connection=connection)
     return fresh
+
+
+def session_resume(*, user: User, session_id: uuid.UUID) -> UserSession:
+    """Make an earlier session of the user's active again (its thread goes on):
+    the current one is closed, and the earlier one's database connected anew."""
+    earlier = UserSession.objects.select_related("db_connection").get(
+        pk=session_id, user=user
+    )
+    if earlier.is_active:
+        return earlier
+    connection = earlier.db_connection
+    if connection is None:
+        raise TargetDatabaseUnavailable(
+            "This conversation's database connection was removed; start a new chat."
+        )
+    current = _active_session(user)
+    if current is not None:
+        session_disconnect(session=current)
+    with transaction.atomic():
+        earlier.status = SessionStatus.ACTIVE
+        earlier.closed_at = None
+        earlier.last_activity_at = timezone.now()
+        earlier.save(update_fields=["status", "closed_at", "last_activity_at"])
+    logger.info("session resumed id=%s user=%s", earlier.pk, user.pk)
+    try:
+        return session_connect(session=earlier, connection=connection)
+    except ApplicationError:
+        # Resumed but not connected: the chat says so and offers to connect.
+        UserSession.objects.filter(pk=earlier.pk).update(db_connection=None)
+        raise
 
 
 def session_disconnect(*, session: UserSession) -> UserSession:

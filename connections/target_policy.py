@@ -8,6 +8,7 @@ cannot move a saved connection onto a forbidden address).
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,27 +16,11 @@ from pathlib import Path
 from django.conf import settings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Driver options a user may set, with the values each accepts. Anything else
-# (local_infile, init_command, sslrootcert paths, libpq `options`, ...) is refused.
-ALLOWED_OPTIONS: dict[str, dict[str, frozenset[str]]] = {
-    "postgresql": {
-        "sslmode": frozenset(
-            {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
-        ),
-        "gssencmode": frozenset({"disable", "prefer", "require"}),
-        "target_session_attrs": frozenset(
-            {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}
-        ),
-    },
-    "mysql": {
-        "ssl_mode": frozenset(
-            {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
-        ),
-        "charset": frozenset({"utf8mb4", "utf8", "latin1"}),
-    },
-    "sqlite": {},
-}
+# Driver options a user may set live in each engine backend (`allowed_options`);
+# anything else (local_infile, init_command, sslrootcert paths, libpq
+# `options`, ...) is refused.
 
 
 class TargetRefused(Exception):
@@ -82,7 +67,12 @@ def validate_options(db_type: str, options: object) -> dict[str, str]:
         raise TargetRefused(
             "Options must be an object of driver settings.", field="options"
         )
-    allowed = ALLOWED_OPTIONS.get(db_type, {})
+    from connections.backends import UnknownDatabaseType, backend_for
+
+    try:
+        allowed = backend_for(db_type).allowed_options
+    except UnknownDatabaseType as exc:
+        raise TargetRefused(str(exc), field="db_type") from exc
     cleaned: dict[str, str] = {}
     for key, value in options.items():
         if key not in allowed:
@@ -101,27 +91,86 @@ def validate_options(db_type: str, options: object) -> dict[str, str]:
 
 
 def check_hostname(host: str) -> None:
-    """Refuse a host named on the deny-list, or missing from a non-empty allow-list."""
+    """Refuse a host named on the deny-list, or missing from a non-empty allow-list.
+
+    A numeric host is decoded the way libc (and so every driver) reads it before
+    the policy applies: `2852039166`, `0xa9fea9fe` and `0251.0376.0251.0376` are
+    all 169.254.169.254, so they are refused here, when saved, as at connect.
+    """
     policy = _policy()
-    name = host.lower().rstrip(".")
+    name = host.strip().lower().rstrip(".")
     if name in policy.deny_hosts:
         raise TargetRefused(f"Host '{host}' is not allowed by this service's policy.")
-    _check_literal_address(name, policy)
-
-
-def _check_literal_address(name: str, policy: _Policy) -> None:
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
+    address = numeric_address(name)
+    if address is None:
         return
-    _check_address(address, name, policy)
+    _check_address(address, host, policy)
+    if str(address) != name:
+        # The drivers would connect to `address`, but a spelling that differs
+        # from the canonical one is only ever an attempt to slip past a filter.
+        raise TargetRefused(
+            f"Host '{host}' is a non-canonical numeric address; write it as {address}."
+        )
 
 
-def _check_address(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address, host: str, policy: _Policy
-) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+# Characters of an IPv4 address in any form inet_aton accepts (decimal, octal,
+# hex, with 1 to 4 parts). A name with any other character is a host name.
+_INET_ATON_CHARS = re.compile(r"^[0-9a-fx.]+$")
+
+
+def numeric_address(name: str) -> IPAddress | None:
+    """Return the address a numeric host stands for, or None for a host name.
+
+    IPv4 goes through libc's own `inet_aton`, the parser getaddrinfo uses, so
+    the decoding cannot differ from the drivers'. IPv6 may be bracketed and carry
+    a zone (`[fe80::1%eth0]`).
+    """
+    candidate = name.strip().lower()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    candidate = candidate.split("%", 1)[0]
+    if ":" in candidate:
+        try:
+            return ipaddress.IPv6Address(candidate)
+        except ValueError:
+            return None
+    if not _INET_ATON_CHARS.match(candidate):
+        return None
+    try:
+        packed = socket.inet_aton(candidate)
+    except OSError:
+        return None
+    return ipaddress.IPv4Address(packed)
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it:
+# NAT64's well-known prefix and the deprecated IPv4-compatible form.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# "This network": a client connecting to 0.x.x.x reaches the local host.
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+
+
+def _embedded_ipv4(address: IPAddress) -> IPAddress:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64 or (
+        address in _IPV4_COMPATIBLE and int(address) > 1  # not :: or ::1
+    ):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def _check_address(address: IPAddress, host: str, policy: _Policy) -> None:
+    address = _embedded_ipv4(address)
+    if address.is_unspecified or address in _THIS_NETWORK:
+        # `0.0.0.0` and `::` both mean "this host" to a connecting client.
+        raise TargetRefused(
+            f"Host '{host}' resolves to {address}, an address this service refuses "
+            "(unspecified: it means this host)."
+        )
     if any(address in network for network in policy.deny):
         raise TargetRefused(
             f"Host '{host}' resolves to {address}, an address this service refuses "
@@ -147,7 +196,7 @@ def resolve_host(host: str, port: int) -> str:
     policy = _policy()
     addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         _check_address(address, host, policy)
         addresses.append(str(address))
     if not addresses:
@@ -220,7 +269,7 @@ def check_not_app_database(
 def _same_host(a: str, b: str) -> bool:
     def addresses(host: str) -> set[str]:
         try:
-            return {i[4][0] for i in socket.getaddrinfo(host, None)}
+            return {str(i[4][0]) for i in socket.getaddrinfo(host, None)}
         except (socket.gaierror, UnicodeError):
             return {host}
 

@@ -10,20 +10,21 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
 
-def _wants_html(request: HttpRequest) -> bool:
+def wants_html(request: HttpRequest) -> bool:
+    """Tell a browser asking for a page from an API client."""
     return "text/html" in request.headers.get("Accept", "")
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Answer an unknown URL: JSON for API clients, a page for browsers."""
-    if _wants_html(request):
+    if wants_html(request):
         return defaults.page_not_found(request, exception)
     return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """Answer a crash outside DRF: JSON for API clients, a page for browsers."""
-    if _wants_html(request):
+    if wants_html(request):
         return defaults.server_error(request)
     return JsonResponse(
         {"detail": "Internal server error.", "code": "server_error"}, status=500

@@ -1,17 +1,29 @@
-"""Request logging: one line per request with its outcome, user and session."""
+"""Request middleware: one log line per request, and a bound on every request body."""
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
+from django.utils.html import escape
 
 from sqlagent_project import logcontext
+from sqlagent_project.handlers import wants_html
+from sqlagent_project.parsers import (
+    JSON_TOO_DEEP,
+    RequestTooLarge,
+    json_depth_exceeds,
+    json_too_deep_message,
+    request_too_large_message,
+)
 
 logger = logging.getLogger("sqlagent.request")
 
@@ -68,3 +80,88 @@ def _user_id(request: HttpRequest) -> int | None:
     if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
         return None
     return getattr(user, "pk", None) if user is not None else None
+
+
+class RequestBodyLimitMiddleware:
+    """Answer 413 to a body over REQUEST_MAX_BYTES before any view reads it.
+
+    A declared Content-Length is checked before a byte is read. A chunked body
+    (no Content-Length) is read up to the limit and no further, then handed on
+    as an ordinary body of known length.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit: int = settings.REQUEST_MAX_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared:
+            # Django reads a malformed length as 0, so only a number can be long.
+            if declared.strip().isdigit() and int(declared) > limit:
+                return _too_large(request, limit)
+        elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = _read_at_most(request.META["wsgi.input"], limit + 1)
+            if len(body) > limit:
+                return _too_large(request, limit)
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
+        if _is_json(request):
+            # Read once here (bounded above); DRF reuses `request.body` later.
+            max_depth: int = settings.JSON_MAX_DEPTH
+            if json_depth_exceeds(request.body, max_depth):
+                return _too_deep(request, max_depth)
+        return self.get_response(request)
+
+
+def _is_json(request: HttpRequest) -> bool:
+    content_type = (request.content_type or "").lower()
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _read_at_most(stream: io.RawIOBase | io.BufferedIOBase, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 64 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    response = _refusal(
+        request,
+        status=413,
+        title="Request too large",
+        message=request_too_large_message(limit),
+        code=RequestTooLarge.code,
+    )
+    # The rest of the body is never read: the connection cannot be reused.
+    response["Connection"] = "close"
+    return response
+
+
+def _too_deep(request: HttpRequest, max_depth: int) -> HttpResponse:
+    return _refusal(
+        request,
+        status=400,
+        title="Bad request",
+        message=json_too_deep_message(max_depth),
+        code=JSON_TOO_DEEP,
+    )
+
+
+def _refusal(
+    request: HttpRequest, *, status: int, title: str, message: str, code: str
+) -> HttpResponse:
+    # A browser posting a form gets a page; an API client the API's error shape.
+    if wants_html(request):
+        page = (
+            f"<!doctype html><title>{title}</title>"
+            f"<h1>{title}</h1><p>{escape(message)}</p>"
+        )
+        return HttpResponse(page, status=status)
+    return JsonResponse({"detail": message, "code": code}, status=status)

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sqlagent_project.middleware.RequestLogMiddleware",
+    "sqlagent_project.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -160,7 +161,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["sqlagent_project.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "sqlagent_project.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "sqlagent_project.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -182,6 +183,12 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+
+# REQUEST BODIES
+# Every route: a longer body answers 413, JSON nested deeper answers 400.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 
 # RATE LIMITS AND LOCKOUT
 # DRF rates ("<n>/<second|minute|hour|day>") per throttle_scope: login and
@@ -207,8 +214,9 @@ TARGET_HOSTS_DENY = env.list(
     "TARGET_HOSTS_DENY",
     default=["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8"],
 )
-# Refuse to connect with a role that is a superuser or has file/program/write rights.
-REFUSE_PRIVILEGED_CONNECTIONS = env.bool("REFUSE_PRIVILEGED_CONNECTIONS", default=False)
+# Roles that are superusers or may reach server files, run programs or write
+# beyond their database are refused unless this is on (they are still warned about).
+ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
 
 # AGENT
 # Engine cache: one SQLAlchemy engine per active session, per process.
@@ -221,6 +229,12 @@ TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
 # Query bounds on every user database.
 QUERY_TIMEOUT_S = env.float("QUERY_TIMEOUT_S", default=10.0)
 QUERY_MAX_ROWS = env.int("QUERY_MAX_ROWS", default=1000)
+# Bytes of one cell the user sees (longer ones are cut and marked) and of a whole
+# result (rows past it are dropped and the result marked truncated).
+QUERY_MAX_CELL_BYTES = env.int("QUERY_MAX_CELL_BYTES", default=65536)
+QUERY_MAX_RESULT_BYTES = env.int("QUERY_MAX_RESULT_BYTES", default=10 * 1024 * 1024)
+# Characters of one cell the LLM sees (agent.sql_guard.bounds.cell_for_llm).
+LLM_MAX_CELL_CHARS = env.int("LLM_MAX_CELL_CHARS", default=2000)
 # What the LLM sees of a result is smaller than what the user gets back.
 LLM_RESULT_MAX_ROWS = env.int("LLM_RESULT_MAX_ROWS", default=50)
 LLM_RESULT_MAX_CHARS = env.int("LLM_RESULT_MAX_CHARS", default=6000)
@@ -239,12 +253,20 @@ SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=6000)
 # Prior turns replayed to the LLM as conversation history.
 THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)
+# Charts: bars past this many categories keep the top ones; results with more
+# rows than CHART_MAX_POINTS get no chart.
+CHART_MAX_CATEGORIES = env.int("CHART_MAX_CATEGORIES", default=20)
+CHART_MAX_POINTS = env.int("CHART_MAX_POINTS", default=5000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
 # Streamed asks (POST /ask with Accept: text/event-stream): a comment line goes
 # out after this many idle seconds, so proxies keep the stream open and a client
 # that went away is noticed while the model thinks.
 ASK_STREAM_HEARTBEAT_S = env.float("ASK_STREAM_HEARTBEAT_S", default=5.0)
+# Functions the statement check lets the agent call beyond its built-in
+# allow-list of read-only functions (e.g. a user-defined read-only function):
+# "name" (any schema) or "schema.name". Known side-effect functions stay refused.
+SQL_EXTRA_ALLOWED_FUNCTIONS = env.list("SQL_EXTRA_ALLOWED_FUNCTIONS", default=[])
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"

@@ -17,9 +17,13 @@ class ScopedSettingsThrottle(ScopedRateThrottle):
     """
 
     def get_rate(self) -> str | None:
-        return getattr(settings, f"THROTTLE_{self.scope.upper()}_RATE", None) or None
+        return (
+            getattr(settings, f"THROTTLE_{(self.scope or '').upper()}_RATE", None)
+            or None
+        )
 
 
 def client_address(request: HttpRequest) -> str:
     """Return the client's address the way the rate limits see it (NUM_PROXIES)."""
-    return BaseThrottle().get_ident(request)
+    # get_ident reads only META, which a Django request and a DRF one share.
+    return BaseThrottle().get_ident(request)  # type: ignore[arg-type]

@@ -61,10 +61,13 @@ def new_page(
         context = browser.new_context(viewport={"width": 1100, "height": 900})
         context.set_default_timeout(10_000)
         page = context.new_page()
+
         # A script injected through the data would open an alert.
-        page.on(
-            "dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss())
-        )
+        def dismiss(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
         contexts.append(context)
         pages.append(page)
         return page

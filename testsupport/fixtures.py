@@ -63,12 +63,12 @@ def _shop_statements(db_type: str) -> list[str]:
         "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
         f"CREATE TABLE db_marker (engine {text_type} NOT NULL)",
     ]
-    for row in CUSTOMERS:
+    for customer in CUSTOMERS:
         statements.append(
-            "INSERT INTO customers VALUES ({}, '{}', '{}', '{}')".format(*row)
+            "INSERT INTO customers VALUES ({}, '{}', '{}', '{}')".format(*customer)
         )
-    for row in ORDERS:
-        statements.append("INSERT INTO orders VALUES ({}, {}, {}, '{}')".format(*row))
+    for order in ORDERS:
+        statements.append("INSERT INTO orders VALUES ({}, {}, {}, '{}')".format(*order))
     statements.append(f"INSERT INTO notes VALUES (1, '{PLANTED_NOTE}')")
     statements.append("INSERT INTO notes VALUES (2, '<img src=x onerror=alert(1)>')")
     statements.append(f"INSERT INTO db_marker VALUES ('{db_type}')")
@@ -170,25 +170,41 @@ def shop_snapshot(db_type: str, sqlite_dir: Path | None = None) -> dict[str, Any
             conn.close()
     else:
         assert sqlite_dir is not None
-        conn = sqlite3.connect(sqlite_dir / SQLITE_FILE)
+        lite = sqlite3.connect(sqlite_dir / SQLITE_FILE)
         try:
             names = {
                 r[0]
-                for r in conn.execute(
+                for r in lite.execute(
                     "SELECT name FROM sqlite_master WHERE type='table'"
                 )
             }
             data = {
-                t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                t: lite.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
                 for t in tables
             }
         finally:
-            conn.close()
+            lite.close()
         names |= {p.name for p in sqlite_dir.iterdir()}
     return {
         "tables": names,
         "data": {k: [tuple(map(str, r)) for r in v] for k, v in data.items()},
     }
+
+
+# A fast hasher for in-process tests, as cookiecutter-django's test settings use:
+# PBKDF2 at full strength costs about 1.2 s a hash here. Servers that tests start
+# as subprocesses read the real settings and keep the real hashers.
+TEST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
+    # Both are lru_cached; the stubs type them as plain functions.
+    hashers.get_hashers.cache_clear()  # type: ignore[attr-defined]
+    hashers.get_hashers_by_algorithm.cache_clear()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -341,6 +357,12 @@ def make_connection(shop: dict[str, Any]) -> Callable[..., Any]:
         return connection_create(owner=owner, **fields)
 
     return make
+
+
+@pytest.fixture
+def privileged_ok(settings: Any) -> None:
+    """Let tests connect as the admin roles (postgres, root), refused by default."""
+    settings.ALLOW_PRIVILEGED_CONNECTIONS = True
 
 
 @pytest.fixture

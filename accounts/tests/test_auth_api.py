@@ -120,3 +120,9 @@ def test_login_stamps_last_login(anon_client, alice):
     _login(anon_client)
     alice.refresh_from_db()
     assert alice.last_login is not None
+
+
+def test_in_process_tests_store_passwords_with_the_fast_test_hasher(alice):
+    # Full-strength PBKDF2 would cost about a second per user created.
+    assert alice.password.startswith("md5$")
+    assert alice.check_password("Correct-Horse-42")

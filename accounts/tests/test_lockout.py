@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from axes.models import AccessAttempt
@@ -22,7 +23,7 @@ def _low_limit(settings):
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
 
 
-def _login(client: APIClient, email: str, password: str, **extra: str):
+def _login(client: APIClient, email: str, password: str, **extra: Any):
     return client.post(
         "/auth/login", {"email": email, "password": password}, format="json", **extra
     )

@@ -27,7 +27,7 @@ def test_login_lands_on_the_chat_page(client: Client, alice: Any) -> None:
     )
 
     assert response.status_code == 302
-    assert response.url == "/"
+    assert response["Location"] == "/"
     assert client.session["_auth_user_id"] == str(alice.pk)
 
 
@@ -66,7 +66,7 @@ def test_anonymous_visitor_of_the_chat_page_is_sent_to_login(client: Client) -> 
     response = client.get("/")
 
     assert response.status_code == 302
-    assert response.url == "/accounts/login/?next=/"
+    assert response["Location"] == "/accounts/login/?next=/"
 
 
 def test_logout_is_a_post_and_ends_the_browser_session(
@@ -78,7 +78,7 @@ def test_logout_is_a_post_and_ends_the_browser_session(
     response = client.post("/accounts/logout/")
 
     assert response.status_code == 302
-    assert response.url == "/accounts/login/"
+    assert response["Location"] == "/accounts/login/"
     assert client.get("/connections/").status_code == 302
 
 
@@ -96,7 +96,7 @@ def test_signup_creates_a_user_who_can_log_in_on_the_page_and_the_api(
     )
 
     assert response.status_code == 302
-    assert response.url == "/accounts/login/"
+    assert response["Location"] == "/accounts/login/"
     user = User.objects.get(email="carol@example.com")
     assert user.name == "Carol"
     assert user.check_password(PASSWORD)
@@ -163,7 +163,7 @@ def test_password_change_replaces_the_password(client: Client, alice: Any) -> No
     )
 
     assert response.status_code == 302
-    assert response.url == "/accounts/password/change/done/"
+    assert response["Location"] == "/accounts/password/change/done/"
     alice.refresh_from_db()
     assert alice.check_password(new_password)
     assert not alice.check_password(PASSWORD)
@@ -214,3 +214,18 @@ def test_signups_from_one_address_share_the_apis_rate_limit(
 
     assert statuses == [302, 429]
     assert not User.objects.filter(email="user1@example.com").exists()
+
+
+def test_the_login_page_says_why_when_a_page_sent_the_user_there(client):
+    response = client.get("/", follow=True)
+
+    assert "/accounts/login/?next=/" in response.redirect_chain[-1][0]
+    assert "your session has expired" in response.text
+
+
+def test_the_api_docs_page_links_back_to_the_app(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    assert 'href="/"' in response.text
+    assert "Back to SQLAgent" in response.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,7 +12,7 @@ from testsupport.fixtures import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def _login(client: APIClient, **extra: str):
+def _login(client: APIClient, **extra: Any):
     return client.post(
         "/auth/login",
         {"email": "alice@example.com", "password": PASSWORD},
@@ -19,7 +21,7 @@ def _login(client: APIClient, **extra: str):
     )
 
 
-def _register(client: APIClient, n: int, **extra: str):
+def _register(client: APIClient, n: int, **extra: Any):
     return client.post(
         "/auth/register",
         {"email": f"user{n}@example.com", "password": "a-Long-pass-99"},

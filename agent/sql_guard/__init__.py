@@ -2,7 +2,8 @@
 
 1. `statement_check`: parse with sqlglot in the connection's dialect and allow
    exactly one read statement, with no write anywhere in its tree, no locking
-   clause, no `SELECT … INTO`, no side-effecting or file/network function and no
+   clause, no `SELECT … INTO`, no function off a per-dialect read-only allow-list
+   (decided on the name the server resolves, however quoted or escaped) and no
    MySQL executable comment or optimizer hint.
 2. `query_run` opens a transaction the database itself keeps read-only
    (PostgreSQL `BEGIN READ ONLY`, MySQL/MariaDB `START TRANSACTION READ ONLY` on

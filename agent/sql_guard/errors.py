@@ -1,6 +1,14 @@
-"""What the SQL guard raises: a refused statement, a failed query, a lost database."""
+"""What the SQL guard raises: a refused statement, a failed query.
+
+A lost or unreachable database is `connections.exceptions.TargetDatabaseUnavailable`
+(the one public error for "the user's database failed"); all connections busy
+is `TargetDatabaseBusy`. `TargetDown` stays as a name for that same class while
+callers move to it.
+"""
 
 from __future__ import annotations
+
+from connections.exceptions import TargetDatabaseUnavailable
 
 
 class StatementRefused(Exception):
@@ -20,9 +28,4 @@ class QueryFailed(Exception):
         self.timed_out = timed_out
 
 
-class TargetDown(Exception):
-    """The target database could not be reached or went away."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+TargetDown = TargetDatabaseUnavailable

@@ -19,6 +19,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
 from rest_framework_simplejwt.tokens import RefreshToken
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from testsupport.llm_stub import StubLLMServer, keyword_responder
@@ -67,6 +68,24 @@ def api_schema(db: None, stub_llm: StubLLMServer) -> Iterator[Any]:
             signal.connect(close_old_connections)
 
 
+def server_errors_only_as_documented(ctx: Any, response: Any, case: Any) -> None:
+    """Fail on any 500, and on a 5xx the operation's schema does not document.
+
+    Some operations document a 5xx of their own (`connect_db` answers 502 when
+    the user's database cannot be reached); that answer is the contract, not a
+    crash. A 500 is always a crash.
+    """
+    status = response.status_code
+    if status < 500:
+        return
+    documented = {str(code) for code in case.operation.responses.status_codes}
+    if status == 500 or str(status) not in documented:
+        raise AssertionError(
+            f"{case.operation.label} answered {status}; documented 5xx: "
+            f"{sorted(c for c in documented if c.startswith('5')) or 'none'}"
+        )
+
+
 def _fuzz(operation: Any, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
     @settings(
@@ -78,7 +97,9 @@ def _fuzz(operation: Any, headers: dict[str, str]) -> None:
     )
     def run(case: Any) -> None:
         case.call_and_validate(
-            headers=headers, excluded_checks=[positive_data_acceptance]
+            headers=headers,
+            excluded_checks=[positive_data_acceptance, not_a_server_error],
+            additional_checks=[server_errors_only_as_documented],
         )
 
     run()
@@ -103,3 +124,41 @@ def test_the_api_answers_every_generated_request_as_documented(
     assert "POST /ask" in fuzzed
     assert "GET /threads/{thread_id}" in fuzzed
     assert failures == {}
+
+
+class _Operation:
+    def __init__(self, statuses: list[str]) -> None:
+        self.label = "POST /databases/connect_db/{db_id}"
+        self.responses = type("Responses", (), {"status_codes": statuses})()
+
+
+class _Case:
+    def __init__(self, statuses: list[str]) -> None:
+        self.operation = _Operation(statuses)
+
+
+class _Response:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+
+
+@pytest.mark.parametrize(
+    ("status", "documented", "fails"),
+    [
+        (502, ["200", "404", "502"], False),
+        (502, ["200", "404"], True),
+        (500, ["200", "500"], True),
+        (503, ["200", "502"], True),
+        (404, ["200"], False),
+    ],
+)
+def test_the_fuzz_check_allows_only_documented_server_errors_and_never_a_500(
+    status, documented, fails
+):
+    case, response = _Case(documented), _Response(status)
+
+    if fails:
+        with pytest.raises(AssertionError, match=f"answered {status}"):
+            server_errors_only_as_documented(None, response, case)
+    else:
+        server_errors_only_as_documented(None, response, case)

@@ -164,3 +164,11 @@ def test_column_names_are_titles_never_field_paths_or_expressions():
     assert spec["encoding"]["x"]["field"] == "c0"
     assert spec["encoding"]["x"]["title"] == "a.b[0]"
     assert spec["encoding"]["y"]["title"] == "datum.x + 1"
+
+
+def test_id_columns_are_labels_not_measures():
+    result = _result(
+        ["id", "created"], ["integer", "date"], [[1, "2026-01-01"], [2, "2026-01-02"]]
+    )
+
+    assert chart_for(result) is None

@@ -62,12 +62,14 @@ def test_every_production_variable_is_documented_in_env_example():
     assert missing == []
 
 
+@pytest.mark.slow  # a manage.py subprocess
 def test_production_settings_pass_check_deploy_with_no_warning():
     result = _check_deploy()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.slow  # a manage.py subprocess each
 @pytest.mark.parametrize(
     ("name", "value", "warning"),
     [

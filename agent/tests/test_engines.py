@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -37,7 +38,7 @@ def _backend_alive(pid: int) -> bool:
         row = c.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
         ).fetchone()
-        return row[0] == 1
+        return row is not None and row[0] == 1
 
 
 def _backend_gone(pid: int) -> bool:
@@ -47,6 +48,21 @@ def _backend_gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.fixture
+def make_cache() -> Iterator[Callable[..., EngineCache]]:
+    """Build private engine caches, closed after the test whether it passed or not."""
+    caches: list[EngineCache] = []
+
+    def make(**options: Any) -> EngineCache:
+        cache = EngineCache(**options)
+        caches.append(cache)
+        return cache
+
+    yield make
+    for cache in caches:
+        cache.close_all()
 
 
 @pytest.fixture
@@ -100,9 +116,10 @@ def test_a_session_without_database_has_no_engine(alice):
 
 
 def test_the_cache_keeps_at_most_max_size_evicting_the_least_recently_used(
+    make_cache,
     sessions,
 ):
-    cache = EngineCache(max_size=2)
+    cache = make_cache(max_size=2)
     a, b, c = sessions(3)
 
     cache.get(a)
@@ -114,11 +131,10 @@ def test_the_cache_keeps_at_most_max_size_evicting_the_least_recently_used(
     assert a.id in cache
     assert b.id not in cache
     assert c.id in cache
-    cache.close_all()
 
 
-def test_an_engine_evicted_for_size_is_disposed(sessions):
-    cache = EngineCache(max_size=1)
+def test_an_engine_evicted_for_size_is_disposed(make_cache, sessions):
+    cache = make_cache(max_size=1)
     first, second = sessions(2, "postgresql")
     pid = _backend_pid(cache.get(first))
     assert _backend_alive(pid)
@@ -127,11 +143,10 @@ def test_an_engine_evicted_for_size_is_disposed(sessions):
 
     assert first.id not in cache
     assert _backend_gone(pid)
-    cache.close_all()
 
 
-def test_an_idle_entry_is_dropped_and_disposed_on_the_next_get(sessions):
-    cache = EngineCache(idle_timeout_s=60)
+def test_an_idle_entry_is_dropped_and_disposed_on_the_next_get(make_cache, sessions):
+    cache = make_cache(idle_timeout_s=60)
     idle, busy = sessions(2, "postgresql")
     pid = _backend_pid(cache.get(idle))
     cache.get(busy)
@@ -142,22 +157,24 @@ def test_an_idle_entry_is_dropped_and_disposed_on_the_next_get(sessions):
     assert idle.id not in cache
     assert busy.id in cache
     assert _backend_gone(pid)
-    cache.close_all()
 
 
-def test_a_zero_idle_timeout_is_honoured_not_replaced_by_the_setting(sessions):
-    cache = EngineCache(idle_timeout_s=0)
+def test_a_zero_idle_timeout_is_honoured_not_replaced_by_the_setting(
+    make_cache, sessions
+):
+    cache = make_cache(idle_timeout_s=0)
     (session,) = sessions(1)
 
     first = cache.get(session)
     second = cache.get(session)
 
     assert second is not first
-    cache.close_all()
 
 
-def test_a_changed_connection_row_rebuilds_the_entry(alice, connected_session):
-    cache = EngineCache()
+def test_a_changed_connection_row_rebuilds_the_entry(
+    make_cache, alice, connected_session
+):
+    cache = make_cache()
     session = connected_session(alice, "postgresql")
     old = cache.get(session)
     pid = _backend_pid(old)
@@ -170,7 +187,6 @@ def test_a_changed_connection_row_rebuilds_the_entry(alice, connected_session):
     assert new is not old
     assert _marker(new) == "mysql"
     assert _backend_gone(pid)
-    cache.close_all()
 
 
 def test_patching_a_connection_through_the_api_drops_its_engine(
@@ -253,8 +269,8 @@ def test_concurrent_gets_on_one_session_share_one_engine(alice, connected_sessio
     assert len(engine_cache) == 1
 
 
-def test_concurrent_gets_on_many_sessions_stay_within_the_bound(sessions):
-    cache = EngineCache(max_size=3)
+def test_concurrent_gets_on_many_sessions_stay_within_the_bound(make_cache, sessions):
+    cache = make_cache(max_size=3)
     all_sessions = sessions(8)
     barrier = threading.Barrier(len(all_sessions))
     errors: list[BaseException] = []
@@ -275,4 +291,3 @@ def test_concurrent_gets_on_many_sessions_stay_within_the_bound(sessions):
 
     assert not errors, errors
     assert len(cache) <= 3
-    cache.close_all()

@@ -119,6 +119,7 @@ def _full_run(shop: dict) -> dict:
 
 
 @pytest.mark.parametrize("log_format", ["plain", "json"])
+@pytest.mark.usefixtures("privileged_ok")  # connects as postgres
 def test_a_full_run_logs_no_password_token_or_api_key(
     capture_logs, stub, shop, log_format
 ):
@@ -130,6 +131,7 @@ def test_a_full_run_logs_no_password_token_or_api_key(
     assert leaked == []
 
 
+@pytest.mark.usefixtures("privileged_ok")  # connects as postgres
 def test_json_logs_are_one_object_a_line_with_request_user_session_and_duration(
     capture_logs, stub, shop
 ):

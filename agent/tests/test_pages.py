@@ -236,7 +236,7 @@ def test_disconnecting_keeps_the_conversation_in_history(
     assert f'href="/history/{session.id}/"' in history
     detail = alice_page.get(f"/history/{session.id}/").text
     assert "<td>Ada Lovelace</td>" in detail
-    assert "read-only" in detail
+    assert "Continue this conversation" in detail
     assert 'id="ask-form"' not in detail
 
 

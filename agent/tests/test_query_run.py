@@ -22,10 +22,10 @@ from agent.sql_guard import (
     QueryFailed,
     QueryResult,
     StatementRefused,
-    TargetDown,
     query_run,
 )
 from connections.engines import engine_create
+from connections.exceptions import TargetDatabaseUnavailable
 from testsupport.fixtures import READER, shop_snapshot
 
 ENGINES = ("postgresql", "mysql", "sqlite")
@@ -101,6 +101,26 @@ def test_a_select_returns_its_columns_and_rows(admin_engine: Engine, db_type: st
     assert result.rows[0] == [1, _ORDER_TOTAL[db_type], "2026-01-05"]
     assert result.row_count == 2
     assert result.truncated is False
+
+
+_COLUMN_TYPES = {
+    "postgresql": ["integer", "decimal", "date", "text"],
+    "mysql": ["integer", "decimal", "date", "text"],
+    # SQLite declares nothing in the cursor: the values tell (DECIMAL is REAL).
+    "sqlite": ["integer", "float", "text", "text"],
+}
+
+
+def test_a_result_keeps_each_columns_type(admin_engine: Engine, db_type: str):
+    result = run(
+        admin_engine,
+        db_type,
+        "SELECT o.id, o.total, o.created, c.name FROM orders o "
+        "JOIN customers c ON c.id = o.customer_id ORDER BY o.id",
+    )
+
+    assert result.column_types == _COLUMN_TYPES[db_type]
+    assert result.rows[0][1] == _ORDER_TOTAL[db_type]
 
 
 def test_percent_signs_and_colons_in_the_sql_reach_the_database_unchanged(
@@ -345,12 +365,17 @@ def test_postgresql_refuses_writes_hidden_in_a_select_when_the_parser_is_bypasse
 
 
 def test_postgresql_function_that_deletes_rows_fails_in_the_read_only_transaction(
-    engine_for: Callable[..., Engine], pg_wipe_function: str, sqlite_dir: Path
+    engine_for: Callable[..., Engine],
+    pg_wipe_function: str,
+    sqlite_dir: Path,
+    settings: Any,
 ):
     engine = engine_for("postgresql")
     before = shop_snapshot("postgresql", sqlite_dir)
+    # An operator wrongly allows the user-defined function, so the statement
+    # check lets it through: the DELETE is inside the function.
+    settings.SQL_EXTRA_ALLOWED_FUNCTIONS = ["wipe_orders"]
 
-    # The statement check lets it through: the DELETE is inside the function.
     with pytest.raises(QueryFailed) as caught:
         run(engine, "postgresql", pg_wipe_function)
 
@@ -542,11 +567,11 @@ def test_an_unreachable_server_raises_target_down_without_the_password(
         password=READER["password"],
     )
 
-    with pytest.raises(TargetDown) as caught:
+    with pytest.raises(TargetDatabaseUnavailable) as caught:
         run(engine, db_type, "SELECT 1")
 
-    assert caught.value.reason
-    assert READER["password"] not in caught.value.reason
+    assert caught.value.message
+    assert READER["password"] not in caught.value.message
 
 
 def test_a_missing_sqlite_file_raises_target_down(
@@ -557,7 +582,7 @@ def test_a_missing_sqlite_file_raises_target_down(
     engine = engine_for("sqlite", database_name="gone.sqlite3")
     copy.unlink()
 
-    with pytest.raises(TargetDown):
+    with pytest.raises(TargetDatabaseUnavailable):
         run(engine, "sqlite", "SELECT 1")
 
 
@@ -574,7 +599,7 @@ def test_a_server_that_drops_the_connection_mid_query_raises_target_down(
     def ask() -> None:
         try:
             run(engine, "postgresql", "SELECT pg_sleep(30)", timeout_s=20, check=False)
-        except (TargetDown, QueryFailed) as exc:
+        except (TargetDatabaseUnavailable, QueryFailed) as exc:
             outcome["error"] = exc
 
     worker = threading.Thread(target=ask)
@@ -594,7 +619,7 @@ def test_a_server_that_drops_the_connection_mid_query_raises_target_down(
             time.sleep(0.05)
     worker.join(timeout=30)
 
-    assert isinstance(outcome.get("error"), TargetDown)
+    assert isinstance(outcome.get("error"), TargetDatabaseUnavailable)
     # The pool replaces the dead connection.
     assert run(engine, "postgresql", "SELECT count(*) FROM orders").rows == [[6]]
 

@@ -31,6 +31,27 @@ def _connect(client: Any, connection_id: int) -> Any:
     return client.post(f"/databases/connect_db/{connection_id}")
 
 
+# How the server saw the connection: PostgreSQL's address of the server end
+# (NULL over a Unix socket), MariaDB's client host ("host:port" over TCP).
+_PEER_SQL = {
+    "postgresql": "SELECT host(inet_server_addr()), (SELECT engine FROM db_marker)",
+    "mysql": "SELECT host, (SELECT engine FROM db_marker) "
+    "FROM information_schema.processlist WHERE id = CONNECTION_ID()",
+}
+
+
+def _peer(user: Any, db_type: str) -> tuple[str | None, str]:
+    """Return where the user's connected engine reached the server, and its marker."""
+    from sqlalchemy import text
+
+    from agent.engines import engine_cache
+
+    session = UserSession.objects.get(user=user)
+    with engine_cache.get(session).engine.connect() as conn:
+        peer, marker = conn.execute(text(_PEER_SQL[db_type])).one()
+    return peer, marker
+
+
 # -- hosts and networks: at save time -----------------------------------------------
 
 
@@ -56,6 +77,116 @@ def test_link_local_and_metadata_addresses_are_refused_by_default(
     assert not DatabaseConnection.objects.exists()
 
 
+# Spellings libc's inet_aton (and so libpq and libmysqlclient) reads as a
+# metadata, loopback or "this host" address.
+NUMERIC_METADATA = [
+    "2852039166",
+    "0xa9fea9fe",
+    "0XA9FEA9FE",
+    "0251.0376.0251.0376",
+    "169.254.43518",
+    "[::ffff:169.254.169.254]",
+    "::ffff:a9fe:a9fe",
+    "64:ff9b::a9fe:a9fe",
+]
+# Hosts to refuse, not addresses to bind.
+UNSPECIFIED = ["::", "[::]", "0", "0.0.0.0", "0x0", "::ffff:0.0.0.0", "0.1.2.3"]  # noqa: S104
+
+
+@pytest.mark.parametrize("host", NUMERIC_METADATA + UNSPECIFIED)
+@pytest.mark.parametrize("db_type", SERVER_ENGINES)
+def test_numeric_spellings_of_refused_addresses_are_refused_at_save(
+    alice_client, db_type, host
+):
+    response = _add(alice_client, db_type, host=host)
+
+    assert response.status_code == 400
+    assert "refuses" in response.json()["host"][0]
+    assert not DatabaseConnection.objects.exists()
+
+
+@pytest.mark.parametrize("host", NUMERIC_METADATA)
+def test_numeric_spellings_of_the_metadata_address_name_it_when_refused(host):
+    with pytest.raises(target_policy.TargetRefused, match=r"169\.254\.169\.254"):
+        target_policy.resolve_host(host, 5432)
+
+
+@pytest.mark.parametrize("host", UNSPECIFIED)
+def test_unspecified_addresses_are_refused_at_connect_even_off_the_deny_list(
+    host, settings
+):
+    settings.TARGET_HOSTS_DENY = []
+
+    with pytest.raises(target_policy.TargetRefused, match="unspecified"):
+        target_policy.resolve_host(host, 5432)
+
+
+@pytest.mark.parametrize(
+    ("host", "canonical"),
+    [
+        ("127.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("127.0.0.010", "127.0.0.8"),
+        ("[::1]", "::1"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+    ],
+)
+def test_a_non_canonical_numeric_host_is_refused_with_its_canonical_form(
+    alice_client, host, canonical
+):
+    response = _add(alice_client, "postgresql", host=host)
+
+    assert response.status_code == 400
+    message = response.json()["host"][0]
+    assert "non-canonical" in message
+    assert f"write it as {canonical}." in message
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.1"])
+def test_a_short_loopback_form_is_refused_at_connect_like_at_save(host):
+    with pytest.raises(target_policy.TargetRefused, match="non-canonical"):
+        target_policy.resolve_host(host, 5432)
+
+
+@pytest.mark.parametrize("host", ["127.1", "0x7f.1", "2130706433"])
+def test_numeric_loopback_forms_are_refused_when_loopback_is_denied(
+    alice_client, settings, host
+):
+    settings.TARGET_HOSTS_DENY = [*settings.TARGET_HOSTS_DENY, *LOOPBACK]
+
+    response = _add(alice_client, "mysql", host=host)
+
+    assert response.status_code == 400
+    assert "resolves to 127.0.0.1" in response.json()["host"][0]
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("2852039166", "169.254.169.254"),
+        ("0251.0376.0251.0376", "169.254.169.254"),
+        ("0x7f.1", "127.0.0.1"),
+        ("[fe80::1%eth0]", "fe80::1"),
+        ("db.example.com", None),
+        ("cafe", None),
+        ("08", None),
+        ("1e1", None),
+    ],
+)
+def test_numeric_hosts_decode_as_libc_reads_them(name, address):
+    decoded = target_policy.numeric_address(name)
+
+    assert (str(decoded) if decoded is not None else None) == address
+
+
+@pytest.mark.parametrize("db_type", SERVER_ENGINES)
+def test_a_canonical_loopback_address_is_still_saved(alice_client, db_type):
+    response = _add(alice_client, db_type, host="127.0.0.1")
+
+    assert response.status_code == 201
+
+
 def test_a_host_name_on_the_deny_list_is_refused_at_save(alice_client, settings):
     settings.TARGET_HOSTS_DENY = [*settings.TARGET_HOSTS_DENY, "db.internal"]
 
@@ -75,13 +206,16 @@ def test_an_address_off_the_allow_list_is_refused_at_save(alice_client, settings
 
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)
-def test_an_address_on_the_allow_list_connects(alice_client, shop, settings, db_type):
+def test_an_address_on_the_allow_list_connects(
+    alice_client, alice, shop, settings, db_type
+):
     settings.TARGET_HOSTS_ALLOW = ["127.0.0.0/8"]
     connection_id = _add(alice_client, db_type).json()["db_connection"]["id"]
 
     response = _connect(alice_client, connection_id)
 
     assert response.status_code == 200
+    assert _peer(alice, db_type)[1] == db_type
 
 
 # -- hosts: resolved and checked again at connect time -------------------------------
@@ -89,7 +223,7 @@ def test_an_address_on_the_allow_list_connects(alice_client, shop, settings, db_
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)
 def test_a_saved_host_name_connects_through_the_address_it_resolves_to(
-    alice_client, shop, db_type
+    alice_client, alice, shop, db_type
 ):
     connection_id = _add(alice_client, db_type, host="localhost").json()[
         "db_connection"
@@ -98,6 +232,13 @@ def test_a_saved_host_name_connects_through_the_address_it_resolves_to(
     response = _connect(alice_client, connection_id)
 
     assert response.status_code == 200
+    peer, marker = _peer(alice, db_type)
+    assert marker == db_type
+    # Over TCP to the resolved loopback address, not the Unix socket that
+    # libpq and libmysqlclient pick for the name `localhost`.
+    assert peer is not None
+    assert peer.split(":")[0] in {"127.0.0.1", "::1", "localhost"}
+    assert db_type == "postgresql" or ":" in peer
 
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)

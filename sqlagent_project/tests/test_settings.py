@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from sqlagent_project.envfile import main as envfile_main
@@ -60,6 +62,7 @@ def test_an_existing_env_file_is_left_alone(tmp_path):
     assert target.read_text() == "SECRET_KEY=mine\n"
 
 
+@pytest.mark.slow  # a manage.py subprocess
 def test_the_default_sqlite_app_database_runs_in_wal_mode_with_immediate_transactions(
     tmp_path,
 ):
@@ -83,6 +86,7 @@ def test_the_default_sqlite_app_database_runs_in_wal_mode_with_immediate_transac
     assert result.stdout.split() == ["wal", "IMMEDIATE"]
 
 
+@pytest.mark.slow  # a manage.py subprocess
 def test_a_missing_secret_key_fails_loudly_naming_it():
     result = _manage(
         ["check"], {"FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode()}
@@ -90,3 +94,21 @@ def test_a_missing_secret_key_fails_loudly_naming_it():
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+# `env.int("NAME"`, `env("NAME"`, `os.environ.get("NAME"`, also across lines.
+_ENV_READ = re.compile(
+    r"""(?:\benv(?:\.\w+)?|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
+)
+
+
+def test_every_variable_settings_reads_is_documented_in_env_example():
+    source = (BASE_DIR / "sqlagent_project" / "settings.py").read_text()
+    documented = {
+        match.group(1)
+        for match in re.finditer(r"^#? ?([A-Z][A-Z0-9_]*)=", EXAMPLE.read_text(), re.M)
+    }
+    read = set(_ENV_READ.findall(source))
+
+    assert len(read) > 40  # the scan finds the settings, not nothing
+    assert sorted(read - documented) == []

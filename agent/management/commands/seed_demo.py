@@ -19,6 +19,7 @@ from django.db import transaction
 
 from accounts.models import User
 from connections.models import DatabaseConnection, DbType
+from connections.services import session_connect, session_get_or_create_active
 
 DEMO_FILE = "demo_shop.sqlite3"
 DEMO_EMAIL = "demo@sqlagent.local"
@@ -248,3 +249,8 @@ class Command(BaseCommand):
             )
         if created:
             self.stdout.write(f"Demo connection #{connection.pk} created.")
+        # The README says: log in and ask. So the demo session starts connected.
+        session = session_get_or_create_active(user=user)
+        if session.db_connection_id is None:
+            session_connect(session=session, connection=connection)
+            self.stdout.write("Demo session connected to the demo shop.")

@@ -50,8 +50,85 @@
     if (area.value.trim() && area.form) { area.form.requestSubmit(); }
   });
 
+  // "/" focuses the question box, unless the user is typing somewhere.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var active = document.activeElement;
+    if (active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) { return; }
+    var box = document.getElementById("id_question");
+    if (box) { event.preventDefault(); box.focus(); }
+  });
+
+  // A counter under the question: a long paste is flagged before sending,
+  // never cut silently.
+  function counter(box) {
+    var limit = Number(box.dataset.maxLength || 0);
+    if (!limit) { return; }
+    var note = document.createElement("small");
+    note.className = "muted counter";
+    note.id = "question-counter";
+    note.setAttribute("aria-live", "polite");
+    box.setAttribute("aria-describedby", note.id);
+    box.insertAdjacentElement("afterend", note);
+    var update = function () {
+      var over = box.value.length - limit;
+      note.classList.toggle("over", over > 0);
+      note.textContent = over > 0
+        ? box.value.length + " / " + limit + " characters: " + over + " too many, shorten the question before sending."
+        : box.value.length + " / " + limit + " characters";
+    };
+    box.addEventListener("input", update);
+    update();
+    if (box.form) {
+      box.form.addEventListener("submit", function (event) {
+        if (box.value.length > limit) { event.preventDefault(); event.stopImmediatePropagation(); box.focus(); }
+      }, true);
+    }
+  }
+
+  // The question being sent is kept until its answer shows, so a login that
+  // expired in between does not lose it.
+  var DRAFT = "sqlagent-question-draft";
+  document.addEventListener("submit", function (event) {
+    var box = event.target.querySelector && event.target.querySelector("#id_question");
+    if (box && window.sessionStorage) { sessionStorage.setItem(DRAFT, box.value); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("id_question");
+    if (box) {
+      counter(box);
+      var draft = window.sessionStorage ? sessionStorage.getItem(DRAFT) : null;
+      if (draft) {
+        var asked = Array.prototype.some.call(document.querySelectorAll(".turn .question"), function (q) {
+          return q.textContent.indexOf(draft.trim()) !== -1;
+        });
+        if (!asked && !box.value) { box.value = draft; box.dispatchEvent(new Event("input")); }
+        sessionStorage.removeItem(DRAFT);
+      }
+    }
+    // Messages go where the user is looking: an error or notice is scrolled
+    // into view; otherwise the latest answer is.
+    var notice = document.querySelector(".messages");
     var turns = document.querySelectorAll(".turn");
-    if (turns.length) { turns[turns.length - 1].scrollIntoView({ block: "start" }); }
+    if (notice) {
+      notice.scrollIntoView({ block: "start" });
+    } else if (turns.length) {
+      turns[turns.length - 1].scrollIntoView({ block: "start" });
+    }
+    if (box) { box.focus({ preventScroll: true }); }
+    // A turn still running (say, asked in another tab) updates by itself.
+    var running = document.querySelector(".turn[data-status=running]");
+    if (running && window.fetch) {
+      var poll = function () {
+        fetch("/turns/" + running.dataset.turnId + "/status/", { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (body) {
+            if (body && body.status !== "running") { window.location.reload(); }
+            else { setTimeout(poll, 3000); }
+          }).catch(function () { setTimeout(poll, 10000); });
+      };
+      setTimeout(poll, 3000);
+    }
   });
 })();

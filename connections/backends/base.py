@@ -1,0 +1,176 @@
+"""The hooks every database engine must implement; none has a default.
+
+Modelled on Django's `db/backends/base/operations.py` and healthchecks'
+`Transport.notify()`: the base class raises `NotImplementedError` from every
+hook, so an engine registered without one of them fails loudly the first time
+it is used, never silently without a read-only transaction or a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from connections.models import DatabaseConnection
+
+# The small vocabulary of column types a query result carries.
+COLUMN_TYPES = frozenset(
+    {
+        "integer",
+        "decimal",
+        "float",
+        "text",
+        "date",
+        "datetime",
+        "time",
+        "boolean",
+        "binary",
+        "json",
+        "interval",
+        "uuid",
+        "unknown",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PrivilegeFinding:
+    """One excess right of the connected role; `blocking` ones refuse the connect."""
+
+    message: str
+    blocking: bool
+
+
+class DatabaseBackend:
+    """One database engine as the service needs it; subclass and implement all."""
+
+    def _missing(self, hook: str) -> NotImplementedError:
+        return NotImplementedError(
+            f"{type(self).__name__} does not implement the '{hook}' hook; "
+            "every DatabaseBackend hook must be implemented before use."
+        )
+
+    # --- what the engine is -------------------------------------------------
+    @property
+    def db_type(self) -> str:
+        """Return the value stored in DatabaseConnection.db_type."""
+        raise self._missing("db_type")
+
+    @property
+    def label(self) -> str:
+        """Return the name shown to people."""
+        raise self._missing("label")
+
+    @property
+    def default_port(self) -> int:
+        """Return the port used when none is given (0 for file databases)."""
+        raise self._missing("default_port")
+
+    @property
+    def sqlglot_dialect(self) -> str:
+        """Return the sqlglot dialect the statement check parses with."""
+        raise self._missing("sqlglot_dialect")
+
+    @property
+    def prompt_dialect_name(self) -> str:
+        """Return the dialect's name as the model is told it."""
+        raise self._missing("prompt_dialect_name")
+
+    @property
+    def allowed_options(self) -> dict[str, frozenset[str]]:
+        """Return the driver options a user may set, with the values allowed."""
+        raise self._missing("allowed_options")
+
+    @property
+    def version_sql(self) -> str:
+        """Return a query whose one value is the server version."""
+        raise self._missing("version_sql")
+
+    # --- connecting ---------------------------------------------------------
+    def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
+        """Return an engine for `conn`, read-only where the driver allows."""
+        raise self._missing("engine_create")
+
+    def target_describe(self, conn: DatabaseConnection) -> str:
+        """Return where `conn` points, for error messages (no secrets)."""
+        raise self._missing("target_describe")
+
+    def privileges_inspect(self, connection: Connection) -> list[PrivilegeFinding]:
+        """Return the connected role's excess rights."""
+        raise self._missing("privileges_inspect")
+
+    # --- running one query --------------------------------------------------
+    def begin_read_only(
+        self, connection: Connection, *, statement: str, timeout_s: float
+    ) -> tuple[Connection, str]:
+        """Open a read-only transaction with a timeout; return what to execute."""
+        raise self._missing("begin_read_only")
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        """Return whether `exc` is the server stopping a statement at its limit."""
+        raise self._missing("is_timeout")
+
+    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
+        """Cancel the statement running on `dbapi_connection`, from another thread."""
+        raise self._missing("cancel")
+
+    def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
+        """Stop reading a streamed result before its end, cheaply."""
+        raise self._missing("abandon_stream")
+
+    def session_reset(self, connection: Connection) -> None:
+        """Drop every session state a query could leave (locks, variables, …)."""
+        raise self._missing("session_reset")
+
+    def column_types(
+        self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]
+    ) -> list[str]:
+        """Map a cursor description to COLUMN_TYPES, one per column."""
+        raise self._missing("column_types")
+
+
+def column_types_from_values(width: int, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Guess each column's type from its first non-null value."""
+    import datetime
+    import uuid
+    from decimal import Decimal
+
+    found = ["unknown"] * width
+    for index in range(width):
+        for row in rows:
+            value = row[index]
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                kind = "boolean"
+            elif isinstance(value, int):
+                kind = "integer"
+            elif isinstance(value, float):
+                kind = "float"
+            elif isinstance(value, Decimal):
+                kind = "decimal"
+            elif isinstance(value, str):
+                kind = "text"
+            elif isinstance(value, bytes | bytearray | memoryview):
+                kind = "binary"
+            elif isinstance(value, datetime.datetime):
+                kind = "datetime"
+            elif isinstance(value, datetime.date):
+                kind = "date"
+            elif isinstance(value, datetime.time):
+                kind = "time"
+            elif isinstance(value, datetime.timedelta):
+                kind = "interval"
+            elif isinstance(value, uuid.UUID):
+                kind = "uuid"
+            elif isinstance(value, dict | list):
+                kind = "json"
+            else:
+                kind = "unknown"
+            found[index] = kind
+            break
+    return found

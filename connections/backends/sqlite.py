@@ -1,0 +1,201 @@
+"""SQLite files in SQLITE_DATABASES_DIR: `mode=ro`, an authorizer, bounded values."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, create_engine
+
+from connections.backends.base import (
+    DatabaseBackend,
+    PrivilegeFinding,
+    column_types_from_values,
+)
+from connections.backends.server import pool_args
+
+if TYPE_CHECKING:
+    from connections.models import DatabaseConnection
+
+# Authorizer: an allow-list. Everything not named here is denied, so new write
+# actions in future SQLite versions are denied too.
+_ALLOWED_ACTIONS = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    sqlite3.SQLITE_RECURSIVE,
+    sqlite3.SQLITE_TRANSACTION,
+}
+# Pragmas that only read the schema (SQLAlchemy's inspector uses them).
+_READ_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "database_list",
+    "collation_list",
+}
+# Pragmas SQLAlchemy reads (with no value) when it opens a connection.
+_QUERY_PRAGMAS = {
+    "read_uncommitted",
+    "encoding",
+    "user_version",
+    "schema_version",
+}
+_DENIED_FUNCTIONS = {
+    "load_extension",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+    "sqlite_compileoption_get",
+}
+# Floor of the per-value length limit: enough for any cell a user is shown.
+_MIN_LENGTH_LIMIT = 1024 * 1024
+
+# Declared-type affinity (https://sqlite.org/datatype3.html §3.1), finer.
+_DECLARED = (
+    ("INT", "integer"),
+    ("BOOL", "boolean"),
+    ("DATETIME", "datetime"),
+    ("TIMESTAMP", "datetime"),
+    ("DATE", "date"),
+    ("TIME", "time"),
+    ("UUID", "uuid"),
+    ("JSON", "json"),
+    ("CHAR", "text"),
+    ("CLOB", "text"),
+    ("TEXT", "text"),
+    ("BLOB", "binary"),
+    ("REAL", "float"),
+    ("FLOA", "float"),
+    ("DOUB", "float"),
+    ("DEC", "decimal"),
+    ("NUMERIC", "decimal"),
+)
+
+
+def sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+    """Allow reads only: no ATTACH, no PRAGMA writes, no writes of any kind."""
+    if action == sqlite3.SQLITE_PRAGMA:
+        name = (arg1 or "").lower()
+        if name in _READ_PRAGMAS or (name in _QUERY_PRAGMAS and arg2 is None):
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION:
+        if (arg2 or "").lower() in _DENIED_FUNCTIONS:
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+    if action in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def value_length_limit() -> int:
+    """Return the longest string or blob SQLite may build in one step."""
+    from django.conf import settings
+
+    return max(settings.QUERY_MAX_CELL_BYTES, _MIN_LENGTH_LIMIT)
+
+
+def sqlite_connect_readonly(database_name: str) -> sqlite3.Connection:
+    """Open a SQLite file inside SQLITE_DATABASES_DIR, read-only at three levels."""
+    from django.conf import settings
+
+    from connections import target_policy
+
+    path = target_policy.sqlite_path_resolve(database_name)
+    raw = sqlite3.connect(
+        f"{path.as_uri()}?mode=ro",
+        uri=True,
+        check_same_thread=False,
+        timeout=settings.TARGET_CONNECT_TIMEOUT_S,
+    )
+    raw.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    # One function call (`printf('%.*c', 1e9, 'x')`, `randomblob(1e9)`) runs
+    # to its end without reaching the progress handler: bound what one value
+    # may grow to, so such a call fails at once instead of running for a minute.
+    raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, value_length_limit())
+    raw.set_authorizer(sqlite_authorizer)
+    return raw
+
+
+def _declared_kind(declared: str | None) -> str | None:
+    if not declared:
+        return None
+    upper = declared.upper()
+    for marker, kind in _DECLARED:
+        if marker in upper:
+            return kind
+    return None
+
+
+class SQLiteBackend(DatabaseBackend):
+    """SQLite: every hook implemented."""
+
+    db_type = "sqlite"  # type: ignore[assignment]
+    label = "SQLite"  # type: ignore[assignment]
+    default_port = 0  # type: ignore[assignment]
+    sqlglot_dialect = "sqlite"  # type: ignore[assignment]
+    prompt_dialect_name = "SQLite"  # type: ignore[assignment]
+    version_sql = "SELECT sqlite_version()"  # type: ignore[assignment]
+    allowed_options: dict[str, frozenset[str]] = {}  # type: ignore[assignment]
+
+    def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
+        database_name = conn.database_name
+        return create_engine(
+            "sqlite://",
+            creator=lambda: sqlite_connect_readonly(database_name),
+            **pool_args(pooled=pooled),
+        )
+
+    def target_describe(self, conn: DatabaseConnection) -> str:
+        return f"the SQLite file '{conn.database_name}'"
+
+    def privileges_inspect(self, connection: Connection) -> list[PrivilegeFinding]:
+        # The file is opened read-only with an authorizer: no role to inspect.
+        return []
+
+    def begin_read_only(
+        self, connection: Connection, *, statement: str, timeout_s: float
+    ) -> tuple[Connection, str]:
+        # mode=ro and the authorizer hold for the whole connection. The
+        # progress handler ends a statement past the deadline (the next query
+        # installs its own, replacing this one).
+        raw: Any = connection.connection.driver_connection
+        deadline = time.monotonic() + timeout_s
+
+        def past_deadline() -> int:
+            return 1 if time.monotonic() > deadline else 0  # non-zero interrupts
+
+        raw.set_progress_handler(past_deadline, 1000)
+        return connection, statement
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        # interrupt() answers "interrupted"; only query_run knows whether its
+        # deadline caused it, so that is what decides.
+        return False
+
+    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
+        dbapi_connection.interrupt()
+
+    def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
+        # SQLite steps rows on demand: an unread rest costs nothing.
+        return None
+
+    def session_reset(self, connection: Connection) -> None:
+        # Nothing outlives the rolled-back transaction: the authorizer denies
+        # temporary objects, ATTACH and PRAGMA writes, and SQLite has no
+        # session variables or advisory locks.
+        return None
+
+    def column_types(
+        self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]
+    ) -> list[str]:
+        # sqlite3 puts no type in the description; the values tell.
+        return column_types_from_values(len(description), rows)
