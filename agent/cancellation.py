@@ -7,9 +7,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
+from sqlalchemy import Engine, event
+
+from connections.backends import backend_for
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +87,82 @@ class CancelWatch:
         finally:
             if not had_connection:
                 connection.close()
+
+
+# The DB-API connection each thread's latest statement ran on, for every engine
+# a run may need to interrupt (filled by a SQLAlchemy event).
+_statements: dict[int, Any] = {}
+_tracked: weakref.WeakSet[Engine] = weakref.WeakSet()
+_tracked_lock = threading.Lock()
+
+
+def _remember_statement(conn: Any, *args: Any) -> None:
+    _statements[threading.get_ident()] = conn.connection.dbapi_connection
+
+
+def statements_track(engine: Engine) -> None:
+    """Remember which connection each thread's statement runs on (once per engine)."""
+    with _tracked_lock:
+        if engine in _tracked:
+            return
+        event.listen(engine, "before_cursor_execute", _remember_statement)
+        _tracked.add(engine)
+
+
+class QueryCanceller:
+    """While a tool's query runs, cancel it on the database if the run is stopped:
+    a Stop must not wait for a long query to end by itself."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        db_type: str,
+        should_stop: Callable[[], bool],
+        poll_s: float = 0.1,
+    ) -> None:
+        self.engine = engine
+        self.db_type = db_type
+        self.should_stop = should_stop
+        self.poll_s = poll_s
+        self._watching: dict[int, threading.Event] = {}
+        statements_track(engine)
+
+    def start(self) -> None:
+        """Watch the query the calling thread is about to run."""
+        ident = threading.get_ident()
+        _statements.pop(ident, None)  # an older statement's connection
+        done = threading.Event()
+        self._watching[ident] = done
+        threading.Thread(
+            target=self._watch, args=(ident, done), name="ask-query-watch", daemon=True
+        ).start()
+
+    def finish(self) -> None:
+        """The calling thread's query ended: stop watching it."""
+        ident = threading.get_ident()
+        done = self._watching.pop(ident, None)
+        if done is not None:
+            done.set()
+        _statements.pop(ident, None)
+
+    def close(self) -> None:
+        for done in self._watching.values():
+            done.set()
+        self._watching.clear()
+
+    def _watch(self, ident: int, done: threading.Event) -> None:
+        try:
+            while not done.wait(self.poll_s):
+                if not self.should_stop():
+                    continue
+                dbapi_connection = _statements.get(ident)
+                if dbapi_connection is not None and not done.is_set():
+                    backend_for(self.db_type).cancel(self.engine, dbapi_connection)
+                    logger.info("query cancelled on the database (ask stopped)")
+                return
+        except Exception:
+            logger.warning("query could not be cancelled", exc_info=True)
+        finally:
+            # The cache check may have opened this thread's app-database connection.
+            connection.close()

@@ -114,6 +114,8 @@ class AskCancelled(ApplicationError):
     status_code = 409
     code = "cancelled"
     default_message = "The question was cancelled before it was answered."
+
+
 class ThreadTitleInvalid(ApplicationError):
     """A conversation title is empty or too long."""
 

@@ -22,6 +22,7 @@ from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
+from agent.cancellation import QueryCanceller
 from agent.catalog import SchemaCatalog
 from agent.charts import chart_for
 from agent.engines import SessionEngine
@@ -184,7 +185,12 @@ def agent_answer(
         db_type=session_engine.db_type,
         catalog=catalog,
     )
-    context.emit = _checked_sink(context, emit, should_stop)
+    canceller = QueryCanceller(
+        engine=session_engine.engine,
+        db_type=session_engine.db_type,
+        should_stop=should_stop,
+    )
+    context.emit = _checked_sink(context, emit, should_stop, canceller)
     ai_messages: list[AIMessage] = []
     try:
         if should_stop():
@@ -200,10 +206,9 @@ def agent_answer(
             ]
         }
         run_config = {"recursion_limit": settings.AGENT_MAX_STEPS}
-        if stream_tokens:
-            state = _stream(compiled, inputs, run_config, context, emit, should_stop)
-        else:
-            state = compiled.invoke(inputs, config=run_config, context=context)
+        state = _stream(
+            compiled, inputs, run_config, context, emit, should_stop, stream_tokens
+        )
         new_messages = state["messages"][len(inputs["messages"]) :]
         ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
     except ApplicationError as exc:
@@ -215,18 +220,28 @@ def agent_answer(
             raise
         error.partial = _outcome(context, [], model_name)  # type: ignore[attr-defined]
         raise error from exc
+    finally:
+        canceller.close()
     return _outcome(context, ai_messages, model_name)
 
 
 def _checked_sink(
-    context: ToolContext, emit: EventSink, should_stop: Callable[[], bool]
+    context: ToolContext,
+    emit: EventSink,
+    should_stop: Callable[[], bool],
+    canceller: QueryCanceller,
 ) -> EventSink:
-    """Return the sink the tools call: it stops the run at a tool's start and
+    """Return the sink the tools call: it stops the run at a tool's start, has a
+    running query cancelled on the database if the run is stopped meanwhile, and
     follows a finished query with the first rows of its result."""
 
     def sink(name: str, data: dict[str, Any]) -> None:
         if name == "step" and should_stop():
             raise AskCancelled()
+        if name == "step" and data.get("tool") == "run_query":
+            canceller.start()
+        elif name == "query":
+            canceller.finish()
         emit(name, data)
         result = context.last_result
         if name == "query" and data.get("error") is None and result is not None:
@@ -250,14 +265,17 @@ def _stream(
     context: ToolContext,
     emit: EventSink,
     should_stop: Callable[[], bool],
+    stream_tokens: bool,
 ) -> dict[str, Any]:
-    """Run the graph streaming the model's chunks; return its final state."""
+    """Run the graph, asking `should_stop` between its steps (and, with
+    `stream_tokens`, at each of the model's chunks); return its final state."""
     state: dict[str, Any] = inputs
     stream = compiled.stream(
         inputs,
         config=run_config,
         context=context,
-        stream_mode=["messages", "values"],
+        # "messages" makes the model stream; without it, each call is one answer.
+        stream_mode=["messages", "values"] if stream_tokens else ["values"],
     )
     try:
         for mode, item in stream:

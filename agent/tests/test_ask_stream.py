@@ -377,3 +377,45 @@ def test_a_client_gone_right_after_the_turn_event_leaves_no_running_turn(
     turn = Turn.objects.get()
     assert turn.status == TurnStatus.CANCELLED
     assert llm_stub.requests == []
+
+
+SLOW_SQL = {
+    "postgresql": "SELECT count(*) AS n FROM generate_series(1, 300000000) AS g",
+    "sqlite": (
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+        "WHERE i < 300000000) SELECT count(*) AS n FROM c"
+    ),
+}
+
+
+@pytest.mark.parametrize("db_type", ["postgresql", "sqlite"])
+def test_stop_cancels_a_running_query_on_the_database(
+    alice_client, alice, make_connection, llm_stub, settings, db_type
+):
+    settings.QUERY_TIMEOUT_S = 60
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("run_query", {"sql": SLOW_SQL[db_type]})]),
+            StubReply(content="Never read."),
+        ]
+    )
+    _connect(alice_client, make_connection, alice, db_type)
+    response = _ask_stream(alice_client, "Count to a very large number")
+    events = _parse(response.streaming_content)
+    turn_id = next(events)[1]["turn_id"]
+    assert next(events)[0] == "step"
+    time.sleep(0.5)  # the query is running now
+
+    stopped = time.monotonic()
+    assert alice_client.post(f"/ask/{turn_id}/cancel").status_code == 202
+    rest = list(events)
+
+    # The query ended well before its 60 s limit: the database was told to stop.
+    assert time.monotonic() - stopped < 5
+    query = next(data for name, data in rest if name == "query")
+    assert query["error"]
+    assert rest[-1][1]["code"] == "cancelled"
+    turn = Turn.objects.get(pk=turn_id)
+    assert turn.status == TurnStatus.CANCELLED
+    assert turn.queries[0]["error"] == query["error"]
+    assert len(llm_stub.requests) == 1
