@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -79,6 +78,20 @@ Stop a running ask with `POST /ask/{turn_id}/cancel`.
 """
 
 
+# One event of the stream, as SSE clients parse it (`data` is one JSON object).
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": ["turn", "step", "query", "rows", "token", "done", "error"],
+        },
+        "data": {"type": "string", "description": "One JSON object."},
+    },
+    "required": ["event", "data"],
+}
+
+
 def _sse(name: str, data: Any) -> bytes:
     payload = json.dumps(data, cls=JSONEncoder, ensure_ascii=False)
     return f"event: {name}\ndata: {payload}\n\n".encode()
@@ -112,7 +125,7 @@ class AskApi(APIView):
         responses={
             (200, "application/json"): s.AskOutputSerializer,
             (200, "text/event-stream"): OpenApiResponse(
-                response=OpenApiTypes.STR,
+                response=SSE_EVENT_SCHEMA,
                 description=(
                     "Server-Sent Events: turn, step, query, rows, token, then "
                     "done (the JSON answer) or error ({detail, code})."

@@ -137,6 +137,11 @@ def _ask_events(
             )
         except ApplicationError as exc:
             events.put(("error", exc))
+        except Exception:
+            # E.g. the app database gone when finishing the turn: the reader
+            # must still hear the end (the orphan sweep closes such a turn).
+            logger.exception("ask stream failed turn=%s", turn.pk)
+            events.put(("error", AskFailed()))
         else:
             events.put(("done", finished))
         finally:
@@ -152,8 +157,10 @@ def _ask_events(
         turn.finish(started=time.perf_counter(), error=AskCancelled())
         raise
     # Hold no app-database connection while the model thinks; the finish
-    # opens one again in the worker thread.
-    connection.close()
+    # opens one again in the worker thread. (Never inside a transaction: only
+    # a test wraps a request in one.)
+    if not connection.in_atomic_block:
+        connection.close()
     worker = threading.Thread(
         target=log_context.run, args=(work,), name=f"ask-{turn.pk}", daemon=True
     )

@@ -419,3 +419,17 @@ def test_stop_cancels_a_running_query_on_the_database(
     assert turn.status == TurnStatus.CANCELLED
     assert turn.queries[0]["error"] == query["error"]
     assert len(llm_stub.requests) == 1
+
+
+def test_a_keep_alive_comment_goes_out_while_the_model_thinks(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    settings.ASK_STREAM_HEARTBEAT_S = 0.1
+    llm_stub.delay_s = 0.5
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    raw = b"".join(_ask_stream(alice_client, "Germany?").streaming_content)
+
+    assert raw.startswith(b"event: turn\n")
+    assert b"\n\n: keep-alive\n\n" in raw
+    assert b"event: done\n" in raw
