@@ -266,6 +266,7 @@ class SchemaApi(APIView):
         ],
         responses={200: s.SchemaListSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],
+        operation_id="schema_tables_list",
         description=(
             "The tables and views of one of your connections, by name (fast on "
             "thousands of tables); describe one with /databases/{id}/schema/{table}."
@@ -296,6 +297,7 @@ class SchemaTableApi(APIView):
     @extend_schema(
         responses={200: s.SchemaTableDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],
+        operation_id="schema_table_retrieve",
     )
     def get(self, request: Request, db_id: int, table: str) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)

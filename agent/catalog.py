@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
 
 from agent import sql_guard
+
+if TYPE_CHECKING:
+    from agent.privacy import PrivacyPolicy
 
 SAMPLE_ROWS = 3
 SAMPLE_VALUE_CHARS = 40
@@ -39,12 +43,19 @@ class SchemaPrompt:
 class SchemaCatalog:
     """Tables and their descriptions for one engine, filled on demand and cached."""
 
-    def __init__(self, engine: Engine, db_type: str):
+    def __init__(
+        self, engine: Engine, db_type: str, *, privacy: PrivacyPolicy | None = None
+    ):
         self.engine = engine
         self.db_type = db_type
+        # Decides which sample values may be described (none under `schema`).
+        self.privacy = privacy
         self._lock = threading.Lock()
         self._inspector: Inspector | None = None
         self._tables: list[str] | None = None
+        self._views: set[str] | None = None
+        self._columns: dict[str, dict[str, str]] = {}
+        self._view_sql: dict[str, str | None] = {}
         self._descriptions: dict[str, str] = {}
         self._prompts: dict[int, SchemaPrompt] = {}
 
@@ -59,9 +70,61 @@ class SchemaCatalog:
         with self._lock:
             if self._tables is None:
                 names = set(self.inspector.get_table_names())
-                names.update(self.inspector.get_view_names())
-                self._tables = sorted(names)
+                views = set(self.inspector.get_view_names())
+                self._views = views
+                self._tables = sorted(names | views)
             return list(self._tables)
+
+    def table_resolve(self, name: str) -> str | None:
+        """Return the catalog's own spelling of a table name, or None if unknown."""
+        wanted = name.lower()
+        for table in self.table_names():
+            if table.lower() == wanted:
+                return table
+        return None
+
+    def is_view(self, name: str) -> bool:
+        self.table_names()
+        return name in (self._views or set())
+
+    @property
+    def default_schema_name(self) -> str:
+        return self.inspector.default_schema_name or ""
+
+    def column_types(self, name: str) -> dict[str, str]:
+        """Return a table's columns and their types, in order (cached)."""
+        with self._lock:
+            cached = self._columns.get(name)
+        if cached is not None:
+            return cached
+        columns = {
+            column["name"]: str(column["type"])
+            for column in self.inspector.get_columns(name)
+        }
+        with self._lock:
+            self._columns[name] = columns
+        return columns
+
+    def view_definition(self, name: str) -> str | None:
+        """Return a view's SELECT, or None when the database does not tell."""
+        with self._lock:
+            if name in self._view_sql:
+                return self._view_sql[name]
+        try:
+            text = self.inspector.get_view_definition(name)
+        except Exception:  # any failure: the view stays opaque
+            text = None
+        if text:
+            # PostgreSQL and MySQL give the SELECT; SQLite the CREATE VIEW.
+            match = re.match(
+                r"\s*create\s+(?:temp\w*\s+)?view\s+.+?\s+as\s+(.*)",
+                text,
+                re.IGNORECASE | re.DOTALL,
+            )
+            text = (match.group(1) if match else text).strip().rstrip(";")
+        with self._lock:
+            self._view_sql[name] = text or None
+        return text or None
 
     def describe(self, table_names: list[str]) -> str:
         """Return columns, types, keys and sample values of the named tables."""
@@ -137,7 +200,7 @@ class SchemaCatalog:
                 fk["constrained_columns"], fk["referred_columns"], strict=False
             ):
                 foreign_keys[local] = f"{fk['referred_table']}.{remote}"
-        samples = self._samples(name, [c["name"] for c in columns])
+        samples = self._samples(name, self._sampled_columns(name, columns))
         lines = [f"Table {name}:"]
         for column in columns:
             notes = []
@@ -157,9 +220,19 @@ class SchemaCatalog:
             self._descriptions[name] = description
         return description
 
+    def _sampled_columns(self, table: str, columns: list[Any]) -> list[str]:
+        names = [c["name"] for c in columns]
+        if self.privacy is None:
+            return names
+        return [n for n in names if self.privacy.samples_allowed(table, n)]
+
     def _samples(self, table: str, columns: list[str]) -> dict[str, list[str]]:
+        if not columns:
+            return {}
         preparer = self.engine.dialect.identifier_preparer
-        sql = f"SELECT * FROM {preparer.quote(table)} LIMIT {SAMPLE_ROWS}"  # noqa: S608
+        # Only the columns that may be described are read at all.
+        selected = ", ".join(preparer.quote(c) for c in columns)
+        sql = f"SELECT {selected} FROM {preparer.quote(table)} LIMIT {SAMPLE_ROWS}"  # noqa: S608
         try:
             result = sql_guard.query_run(
                 self.engine,
@@ -182,4 +255,5 @@ class SchemaCatalog:
                     text = text[:SAMPLE_VALUE_CHARS] + "…"
                 values.append(repr(text) if isinstance(value, str) else text)
             samples[column] = values
+        # Only the columns asked for: a masked column's values are never kept.
         return {c: samples.get(c, []) for c in columns}

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from sqlalchemy import Engine
 
+from agent.privacy import PrivacyPolicy
 from connections.engines import engine_create
 from connections.models import DatabaseConnection, UserSession
 
@@ -39,6 +40,8 @@ class SessionEngine:
     connection_version: datetime
     db_type: str
     engine: Engine
+    # What may leave for the model, as the connection row said at this version.
+    privacy: PrivacyPolicy | None = None
     last_used: float = field(default_factory=time.monotonic)
     # Filled lazily by the agent layer (schema catalog, compiled agent, ...).
     extras: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +94,7 @@ class EngineCache:
                     connection_version=connection.updated_at,
                     db_type=connection.db_type,
                     engine=engine_create(connection),
+                    privacy=PrivacyPolicy.for_connection(connection),
                 )
                 self._entries[session_id] = entry
                 logger.info(

@@ -40,7 +40,6 @@ from agent.exceptions import (
 from agent.llm.tools import EventSink, ToolContext
 from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
 from agent.selectors import turn_get_for_user
-from connections.engines import TargetUnavailable
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
 from connections.services import session_get_or_create_active, session_resume
@@ -228,7 +227,7 @@ def _ask_run(
     try:
         try:
             session_engine = engine_cache.get(ask.session)
-        except (TargetUnavailable, TargetRefused) as exc:
+        except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
         outcome = llm.agent_answer(
             session_engine=session_engine,
@@ -302,7 +301,7 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     try:
         try:
             session_engine = engine_cache.get(session)
-        except (TargetUnavailable, TargetRefused) as exc:
+        except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
         context = ToolContext(
             engine=session_engine.engine,
@@ -328,7 +327,8 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
         logger.exception("sql run failed unexpectedly turn=%s", turn.pk)
         turn.finish(started=started, error=failed)
         raise failed from exc
-    stored = llm.result_as_dict(result)
+    # What the user may get: masked values as tokens when the connection hides them.
+    stored = llm.result_as_dict(context.last_result or result)
     outcome = TurnOutcome(
         answer=f"{result.row_count} row(s)"
         + (" (more exist: the result was capped)." if result.truncated else "."),
@@ -403,7 +403,14 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
     answered = Turn.objects.filter(thread_id=session.pk, status=TurnStatus.OK).order_by(
         "-created_at", "-id"
     )
-    columns = ("question", "answer", "queries", "thread__db_connection_id", "source")
+    columns = (
+        "question",
+        "answer",
+        "queries",
+        "thread__db_connection_id",
+        "source",
+        "created_at",
+    )
     rows = list(answered.values_list(*columns)[:limit]) if limit > 0 else []
     if not rows:
         thread_get_or_create(session=session, question=question)
@@ -418,8 +425,9 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
             answer=answer,
             sql=[q["sql"] for q in queries if not q.get("error")],
             user_sql=source == TurnSource.SQL,
+            asked_at=asked_at,
         )
-        for asked, answer, queries, _, source in reversed(rows)
+        for asked, answer, queries, _, source, asked_at in reversed(rows)
     ]
 
 

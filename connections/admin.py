@@ -39,7 +39,17 @@ class ConnectionAdminForm(forms.ModelForm):
             "database_name",
             "username",
             "options",
+            "privacy",
+            "masked_columns",
+            "masked_hidden",
         ]
+        help_texts = {
+            "privacy": "rows: the model sees capped result rows and sample values; "
+            "schema: names, types and row counts only, never a value.",
+            "masked_columns": 'A JSON list of "table.column", "column" or patterns '
+            'such as "*email*"; their values reach the model only as tokens.',
+            "masked_hidden": "Show masked values as tokens to the user too.",
+        }
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -53,6 +63,9 @@ class ConnectionAdminForm(forms.ModelForm):
                 port=cleaned.get("port"),
                 username=cleaned.get("username", ""),
                 options=cleaned.get("options"),
+                privacy=cleaned.get("privacy"),
+                masked_columns=cleaned.get("masked_columns"),
+                masked_hidden=cleaned.get("masked_hidden"),
             )
         except ConnectionInvalid as exc:
             for name, message in exc.errors.items():
@@ -65,6 +78,7 @@ class ConnectionAdminForm(forms.ModelForm):
         fields = {name: data.get(name) for name in _SERVICE_FIELDS}
         fields["label"] = fields["label"] or ""
         fields["options"] = fields["options"] or {}
+        fields["masked_columns"] = fields["masked_columns"] or []
         if data.get("clear_password"):
             fields["password"] = ""
         elif data.get("new_password"):
@@ -80,6 +94,9 @@ _SERVICE_FIELDS = (
     "database_name",
     "username",
     "options",
+    "privacy",
+    "masked_columns",
+    "masked_hidden",
 )
 
 
@@ -95,10 +112,11 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
         "port",
         "database_name",
         "username",
+        "privacy",
         "has_password",
         "updated_at",
     ]
-    list_filter = ["db_type", "owner"]
+    list_filter = ["db_type", "privacy", "owner"]
     search_fields = ["label", "host", "database_name", "username", "owner__email"]
     list_select_related = ["owner"]
     readonly_fields = ["created_at", "updated_at"]

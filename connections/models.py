@@ -22,6 +22,11 @@ DbType = models.TextChoices(
 )
 
 
+class PrivacyTier(models.TextChoices):
+    ROWS = "rows", "Rows: the model sees capped result rows and sample values"
+    SCHEMA = "schema", "Schema only: the model never sees a value"
+
+
 class DatabaseConnection(models.Model):
     """A user's saved way into one of their databases."""
 
@@ -39,6 +44,17 @@ class DatabaseConnection(models.Model):
     # Fernet token of the password; never the plaintext.
     password_encrypted = models.TextField(blank=True, editable=False)
     options = models.JSONField(default=dict, blank=True)
+    # What the LLM may see of this database (agent/privacy.py enforces it).
+    privacy = models.CharField(
+        max_length=10, choices=PrivacyTier.choices, default=PrivacyTier.ROWS
+    )
+    # `table.column`, `column` or glob patterns whose values never reach the model.
+    masked_columns = models.JSONField(default=list, blank=True)
+    # Masked values are tokens for the user too (API, stored rows, CSV, pages).
+    masked_hidden = models.BooleanField(default=False)
+    # When privacy, masked_columns or masked_hidden last changed: turns answered
+    # before it are replayed to the model without their answers.
+    privacy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

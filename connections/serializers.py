@@ -4,8 +4,26 @@ from typing import Any
 
 from rest_framework import serializers
 
-from connections.models import DatabaseConnection, DbType, UserSession
+from connections.models import DatabaseConnection, DbType, PrivacyTier, UserSession
 from connections.validation import ConnectionInvalid, connection_validate
+
+
+class FlatErrorListField(serializers.ListField):
+    """A list whose item errors come as one flat list of messages, the shape every
+    other field's errors have (DRF would key them by index)."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            messages = [
+                f"Entry {int(index) + 1}: {message}"
+                for index, errors in exc.detail.items()
+                for message in (errors if isinstance(errors, list) else [errors])
+            ]
+            raise serializers.ValidationError(messages) from exc
 
 
 class ConnectionInputSerializer(serializers.Serializer):
@@ -33,6 +51,26 @@ class ConnectionInputSerializer(serializers.Serializer):
         help_text="Write-only: stored encrypted, never returned.",
     )
     options = serializers.JSONField(required=False, default=dict)
+    privacy = serializers.ChoiceField(
+        choices=PrivacyTier.choices,
+        required=False,
+        default=PrivacyTier.ROWS,
+        help_text="What the LLM may see: `rows` (capped result rows and sample "
+        "values) or `schema` (names, types and row counts, never a value).",
+    )
+    masked_columns = FlatErrorListField(
+        child=serializers.CharField(allow_blank=True, max_length=1000),
+        required=False,
+        default=list,
+        help_text="`table.column`, `column` or patterns such as `*email*` whose "
+        "values never reach the LLM (each value becomes a stable token).",
+    )
+    masked_hidden = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Show masked values as their tokens to the user too "
+        "(answers, stored rows, CSV, pages).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)
@@ -44,9 +82,15 @@ class ConnectionInputSerializer(serializers.Serializer):
                 port=merged.get("port"),
                 username=merged.get("username", ""),
                 options=merged.get("options"),
+                privacy=merged.get("privacy"),
+                masked_columns=merged.get("masked_columns"),
+                masked_hidden=merged.get("masked_hidden"),
             )
         except ConnectionInvalid as exc:
             raise serializers.ValidationError(exc.errors) from exc
+        for name in ("privacy", "masked_columns", "masked_hidden"):
+            if name in attrs:
+                attrs[name] = getattr(valid, name)
         for name in ("host", "port", "username", "options"):
             if name in attrs or valid.is_file:
                 attrs[name] = getattr(valid, name)
@@ -68,6 +112,9 @@ class ConnectionInputSerializer(serializers.Serializer):
             "database_name": instance.database_name,
             "username": instance.username,
             "options": instance.options,
+            "privacy": instance.privacy,
+            "masked_columns": instance.masked_columns,
+            "masked_hidden": instance.masked_hidden,
         }
         return {**current, **attrs}
 
@@ -87,6 +134,9 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "database_name",
             "username",
             "options",
+            "privacy",
+            "masked_columns",
+            "masked_hidden",
             "has_password",
             "owner_id",
             "created_at",

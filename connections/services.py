@@ -43,6 +43,9 @@ def connection_create(
     username: str = "",
     options: dict[str, Any] | None = None,
     password: str = "",
+    privacy: str = "rows",
+    masked_columns: list[str] | None = None,
+    masked_hidden: bool = False,
 ) -> DatabaseConnection:
     """Save a connection for `owner` with its password encrypted."""
     valid = connection_validate(
@@ -52,6 +55,9 @@ def connection_create(
         port=port,
         username=username,
         options=options,
+        privacy=privacy,
+        masked_columns=masked_columns,
+        masked_hidden=masked_hidden,
     )
     connection = DatabaseConnection(
         owner=owner,
@@ -62,6 +68,9 @@ def connection_create(
         database_name=valid.database_name,
         username=valid.username,
         options=valid.options,
+        privacy=valid.privacy,
+        masked_columns=valid.masked_columns,
+        masked_hidden=valid.masked_hidden,
     )
     connection.set_password("" if valid.is_file else password)
     connection.save()
@@ -86,6 +95,9 @@ def connection_update(
     username: str | None = None,
     options: dict[str, Any] | None = None,
     password: str | None = None,
+    privacy: str | None = None,
+    masked_columns: list[str] | None = None,
+    masked_hidden: bool | None = None,
 ) -> DatabaseConnection:
     """Change a connection; an argument left None keeps the stored value."""
     valid = connection_validate(
@@ -97,6 +109,18 @@ def connection_update(
         port=connection.port if port is None else port,
         username=connection.username if username is None else username,
         options=connection.options if options is None else options,
+        privacy=connection.privacy if privacy is None else privacy,
+        masked_columns=(
+            connection.masked_columns if masked_columns is None else masked_columns
+        ),
+        masked_hidden=(
+            connection.masked_hidden if masked_hidden is None else masked_hidden
+        ),
+    )
+    privacy_changed = (
+        valid.privacy != connection.privacy
+        or valid.masked_columns != list(connection.masked_columns or [])
+        or valid.masked_hidden != connection.masked_hidden
     )
     if label is not None:
         connection.label = label
@@ -106,6 +130,11 @@ def connection_update(
     connection.database_name = valid.database_name
     connection.username = valid.username
     connection.options = valid.options
+    connection.privacy = valid.privacy
+    connection.masked_columns = valid.masked_columns
+    connection.masked_hidden = valid.masked_hidden
+    if privacy_changed:
+        connection.privacy_changed_at = timezone.now()
     if valid.is_file:
         connection.set_password("")
     elif password is not None:
@@ -113,6 +142,46 @@ def connection_update(
     connection.save()
     _release_sessions_using(connection)
     return connection
+
+
+def connection_try(
+    *,
+    owner: User,
+    db_type: str,
+    database_name: str,
+    host: str = "",
+    port: int | None = 0,
+    username: str = "",
+    options: dict[str, Any] | None = None,
+    password: str = "",
+    **unsaved: Any,
+) -> ConnectionCheck:
+    """Open a connection with these fields once, without saving anything.
+
+    `unsaved` takes the fields that do not change how to connect (label,
+    privacy, ...), so a form's fields can be passed as they are.
+    """
+    valid = connection_validate(
+        db_type=db_type,
+        database_name=database_name,
+        host=host,
+        port=port,
+        username=username,
+        options=options,
+    )
+    connection = DatabaseConnection(
+        owner=owner,
+        db_type=valid.db_type,
+        host=valid.host,
+        port=valid.port,
+        database_name=valid.database_name,
+        username=valid.username,
+        options=valid.options,
+    )
+    connection.set_password("" if valid.is_file else password)
+    check = connection_check(connection)
+    logger.info("connection tried owner=%s type=%s ok=%s", owner.pk, db_type, check.ok)
+    return check
 
 
 def connection_delete(*, connection: DatabaseConnection) -> None:

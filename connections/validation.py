@@ -3,11 +3,12 @@ the services themselves, so no way in skips a save-time rule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from connections import target_policy
-from connections.models import DbType
+from connections.models import DbType, PrivacyTier
 from sqlagent_project.errors import ApplicationError
 
 
@@ -33,6 +34,9 @@ class ValidConnection:
     database_name: str
     username: str
     options: dict[str, str]
+    privacy: str = PrivacyTier.ROWS
+    masked_columns: list[str] = field(default_factory=list)
+    masked_hidden: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -47,6 +51,9 @@ def connection_validate(
     port: int | None = 0,
     username: str = "",
     options: Any = None,
+    privacy: str | None = PrivacyTier.ROWS,
+    masked_columns: Any = None,
+    masked_hidden: bool | None = False,
 ) -> ValidConnection:
     """Return the fields normalised, or raise ConnectionInvalid with every problem."""
     errors: dict[str, str] = {}
@@ -87,6 +94,18 @@ def connection_validate(
     except target_policy.TargetRefused as exc:
         errors[exc.field] = str(exc)
         clean_options = {}
+    privacy = privacy or PrivacyTier.ROWS
+    if privacy not in PrivacyTier.values:
+        errors["privacy"] = (
+            f"Unknown privacy tier '{privacy}'; use one of "
+            + ", ".join(PrivacyTier.values)
+            + "."
+        )
+    try:
+        clean_masks = masked_columns_validate(masked_columns)
+    except ValueError as exc:
+        errors["masked_columns"] = str(exc)
+        clean_masks = []
     if errors:
         raise ConnectionInvalid(errors)
     return ValidConnection(
@@ -96,4 +115,46 @@ def connection_validate(
         database_name=database_name,
         username=username,
         options=clean_options,
+        privacy=privacy,
+        masked_columns=clean_masks,
+        masked_hidden=bool(masked_hidden),
     )
+
+
+MASKED_COLUMNS_MAX = 100
+MASKED_COLUMN_MAX_LENGTH = 130
+# `column` or `table.column`; each part a name, optionally with `*` and `?`.
+_MASK_PART = r"[\w$*?-]+"
+_MASK_RE = re.compile(rf"{_MASK_PART}(\.{_MASK_PART})?")
+
+
+def masked_columns_validate(value: Any) -> list[str]:
+    """Return the masked column names/patterns, stripped and deduplicated.
+
+    Raise ValueError with the reason when the list or one of its entries is
+    not a `column`, `table.column` or glob (`*`, `?`) of those.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise ValueError("masked_columns must be a list of column names or patterns.")
+    if len(value) > MASKED_COLUMNS_MAX:
+        raise ValueError(f"At most {MASKED_COLUMNS_MAX} masked columns are allowed.")
+    clean: list[str] = []
+    for entry in value:
+        if not isinstance(entry, str):
+            raise ValueError("Each masked column must be a string.")
+        entry = entry.strip()
+        if len(entry) > MASKED_COLUMN_MAX_LENGTH:
+            raise ValueError(
+                f"A masked column is longer than {MASKED_COLUMN_MAX_LENGTH} characters."
+            )
+        if not _MASK_RE.fullmatch(entry):
+            raise ValueError(
+                f"'{entry[:40]}' is not a column name or pattern: write "
+                "`table.column`, `column`, or a pattern with * and ? "
+                "such as `*email*`."
+            )
+        if entry.lower() not in {c.lower() for c in clean}:
+            clean.append(entry)
+    return clean

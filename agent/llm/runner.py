@@ -58,7 +58,11 @@ def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
     with session_engine.lock:
         catalog = session_engine.extras.get("catalog")
         if catalog is None:
-            catalog = SchemaCatalog(session_engine.engine, session_engine.db_type)
+            catalog = SchemaCatalog(
+                session_engine.engine,
+                session_engine.db_type,
+                privacy=session_engine.privacy,
+            )
             session_engine.extras["catalog"] = catalog
     return catalog
 
@@ -76,7 +80,9 @@ def agent_get(
     compiled = create_agent(
         chat_model,
         tools=langchain_tools(),
-        system_prompt=system_prompt(db_type=session_engine.db_type, catalog=catalog),
+        system_prompt=system_prompt(
+            db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
+        ),
         context_schema=ToolContext,
     )
     if cache_key is not None:
@@ -184,6 +190,7 @@ def agent_answer(
         engine=session_engine.engine,
         db_type=session_engine.db_type,
         catalog=catalog,
+        privacy=catalog.privacy,
     )
     canceller = QueryCanceller(
         engine=session_engine.engine,
@@ -200,7 +207,7 @@ def agent_answer(
         )
         inputs = {
             "messages": [
-                *history_messages(history),
+                *history_messages(history, privacy=context.policy),
                 *named_tables_context(catalog, question),
                 HumanMessage(question),
             ]
@@ -308,9 +315,6 @@ def _run_error(exc: Exception) -> ApplicationError | None:
         )
     if isinstance(exc, openai.OpenAIError):
         return _llm_error(exc)
-    target_down = getattr(sql_guard, "TargetDown", None)
-    if target_down is not None and isinstance(exc, target_down):
-        return TargetDatabaseUnavailable(getattr(exc, "reason", str(exc)))
     return None
 
 

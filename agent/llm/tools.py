@@ -8,7 +8,6 @@ concurrent runs of a session; everything a run records lives in its own context.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import Engine
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
+from agent.privacy import PrivacyPolicy, policy_default
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -62,9 +62,26 @@ class ToolContext:
     chart_request: ChartRequest | None = None
     # Told of each step and finished query as it happens (streaming listens).
     emit: EventSink = _ignore_event
+    # What may leave for the model; by default the catalog's (the session's).
+    privacy: PrivacyPolicy | None = None
+    # Indexes of last_result's columns that carry masked values.
+    last_masked: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.privacy is None:
+            self.privacy = self.catalog.privacy or policy_default()
+
+    @property
+    def policy(self) -> PrivacyPolicy:
+        return self.privacy or self.catalog.privacy or policy_default()
 
     def query(self, sql: str) -> sql_guard.QueryResult:
-        """Run `sql` through the guard and record it, whatever the outcome."""
+        """Run `sql` through the guard and record it, whatever the outcome.
+
+        Return the raw result; `last_result` keeps what the user may get (masked
+        values as tokens when the connection hides them) and `last_masked` the
+        columns that carry masked values.
+        """
         record = QueryRecord(sql=sql)
         self.queries.append(record)
         try:
@@ -87,7 +104,11 @@ class ToolContext:
         record.row_count = result.row_count
         record.truncated = result.truncated
         record.duration_ms = result.duration_ms
-        self.last_result = result
+        masked = self.policy.masked_columns_of(
+            sql=sql, result=result, db_type=self.db_type, catalog=self.catalog
+        )
+        self.last_masked = masked
+        self.last_result = self.policy.result_for_user(result, masked)
         self.emit("query", record.as_dict())
         return result
 
@@ -118,8 +139,9 @@ def run_query(context: ToolContext, sql: str) -> str:
         )
     except sql_guard.QueryFailed as exc:
         hint = " You may simplify the query and try again." if exc.timed_out else ""
-        return f"Error: {exc.message}{hint}"
-    return result_for_llm(result)
+        message = context.policy.error_for_model(exc.message, sql=sql)
+        return f"Error: {message}{hint}"
+    return result_for_llm(result, privacy=context.policy, masked=context.last_masked)
 
 
 def choose_chart(
@@ -133,34 +155,22 @@ def choose_chart(
     return "Noted: the chart is drawn from the last result if the axes fit it."
 
 
-def _cell_for_llm(value: Any, max_chars: int) -> Any:
-    if isinstance(value, str) and len(value) > max_chars:
-        return value[:max_chars] + f"…[cut: {len(value)} characters]"
-    return value
-
-
-def result_for_llm(result: sql_guard.QueryResult) -> str:
-    """Return the rows the LLM sees: fewer rows, cells and characters than the user."""
-    max_rows = settings.LLM_RESULT_MAX_ROWS
-    max_chars = settings.LLM_RESULT_MAX_CHARS
-    max_cell = getattr(settings, "LLM_MAX_CELL_CHARS", 2000)
-    lines = [json.dumps(result.columns, ensure_ascii=False)]
-    shown = 0
-    used = len(lines[0])
-    for row in result.rows[:max_rows]:
-        cells = [_cell_for_llm(value, max_cell) for value in row]
-        line = json.dumps(cells, ensure_ascii=False, default=str)
-        if used + len(line) > max_chars:
-            break
-        lines.append(line)
-        used += len(line) + 1
-        shown += 1
-    note = f"{result.row_count} row(s)"
-    if result.truncated:
-        note += f" (result capped at {result.row_count} rows; more exist)"
-    if shown < result.row_count:
-        note += f"; showing the first {shown}"
-    return note + ":\n" + "\n".join(lines)
+def result_for_llm(
+    result: sql_guard.QueryResult,
+    *,
+    privacy: PrivacyPolicy | None = None,
+    masked: frozenset[int] = frozenset(),
+) -> str:
+    """Return the result as the LLM sees it: fewer rows, cells and characters than
+    the user, and under the connection's privacy policy (no values under
+    `schema`, tokens for masked columns)."""
+    return (privacy or policy_default()).result_for_model(
+        result,
+        masked,
+        max_rows=settings.LLM_RESULT_MAX_ROWS,
+        max_chars=settings.LLM_RESULT_MAX_CHARS,
+        max_cell=getattr(settings, "LLM_MAX_CELL_CHARS", 2000),
+    )
 
 
 # LangChain's view of the tools: the docstrings are what the model reads.

@@ -97,6 +97,8 @@ def _change_form(connection: DatabaseConnection, **changes: Any) -> dict[str, An
         "database_name": connection.database_name,
         "username": connection.username,
         "options": "{}",
+        "privacy": connection.privacy,
+        "masked_columns": "[]",
         "new_password": "",
         **changes,
     }
@@ -184,6 +186,8 @@ def test_the_admin_refuses_a_host_the_api_refuses(admin_client, alice):
             "database_name": "x",
             "username": "u",
             "options": "{}",
+            "privacy": "rows",
+            "masked_columns": "[]",
             "new_password": "",
         },
     )

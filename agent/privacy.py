@@ -1,0 +1,249 @@
+"""What of a connection's data may leave for the model: the one place that decides.
+
+A `PrivacyPolicy` is built from the connection row (`for_connection`) with the
+session's engine, so a changed tier takes effect with the next engine. Every
+text the model reads about the data is made here or asks here: query results
+(`result_for_model`), database errors (`error_for_model`), sample values
+(`samples_allowed`), and the replay of earlier turns (`history_answer_allowed`).
+
+- `rows`: the model sees capped result rows and sample values, masked columns
+  excepted.
+- `schema`: the model sees names, types and keys, and per query only the column
+  names, row count, truncation and errors; never a value.
+- Masked columns (any tier): every value read from a column whose name matches
+  a mask reaches the model as a stable token (an HMAC of the value under a key
+  per connection), traced through aliases, expressions, `*`, subqueries, CTEs
+  and views; a result column that cannot be traced is masked (fail closed).
+  With `masked_hidden` the user gets the tokens too.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils.encoding import force_bytes
+
+from agent.column_lineage import UNKNOWN, Source, result_sources
+from connections.models import DatabaseConnection, PrivacyTier
+
+if TYPE_CHECKING:
+    from agent import sql_guard
+    from agent.catalog import SchemaCatalog
+
+TOKEN_PREFIX = "⟪mask:"  # noqa: S105 - not a secret
+TOKEN_SUFFIX = "⟫"  # noqa: S105 - not a secret
+TOKEN_HEX_CHARS = 6
+# Quoted text in a database error that is not the query's own: it may be a
+# stored value (`invalid input syntax for type integer: "ada@example.com"`).
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
+HIDDEN_IN_ERROR = "⟪value hidden⟫"
+
+
+@dataclass(frozen=True)
+class MaskPattern:
+    """One `masked_columns` entry: a column glob, optionally with a table glob."""
+
+    table: str | None
+    column: str
+
+    @classmethod
+    def parse(cls, entry: str) -> MaskPattern:
+        table, _, column = entry.strip().lower().rpartition(".")
+        return cls(table or None, column)
+
+    def matches(self, table: str, column: str) -> bool:
+        if not fnmatch.fnmatchcase(column.lower(), self.column):
+            return False
+        return self.table is None or fnmatch.fnmatchcase(table.lower(), self.table)
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    """A connection's privacy tier and masks, and the rendering they imply."""
+
+    tier: str
+    masks: tuple[MaskPattern, ...]
+    masked_hidden: bool
+    connection_id: int | None
+    # Turns answered before this instant were answered under other rules.
+    changed_at: datetime | None = None
+
+    @classmethod
+    def for_connection(cls, connection: DatabaseConnection) -> PrivacyPolicy:
+        """Return the connection's policy; an unknown tier is read as `schema`."""
+        tier = connection.privacy
+        if tier not in PrivacyTier.values:
+            tier = PrivacyTier.SCHEMA
+        return cls(
+            tier=tier,
+            masks=tuple(MaskPattern.parse(e) for e in connection.masked_columns or []),
+            masked_hidden=bool(connection.masked_hidden),
+            connection_id=connection.pk,
+            changed_at=connection.privacy_changed_at,
+        )
+
+    @property
+    def values_visible(self) -> bool:
+        """Say whether the model may read values at all (the `rows` tier)."""
+        return self.tier == PrivacyTier.ROWS
+
+    @property
+    def restricts(self) -> bool:
+        return not self.values_visible or bool(self.masks)
+
+    def column_masked(self, table: str, column: str) -> bool:
+        return any(mask.matches(table, column) for mask in self.masks)
+
+    def samples_allowed(self, table: str, column: str) -> bool:
+        """Say whether sample values of this column may be described to the model."""
+        return self.values_visible and not self.column_masked(table, column)
+
+    def token(self, value: Any) -> str:
+        """Return the stable token that stands for `value` on this connection."""
+        key = hashlib.sha256(
+            force_bytes(
+                f"sqlagent.privacy.mask:{self.connection_id}:{settings.SECRET_KEY}"
+            )
+        ).digest()
+        text = json.dumps(value, default=str, ensure_ascii=False)
+        digest = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+        return f"{TOKEN_PREFIX}{digest[:TOKEN_HEX_CHARS]}{TOKEN_SUFFIX}"
+
+    def masked_columns_of(
+        self,
+        *,
+        sql: str,
+        result: sql_guard.QueryResult,
+        db_type: str,
+        catalog: SchemaCatalog,
+    ) -> frozenset[int]:
+        """Return the indexes of the result columns that carry masked values."""
+        if not self.masks or not result.columns:
+            return frozenset()
+        every = frozenset(range(len(result.columns)))
+        try:
+            traced = result_sources(
+                sql=sql,
+                db_type=db_type,
+                column_count=len(result.columns),
+                catalog=catalog,
+            )
+        except Exception:  # e.g. the catalog failed: fail closed
+            traced = None
+        if traced is None:
+            return every
+        return frozenset(
+            index
+            for index, sources in enumerate(traced)
+            if any(self._source_masked(source) for source in sources)
+        )
+
+    def _source_masked(self, source: Source) -> bool:
+        return source == UNKNOWN or self.column_masked(source.table, source.column)
+
+    def tokenize(
+        self, result: sql_guard.QueryResult, masked: frozenset[int]
+    ) -> sql_guard.QueryResult:
+        """Return the result with the masked columns' values replaced by tokens."""
+        if not masked:
+            return result
+        rows = [
+            [
+                self.token(value) if index in masked and value is not None else value
+                for index, value in enumerate(row)
+            ]
+            for row in result.rows
+        ]
+        return replace(result, rows=rows)
+
+    def result_for_user(
+        self, result: sql_guard.QueryResult, masked: frozenset[int]
+    ) -> sql_guard.QueryResult:
+        """Return what the user gets: the rows, tokens for masked ones when hidden."""
+        return self.tokenize(result, masked) if self.masked_hidden else result
+
+    def result_for_model(
+        self,
+        result: sql_guard.QueryResult,
+        masked: frozenset[int],
+        *,
+        max_rows: int,
+        max_chars: int,
+        max_cell: int,
+    ) -> str:
+        """Return the text the model reads for one result, under this policy."""
+        note = f"{result.row_count} row(s)"
+        if result.truncated:
+            note += f" (result capped at {result.row_count} rows; more exist)"
+        header = json.dumps(result.columns, ensure_ascii=False)
+        if not self.values_visible:
+            return (
+                f"{note}. Columns: {header}. Privacy tier 'schema': you cannot see "
+                "the values; the user sees them in the table below your answer."
+            )
+        visible = self.tokenize(result, masked)
+        lines = [header]
+        shown = 0
+        used = len(header)
+        for row in visible.rows[:max_rows]:
+            cells = [_cell_cut(value, max_cell) for value in row]
+            line = json.dumps(cells, ensure_ascii=False, default=str)
+            if used + len(line) > max_chars:
+                break
+            lines.append(line)
+            used += len(line) + 1
+            shown += 1
+        if shown < result.row_count:
+            note += f"; showing the first {shown}"
+        if masked:
+            names = ", ".join(result.columns[i] for i in sorted(masked))
+            note += (
+                f"; masked columns ({names}) show a token per value "
+                "(equal values, equal tokens)"
+            )
+        return note + ":\n" + "\n".join(lines)
+
+    def error_for_model(self, message: str, *, sql: str) -> str:
+        """Return a database error with quoted text that is not the query's own
+        hidden, when values are restricted: such text may be a stored value."""
+        if not self.restricts:
+            return message
+
+        def hide(match: re.Match[str]) -> str:
+            inner = match.group(0)[1:-1]
+            if not inner or inner in sql:
+                return match.group(0)
+            return HIDDEN_IN_ERROR
+
+        return _QUOTED.sub(hide, message)
+
+    def history_answer_allowed(self, answered_at: datetime | None) -> bool:
+        """Say whether an earlier answer may be replayed to the model.
+
+        An answer written before the rules last changed may hold values the
+        model may no longer see; only its question is replayed then.
+        """
+        if not self.restricts or self.changed_at is None:
+            return True
+        return answered_at is not None and answered_at > self.changed_at
+
+
+def _cell_cut(value: Any, max_chars: int) -> Any:
+    if isinstance(value, str) and len(value) > max_chars:
+        return value[:max_chars] + f"…[cut: {len(value)} characters]"
+    return value
+
+
+def policy_default() -> PrivacyPolicy:
+    """Return the policy of a connection with default settings (tests, benches)."""
+    return PrivacyPolicy(
+        tier=PrivacyTier.ROWS, masks=(), masked_hidden=False, connection_id=None
+    )
