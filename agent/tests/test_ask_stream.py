@@ -433,3 +433,28 @@ def test_a_keep_alive_comment_goes_out_while_the_model_thinks(
     assert raw.startswith(b"event: turn\n")
     assert b"\n\n: keep-alive\n\n" in raw
     assert b"event: done\n" in raw
+
+
+def test_masked_hidden_values_reach_the_stream_only_as_tokens(
+    alice_client, alice, make_connection, llm_stub
+):
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(
+                tool_calls=[("run_query", {"sql": "SELECT name, email FROM customers"})]
+            ),
+            StubReply(content="Here they are."),
+        ]
+    )
+    connection = make_connection(
+        alice, "postgresql", masked_columns=["customers.email"], masked_hidden=True
+    )
+    response = alice_client.post(f"/databases/connect_db/{connection.id}")
+    assert response.status_code == 200
+
+    raw = b"".join(_ask_stream(alice_client, "Names and emails?").streaming_content)
+
+    events = list(_parse(iter([raw])))
+    rows = next(data for name, data in events if name == "rows")["rows"]
+    assert rows[0][1].startswith("⟪mask:")
+    assert b"@" not in raw  # no e-mail address anywhere in the stream
