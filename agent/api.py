@@ -15,7 +15,9 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
+from accounts.models import TokenScope
 from agent import serializers as s
+from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
     questions_suggest,
     schema_table_detail,
@@ -119,6 +121,7 @@ def _event_stream(events: Iterator[tuple[str, Any]]) -> Iterator[bytes]:
 class AskApi(APIView):
     throttle_scope = "ask"
     renderer_classes = [JSONRenderer, EventStreamRenderer]
+    token_scopes = {"POST": TokenScope.ASK}
 
     @extend_schema(
         request=s.AskInputSerializer,
@@ -190,6 +193,7 @@ class AskCancelApi(APIView):
 
 class AskSqlApi(APIView):
     throttle_scope = "ask"
+    token_scopes = {"POST": TokenScope.SQL}
 
     @extend_schema(
         request=s.AskSqlInputSerializer,
@@ -216,23 +220,39 @@ class AskSqlApi(APIView):
 
 
 class ThreadListApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
+        parameters=page_parameters(ThreadPagination),
         responses={200: s.ThreadSerializer(many=True), **ERROR_RESPONSES},
         tags=["threads"],
+        description="Your threads, most recently active first, one page at a time.",
     )
     def get(self, request: Request) -> Response:
-        threads = thread_list_for_user(user=request.user)
-        return Response(s.ThreadSerializer(threads, many=True).data)
+        paginator = ThreadPagination()
+        threads = paginator.paginate_queryset(
+            thread_list_for_user(user=request.user), request, view=self
+        )
+        return paginator.get_paginated_response(
+            s.ThreadSerializer(threads, many=True).data
+        )
 
 
 class ThreadDetailApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
+        parameters=page_parameters(TurnPagination),
         responses={200: s.ThreadDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["threads"],
+        description="One thread with a page of its turns, oldest first.",
     )
     def get(self, request: Request, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
-        return Response(s.ThreadDetailSerializer(thread).data)
+        paginator = TurnPagination()
+        turns = paginator.paginate_queryset(thread.turns.all(), request, view=self)
+        data = s.ThreadDetailSerializer(thread, context={"turns": turns}).data
+        return paginator.headers_add(Response(data))
 
     @extend_schema(
         request=s.ThreadRenameSerializer,
@@ -257,6 +277,8 @@ class ThreadDetailApi(APIView):
 
 
 class SchemaApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
         parameters=[
             OpenApiParameter("q", str, description="Only names containing this."),
@@ -294,6 +316,8 @@ class SchemaApi(APIView):
 
 
 class SchemaTableApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
         responses={200: s.SchemaTableDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],

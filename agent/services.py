@@ -44,6 +44,7 @@ from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
 from connections.services import session_get_or_create_active, session_resume
 from connections.target_policy import TargetRefused
+from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -229,15 +230,20 @@ def _ask_run(
             session_engine = engine_cache.get(ask.session)
         except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
-        outcome = llm.agent_answer(
-            session_engine=session_engine,
-            question=ask.question,
-            history=ask.history,
-            chat_model=ask.chat_model,
-            **({"emit": emit} if emit is not None else {}),
-            should_stop=should_stop,
-            stream_tokens=stream_tokens,
-        )
+        # capacity (helper prod): no app-DB connection held while the model
+        # thinks; at most ASK_MAX_CONCURRENT asks per process, else 503. On the
+        # streaming path this runs in the worker thread: a full pool is an
+        # `error` event there, the turn stored failed.
+        with capacity.app_database_released(), capacity.ask_slot():
+            outcome = llm.agent_answer(
+                session_engine=session_engine,
+                question=ask.question,
+                history=ask.history,
+                chat_model=ask.chat_model,
+                **({"emit": emit} if emit is not None else {}),
+                should_stop=should_stop,
+                stream_tokens=stream_tokens,
+            )
     except ApplicationError as exc:
         turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
         logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)

@@ -117,6 +117,19 @@ def main() -> int:
             )
         )
 
+    big = memory.measure_big_cell(pg_name)
+    rows.append(
+        (
+            "3b. one 200 MB cell (SELECT repeat('x', 2e8)) via query_run, postgresql",
+            f"cell returned {big['cell_bytes'] / 1024:.0f} KB (cap "
+            f"{big['cap_bytes'] / 1024:.0f} KB), cut {big['cut_cells']}",
+            f"RSS growth {big['rss_growth_mb']:.1f} MB; {big['ms']:.0f} ms",
+            "flat" if big["rss_growth_mb"] < 50 else "grows",
+            "< 50 MB",
+            _ok(big["rss_growth_mb"] < 50),
+        )
+    )
+
     _step("4/5 throughput (gunicorn, 2 workers, wrk)")
     from connections.services import (
         connection_create,
@@ -232,6 +245,28 @@ def main() -> int:
         "is over SCHEMA_PROMPT_TOKEN_BUDGET, so the prompt lists the tables and "
         "describes only the one the question names; a question that names no "
         "table costs one describe_tables call more (3 calls).\n"
+    )
+    _step("concurrency: N users at once, model answering after 1 s (short run)")
+    concurrency = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.concurrency",
+            "--users",
+            "10,50",
+            "--delays",
+            "1",
+            "--seconds",
+            "10",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report += (
+        "\nConcurrency, short run (`make bench-concurrency` runs N = 10, 50, 200, "
+        "500 x D = 1, 3):\n\n" + (concurrency.stdout or concurrency.stderr[-2000:])
     )
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ class ConnectionAdminForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned: dict[str, Any] = super().clean() or {}
         if self.errors:
             return cleaned
         try:

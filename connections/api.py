@@ -13,20 +13,27 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import TokenScope
+from accounts.types import AuthenticatedRequest
 from connections import serializers as s
 from connections import services
 from connections.selectors import connection_get_for_user, connection_list_for_user
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 TAGS = ["databases"]
+# Access tokens may read connections and connect; only a password login
+# (JWT or browser session) may add, change or delete one.
+_READ = {"GET": TokenScope.ASK}
 
 
 class ConnectionListApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.ConnectionOutputSerializer(many=True), **ERROR_RESPONSES},
         tags=TAGS,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         connections = connection_list_for_user(user=request.user)
         return Response(s.ConnectionOutputSerializer(connections, many=True).data)
 
@@ -37,7 +44,7 @@ class ConnectionCreateApi(APIView):
         responses={201: s.ConnectionCreatedSerializer, **ERROR_RESPONSES},
         tags=TAGS,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = s.ConnectionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         connection = services.connection_create(
@@ -51,11 +58,13 @@ class ConnectionCreateApi(APIView):
 
 
 class ConnectionDetailApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
     )
-    def get(self, request: Request, db_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         return Response(s.ConnectionOutputSerializer(connection).data)
 
@@ -64,7 +73,7 @@ class ConnectionDetailApi(APIView):
         responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
     )
-    def patch(self, request: Request, db_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = s.ConnectionInputSerializer(
             connection, data=request.data, partial=True
@@ -76,19 +85,21 @@ class ConnectionDetailApi(APIView):
         return Response(s.ConnectionOutputSerializer(connection).data)
 
     @extend_schema(responses={204: None, **ERROR_RESPONSES, **NOT_FOUND}, tags=TAGS)
-    def delete(self, request: Request, db_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         services.connection_delete(connection=connection)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ConnectionTestApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={200: s.ConnectionTestSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         check = services.connection_test(connection=connection)
         if check.ok:
@@ -104,6 +115,8 @@ class ConnectionTestApi(APIView):
 
 
 class SessionConnectApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={
@@ -115,7 +128,7 @@ class SessionConnectApi(APIView):
         },
         tags=TAGS,
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         session = services.session_get_or_create_active(user=request.user)
         session = services.session_connect(session=session, connection=connection)
@@ -132,21 +145,25 @@ class SessionConnectApi(APIView):
 
 
 class SessionStatusApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.SessionStatusSerializer, **ERROR_RESPONSES}, tags=TAGS
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         session = services.session_get_or_create_active(user=request.user)
         return Response(s.SessionStatusSerializer(session).data)
 
 
 class SessionDisconnectApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={200: s.DisconnectResultSerializer, **ERROR_RESPONSES},
         tags=TAGS,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         session = services.session_get_or_create_active(user=request.user)
         session = services.session_disconnect(session=session)
         body = {
@@ -202,6 +219,8 @@ _HEALTH_SESSION = inline_serializer(
 
 
 class HealthSessionApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={
             200: _HEALTH_SESSION,
@@ -210,7 +229,7 @@ class HealthSessionApi(APIView):
         },
         tags=["health"],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         body, code = _health_body()
         session = services.session_get_or_create_active(user=request.user)
         body["session"] = s.SessionStatusSerializer(session).data

@@ -29,7 +29,10 @@ class FlatErrorListField(serializers.ListField):
 class ConnectionInputSerializer(serializers.Serializer):
     """Validate a connection as a whole; with `partial`, merge into the instance."""
 
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    # The API field is called `label`, like Field.label the stubs declare.
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=100, required=False, allow_blank=True
+    )
     db_type = serializers.ChoiceField(choices=DbType.choices)
     host = serializers.CharField(
         max_length=255, required=False, allow_blank=True, default=""

@@ -220,7 +220,10 @@ def test_the_connection_services_refuse_unknown_fields_instead_of_dropping_them(
 
     with pytest.raises(TypeError):
         connection_create(
-            owner=alice, db_type="sqlite", database_name="shop.sqlite3", colour="red"
+            owner=alice,
+            db_type="sqlite",
+            database_name="shop.sqlite3",
+            colour="red",  # type: ignore[call-arg]
         )
 
 
