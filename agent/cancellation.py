@@ -89,15 +89,16 @@ class CancelWatch:
                 connection.close()
 
 
-# The DB-API connection each thread's latest statement ran on, for every engine
-# a run may need to interrupt (filled by a SQLAlchemy event).
+# The pooled connection each thread's latest statement ran on, for every engine
+# a run may need to interrupt (filled by a SQLAlchemy event); the backends'
+# `cancel` hook takes it.
 _statements: dict[int, Any] = {}
 _tracked: weakref.WeakSet[Engine] = weakref.WeakSet()
 _tracked_lock = threading.Lock()
 
 
 def _remember_statement(conn: Any, *args: Any) -> None:
-    _statements[threading.get_ident()] = conn.connection.dbapi_connection
+    _statements[threading.get_ident()] = conn.connection
 
 
 def statements_track(engine: Engine) -> None:
@@ -156,9 +157,9 @@ class QueryCanceller:
             while not done.wait(self.poll_s):
                 if not self.should_stop():
                     continue
-                dbapi_connection = _statements.get(ident)
-                if dbapi_connection is not None and not done.is_set():
-                    backend_for(self.db_type).cancel(self.engine, dbapi_connection)
+                pooled = _statements.get(ident)
+                if pooled is not None and not done.is_set():
+                    backend_for(self.db_type).cancel(self.engine, pooled)
                     logger.info("query cancelled on the database (ask stopped)")
                 return
         except Exception:
