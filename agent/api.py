@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.http import HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from accounts.models import TokenScope
@@ -18,23 +25,115 @@ from agent.schema_browser import (
 )
 from agent.selectors import thread_get_for_user, thread_list_for_user
 from agent.services import (
+    ask_cancel,
     thread_ask,
+    thread_ask_stream,
     thread_delete,
     thread_rename,
     thread_run_sql,
 )
 from connections.selectors import connection_get_for_user
-from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
+from sqlagent_project.schema import (
+    ERROR_RESPONSES,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    error,
+)
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets a client ask for `text/event-stream`; the view streams the events."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: dict[str, Any] | None = None,
+    ) -> bytes:
+        return json.dumps(data, cls=JSONEncoder).encode()
+
+
+STREAM_DESCRIPTION = """Ask a question in plain language about the session's database.
+
+With `Accept: text/event-stream` the answer comes as Server-Sent Events while the
+agent works (each `data:` is one JSON object):
+
+- `turn`: `{turn_id, thread_id}`, at once;
+- `step`: a tool call as it starts: `{tool: "list_tables"}`,
+  `{tool: "describe_tables", table_names: [...]}` or `{tool: "run_query", sql}`;
+- `query`: a query finished: `{sql, row_count, truncated, duration_ms, error}`;
+- `rows`: the first rows of the latest result:
+  `{columns, rows, row_count, truncated}`;
+- `token`: `{text}`, the next chunk of the model's answer as it streams (text
+  before a `step` was the model thinking aloud, not the answer);
+- `done`: exactly the body a request without the header gets (200);
+- `error`: `{detail, code}` as the JSON errors (the turn is stored failed, or
+  `cancelled` with code `cancelled`).
+
+Lines starting with `:` are keep-alive comments. Errors found before the stream
+starts (400, 401, 409, 429, 503) are ordinary JSON responses with their status.
+Stop a running ask with `POST /ask/{turn_id}/cancel`.
+"""
+
+
+# One event of the stream, as SSE clients parse it (`data` is one JSON object).
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": ["turn", "step", "query", "rows", "token", "done", "error"],
+        },
+        "data": {"type": "string", "description": "One JSON object."},
+    },
+    "required": ["event", "data"],
+}
+
+
+def _sse(name: str, data: Any) -> bytes:
+    payload = json.dumps(data, cls=JSONEncoder, ensure_ascii=False)
+    return f"event: {name}\ndata: {payload}\n\n".encode()
+
+
+def _event_stream(events: Iterator[tuple[str, Any]]) -> Iterator[bytes]:
+    """Render the ask's events as SSE; closing this closes the ask's events."""
+    try:
+        for name, data in events:
+            if name == "heartbeat":
+                yield b": keep-alive\n\n"
+            elif name == "done":
+                yield _sse(name, s.AskOutputSerializer(data).data)
+            elif name == "error":
+                body = {"detail": data.message, "code": data.code, **data.extra}
+                yield _sse(name, body)
+            else:
+                yield _sse(name, data)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
 
 
 class AskApi(APIView):
     throttle_scope = "ask"
+    renderer_classes = [JSONRenderer, EventStreamRenderer]
     token_scopes = {"POST": TokenScope.ASK}
 
     @extend_schema(
         request=s.AskInputSerializer,
         responses={
-            200: s.AskOutputSerializer,
+            (200, "application/json"): s.AskOutputSerializer,
+            (200, "text/event-stream"): OpenApiResponse(
+                response=SSE_EVENT_SCHEMA,
+                description=(
+                    "Server-Sent Events: turn, step, query, rows, token, then "
+                    "done (the JSON answer) or error ({detail, code})."
+                ),
+            ),
             **ERROR_RESPONSES,
             409: error("No database connected for this session."),
             422: error("The agent could not reach an answer within its step limit."),
@@ -43,14 +142,53 @@ class AskApi(APIView):
             504: error("The LLM did not answer in time."),
         },
         tags=["ask"],
+        description=STREAM_DESCRIPTION,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponseBase:
         serializer = s.AskInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        turn = thread_ask(
-            user=request.user, question=serializer.validated_data["question"]
-        )
+        question = serializer.validated_data["question"]
+        if isinstance(request.accepted_renderer, EventStreamRenderer):
+            ask = thread_ask_stream(user=request.user, question=question)
+            response = StreamingHttpResponse(
+                _event_stream(ask.events), content_type="text/event-stream"
+            )
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            return response
+        turn = thread_ask(user=request.user, question=question)
         return Response(s.AskOutputSerializer(turn).data)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        # An error before the stream starts is an ordinary JSON error.
+        if isinstance(response, Response) and isinstance(
+            getattr(request, "accepted_renderer", None), EventStreamRenderer
+        ):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class AskCancelApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            202: s.AskCancelOutputSerializer,
+            **UNAUTHENTICATED,
+            **NOT_FOUND,
+        },
+        tags=["ask"],
+        description=(
+            "Stop one of your running asks (the Stop button): the agent stops at "
+            "its next step and the turn is stored as `cancelled`. A turn that "
+            "already ended is left as it is (`status` says how it ended)."
+        ),
+    )
+    def post(self, request: Request, turn_id: int) -> Response:
+        turn = ask_cancel(user=request.user, turn_id=turn_id)
+        return Response(s.AskCancelOutputSerializer(turn).data, status=202)
 
 
 class AskSqlApi(APIView):

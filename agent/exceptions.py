@@ -108,6 +108,14 @@ class SqlTimedOut(ApplicationError):
     default_message = "The query ran out of time and was cancelled."
 
 
+class AskCancelled(ApplicationError):
+    """The ask was stopped: its owner pressed Stop, or its client went away."""
+
+    status_code = 409
+    code = "cancelled"
+    default_message = "The question was cancelled before it was answered."
+
+
 class ThreadTitleInvalid(ApplicationError):
     """A conversation title is empty or too long."""
 

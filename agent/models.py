@@ -45,6 +45,8 @@ class TurnStatus(models.TextChoices):
     RUNNING = "running", "Running"
     OK = "ok", "OK"
     ERROR = "error", "Error"
+    # Stopped by its owner (POST /ask/{id}/cancel) or because its client left.
+    CANCELLED = "cancelled", "Cancelled"
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,9 @@ class Turn(models.Model):
         if error is None:
             self.status = TurnStatus.OK
         else:
-            self.status = TurnStatus.ERROR
+            self.status = (
+                TurnStatus.CANCELLED if error.code == "cancelled" else TurnStatus.ERROR
+            )
             self.error = error.message
             self.error_code = error.code
         self.duration_ms = round((time.perf_counter() - started) * 1000, 1)

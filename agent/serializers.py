@@ -118,6 +118,17 @@ _UUID = serializers.UUIDField().to_representation
 _BOOLEAN = serializers.BooleanField().to_representation
 
 
+class AskCancelOutputSerializer(serializers.Serializer):
+    turn_id = serializers.IntegerField(source="id")
+    status = serializers.CharField(
+        help_text="`running` while the run winds down, else how the turn ended."
+    )
+    cancel_requested = serializers.SerializerMethodField()
+
+    def get_cancel_requested(self, turn: Turn) -> bool:
+        return turn.status == "running"
+
+
 def _nullable(represent: Callable[[Any], Any], value: Any) -> Any:
     return None if value is None else represent(value)
 

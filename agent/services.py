@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
 from agent import llm, sql_guard
+from agent.cancellation import CancelWatch, ask_cancel_request
 from agent.charts import chart_for
 from agent.engines import engine_cache
 from agent.exceptions import (
     AgentInterrupted,
+    AskCancelled,
     AskFailed,
     NoDatabaseConnected,
     QuestionInvalid,
@@ -32,8 +39,9 @@ from agent.exceptions import (
     SqlTimedOut,
     ThreadTitleInvalid,
 )
-from agent.llm.tools import ToolContext
+from agent.llm.tools import EventSink, ToolContext
 from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
+from agent.selectors import turn_get_for_user
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import SessionStatus, UserSession
 from connections.services import session_get_or_create_active, session_resume
@@ -56,6 +64,17 @@ def worker_id() -> str:
     return f"{HOSTNAME}:{os.getpid()}"
 
 
+@dataclass
+class _Ask:
+    """An ask whose turn is stored as running, ready for the agent."""
+
+    turn: Turn
+    session: UserSession
+    question: str
+    history: list[llm.HistoryTurn]
+    chat_model: BaseChatModel | None
+
+
 def thread_ask(
     *, user: User, question: str, chat_model: BaseChatModel | None = None
 ) -> Turn:
@@ -63,8 +82,112 @@ def thread_ask(
 
     The turn is stored as running before the LLM is called and finished in one
     write afterwards, so a failed ask is kept with its error and a killed worker
-    leaves a turn that `turns_fail_orphaned` can close.
+    leaves a turn that `turns_fail_orphaned` can close. Stop
+    (`ask_cancel_request`) ends it at the agent's next step.
     """
+    ask = _ask_begin(user=user, question=question, chat_model=chat_model)
+    watch = CancelWatch(ask.turn.pk)
+    try:
+        return _ask_run(ask=ask, should_stop=watch)
+    finally:
+        watch.close()
+
+
+@dataclass
+class AskStream:
+    """A started ask and its events: `(name, data)` pairs, in the order they
+    happen. `done` carries the finished Turn, `error` the ApplicationError (the
+    turn is stored either way) and `heartbeat` says the run is still waiting."""
+
+    turn: Turn
+    events: Iterator[tuple[str, Any]]
+
+
+def thread_ask_stream(
+    *, user: User, question: str, chat_model: BaseChatModel | None = None
+) -> AskStream:
+    """Start answering `question` and return its events as they happen.
+
+    Everything that can refuse the ask (validation, no database, no LLM) runs
+    here, before the first event, so it is still an ordinary error. The agent
+    runs in a worker thread feeding a queue: a step is told as it starts even
+    while its query runs, the reader can send heartbeats (which is how a client
+    that went away is noticed while the model thinks), and a reader that stops
+    reading (GeneratorExit) leaves the run to stop at its next step and to store
+    its turn as cancelled.
+    """
+    ask = _ask_begin(user=user, question=question, chat_model=chat_model)
+    # Carries the request's log fields (user, session) into the worker thread.
+    log_context = contextvars.copy_context()
+    return AskStream(turn=ask.turn, events=_ask_events(ask, log_context))
+
+
+def _ask_events(
+    ask: _Ask, log_context: contextvars.Context
+) -> Iterator[tuple[str, Any]]:
+    turn = ask.turn
+    events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+    watch = CancelWatch(turn.pk)
+
+    def emit(name: str, data: dict[str, Any]) -> None:
+        events.put((name, data))
+
+    def work() -> None:
+        try:
+            finished = _ask_run(
+                ask=ask, emit=emit, should_stop=watch, stream_tokens=True
+            )
+        except ApplicationError as exc:
+            events.put(("error", exc))
+        except Exception:
+            # E.g. the app database gone when finishing the turn: the reader
+            # must still hear the end (the orphan sweep closes such a turn).
+            logger.exception("ask stream failed turn=%s", turn.pk)
+            events.put(("error", AskFailed()))
+        else:
+            events.put(("done", finished))
+        finally:
+            watch.close()
+            # This thread's own app-database connection (the turn's finish).
+            connection.close()
+
+    try:
+        yield "turn", {"turn_id": turn.pk, "thread_id": str(turn.thread_id)}
+    except GeneratorExit:
+        # Gone before the agent started: nothing runs, the turn is closed here.
+        watch.close()
+        turn.finish(started=time.perf_counter(), error=AskCancelled())
+        raise
+    # Hold no app-database connection while the model thinks; the finish
+    # opens one again in the worker thread. (Never inside a transaction: only
+    # a test wraps a request in one.)
+    if not connection.in_atomic_block:
+        connection.close()
+    worker = threading.Thread(
+        target=log_context.run, args=(work,), name=f"ask-{turn.pk}", daemon=True
+    )
+    worker.start()
+    ended = False
+    try:
+        while True:
+            try:
+                name, data = events.get(timeout=settings.ASK_STREAM_HEARTBEAT_S)
+            except queue.Empty:
+                yield "heartbeat", {}
+                continue
+            ended = name in {"done", "error"}
+            yield name, data
+            if ended:
+                return
+    finally:
+        if not ended:
+            # The reader went away: stop at the next step; the worker stores
+            # the turn as cancelled and releases what it holds.
+            logger.info("ask stream closed early turn=%s", turn.pk)
+            watch.stop()
+
+
+def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -> _Ask:
     question = (question or "").strip()
     if not question:
         raise QuestionInvalid("The question is empty.")
@@ -85,21 +208,44 @@ def thread_ask(
         status=TurnStatus.RUNNING,
         worker=worker_id(),
     )
+    return _Ask(
+        turn=turn,
+        session=session,
+        question=question,
+        history=history,
+        chat_model=chat_model,
+    )
+
+
+def _ask_run(
+    *,
+    ask: _Ask,
+    emit: EventSink | None = None,
+    should_stop: Callable[[], bool],
+    stream_tokens: bool = False,
+) -> Turn:
+    """Run the agent for a begun ask and finish its turn, answered or not."""
+    turn = ask.turn
     started = time.perf_counter()
     try:
-        with engine_dropped_if_session_closes(session.pk):
+        with engine_dropped_if_session_closes(ask.session.pk):
             try:
-                session_engine = engine_cache.get(session)
+                session_engine = engine_cache.get(ask.session)
             except TargetRefused as exc:
                 raise TargetDatabaseUnavailable(str(exc)) from exc
             # No app-DB connection held while the model thinks; at most
-            # ASK_MAX_CONCURRENT asks per process, else 503.
+            # ASK_MAX_CONCURRENT asks per process, else 503. On the streaming
+            # path this runs in the worker thread: a full pool is an `error`
+            # event there, the turn stored failed.
             with capacity.app_database_released(), capacity.ask_slot():
                 outcome = llm.agent_answer(
                     session_engine=session_engine,
-                    question=question,
-                    history=history,
-                    chat_model=chat_model,
+                    question=ask.question,
+                    history=ask.history,
+                    chat_model=ask.chat_model,
+                    **({"emit": emit} if emit is not None else {}),
+                    should_stop=should_stop,
+                    stream_tokens=stream_tokens,
                 )
     except ApplicationError as exc:
         turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
@@ -121,6 +267,18 @@ def thread_ask(
         turn.llm_calls,
         turn.duration_ms,
     )
+    return turn
+
+
+def ask_cancel(*, user: User, turn_id: int) -> Turn:
+    """Ask the user's running turn to stop; return the turn as it stands.
+
+    Another user's turn is a 404. A turn that already ended stays as it is.
+    """
+    turn = turn_get_for_user(user=user, turn_id=turn_id)
+    if turn.status == TurnStatus.RUNNING:
+        ask_cancel_request(turn_id=turn.pk)
+        logger.info("ask cancel requested turn=%s", turn.pk)
     return turn
 
 

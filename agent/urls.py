@@ -9,6 +9,7 @@ urlpatterns = [
     # JSON API
     path("ask", api.AskApi.as_view(), name="ask"),
     path("ask/sql", api.AskSqlApi.as_view(), name="ask-sql"),
+    path("ask/<int:turn_id>/cancel", api.AskCancelApi.as_view(), name="ask-cancel"),
     path("threads", api.ThreadListApi.as_view(), name="threads"),
     path(
         "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"

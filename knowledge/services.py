@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from accounts.models import User
 from agent import sql_guard
 from agent.models import Turn, TurnStatus
-from connections.engines import TargetUnavailable, engine_create
+from connections.engines import engine_create
+from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
 from knowledge.exceptions import ExampleSqlRefused, ImportFileInvalid, TurnNotSavable
 from knowledge.models import (
@@ -84,8 +85,8 @@ def sql_run_readonly(
     """Run SQL on the connection's database read-only and bounded, on a fresh engine."""
     try:
         engine = engine_create(connection, pooled=False)
-    except TargetUnavailable as exc:
-        raise sql_guard.QueryFailed(exc.reason) from exc
+    except TargetDatabaseUnavailable as exc:
+        raise sql_guard.QueryFailed(exc.message) from exc
     try:
         return sql_guard.query_run(
             engine,

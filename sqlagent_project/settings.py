@@ -305,6 +305,10 @@ CHART_MAX_CATEGORIES = env.int("CHART_MAX_CATEGORIES", default=20)
 CHART_MAX_POINTS = env.int("CHART_MAX_POINTS", default=5000)
 # SQL a user writes or edits and runs directly (POST /ask/sql).
 SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
+# Streamed asks (POST /ask with Accept: text/event-stream): a comment line goes
+# out after this many idle seconds, so proxies keep the stream open and a client
+# that went away is noticed while the model thinks.
+ASK_STREAM_HEARTBEAT_S = env.float("ASK_STREAM_HEARTBEAT_S", default=5.0)
 # Functions the statement check lets the agent call beyond its built-in
 # allow-list of read-only functions (e.g. a user-defined read-only function):
 # "name" (any schema) or "schema.name". Known side-effect functions stay refused.

@@ -114,11 +114,14 @@ class StubLLMServer:
         *,
         model: str = "stub-model",
         delay_s: float = 0.0,
+        chunk_delay_s: float = 0.0,
         port: int = 0,
     ):
         self.responder = responder or keyword_responder()
         self.model = model
         self.delay_s = delay_s
+        # Pause between streamed words, so a page can be watched answering.
+        self.chunk_delay_s = chunk_delay_s
         self.requests: list[dict[str, Any]] = []
         self._failures: list[tuple[int, str]] = []
         self._lock = threading.Lock()
@@ -246,45 +249,61 @@ class StubLLMServer:
                     return
                 completion = stub._completion(body, reply)
                 if body.get("stream"):
-                    self._send_stream(completion)
+                    self._send_stream(body, completion)
                 else:
                     self._send_json(200, completion)
 
-            def _send_stream(self, completion: dict[str, Any]) -> None:
+            def _send_stream(
+                self, body: dict[str, Any], completion: dict[str, Any]
+            ) -> None:
+                # As OpenAI streams: the text word by word, tool calls, the finish
+                # reason, and usage in a last chunk of its own when asked for.
                 choice = completion["choices"][0]
-                delta = dict(choice["message"])
-                if "tool_calls" in delta:
-                    delta["tool_calls"] = [
+                message = choice["message"]
+                base = {key: completion[key] for key in ("id", "created", "model")} | {
+                    "object": "chat.completion.chunk"
+                }
+
+                def chunk(delta: dict[str, Any], finish: str | None = None) -> dict:
+                    return base | {
+                        "choices": [
+                            {"index": 0, "delta": delta, "finish_reason": finish}
+                        ]
+                    }
+
+                chunks = [chunk({"role": "assistant", "content": ""})]
+                words = re.findall(r"\s*\S+\s*", message.get("content") or "")
+                chunks += [chunk({"content": word}) for word in words]
+                if message.get("tool_calls"):
+                    calls = [
                         {**call, "index": i}
-                        for i, call in enumerate(delta["tool_calls"])
+                        for i, call in enumerate(message["tool_calls"])
                     ]
-                chunks = [
-                    {
-                        **completion,
-                        "object": "chat.completion.chunk",
-                        "choices": [
-                            {"index": 0, "delta": delta, "finish_reason": None}
-                        ],
-                    },
-                    {
-                        **completion,
-                        "object": "chat.completion.chunk",
-                        "choices": [
-                            {
-                                "index": 0,
-                                "delta": {},
-                                "finish_reason": choice["finish_reason"],
-                            }
-                        ],
-                    },
-                ]
-                payload = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
-                payload += "data: [DONE]\n\n"
-                data = payload.encode()
+                    chunks.append(chunk({"tool_calls": calls}))
+                chunks.append(chunk({}, choice["finish_reason"]))
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    chunks.append(base | {"choices": [], "usage": completion["usage"]})
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    for item in chunks:
+                        choices = item["choices"]
+                        if (
+                            stub.chunk_delay_s
+                            and choices
+                            and choices[0]["delta"].get("content")
+                        ):
+                            time.sleep(stub.chunk_delay_s)
+                        self._write_chunk(f"data: {json.dumps(item)}\n\n".encode())
+                    self._write_chunk(b"data: [DONE]\n\n")
+                    self._write_chunk(b"")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def _write_chunk(self, data: bytes) -> None:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
 
         return Handler

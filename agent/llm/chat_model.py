@@ -68,6 +68,8 @@ def chat_model_create(config: LLMSettings) -> BaseChatModel:
         # Bounds one reply: a small model may otherwise generate for minutes.
         max_tokens=config.max_tokens,
         use_responses_api=False,
+        # Token counts on streamed answers too (the last chunk carries them).
+        stream_usage=True,
     )
 
 

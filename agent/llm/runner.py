@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import openai
@@ -14,18 +14,25 @@ from django.conf import settings
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+)
 from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
+from agent.cancellation import QueryCanceller
 from agent.catalog import SchemaCatalog
 from agent.charts import chart_for
 from agent.context import question_context_messages
 from agent.engines import SessionEngine
 from agent.exceptions import (
     AgentStepLimit,
+    AskCancelled,
     LLMTimeout,
     LLMUnavailable,
     PromptTooLong,
@@ -43,6 +50,13 @@ logger = logging.getLogger("agent.llm")
 
 # What a run produced: the turn's outcome fields, filled by the runner.
 AgentOutcome = TurnOutcome
+
+# How many rows of the latest result a `rows` event carries.
+STREAM_ROWS = 50
+
+
+def _never_stop() -> bool:
+    return False
 
 
 def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
@@ -167,8 +181,15 @@ def agent_answer(
     history: Sequence[HistoryTurn] = (),
     chat_model: BaseChatModel | None = None,
     emit: EventSink = _ignore_event,
+    should_stop: Callable[[], bool] = _never_stop,
+    stream_tokens: bool = False,
 ) -> AgentOutcome:
     """Run the agent loop for one question and return its answer and what it ran.
+
+    `emit` hears each step, finished query (`query`) and its first rows (`rows`);
+    with `stream_tokens`, the model's text as it streams (`token`). `should_stop`
+    is asked before each tool runs and at each streamed chunk; when it says yes,
+    the run ends with AskCancelled, so nobody pays for LLM calls nobody reads.
 
     A domain error raised here carries the run so far as `exc.partial` (an
     AgentOutcome), so a failed turn keeps the SQL it ran.
@@ -187,12 +208,20 @@ def agent_answer(
         engine=session_engine.engine,
         db_type=session_engine.db_type,
         catalog=catalog,
-        emit=emit,
         privacy=catalog.privacy,
     )
+    canceller = QueryCanceller(
+        engine=session_engine.engine,
+        db_type=session_engine.db_type,
+        should_stop=should_stop,
+    )
+    context.emit = _checked_sink(context, emit, should_stop, canceller)
+    ai_messages: list[AIMessage] = []
     # Every reply the model gave, so a failed run still reports its token usage.
     replies = _ReplyRecorder()
     try:
+        if should_stop():
+            raise AskCancelled()
         compiled = agent_get(
             session_engine, chat_model, config.cache_key if config else None
         )
@@ -211,18 +240,21 @@ def agent_answer(
             "recursion_limit": settings.AGENT_MAX_STEPS,
             "callbacks": [replies],
         }
-        state = compiled.invoke(inputs, config=run_config, context=context)
+        state = _stream(
+            compiled, inputs, run_config, context, emit, should_stop, stream_tokens
+        )
         nudge = grounding_nudge(
             question=question,
             queries=[q.as_dict() for q in context.queries],
             has_history=bool(history),
         )
         if nudge is not None:
-            state = compiled.invoke(
-                {"messages": [*state["messages"], HumanMessage(nudge)]},
-                config=run_config,
-                context=context,
+            nudged = {"messages": [*state["messages"], HumanMessage(nudge)]}
+            state = _stream(
+                compiled, nudged, run_config, context, emit, should_stop, stream_tokens
             )
+        new_messages = state["messages"][len(inputs["messages"]) :]
+        ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
     except ApplicationError as exc:
         exc.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
         raise
@@ -232,8 +264,8 @@ def agent_answer(
             raise
         error.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
         raise error from exc
-    new_messages = state["messages"][len(inputs["messages"]) :]
-    ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
+    finally:
+        canceller.close()
     return _outcome(context, ai_messages, model_name)
 
 
@@ -249,6 +281,76 @@ class _ReplyRecorder(BaseCallbackHandler):
                 message = getattr(generation, "message", None)
                 if isinstance(message, AIMessage):
                     self.messages.append(message)
+
+
+def _checked_sink(
+    context: ToolContext,
+    emit: EventSink,
+    should_stop: Callable[[], bool],
+    canceller: QueryCanceller,
+) -> EventSink:
+    """Return the sink the tools call: it stops the run at a tool's start, has a
+    running query cancelled on the database if the run is stopped meanwhile, and
+    follows a finished query with the first rows of its result."""
+
+    def sink(name: str, data: dict[str, Any]) -> None:
+        if name == "step" and should_stop():
+            raise AskCancelled()
+        if name == "step" and data.get("tool") == "run_query":
+            canceller.start()
+        elif name == "query":
+            canceller.finish()
+        emit(name, data)
+        result = context.last_result
+        if name == "query" and data.get("error") is None and result is not None:
+            emit(
+                "rows",
+                {
+                    "columns": list(result.columns),
+                    "rows": [list(row) for row in result.rows[:STREAM_ROWS]],
+                    "row_count": result.row_count,
+                    "truncated": result.truncated,
+                },
+            )
+
+    return sink
+
+
+def _stream(
+    compiled: Any,
+    inputs: dict[str, Any],
+    run_config: dict[str, Any],
+    context: ToolContext,
+    emit: EventSink,
+    should_stop: Callable[[], bool],
+    stream_tokens: bool,
+) -> dict[str, Any]:
+    """Run the graph, asking `should_stop` between its steps (and, with
+    `stream_tokens`, at each of the model's chunks); return its final state."""
+    state: dict[str, Any] = inputs
+    stream = compiled.stream(
+        inputs,
+        config=run_config,
+        context=context,
+        # "messages" makes the model stream; without it, each call is one answer.
+        stream_mode=["messages", "values"] if stream_tokens else ["values"],
+    )
+    try:
+        for mode, item in stream:
+            if should_stop():
+                raise AskCancelled()
+            if mode == "values":
+                state = item
+                continue
+            chunk, _metadata = item
+            if isinstance(chunk, AIMessageChunk):
+                text = _text(chunk)
+                if text:
+                    emit("token", {"text": text})
+    finally:
+        # Closing the graph's generator ends the run where it stands.
+        stream.close()
+    return state
 
 
 def _run_error(exc: Exception) -> ApplicationError | None:
