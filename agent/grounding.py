@@ -28,12 +28,19 @@ def is_grounded(queries: Sequence[dict[str, Any]]) -> bool:
 
 
 def grounding_nudge(
-    *, question: str, queries: Sequence[dict[str, Any]], has_history: bool
+    *,
+    question: str,
+    queries: Sequence[dict[str, Any]],
+    has_history: bool,
+    used_tools: bool = False,
 ) -> str | None:
     """Return the nudge to send once, or None when the answer may stand.
 
     Small talk needs no data, and a follow-up may rest on earlier turns' rows.
+    A model that used a tool (looked at the schema, or tried a query that was
+    refused or failed) was not skipping the database: its answer stands, marked
+    ungrounded when no query succeeded.
     """
-    if is_grounded(queries) or has_history or _SMALL_TALK.match(question.strip()):
+    if queries or used_tools or has_history or _SMALL_TALK.match(question.strip()):
         return None
     return NUDGE

@@ -243,10 +243,12 @@ def agent_answer(
         state = _stream(
             compiled, inputs, run_config, context, emit, should_stop, stream_tokens
         )
+        replied = state["messages"][len(inputs["messages"]) :]
         nudge = grounding_nudge(
             question=question,
             queries=[q.as_dict() for q in context.queries],
             has_history=bool(history),
+            used_tools=any(getattr(m, "tool_calls", None) for m in replied),
         )
         if nudge is not None:
             nudged = {"messages": [*state["messages"], HumanMessage(nudge)]}

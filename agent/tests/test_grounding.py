@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.grounding import NUDGE
+from agent.services import thread_ask
 from testsupport.fake_llm import scripted, tool_call
 from testsupport.llm_stub import StubReply, scripted_responder
 
@@ -74,3 +75,14 @@ def test_a_queried_answer_is_grounded_without_a_nudge(alice, connected_session):
 
     assert turn.grounded is True
     assert len(model.received) == 2
+
+
+def test_a_refused_attempt_is_not_nudged_but_stays_ungrounded(alice, connected_session):
+    connected_session(alice, "sqlite")
+    model = scripted(tool_call("DELETE FROM customers"), "I can only read.")
+
+    turn = thread_ask(user=alice, question="Delete every customer", chat_model=model)
+
+    assert turn.answer == "I can only read."
+    assert turn.llm_calls == 2
+    assert turn.grounded is False
