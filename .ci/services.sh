@@ -21,6 +21,13 @@ pg_isready -h 127.0.0.1 -p 5432
 mysqladmin -h 127.0.0.1 -uroot ping
 
 psql_admin() { psql -v ON_ERROR_STOP=1 -q -h 127.0.0.1 -U postgres "$@"; }
+# The statement-check tests install dblink in the target database to prove it
+# is refused however spelled: it ships with the server's contrib modules.
+if ! psql_admin -tAc "SELECT 1 FROM pg_available_extensions WHERE name='dblink'" | grep -q 1; then
+  echo "Installing PostgreSQL's contrib modules (dblink)..."
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-contrib
+fi
 # The app database for tests (pytest-django creates test_sqlagent from it) and
 # the target database the tests fill.
 for db in sqlagent sqlagent_target; do

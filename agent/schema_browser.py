@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
 from agent.engines import engine_cache
-from connections.engines import TargetUnavailable, engine_create
+from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.target_policy import TargetRefused
@@ -72,7 +72,7 @@ def _engine_for(*, user: User, connection: DatabaseConnection) -> Iterator[Engin
             yield engine
         finally:
             engine.dispose()
-    except (TargetUnavailable, TargetRefused) as exc:
+    except TargetRefused as exc:
         raise TargetDatabaseUnavailable(str(exc)) from exc
     except SQLAlchemyError as exc:
         logger.warning(

@@ -31,7 +31,6 @@ from agent.exceptions import (
 )
 from agent.llm.tools import ToolContext
 from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
-from connections.engines import TargetUnavailable
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
 from connections.services import session_get_or_create_active, session_resume
@@ -86,7 +85,7 @@ def thread_ask(
     try:
         try:
             session_engine = engine_cache.get(session)
-        except (TargetUnavailable, TargetRefused) as exc:
+        except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
         outcome = llm.agent_answer(
             session_engine=session_engine,
@@ -145,7 +144,7 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     try:
         try:
             session_engine = engine_cache.get(session)
-        except (TargetUnavailable, TargetRefused) as exc:
+        except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
         context = ToolContext(
             engine=session_engine.engine,

@@ -126,6 +126,23 @@ def describe_connect_error(exc: BaseException, conn: DatabaseConnection) -> str:
         reason = f"Unknown database '{conn.database_name}' on {where}."
     elif "unable to open database" in lowered:
         reason = f"Cannot open {where}."
+    elif (
+        "ssl negotiation" in lowered
+        or "wrong version number" in lowered
+        or "packets out of order" in lowered
+        or "lost connection to server at 'handshake" in lowered
+        or "bad handshake" in lowered
+    ):
+        # Something answers on that port, but not this database's protocol.
+        reason = (
+            f"The server at {where} did not answer as {conn.get_db_type_display()}: "
+            "check the port and the database type."
+        )
+    elif "server does not support ssl" in lowered or "ssl is required" in lowered:
+        reason = (
+            f"The server at {where} and this connection disagree on SSL: "
+            "check the sslmode / ssl_mode option."
+        )
     elif "timeout" in lowered or "timed out" in lowered:
         reason = f"Timed out connecting to {where}."
     elif (
@@ -141,10 +158,14 @@ def describe_connect_error(exc: BaseException, conn: DatabaseConnection) -> str:
     ):
         reason = f"Cannot reach {where}: connection refused."
     else:
-        first_line = (
-            message.strip().splitlines()[0] if message.strip() else type(exc).__name__
-        )
-        reason = f"Cannot connect to {where}: {first_line[:300]}"
+        reason = ""
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    if reason.startswith("The server at") and first_line:
+        # A protocol mismatch reads oddly in driver words: say it plainly first,
+        # with the driver's own text as detail.
+        reason = f"{reason} (Driver: {first_line[:200]})"
+    if not reason:
+        reason = f"Cannot connect to {where}: {first_line[:300] or type(exc).__name__}"
     return scrub_secret(reason, conn)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from connections.models import DatabaseConnection, DbType, PrivacyTier
 from connections.selectors import connection_list_for_user
@@ -13,6 +15,27 @@ from connections.serializers import ConnectionInputSerializer
 
 # The serializer calls the password `db_password`; the form calls it `password`.
 _FIELD_NAMES = {"db_password": "password"}
+
+
+class OptionsField(forms.JSONField):
+    """Driver options as JSON; empty shows as an empty box, never as `null`."""
+
+    def prepare_value(self, value: Any) -> str:
+        if value in (None, "", {}, "null"):
+            return ""
+        return super().prepare_value(value)
+
+
+def sqlite_files() -> list[str]:
+    """Return the SQLite files a connection may point at, for the form to offer."""
+    root = Path(settings.SQLITE_DATABASES_DIR)
+    if not root.is_dir():
+        return []
+    return sorted(
+        path.name
+        for path in root.iterdir()
+        if path.is_file() and path.suffix.lower() in {".sqlite", ".sqlite3", ".db"}
+    )[:500]
 
 
 class ConnectionForm(forms.Form):
@@ -47,7 +70,7 @@ class ConnectionForm(forms.Form):
     clear_password = forms.BooleanField(
         label="Remove the stored password", required=False
     )
-    options = forms.JSONField(
+    options = OptionsField(
         required=False,
         help_text='Driver options as JSON, e.g. {"sslmode": "require"}.',
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -96,14 +119,35 @@ class ConnectionForm(forms.Form):
                 "port": instance.port or None,
                 "database_name": instance.database_name,
                 "username": instance.username,
-                "options": instance.options or None,
+                "options": instance.options or "",
                 "privacy": instance.privacy,
                 "masked_columns": "\n".join(instance.masked_columns or []),
                 "masked_hidden": instance.masked_hidden,
             }
         super().__init__(*args, **kwargs)
+        self.sqlite_files = sqlite_files()
+        database_name = self.fields["database_name"]
+        database_name.widget.attrs["list"] = "sqlite-files"
+        if self.sqlite_files:
+            database_name.help_text = (
+                "For SQLite: pick one of the server's SQLite files: "
+                + ", ".join(self.sqlite_files[:10])
+                + (" …" if len(self.sqlite_files) > 10 else ".")
+            )
+        else:
+            database_name.help_text = (
+                "For SQLite: a file in the server's SQLite folder (there is none "
+                "yet: ask the operator to put the file there)."
+            )
         if instance is None:
             del self.fields["clear_password"]
+            self.fields["test_before_save"] = forms.BooleanField(
+                label="Test the connection before saving",
+                required=False,
+                initial=True,
+                help_text="Opens one real connection with these settings; the "
+                "connection is saved only if it works.",
+            )
         else:
             self.fields["password"].help_text = (
                 "A password is stored; leave blank to keep it."

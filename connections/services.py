@@ -144,6 +144,46 @@ def connection_update(
     return connection
 
 
+def connection_try(
+    *,
+    owner: User,
+    db_type: str,
+    database_name: str,
+    host: str = "",
+    port: int | None = 0,
+    username: str = "",
+    options: dict[str, Any] | None = None,
+    password: str = "",
+    **unsaved: Any,
+) -> ConnectionCheck:
+    """Open a connection with these fields once, without saving anything.
+
+    `unsaved` takes the fields that do not change how to connect (label,
+    privacy, ...), so a form's fields can be passed as they are.
+    """
+    valid = connection_validate(
+        db_type=db_type,
+        database_name=database_name,
+        host=host,
+        port=port,
+        username=username,
+        options=options,
+    )
+    connection = DatabaseConnection(
+        owner=owner,
+        db_type=valid.db_type,
+        host=valid.host,
+        port=valid.port,
+        database_name=valid.database_name,
+        username=valid.username,
+        options=valid.options,
+    )
+    connection.set_password("" if valid.is_file else password)
+    check = connection_check(connection)
+    logger.info("connection tried owner=%s type=%s ok=%s", owner.pk, db_type, check.ok)
+    return check
+
+
 def connection_delete(*, connection: DatabaseConnection) -> None:
     """Delete a connection; sessions bound to it lose their database."""
     _release_sessions_using(connection)

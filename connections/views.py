@@ -31,11 +31,20 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 def connection_add(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        connection = services.connection_create(
-            owner=request.user, **form.connection_fields
-        )
-        messages.success(request, f"Connection “{connection}” added.")
-        return redirect("connection-list")
+        check = None
+        if form.cleaned_data.get("test_before_save"):
+            check = services.connection_try(
+                owner=request.user, **form.connection_fields
+            )
+        if check is not None and not check.ok:
+            form.add_error(None, f"Not saved: the test failed. {check.error}")
+        else:
+            connection = services.connection_create(
+                owner=request.user, **form.connection_fields
+            )
+            tested = f" and tested ({check.latency_ms} ms)" if check else ""
+            messages.success(request, f"Connection “{connection}” added{tested}.")
+            return redirect("connection-list")
     context = {"form": form, "nav": "connections"}
     return render(request, "connections/form.html", context)
 

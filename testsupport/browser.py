@@ -24,7 +24,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROOT = Path(django_settings.BASE_DIR)
 ARTIFACTS = ROOT / "test-artifacts"
-DOCS_SCREENSHOT = ROOT / "sqlagent_project" / "static" / "docs" / "chat.png"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -11,12 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog, estimate_tokens
 from agent.privacy import PrivacyPolicy, policy_default
-
-DIALECT_NAMES = {
-    "postgresql": "PostgreSQL",
-    "mysql": "MySQL/MariaDB",
-    "sqlite": "SQLite",
-}
+from connections.backends import backend_for
 
 
 @dataclass(frozen=True)
@@ -33,7 +28,7 @@ class HistoryTurn:
 
 def dialect_name(db_type: str) -> str:
     """Return the name the prompt gives the database's SQL dialect."""
-    return DIALECT_NAMES.get(db_type, db_type)
+    return backend_for(db_type).prompt_dialect_name
 
 
 def privacy_rules(privacy: PrivacyPolicy) -> str:
@@ -69,7 +64,8 @@ def system_prompt(
         "Rules:\n"
         f"- Write SQL in the {dialect} dialect.\n"
         "- The database is read-only: run_query accepts exactly one SELECT "
-        "(WITH ... SELECT, UNION and VALUES are fine); anything else is refused.\n"
+        "(WITH ... SELECT and UNION are fine); anything else is refused. Only the "
+        "database's built-in read-only functions may be called.\n"
         f"- run_query returns at most {settings.QUERY_MAX_ROWS} rows, of which you "
         f"see at most {settings.LLM_RESULT_MAX_ROWS}: aggregate, filter and "
         "order in SQL rather than reading many rows.\n"

@@ -216,9 +216,6 @@ def _run_error(exc: Exception) -> ApplicationError | None:
         )
     if isinstance(exc, openai.OpenAIError):
         return _llm_error(exc)
-    target_down = getattr(sql_guard, "TargetDown", None)
-    if target_down is not None and isinstance(exc, target_down):
-        return TargetDatabaseUnavailable(getattr(exc, "reason", str(exc)))
     return None
 
 

@@ -153,8 +153,7 @@ _SYNTAX_ONLY_AFTER = {
 _NEVER_FUNCTION_NAMES = frozenset(
     {"row", "array", "exists", "any", "some", "all", "values", "in"}
 )
-# Token types that start or end a name but are not names (a literal, a
-# placeholder, punctuation): nothing before "(" of these kinds is a call.
+# Quoted names ("…", `…`, […]) and the tokens a U&"…" / U&'…' name ends with.
 _QUOTED_NAME_TOKENS = {TokenType.IDENTIFIER}
 _UNICODE_NAME_TOKENS = {TokenType.IDENTIFIER, TokenType.UNICODE_STRING}
 _TYPE_OR_ALIAS_BEFORE = {TokenType.ALIAS, TokenType.DCOLON}
@@ -246,6 +245,7 @@ def _name_part(
             if (
                 j >= 2
                 and tokens[j - 1].token_type == TokenType.AMP
+                and tokens[j - 2].token_type == TokenType.VAR
                 and tokens[j - 2].text in ("U", "u")
                 and _adjacent(tokens[j - 2], tokens[j - 1])
                 and _adjacent(tokens[j - 1], token)

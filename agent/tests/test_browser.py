@@ -2,13 +2,12 @@
 
 The live server runs in a thread of this process, so the stub LLM server and
 the `settings` overrides apply to it. On failure, a screenshot of every open
-page is kept under test-artifacts/. With UPDATE_DOCS_SCREENSHOT=1 the main
-journey also refreshes the README's screenshot of the chat page.
+page is kept under test-artifacts/. (The README's screenshots come from
+test_browser_answers.py, on the demo database.)
 """
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from agent.models import Thread, Turn, TurnStatus
-from testsupport.browser import ANSWER_TIMEOUT_MS, DOCS_SCREENSHOT, XSS, log_in
+from testsupport.browser import ANSWER_TIMEOUT_MS, XSS, log_in
 from testsupport.fixtures import PASSWORD, READER, SQLITE_FILE
 from testsupport.llm_stub import StubLLMServer
 
@@ -96,10 +95,6 @@ def test_a_new_user_signs_up_asks_follows_up_downloads_and_logs_out(
         "the chat page scrolls sideways at phone width"
     )
     page.set_viewport_size({"width": 1100, "height": 900})
-    if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
-        page.locator(".turn").nth(0).scroll_into_view_if_needed()
-        page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
-
     # Download the first turn's rows as CSV.
     with page.expect_download() as download_info:
         first.get_by_role("link", name="Download CSV").click()

@@ -9,6 +9,7 @@ the schema panel are refreshed.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from accounts.models import User
 from agent.models import Turn, TurnSource, TurnStatus
 from testsupport.browser import ANSWER_TIMEOUT_MS, ROOT, log_in
 from testsupport.fixtures import PASSWORD
-from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.llm_stub import StubLLMServer, StubReply, keyword_responder
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,10 +44,27 @@ def demo(settings: Any) -> Iterator[StubLLMServer]:
     user.set_password(PASSWORD)
     user.save()
     rules = [(r"revenue", MONTHLY_REVENUE), (r"orders", ALL_ORDERS)]
-    with StubLLMServer(responder=keyword_responder(rules)) as stub:
+    with StubLLMServer(responder=_summarising(keyword_responder(rules))) as stub:
         settings.OPENAI_BASE_URL = stub.base_url
         settings.OPENAI_API_KEY = "sk-test"
         yield stub
+
+
+def _summarising(responder: Any) -> Any:
+    """Answer as a model would after its query: a sentence in Markdown."""
+
+    def respond(body: dict[str, Any]) -> StubReply:
+        last = body["messages"][-1]
+        if last.get("role") == "tool":
+            count = re.match(r"(\d+) row", str(last.get("content", "")))
+            rows = count.group(1) if count else "the"
+            return StubReply(
+                content=f"I found **{rows} rows**: they are in the table below, "
+                "and in a chart when they form one."
+            )
+        return responder(body)
+
+    return respond
 
 
 def _ask(page: Page, question: str) -> None:
@@ -80,6 +98,7 @@ def test_revenue_per_month_is_a_line_chart_with_a_table_and_downloads(
     expect(chart.locator("g.mark-line path")).to_have_count(1)
     assert chart.locator("g.mark-symbol path").count() >= 10
     _screenshot(page, "chart.png", turn)
+    _screenshot(page, "chat.png")
 
     # The toggle shows the table instead, and back.
     turn.get_by_role("button", name="Table").click()

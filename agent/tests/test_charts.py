@@ -172,3 +172,41 @@ def test_id_columns_are_labels_not_measures():
     )
 
     assert chart_for(result) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("db_type", ["postgresql", "mysql", "sqlite"])
+def test_chart_choice_reads_each_engines_own_types(alice, make_connection, db_type):
+    from agent.llm import result_as_dict
+    from agent.sql_guard import query_run
+    from connections.engines import engine_create
+
+    engine = engine_create(make_connection(alice, db_type))
+    try:
+        over_time = query_run(
+            engine,
+            db_type=db_type,
+            sql="SELECT created, total FROM orders ORDER BY created",
+            max_rows=100,
+            timeout_s=10,
+        )
+        per_country = query_run(
+            engine,
+            db_type=db_type,
+            sql="SELECT c.country, SUM(o.total) AS revenue FROM customers c "
+            "JOIN orders o ON o.customer_id = c.id GROUP BY c.country",
+            max_rows=100,
+            timeout_s=10,
+        )
+    finally:
+        engine.dispose()
+
+    line = chart_for(result_as_dict(over_time))
+    bar = chart_for(result_as_dict(per_country))
+
+    assert line["mark"]["type"] == "line"
+    assert line["encoding"]["x"]["type"] == "temporal"
+    assert line["data"]["values"][0]["c1"] == 120.5
+    assert bar["mark"]["type"] == "bar"
+    assert bar["data"]["values"][0] == {"c0": "USA", "c1": 250.0}
+    assert {"c0": "Germany", "c1": 212.85} in bar["data"]["values"]

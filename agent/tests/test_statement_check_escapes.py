@@ -612,3 +612,11 @@ def test_every_allowed_postgresql_function_exists_and_no_unreviewed_one_is_volat
 def test_a_syntax_word_used_as_a_postgresql_function_name_is_refused(sql: str):
     # PostgreSQL lets a user-defined function take these (non-reserved) names.
     assert "is not allowed" in refusal(sql, "postgresql")
+
+
+def test_a_quoted_u_before_an_ampersand_is_a_column_not_a_unicode_prefix():
+    # PostgreSQL reads "U"&"pg\005fsleep"(1) as column "U" AND a function whose
+    # name holds a literal backslash: nothing is decoded, and it is refused.
+    reason = refusal('SELECT "U"&"pg\\005fsleep"(1)', "postgresql")
+
+    assert "pg\\005fsleep()" in reason

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from typing import Any
 
 import pytest
@@ -319,3 +322,96 @@ def test_a_404_page_keeps_the_layout_and_says_what_happened(
     assert response.status_code == 404
     assert "<title>Not found · SQLAgent</title>" in response.text
     assert "Alice shop" not in response.text
+
+
+def test_test_before_save_keeps_a_failing_connection_unsaved_with_the_reason(
+    alice_page: Client, alice: Any, shop: Any
+) -> None:
+    form = _postgres_form(label="PG", password="wrong-pw-123", test_before_save="on")
+
+    response = alice_page.post("/connections/add/", form)
+
+    assert response.status_code == 200
+    assert "Not saved: the test failed." in response.text
+    assert "Authentication failed" in response.text
+    assert "wrong-pw-123" not in response.text
+    assert not DatabaseConnection.objects.filter(owner=alice).exists()
+
+
+def test_test_before_save_saves_a_working_connection(
+    alice_page: Client, alice: Any, shop: Any
+) -> None:
+    form = _postgres_form(label="PG", test_before_save="on")
+
+    response = alice_page.post("/connections/add/", form, follow=True)
+
+    assert "Connection “PG” added and tested" in response.text
+    assert DatabaseConnection.objects.filter(owner=alice).count() == 1
+
+
+def test_the_add_form_tests_before_saving_by_default_and_offers_sqlite_files(
+    alice_page: Client, shop: Any
+) -> None:
+    page = alice_page.get("/connections/add/").text
+
+    assert 'name="test_before_save"' in page
+    assert (
+        'id="id_test_before_save" checked' in page
+        or "checked" in page.split('name="test_before_save"')[1][:80]
+    )
+    assert f'<option value="{SQLITE_FILE}">' in page
+    assert f"SQLite files: {SQLITE_FILE}" in page
+
+
+def test_the_options_box_is_empty_rather_than_null(
+    alice_page: Client, alice: Any, make_connection: Any
+) -> None:
+    connection = make_connection(alice, "sqlite")
+
+    add = alice_page.get("/connections/add/").text
+    edit = alice_page.get(f"/connections/{connection.id}/edit/").text
+
+    for page in (add, edit):
+        options = page.split('name="options"')[1].split("</textarea>")[0]
+        assert "null" not in options
+
+
+def test_a_port_speaking_another_protocol_gets_a_readable_reason(alice: Any) -> None:
+    from connections.engines import connection_check
+    from connections.services import connection_create
+
+    # A web server answers whatever it is sent; PostgreSQL's driver then reads
+    # "H" where it expected its SSL answer.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer_like_a_web_server() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                with client:
+                    client.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_like_a_web_server, daemon=True).start()
+    try:
+        connection = connection_create(
+            owner=alice,
+            db_type="postgresql",
+            host="127.0.0.1",
+            port=port,
+            database_name="x",
+            username="u",
+            options={"sslmode": "prefer"},
+        )
+        check = connection_check(connection)
+    finally:
+        listener.close()
+
+    assert not check.ok
+    assert check.error.startswith(
+        f"The server at 127.0.0.1:{port} did not answer as PostgreSQL"
+    )
+    assert "(Driver: " in check.error
+    assert "received invalid response to SSL negotiation: H)" in check.error
