@@ -51,6 +51,7 @@ UNAUTHENTICATED = {401: error("Missing, invalid or expired credentials.")}
 THROTTLED = {429: error("Too many requests; see the Retry-After header.")}
 ERROR_RESPONSES = {**INVALID_INPUT, **UNAUTHENTICATED, **THROTTLED}
 NOT_FOUND = {404: error("No such object among yours.")}
+TOO_LARGE = error("The request body is longer than REQUEST_MAX_BYTES.")
 
 
 def _throttled(view: object) -> bool:
@@ -73,6 +74,9 @@ class AutoSchema(SpectacularAutoSchema):
         ) or any(p.get("in") == "query" for p in self._get_parameters())
         if not takes_input:
             responses.pop("400", None)
+        elif self.method in ("POST", "PUT", "PATCH"):
+            # Every body is bounded before the view (RequestBodyLimitMiddleware).
+            responses["413"] = self._get_response_for_code(TOO_LARGE, "413")
         if not _throttled(self.view):
             responses.pop("429", None)
         return responses

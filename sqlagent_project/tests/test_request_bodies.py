@@ -201,3 +201,19 @@ def test_the_parser_returns_json_within_the_limits():
 )
 def test_depth_is_counted_outside_strings(raw, deep):
     assert json_depth_exceeds(raw, 3) is deep
+
+
+def test_the_api_schema_documents_the_413_of_every_operation_with_a_body(client):
+    schema = client.get("/api/schema/?format=json").json()
+    operations = [
+        (f"{method.upper()} {path}", operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+
+    assert len(operations) >= 7
+    undocumented = [
+        label for label, operation in operations if "413" not in operation["responses"]
+    ]
+    assert undocumented == []
