@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install system-deps services env run test test-fast lint format bench load clean
+.PHONY: install system-deps services env run test test-fast lint format bench bench-concurrency load clean
 
 system-deps:
 	@bash .ci/system-deps.sh
@@ -29,8 +29,8 @@ env: install .env
 
 run: env
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py llm_status
 	@echo "Serving on http://127.0.0.1:$(PORT)/"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
@@ -41,14 +41,19 @@ test: install services
 test-fast: install services
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
-# 50 users against gunicorn (2 workers) and a stub LLM for 30 s; fails on any
-# error or on an answer from another user's database.
+# 50 users against gunicorn (2 workers) and a stub LLM answering after 1 s, for
+# 30 s; fails on any error or on an answer from another user's database.
 load: install services
 	$(BIN)/python -m bench.load
 
 # One table of side-by-side measurements (also saved to bench/results/latest.md).
 bench: install services
 	$(BIN)/python -m bench.run
+
+# N users asking at once (10, 50, 200, 500) with the model answering after 1 s
+# and 3 s, against the README's production gunicorn; about 10 minutes.
+bench-concurrency: install services
+	$(BIN)/python -m bench.concurrency
 
 lint: install
 	$(BIN)/ruff check .

@@ -54,7 +54,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS = ["name"]
+    # Only the email is asked for: `createsuperuser --noinput` needs nothing else.
+    REQUIRED_FIELDS: list[str] = []
 
     class Meta:
         ordering = ["id"]

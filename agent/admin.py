@@ -8,6 +8,41 @@ from django.utils.html import format_html, format_html_join
 
 from agent.models import Thread, Turn
 
+_TURN_INLINE_FIELDS: tuple[str, ...] = (
+    "created_at",
+    "question",
+    "status",
+    "sql",
+    "error",
+)
+
+_THREAD_FIELDS: tuple[str, ...] = (
+    "id",
+    "title",
+    "user",
+    "db_connection",
+    "created_at",
+    "updated_at",
+)
+
+_TURN_FIELDS: tuple[str, ...] = (
+    "thread",
+    "question",
+    "status",
+    "answer",
+    "sql",
+    "error",
+    "error_code",
+    "result_summary",
+    "duration_ms",
+    "model",
+    "llm_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "created_at",
+    "finished_at",
+)
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """History is a record: the admin may read it, never change it."""
@@ -46,8 +81,8 @@ class TurnInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["created_at", "question", "status", "sql", "error"]
-    readonly_fields = fields
+    fields = _TURN_INLINE_FIELDS
+    readonly_fields = _TURN_INLINE_FIELDS
 
     @admin.display(description="SQL")
     def sql(self, obj: Turn) -> str:
@@ -66,8 +101,8 @@ class ThreadAdmin(ReadOnlyAdmin):
     list_select_related = ["user", "db_connection"]
     search_fields = ["title", "user__email", "turns__question"]
     list_filter = ["updated_at"]
-    fields = ["id", "title", "user", "db_connection", "created_at", "updated_at"]
-    readonly_fields = fields
+    fields = _THREAD_FIELDS
+    readonly_fields = _THREAD_FIELDS
     inlines = [TurnInline]
 
     @admin.display(description="Turns")
@@ -81,24 +116,8 @@ class TurnAdmin(ReadOnlyAdmin):
     list_filter = ["status", "created_at"]
     list_select_related = ["thread__user"]
     search_fields = ["question"]
-    fields = [
-        "thread",
-        "question",
-        "status",
-        "answer",
-        "sql",
-        "error",
-        "error_code",
-        "result_summary",
-        "duration_ms",
-        "model",
-        "llm_calls",
-        "prompt_tokens",
-        "completion_tokens",
-        "created_at",
-        "finished_at",
-    ]
-    readonly_fields = fields
+    fields = _TURN_FIELDS
+    readonly_fields = _TURN_FIELDS
 
     @admin.display(description="Question", ordering="question")
     def question_short(self, obj: Turn) -> str:

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent import serializers as s
+from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
     questions_suggest,
     schema_table_detail,
@@ -79,22 +80,34 @@ class AskSqlApi(APIView):
 
 class ThreadListApi(APIView):
     @extend_schema(
+        parameters=page_parameters(ThreadPagination),
         responses={200: s.ThreadSerializer(many=True), **ERROR_RESPONSES},
         tags=["threads"],
+        description="Your threads, most recently active first, one page at a time.",
     )
     def get(self, request: Request) -> Response:
-        threads = thread_list_for_user(user=request.user)
-        return Response(s.ThreadSerializer(threads, many=True).data)
+        paginator = ThreadPagination()
+        threads = paginator.paginate_queryset(
+            thread_list_for_user(user=request.user), request, view=self
+        )
+        return paginator.get_paginated_response(
+            s.ThreadSerializer(threads, many=True).data
+        )
 
 
 class ThreadDetailApi(APIView):
     @extend_schema(
+        parameters=page_parameters(TurnPagination),
         responses={200: s.ThreadDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["threads"],
+        description="One thread with a page of its turns, oldest first.",
     )
     def get(self, request: Request, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
-        return Response(s.ThreadDetailSerializer(thread).data)
+        paginator = TurnPagination()
+        turns = paginator.paginate_queryset(thread.turns.all(), request, view=self)
+        data = s.ThreadDetailSerializer(thread, context={"turns": turns}).data
+        return paginator.headers_add(Response(data))
 
     @extend_schema(
         request=s.ThreadRenameSerializer,
@@ -128,6 +141,7 @@ class SchemaApi(APIView):
         ],
         responses={200: s.SchemaListSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],
+        operation_id="schema_tables_list",
         description=(
             "The tables and views of one of your connections, by name (fast on "
             "thousands of tables); describe one with /databases/{id}/schema/{table}."
@@ -158,6 +172,7 @@ class SchemaTableApi(APIView):
     @extend_schema(
         responses={200: s.SchemaTableDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],
+        operation_id="schema_table_retrieve",
     )
     def get(self, request: Request, db_id: int, table: str) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)

@@ -12,7 +12,7 @@ class AgentConfig(AppConfig):
         from connections.signals import session_released
 
         def _release(sender: object, session_id: object, **kwargs: object) -> None:
-            engine_cache.evict(session_id)
+            engine_cache.evict(str(session_id))
 
         session_released.connect(
             _release, dispatch_uid="agent.engine_cache.release", weak=False

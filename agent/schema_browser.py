@@ -10,7 +10,6 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
@@ -159,7 +158,7 @@ def questions_suggest(
         for name in names:
             if len(suggestions) >= limit:
                 break
-            columns: list[dict[str, Any]] = inspector.get_columns(name)
+            columns = inspector.get_columns(name)
             dates = [c["name"] for c in columns if _DATE_TYPES.search(str(c["type"]))]
             numbers = [
                 c["name"]

@@ -188,8 +188,10 @@ class ThreadDetailSerializer(serializers.ModelSerializer):
         fields = ["thread_id", "title", "db_id", "created_at", "updated_at", "turns"]
         read_only_fields = fields
 
-    def get_turns(self, thread: Thread) -> list[dict]:
-        return TurnSerializer(thread.turns.all(), many=True).data  # Meta orders them
+    def get_turns(self, thread: Thread) -> list[dict[str, Any]]:
+        # The view passes one page of turns; Meta orders them.
+        turns = self.context.get("turns", thread.turns.all())
+        return list(TurnSerializer(turns, many=True).data)
 
 
 class SchemaTableSerializer(serializers.Serializer):

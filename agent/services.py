@@ -35,6 +35,7 @@ from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import UserSession
 from connections.services import session_get_or_create_active, session_resume
 from connections.target_policy import TargetRefused
+from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -87,12 +88,15 @@ def thread_ask(
             session_engine = engine_cache.get(session)
         except TargetRefused as exc:
             raise TargetDatabaseUnavailable(str(exc)) from exc
-        outcome = llm.agent_answer(
-            session_engine=session_engine,
-            question=question,
-            history=history,
-            chat_model=chat_model,
-        )
+        # capacity (helper prod): no app-DB connection held while the model
+        # thinks; at most ASK_MAX_CONCURRENT asks per process, else 503.
+        with capacity.app_database_released(), capacity.ask_slot():
+            outcome = llm.agent_answer(
+                session_engine=session_engine,
+                question=question,
+                history=history,
+                chat_model=chat_model,
+            )
     except ApplicationError as exc:
         turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
         logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)

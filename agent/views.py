@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -56,6 +57,11 @@ class AskForm(forms.Form):
         widget = self.fields["question"].widget
         widget.attrs.pop("maxlength", None)
         widget.attrs["data-max-length"] = str(settings.QUESTION_MAX_LENGTH)
+
+
+# History pages: a long thread is paged, never one huge page.
+HISTORY_THREADS_PER_PAGE = 50
+HISTORY_TURNS_PER_PAGE = 20
 
 
 @login_required
@@ -108,8 +114,11 @@ def chat(request: HttpRequest) -> HttpResponse:
 @require_GET
 def history_list(request: HttpRequest) -> HttpResponse:
     threads = thread_list_for_user(user=request.user).select_related("db_connection")
+    page = Paginator(threads, HISTORY_THREADS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     session = session_get_or_create_active(user=request.user)
-    context = {"threads": threads, "session": session, "nav": "history"}
+    context = {"threads": page, "page": page, "session": session, "nav": "history"}
     return render(request, "agent/history_list.html", context)
 
 
@@ -117,10 +126,14 @@ def history_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    page = Paginator(thread.turns.all(), HISTORY_TURNS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     session = session_get_or_create_active(user=request.user)
     context = {
         "thread": thread,
-        "turns": thread.turns.all(),
+        "turns": page,
+        "page": page,
         "is_current": thread.id == session.id,
         "nav": "history",
     }

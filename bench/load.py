@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", default="30s")
     parser.add_argument("--workers", type=int, default=2)
+    # A model that takes its time, as real ones do (0 = instant).
+    parser.add_argument("--llm-delay", type=float, default=1.0)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sqlagent-load-"))
@@ -138,7 +140,8 @@ def main() -> int:
     stub = StubLLMServer(
         responder=keyword_responder(
             rules=(), default_sql="SELECT marker FROM db_marker"
-        )
+        ),
+        delay_s=args.llm_delay,
     ).start()
     env = serving_env(
         database_url=database_url, sqlite_dir=sqlite_dir, llm_base_url=stub.base_url
@@ -146,6 +149,8 @@ def main() -> int:
     print(f"load: migrating {database_url.rsplit('/', 1)[-1]} ...", flush=True)
     app_database_migrate(env)
     server = Gunicorn(env, workers=args.workers, log_dir=work)
+    # The production config's thread count, not the test helper's small one.
+    server.env.pop("GUNICORN_THREADS")
     try:
         server.start()
         print(f"load: gunicorn on {server.url}, {args.workers} workers", flush=True)
@@ -228,7 +233,7 @@ def main() -> int:
     print()
     print(
         f"make load: {args.users} users, {args.duration}, gunicorn "
-        f"{args.workers} workers, stub LLM"
+        f"{args.workers} workers, stub LLM answering after {args.llm_delay:g} s"
     )
     print("\n".join(lines))
     print(

@@ -204,6 +204,28 @@ def main() -> int:
         "describes only the one the question names; a question that names no "
         "table costs one describe_tables call more (3 calls).\n"
     )
+    _step("concurrency: N users at once, model answering after 1 s (short run)")
+    concurrency = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.concurrency",
+            "--users",
+            "10,50",
+            "--delays",
+            "1",
+            "--seconds",
+            "10",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report += (
+        "\nConcurrency, short run (`make bench-concurrency` runs N = 10, 50, 200, "
+        "500 x D = 1, 3):\n\n" + (concurrency.stdout or concurrency.stderr[-2000:])
+    )
     print(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)

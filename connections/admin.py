@@ -57,7 +57,7 @@ class ConnectionAdminForm(forms.ModelForm):
         self.fields["privacy"].required = False
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned: dict[str, Any] = super().clean() or {}
         if self.errors:
             return cleaned
         if not cleaned.get("privacy"):

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.types import AuthenticatedRequest
 from connections import serializers as s
 from connections import services
 from connections.selectors import connection_get_for_user, connection_list_for_user
@@ -26,7 +27,7 @@ class ConnectionListApi(APIView):
         responses={200: s.ConnectionOutputSerializer(many=True), **ERROR_RESPONSES},
         tags=TAGS,
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         connections = connection_list_for_user(user=request.user)
         return Response(s.ConnectionOutputSerializer(connections, many=True).data)
 
@@ -37,7 +38,7 @@ class ConnectionCreateApi(APIView):
         responses={201: s.ConnectionCreatedSerializer, **ERROR_RESPONSES},
         tags=TAGS,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = s.ConnectionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         connection = services.connection_create(
@@ -55,7 +56,7 @@ class ConnectionDetailApi(APIView):
         responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
     )
-    def get(self, request: Request, db_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         return Response(s.ConnectionOutputSerializer(connection).data)
 
@@ -64,7 +65,7 @@ class ConnectionDetailApi(APIView):
         responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
     )
-    def patch(self, request: Request, db_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = s.ConnectionInputSerializer(
             connection, data=request.data, partial=True
@@ -76,7 +77,7 @@ class ConnectionDetailApi(APIView):
         return Response(s.ConnectionOutputSerializer(connection).data)
 
     @extend_schema(responses={204: None, **ERROR_RESPONSES, **NOT_FOUND}, tags=TAGS)
-    def delete(self, request: Request, db_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         services.connection_delete(connection=connection)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -88,7 +89,7 @@ class ConnectionTestApi(APIView):
         responses={200: s.ConnectionTestSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         check = services.connection_test(connection=connection)
         if check.ok:
@@ -115,7 +116,7 @@ class SessionConnectApi(APIView):
         },
         tags=TAGS,
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         session = services.session_get_or_create_active(user=request.user)
         session = services.session_connect(session=session, connection=connection)
@@ -135,7 +136,7 @@ class SessionStatusApi(APIView):
     @extend_schema(
         responses={200: s.SessionStatusSerializer, **ERROR_RESPONSES}, tags=TAGS
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         session = services.session_get_or_create_active(user=request.user)
         return Response(s.SessionStatusSerializer(session).data)
 
@@ -146,7 +147,7 @@ class SessionDisconnectApi(APIView):
         responses={200: s.DisconnectResultSerializer, **ERROR_RESPONSES},
         tags=TAGS,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         session = services.session_get_or_create_active(user=request.user)
         session = services.session_disconnect(session=session)
         body = {
@@ -210,7 +211,7 @@ class HealthSessionApi(APIView):
         },
         tags=["health"],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         body, code = _health_body()
         session = services.session_get_or_create_active(user=request.user)
         body["session"] = s.SessionStatusSerializer(session).data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -157,7 +157,7 @@ class ConnectionForm(forms.Form):
         self.connection_fields: dict[str, Any] = {}
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned: dict[str, Any] = super().clean() or {}
         if self.errors:
             return cleaned
         data: dict[str, Any] = {
@@ -210,4 +210,5 @@ class SessionConnectForm(forms.Form):
         if exclude_connected is not None:
             # Offering the database already connected as a "switch" is noise.
             connections = connections.exclude(pk=exclude_connected)
-        self.fields["connection"].queryset = connections
+        field = cast(forms.ModelChoiceField, self.fields["connection"])
+        field.queryset = connections

@@ -8,10 +8,31 @@ from connections.models import DatabaseConnection, DbType, PrivacyTier, UserSess
 from connections.validation import ConnectionInvalid, connection_validate
 
 
+class FlatErrorListField(serializers.ListField):
+    """A list whose item errors come as one flat list of messages, the shape every
+    other field's errors have (DRF would key them by index)."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            messages = [
+                f"Entry {int(index) + 1}: {message}"
+                for index, errors in exc.detail.items()
+                for message in (errors if isinstance(errors, list) else [errors])
+            ]
+            raise serializers.ValidationError(messages) from exc
+
+
 class ConnectionInputSerializer(serializers.Serializer):
     """Validate a connection as a whole; with `partial`, merge into the instance."""
 
-    label = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    # The API field is called `label`, like Field.label the stubs declare.
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=100, required=False, allow_blank=True
+    )
     db_type = serializers.ChoiceField(choices=DbType.choices)
     host = serializers.CharField(
         max_length=255, required=False, allow_blank=True, default=""
@@ -40,7 +61,7 @@ class ConnectionInputSerializer(serializers.Serializer):
         help_text="What the LLM may see: `rows` (capped result rows and sample "
         "values) or `schema` (names, types and row counts, never a value).",
     )
-    masked_columns = serializers.ListField(
+    masked_columns = FlatErrorListField(
         child=serializers.CharField(allow_blank=True, max_length=1000),
         required=False,
         default=list,

@@ -274,6 +274,7 @@ def session_connect(
     """Open the connection for real and bind it to the session."""
     check = connection_check(connection)
     if not check.ok:
+        logger.warning("connect failed db=%s reason=%s", connection.pk, check.error)
         raise TargetDatabaseUnavailable(check.error)
     # Blocking findings (superuser, server files or programs, writes beyond the
     # database) refuse the connection unless the operator allows them; lesser

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.types import AuthenticatedHttpRequest
 from connections import services
 from connections.forms import ConnectionForm, SessionConnectForm
 from connections.selectors import connection_get_for_user, connection_list_for_user
@@ -16,7 +17,7 @@ from sqlagent_project.errors import ApplicationError
 
 @login_required
 @require_http_methods(["GET"])
-def connection_list(request: HttpRequest) -> HttpResponse:
+def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     session = services.session_get_or_create_active(user=request.user)
     context = {
         "connections": connection_list_for_user(user=request.user),
@@ -28,7 +29,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connection_add(request: HttpRequest) -> HttpResponse:
+def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check = None
@@ -51,7 +52,9 @@ def connection_add(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
+def connection_edit(
+    request: AuthenticatedHttpRequest, connection_id: int
+) -> HttpResponse:
     connection = connection_get_for_user(user=request.user, connection_id=connection_id)
     form = ConnectionForm(request.POST or None, instance=connection)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +69,9 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
+def connection_delete(
+    request: AuthenticatedHttpRequest, connection_id: int
+) -> HttpResponse:
     connection = connection_get_for_user(user=request.user, connection_id=connection_id)
     if request.method == "POST":
         name = str(connection)
@@ -79,7 +84,9 @@ def connection_delete(request: HttpRequest, connection_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def connection_test(request: HttpRequest, connection_id: int) -> HttpResponse:
+def connection_test(
+    request: AuthenticatedHttpRequest, connection_id: int
+) -> HttpResponse:
     connection = connection_get_for_user(user=request.user, connection_id=connection_id)
     check = services.connection_test(connection=connection)
     if check.ok:
@@ -98,7 +105,7 @@ def connection_test(request: HttpRequest, connection_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def session_connect(
-    request: HttpRequest, connection_id: int | None = None
+    request: AuthenticatedHttpRequest, connection_id: int | None = None
 ) -> HttpResponse:
     if connection_id is None:
         # The chat page's picker posts the connection as a form field.
@@ -125,7 +132,7 @@ def session_connect(
 
 @login_required
 @require_POST
-def session_new(request: HttpRequest) -> HttpResponse:
+def session_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Start a new conversation on the same database (a new session and thread)."""
     session = services.session_get_or_create_active(user=request.user)
     try:
@@ -139,7 +146,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_disconnect(request: HttpRequest) -> HttpResponse:
+def session_disconnect(request: AuthenticatedHttpRequest) -> HttpResponse:
     session = services.session_get_or_create_active(user=request.user)
     services.session_disconnect(session=session)
     messages.success(request, "Disconnected. Your conversation is kept under History.")

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from sqlagent_project.capacity import app_database_busy_from
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -18,17 +19,19 @@ logger = logging.getLogger(__name__)
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render domain errors and DRF errors alike; never leak a traceback."""
+    # Out of app-database connections: 503 + Retry-After, not a 500.
+    exc = app_database_busy_from(exc) or exc
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message, "code": exc.code, **exc.extra}
-        response = Response(body, status=exc.status_code)
+        rendered = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+            rendered["Retry-After"] = str(exc.retry_after)
+        return rendered
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = drf_exception_handler(exc, context)
+    response: Response | None = drf_exception_handler(exc, context)
     if response is not None:
         data = response.data
         if (

@@ -18,14 +18,24 @@ bind = [
 preload_app = True
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, because most of an /ask is spent waiting for the LLM: a worker
-# keeps serving other requests meanwhile.
+# keeps serving other requests meanwhile. Many of them: a waiting ask costs a
+# thread and some memory, no app-database connection (it hands it back to the
+# pool while the model thinks) and no CPU. See README "Benchmarks" for the
+# measurements behind these defaults (gevent was not chosen: not every driver
+# here is proven safe under it).
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "128"))
+# Accepted connections per worker (waiting ones queue here, not in errors).
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+# Each worker listens on its own socket: the kernel spreads new connections
+# evenly instead of the idlest-looking worker taking them all.
+reuse_port = True
 # A gthread worker keeps its heartbeat while a request waits on the LLM, so this
 # only kills a worker that is truly stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = 5
+# Short keep-alive: a client is not pinned to one busy worker for long.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
 # Recycle workers now and then; jitter so they do not all restart at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = max_requests // 10
@@ -42,9 +52,10 @@ def child_exit(server: Any, worker: Any) -> None:
     the master can, so the turn does not wait for the next boot.
     """
     try:
-        from django.db import DatabaseError, connections
+        from django.db import DatabaseError
 
         from agent.services import turns_fail_of_worker
+        from sqlagent_project.capacity import app_database_pools_close
 
         try:
             turns_fail_of_worker(pid=worker.pid)
@@ -53,7 +64,8 @@ def child_exit(server: Any, worker: Any) -> None:
                 "could not close the turns of worker %s", worker.pid, exc_info=True
             )
         finally:
-            # The master serves no requests: hold no database connection.
-            connections.close_all()
+            # The master serves no requests: hold no database connection, and
+            # no connection pool either (its threads would not survive a fork).
+            app_database_pools_close()
     except Exception:  # a hook must never take the master down
         logging.getLogger(__name__).exception("child_exit hook failed")

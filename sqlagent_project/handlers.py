@@ -6,8 +6,12 @@ a browser asking for a page still gets Django's HTML page.
 
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+
+from sqlagent_project.capacity import app_database_busy_from
 
 
 def wants_html(request: HttpRequest) -> bool:
@@ -23,7 +27,16 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """Answer a crash outside DRF: JSON for API clients, a page for browsers."""
+    """Answer a crash outside DRF: JSON for API clients, a page for browsers.
+
+    Out of app-database connections is no crash: 503 + Retry-After. This runs
+    inside Django's except block, so the exception is at hand.
+    """
+    busy = app_database_busy_from(sys.exc_info()[1])
+    if busy is not None:
+        response = JsonResponse({"detail": busy.message, "code": busy.code}, status=503)
+        response["Retry-After"] = str(busy.retry_after)
+        return response
     if wants_html(request):
         return defaults.server_error(request)
     return JsonResponse(

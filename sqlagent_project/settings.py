@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "accounts",
     "connections",
     "agent",
+    # Creates the database cache table in `migrate` (when that cache is used).
+    "sqlagent_project.dbcache",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Browser requests: the session user on every log line of the request.
+    "sqlagent_project.usercontext.UserLogContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a login lockout into its answer.
@@ -121,13 +125,37 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# PostgreSQL: a pool of app-database connections per process (DB_POOL_MAX_SIZE=0
+# turns it off). An ask hands its connection back while the model thinks, so a few
+# connections serve many waiting asks; a request that finds none free within
+# DB_POOL_TIMEOUT_S gets 503 + Retry-After instead of piling up on the server.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
+DB_POOL_TIMEOUT_S = env.float("DB_POOL_TIMEOUT_S", default=5.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if DB_POOL_MAX_SIZE > 0:
+        # Pooled connections are not persistent ones: Django refuses both at once.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT_S,
+        }
+    else:
+        DATABASES["default"].setdefault(
+            "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Shared by every worker process (rate-limit counters): a table in the app
-# database by default (`manage.py createcachetable`), or e.g. redis://host:6379/1.
+# database by default (created by `migrate`), or e.g. redis://host:6379/1.
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://sqlagent_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis that does not answer fails a request in seconds, not minutes.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 2, "socket_timeout": 2}
+    )
+CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default=""))
 
 # The only folder SQLite connections may point into.
 SQLITE_DATABASES_DIR = Path(
@@ -205,6 +233,8 @@ AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "sqlagent_project.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# No banner on every management command.
+AXES_VERBOSE = False
 
 # TARGET DATABASES
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
@@ -218,9 +248,17 @@ TARGET_HOSTS_DENY = env.list(
 # beyond their database are refused unless this is on (they are still warned about).
 ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
 
+# CAPACITY
+# Asks a process runs at once (each waits on the model); one more waits up to
+# ASK_QUEUE_TIMEOUT_S for a slot, then gets 503 ask_pool_full + Retry-After.
+ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=100)
+ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
+
 # AGENT
-# Engine cache: one SQLAlchemy engine per active session, per process.
-ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=64)
+# Engine cache: one SQLAlchemy engine per active session, per process. Sized
+# for the sessions a process serves at once (every user of a busy service
+# reaches every worker): past it, each ask rebuilds engine, catalog and agent.
+ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=256)
 ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900)
 TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
 TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)

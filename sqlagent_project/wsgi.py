@@ -6,7 +6,7 @@ import logging
 import os
 
 from django.core.wsgi import get_wsgi_application
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sqlagent_project.settings")
 
@@ -26,8 +26,10 @@ def _turns_recover() -> None:
         )
     finally:
         # With a preloaded app this runs in the gunicorn master: forked workers
-        # must not share its database connection.
-        connections.close_all()
+        # must not share its database connection (nor its connection pool).
+        from sqlagent_project.capacity import app_database_pools_close
+
+        app_database_pools_close()
 
 
 _turns_recover()

@@ -115,7 +115,7 @@ def serving_env(
 def app_database_migrate(env: dict[str, str]) -> None:
     """Create (if missing) and migrate the app database `env` points at."""
     pg_database_ensure(env["DATABASE_URL"])
-    for command in (["migrate", "--noinput"], ["createcachetable"]):
+    for command in (["migrate", "--noinput"],):
         done = subprocess.run(
             [PYTHON, "manage.py", *command],
             cwd=ROOT,

@@ -34,6 +34,9 @@ def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DATABASE_URL": os.environ["DATABASE_URL"],
+        # The deploy check tries the cache; this run's app database is not
+        # migrated (the cache check has its own tests in test_production.py).
+        "CACHE_URL": "locmemcache://",
         "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         **PRODUCTION_ENV,
         **overrides,

@@ -224,7 +224,9 @@ def _interrupted_ask(client: Client, stub: StubLLMServer) -> threading.Thread:
     # The LLM takes long enough for the ask to be caught mid-flight.
     stub.delay_s = 30
     before = len(stub.requests)
-    thread = _ask_in_background(client.with_base_url(client.http.base_url), "orders?")
+    thread = _ask_in_background(
+        client.with_base_url(str(client.http.base_url)), "orders?"
+    )
     _wait_for(lambda: len(stub.requests) > before)
     return thread
 

@@ -97,6 +97,8 @@ def _change_form(connection: DatabaseConnection, **changes: Any) -> dict[str, An
         "database_name": connection.database_name,
         "username": connection.username,
         "options": "{}",
+        "privacy": connection.privacy,
+        "masked_columns": "[]",
         "new_password": "",
         **changes,
     }
@@ -184,6 +186,8 @@ def test_the_admin_refuses_a_host_the_api_refuses(admin_client, alice):
             "database_name": "x",
             "username": "u",
             "options": "{}",
+            "privacy": "rows",
+            "masked_columns": "[]",
             "new_password": "",
         },
     )
@@ -216,7 +220,10 @@ def test_the_connection_services_refuse_unknown_fields_instead_of_dropping_them(
 
     with pytest.raises(TypeError):
         connection_create(
-            owner=alice, db_type="sqlite", database_name="shop.sqlite3", colour="red"
+            owner=alice,
+            db_type="sqlite",
+            database_name="shop.sqlite3",
+            colour="red",  # type: ignore[call-arg]
         )
 
 

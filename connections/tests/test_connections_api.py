@@ -449,3 +449,16 @@ def test_anonymous_callers_get_401_everywhere_but_health(
 
     assert response.status_code == 401
     assert DatabaseConnection.objects.filter(pk=connection.id).exists()
+
+
+def test_bad_masked_column_entries_are_one_flat_list_of_messages(alice_client, shop):
+    body = {
+        "db_type": "sqlite",
+        "database_name": "shop.sqlite3",
+        "masked_columns": ["email", None],
+    }
+
+    response = alice_client.post("/databases/add_db_connection", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["masked_columns"] == ["Entry 2: This field may not be null."]

@@ -12,9 +12,10 @@ import sqlite3
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import User
@@ -202,7 +203,7 @@ def demo_database_build(path: Path, *, seed: int = 20261124) -> dict[str, int]:
 class Command(BaseCommand):
     help = "Create the demo shop database, a demo user and a connection to it."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--reset-password",
             action="store_true",
@@ -212,7 +213,7 @@ class Command(BaseCommand):
             "--rebuild", action="store_true", help="Rebuild the demo database file."
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         path = Path(settings.SQLITE_DATABASES_DIR) / DEMO_FILE
         if options["rebuild"] or not path.exists():
             counts = demo_database_build(path)
