@@ -9,3 +9,11 @@ class InvalidRefreshToken(ApplicationError):
     status_code = 401
     code = "token_not_valid"
     default_message = "Token is invalid or expired."
+
+
+class TokenExpiryInvalid(ApplicationError):
+    """A token's expiry is not in the future."""
+
+    status_code = 400
+    code = "invalid"
+    default_message = "The expiry must be in the future."

@@ -1,14 +1,16 @@
-"""Forms of the account pages: log in with email, sign up."""
+"""Forms of the account pages: log in with email, sign up, access tokens."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import TokenScope, User
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -78,3 +80,36 @@ class PlainPasswordChangeForm(PasswordChangeForm):
         self.fields["new_password1"].help_text = SignupForm.base_fields[
             "password1"
         ].help_text
+
+
+class TokenCreateForm(forms.Form):
+    """Name, scope and lifetime of a new personal access token."""
+
+    EXPIRY_CHOICES = [
+        ("", "Never"),
+        ("7", "In 7 days"),
+        ("30", "In 30 days"),
+        ("90", "In 90 days"),
+        ("365", "In a year"),
+    ]
+
+    name = forms.CharField(
+        max_length=100, help_text="What uses it, e.g. “Claude Desktop on my laptop”."
+    )
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.ASK,
+        help_text="sql also lets the token run read-only SQL you (or an AI) wrote.",
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires",
+        choices=EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+
+    def expires_at(self) -> datetime | None:
+        """Return the expiry the chosen lifetime gives, counted from now."""
+        days = self.cleaned_data.get("expires_in_days")
+        return None if days is None else timezone.now() + timedelta(days=days)

@@ -62,3 +62,51 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class TokenScope(models.TextChoices):
+    ASK = "ask", "Ask questions and read threads"
+    SQL = "sql", "Ask, and also run read-only SQL directly"
+
+
+class PersonalAccessToken(models.Model):
+    """A named, revocable credential for scripts and MCP clients.
+
+    Only a SHA-256 digest of the token is stored; `prefix` finds the row, so a
+    leaked token can also be recognised (`sqa_<prefix>_…`) without the value.
+    """
+
+    owner = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(max_length=100)
+    scope = models.CharField(
+        max_length=10, choices=TokenScope.choices, default=TokenScope.ASK
+    )
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} (sqa_{self.prefix}_…)"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+    def allows(self, scope: str) -> bool:
+        """Return whether this token's scope covers `scope` (`sql` includes `ask`)."""
+        if scope == TokenScope.ASK:
+            return self.scope in (TokenScope.ASK, TokenScope.SQL)
+        return self.scope == scope

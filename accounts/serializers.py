@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
-from accounts.models import User
+from accounts.models import PersonalAccessToken, TokenScope, User
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -77,3 +79,64 @@ class LogoutInputSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+class TokenCreateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scope = serializers.ChoiceField(
+        choices=TokenScope.choices,
+        help_text="`ask`: ask and read threads; `sql`: also run read-only SQL.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Never, if null."
+    )
+
+    def validate_expires_at(self, value: datetime | None) -> datetime | None:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("The expiry must be in the future.")
+        return value
+
+
+class TokenOutputSerializer(serializers.ModelSerializer):
+    token_hint = serializers.SerializerMethodField(
+        help_text="The token's recognisable start; the rest is never shown again."
+    )
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PersonalAccessToken
+        fields = [
+            "id",
+            "name",
+            "scope",
+            "token_hint",
+            "status",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    def get_token_hint(self, token: PersonalAccessToken) -> str:
+        return f"sqa_{token.prefix}_…"
+
+    def get_status(self, token: PersonalAccessToken) -> str:
+        return token_status(token)
+
+
+class TokenCreatedSerializer(TokenOutputSerializer):
+    token = serializers.CharField(
+        help_text="The token itself: shown in this response only, store it now."
+    )
+
+    class Meta(TokenOutputSerializer.Meta):
+        fields = [*TokenOutputSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+def token_status(token: PersonalAccessToken) -> str:
+    """Return `active`, `expired` or `revoked`."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if token.is_expired else "active"

@@ -10,6 +10,12 @@ urlpatterns = [
     path("auth/refresh", api.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", api.LogoutApi.as_view(), name="auth-logout"),
     path("auth/me", api.MeApi.as_view(), name="auth-me"),
+    path("auth/tokens", api.TokenListCreateApi.as_view(), name="auth-tokens"),
+    path(
+        "auth/tokens/<int:token_id>",
+        api.TokenDetailApi.as_view(),
+        name="auth-token-detail",
+    ),
     # HTML pages
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
@@ -18,6 +24,12 @@ urlpatterns = [
         "accounts/password/change/",
         views.PasswordChangeView.as_view(),
         name="password-change",
+    ),
+    path("accounts/tokens/", views.token_list, name="token-list"),
+    path(
+        "accounts/tokens/<int:token_id>/revoke/",
+        views.token_revoke_page,
+        name="token-revoke",
     ),
     path(
         "accounts/password/change/done/",

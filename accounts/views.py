@@ -1,21 +1,26 @@
-"""HTML pages for accounts: log in, log out, sign up, change password."""
+"""HTML pages for accounts: log in, log out, sign up, change password, tokens."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.api import RegisterApi
 from accounts.forms import (
     EmailAuthenticationForm,
     PlainPasswordChangeForm,
     SignupForm,
+    TokenCreateForm,
 )
-from accounts.services import user_register
+from accounts.selectors import token_get_for_user, token_list_for_user
+from accounts.services import token_create, token_revoke, user_register
+from accounts.types import AuthenticatedHttpRequest
 from sqlagent_project.throttling import ScopedSettingsThrottle
 
 
@@ -71,3 +76,45 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Account created for {user.email}. Please log in.")
         return redirect("login")
     return render(request, "accounts/signup.html", {"form": form, "nav": "signup"})
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """List the user's tokens; on a valid POST create one and show its value once.
+
+    The value is rendered in the POST's own response, never redirected through
+    the session or a URL, so nothing keeps it after this page.
+    """
+    form = TokenCreateForm(request.POST or None)
+    created = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            created = token_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+                expires_at=form.expires_at(),
+            )
+            form = TokenCreateForm()
+        else:
+            status = 400
+    context = {
+        "form": form,
+        "created": created,
+        "tokens": token_list_for_user(user=request.user),
+        "mcp_url": request.build_absolute_uri("/mcp"),
+        "nav": "tokens",
+    }
+    return render(request, "accounts/tokens.html", context, status=status)
+
+
+@login_required
+@require_POST
+def token_revoke_page(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
+    token = token_get_for_user(user=request.user, token_id=token_id)
+    token_revoke(token=token)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("token-list")

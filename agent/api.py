@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import TokenScope
 from agent import serializers as s
 from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
@@ -28,6 +29,7 @@ from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 class AskApi(APIView):
     throttle_scope = "ask"
+    token_scopes = {"POST": TokenScope.ASK}
 
     @extend_schema(
         request=s.AskInputSerializer,
@@ -53,6 +55,7 @@ class AskApi(APIView):
 
 class AskSqlApi(APIView):
     throttle_scope = "ask"
+    token_scopes = {"POST": TokenScope.SQL}
 
     @extend_schema(
         request=s.AskSqlInputSerializer,
@@ -79,6 +82,8 @@ class AskSqlApi(APIView):
 
 
 class ThreadListApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
         parameters=page_parameters(ThreadPagination),
         responses={200: s.ThreadSerializer(many=True), **ERROR_RESPONSES},
@@ -96,6 +101,8 @@ class ThreadListApi(APIView):
 
 
 class ThreadDetailApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
         parameters=page_parameters(TurnPagination),
         responses={200: s.ThreadDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
@@ -132,6 +139,8 @@ class ThreadDetailApi(APIView):
 
 
 class SchemaApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
         parameters=[
             OpenApiParameter("q", str, description="Only names containing this."),
@@ -169,6 +178,8 @@ class SchemaApi(APIView):
 
 
 class SchemaTableApi(APIView):
+    token_scopes = {"GET": TokenScope.ASK}
+
     @extend_schema(
         responses={200: s.SchemaTableDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from agent import api, views
+from agent.mcp_server.views import McpApi
 
 urlpatterns = [
     # JSON API
@@ -18,6 +19,8 @@ urlpatterns = [
         api.SchemaTableApi.as_view(),
         name="schema-table",
     ),
+    # MCP (Streamable HTTP) for AI clients, with a personal access token
+    path("mcp", McpApi.as_view(), name="mcp"),
     # HTML pages
     path("", views.chat, name="chat"),
     path("history/", views.history_list, name="history-list"),

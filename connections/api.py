@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import TokenScope
 from accounts.types import AuthenticatedRequest
 from connections import serializers as s
 from connections import services
@@ -20,9 +21,14 @@ from connections.selectors import connection_get_for_user, connection_list_for_u
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 TAGS = ["databases"]
+# Access tokens may read connections and connect; only a password login
+# (JWT or browser session) may add, change or delete one.
+_READ = {"GET": TokenScope.ASK}
 
 
 class ConnectionListApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.ConnectionOutputSerializer(many=True), **ERROR_RESPONSES},
         tags=TAGS,
@@ -52,6 +58,8 @@ class ConnectionCreateApi(APIView):
 
 
 class ConnectionDetailApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=TAGS,
@@ -84,6 +92,8 @@ class ConnectionDetailApi(APIView):
 
 
 class ConnectionTestApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={200: s.ConnectionTestSerializer, **ERROR_RESPONSES, **NOT_FOUND},
@@ -105,6 +115,8 @@ class ConnectionTestApi(APIView):
 
 
 class SessionConnectApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={
@@ -133,6 +145,8 @@ class SessionConnectApi(APIView):
 
 
 class SessionStatusApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={200: s.SessionStatusSerializer, **ERROR_RESPONSES}, tags=TAGS
     )
@@ -142,6 +156,8 @@ class SessionStatusApi(APIView):
 
 
 class SessionDisconnectApi(APIView):
+    token_scopes = {"POST": TokenScope.ASK}
+
     @extend_schema(
         request=None,
         responses={200: s.DisconnectResultSerializer, **ERROR_RESPONSES},
@@ -203,6 +219,8 @@ _HEALTH_SESSION = inline_serializer(
 
 
 class HealthSessionApi(APIView):
+    token_scopes = _READ
+
     @extend_schema(
         responses={
             200: _HEALTH_SESSION,

@@ -12,7 +12,9 @@ from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any
 
-FIELDS = ("request_id", "user_id", "session_id")
+# `token_name`: the name of the personal access token used, never its value
+# (a field called `token` would be masked by the log redaction).
+FIELDS = ("request_id", "user_id", "session_id", "token_name")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: ContextVar[Mapping[str, Any]] = ContextVar("sqlagent_log_context")

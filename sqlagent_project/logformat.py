@@ -22,6 +22,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), MASK),
     # Authorization header values.
     (re.compile(r"(?i)\b(bearer\s+)[\w.~+/=-]{8,}"), rf"\1{MASK}"),
+    # SQLAgent personal access tokens.
+    (re.compile(r"\bsqa_[\w-]{6,}"), MASK),
     # OpenAI-style API keys.
     (re.compile(r"\bsk-[\w-]{6,}"), MASK),
     # Credentials inside URLs: scheme://user:password@host
@@ -62,7 +64,7 @@ def redact(text: str) -> str:
 
 
 class ContextFilter(logging.Filter):
-    """Copy request_id, user_id and session_id of the current request onto a record."""
+    """Copy the request's context fields (logcontext.FIELDS) onto a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = logcontext.current()
@@ -78,10 +80,14 @@ class PlainFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s %(message)s"
-            " [request=%(request_id)s user=%(user_id)s session=%(session_id)s]"
+            " [request=%(request_id)s%(token_part)s user=%(user_id)s"
+            " session=%(session_id)s]"
         )
 
     def format(self, record: logging.LogRecord) -> str:
+        # Only requests made with an access token name one.
+        token_name = getattr(record, "token_name", None)
+        record.token_part = f" token_name={token_name}" if token_name else ""
         for name in logcontext.FIELDS:
             if getattr(record, name, None) is None:
                 setattr(record, name, "-")

@@ -183,11 +183,17 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # DRF
 REST_FRAMEWORK = {
+    # Personal access tokens (`Bearer sqa_…`) first; other bearer values are JWTs.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.PersonalAccessTokenAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        # A token reaches only the views that name its scope (accounts/permissions.py).
+        "accounts.permissions.TokenScopePermission",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["sqlagent_project.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "sqlagent_project.exceptions.exception_handler",
@@ -224,6 +230,8 @@ JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 THROTTLE_LOGIN_RATE = env.str("THROTTLE_LOGIN_RATE", default="20/minute")
 THROTTLE_REGISTER_RATE = env.str("THROTTLE_REGISTER_RATE", default="20/hour")
 THROTTLE_ASK_RATE = env.str("THROTTLE_ASK_RATE", default="30/minute")
+# /mcp messages per user other than ask and run_sql (which count as asks).
+THROTTLE_MCP_RATE = env.str("THROTTLE_MCP_RATE", default="120/minute")
 # django-axes: this many failed logins for one email from one address lock that
 # pair out for LOGIN_LOCKOUT_MINUTES (the same answer whether the email exists).
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
@@ -301,6 +309,8 @@ SQL_MAX_LENGTH = env.int("SQL_MAX_LENGTH", default=20000)
 # allow-list of read-only functions (e.g. a user-defined read-only function):
 # "name" (any schema) or "schema.name". Known side-effect functions stay refused.
 SQL_EXTRA_ALLOWED_FUNCTIONS = env.list("SQL_EXTRA_ALLOWED_FUNCTIONS", default=[])
+# Rows an MCP tool (ask, run_sql) returns to the calling AI client.
+MCP_RESULT_MAX_ROWS = env.int("MCP_RESULT_MAX_ROWS", default=100)
 
 # INTERNATIONALIZATION
 LANGUAGE_CODE = "en-us"

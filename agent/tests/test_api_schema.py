@@ -38,6 +38,8 @@ def _api_routes(
                 continue
             if view.__module__.startswith("drf_spectacular"):
                 continue
+            if "schema" in vars(view) and vars(view)["schema"] is None:
+                continue  # excluded on purpose (/mcp speaks JSON-RPC, not REST)
             route = prefix + str(entry.pattern)
             routes["/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)] = view
     return routes

@@ -1,0 +1,361 @@
+"""The MCP tools: each one calls the same service as the REST API does.
+
+A tool returns a JSON-able dict (sent as text and as structured content) or
+raises an ApplicationError, which the calling model sees as the tool's error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from accounts.models import PersonalAccessToken, TokenScope, User
+from agent import llm, sql_guard
+from agent.engines import engine_cache
+from agent.exceptions import NoDatabaseConnected, SqlFailed
+from agent.models import Turn
+from agent.privacy import policy_default
+from agent.services import thread_ask, thread_run_sql
+from connections.exceptions import TargetDatabaseUnavailable
+from connections.selectors import connection_get_for_user, connection_list_for_user
+from connections.services import session_connect, session_get_or_create_active
+from connections.target_policy import TargetRefused
+from sqlagent_project.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+MAX_TABLES_LISTED = 5000
+
+
+class ConnectionNotFound(ApplicationError):
+    """No connection with this id among the user's own."""
+
+    status_code = 404
+    code = "not_found"
+    default_message = "No connection with this id among yours; see list_connections."
+
+
+class ToolScopeRefused(ApplicationError):
+    """The token's scope does not cover this tool."""
+
+    status_code = 403
+    code = "token_scope"
+
+
+class _NoArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    connection_id: int = Field(description="The id of one of your connections.")
+
+
+class AskArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(description="The question, in plain language.")
+
+
+class RunSqlArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sql: str = Field(description="One read-only statement (SELECT, WITH …).")
+
+
+class DescribeSchemaArguments(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    table_names: list[str] | None = Field(
+        default=None,
+        description="Tables or views to describe; omit to list every table name.",
+    )
+
+
+@dataclass(frozen=True)
+class McpTool:
+    name: str
+    title: str
+    scope: str
+    arguments: type[BaseModel]
+    run: Callable[[User, Any], dict[str, Any]]
+    describe: Callable[[], str]
+    read_only: bool = True
+    # ask and run_sql share the REST API's ask rate; the rest the general MCP rate.
+    throttle_scope: str = "mcp"
+
+
+def _rows_cap() -> int:
+    return settings.MCP_RESULT_MAX_ROWS
+
+
+def turn_payload(*, user: User, turn: Turn) -> dict[str, Any]:
+    """Return what a tool reports of a turn: answer, SQL, capped rows, chart."""
+    result = turn.result or {}
+    sql = [q["sql"] for q in turn.queries or [] if not q.get("error")]
+    rows, privacy_note = _rows_for_client(user=user, turn=turn, sql=sql)
+    cap = _rows_cap()
+    payload: dict[str, Any] = {
+        "turn_id": turn.pk,
+        "thread_id": str(turn.thread_id),
+        "answer": turn.answer,
+        "sql": sql,
+        "columns": list(result.get("columns") or []),
+        "row_count": result.get("row_count", 0),
+        "rows": rows[:cap],
+        "rows_returned": min(len(rows), cap),
+        # The query's own cap (QUERY_MAX_ROWS) or this one cut rows off.
+        "truncated": bool(result.get("truncated")) or len(rows) > cap,
+    }
+    if privacy_note is not None:
+        payload["privacy"] = privacy_note
+    elif turn.chart:
+        # A chart holds the rows' values: only sent when nothing is restricted.
+        payload["chart"] = turn.chart
+    return payload
+
+
+def _rows_for_client(
+    *, user: User, turn: Turn, sql: list[str]
+) -> tuple[list[list[Any]], str | None]:
+    """Return the rows an AI client may read, under the connection's privacy
+    policy (an MCP client is a model too), and a note when rules applied.
+
+    Tier `schema`: no values. Masked columns: tokens, traced as for the agent's
+    model; anything that cannot be checked is withheld (fail closed).
+    """
+    result = turn.result or {}
+    rows = [list(row) for row in result.get("rows") or []]
+    if not rows:
+        return rows, None
+    try:
+        session_engine = engine_cache.get(session_get_or_create_active(user=user))
+        policy = session_engine.privacy or policy_default()
+        if not policy.restricts:
+            return rows, None
+        if not policy.values_visible:
+            return [], (
+                "Privacy tier 'schema': values are not sent to AI clients; the "
+                "user sees them in SQLAgent."
+            )
+        if policy.masked_hidden:
+            # The stored rows already hold tokens in place of masked values.
+            return rows, "Masked columns show a token per value."
+        stored = sql_guard.QueryResult(
+            columns=list(result.get("columns") or []),
+            column_types=list(result.get("column_types") or []),
+            rows=rows,
+            row_count=int(result.get("row_count") or len(rows)),
+            truncated=bool(result.get("truncated")),
+            duration_ms=0.0,
+        )
+        masked = policy.masked_columns_of(
+            sql=sql[-1] if sql else "",
+            result=stored,
+            db_type=session_engine.db_type,
+            catalog=llm.catalog_get(session_engine),
+        )
+    except Exception:
+        logger.warning("mcp rows withheld: privacy could not be checked", exc_info=True)
+        return [], "Rows withheld: the privacy rules could not be checked."
+    note = "Masked columns show a token per value." if masked else None
+    return policy.tokenize(stored, masked).rows, note
+
+
+def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
+    session = session_get_or_create_active(user=user)
+    connections = [
+        {
+            "id": c.pk,
+            "label": c.label,
+            "db_type": c.db_type,
+            "database_name": c.database_name,
+            "host": c.host,
+            "connected": c.pk == session.db_connection_id,
+        }
+        for c in connection_list_for_user(user=user)
+    ]
+    return {"connections": connections, "connected_id": session.db_connection_id}
+
+
+def connect(user: User, arguments: ConnectArguments) -> dict[str, Any]:
+    try:
+        connection = connection_get_for_user(
+            user=user, connection_id=arguments.connection_id
+        )
+    except Http404 as exc:
+        raise ConnectionNotFound() from exc
+    session = session_get_or_create_active(user=user)
+    session = session_connect(session=session, connection=connection)
+    return {
+        "message": f"Connected to {connection.database_name}.",
+        "connection_id": connection.pk,
+        "database_name": connection.database_name,
+        "db_type": connection.db_type,
+        "thread_id": str(session.thread_id),
+        "warnings": list(session.warnings),
+    }
+
+
+def ask(user: User, arguments: AskArguments) -> dict[str, Any]:
+    return turn_payload(
+        user=user, turn=thread_ask(user=user, question=arguments.question)
+    )
+
+
+def run_sql(user: User, arguments: RunSqlArguments) -> dict[str, Any]:
+    try:
+        turn = thread_run_sql(user=user, sql=arguments.sql)
+    except SqlFailed as exc:
+        # A database error may quote a stored value; hide it as for the agent's
+        # model when the connection restricts values.
+        raise SqlFailed(
+            _error_for_client(user=user, message=exc.message, sql=arguments.sql)
+        ) from exc
+    return turn_payload(user=user, turn=turn)
+
+
+def _error_for_client(*, user: User, message: str, sql: str) -> str:
+    try:
+        session_engine = engine_cache.get(session_get_or_create_active(user=user))
+    except Exception:
+        return "The query failed."
+    policy = session_engine.privacy or policy_default()
+    return policy.error_for_model(message, sql=sql)
+
+
+def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str, Any]:
+    session = session_get_or_create_active(user=user)
+    if session.db_connection is None:
+        raise NoDatabaseConnected()
+    try:
+        catalog = llm.catalog_get(engine_cache.get(session))
+        if not arguments.table_names:
+            names = catalog.table_names()
+            return {
+                "database_name": session.db_connection.database_name,
+                "tables": names[:MAX_TABLES_LISTED],
+                "table_count": len(names),
+            }
+        return {
+            "database_name": session.db_connection.database_name,
+            "description": catalog.describe(arguments.table_names[:50]),
+        }
+    except TargetRefused as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        logger.warning("mcp schema read failed error=%s", type(exc).__name__)
+        raise TargetDatabaseUnavailable(
+            "The database's schema could not be read."
+        ) from exc
+
+
+_READ_ONLY = (
+    "The database is read-only: only one SELECT-like statement runs, inside a "
+    "read-only transaction, bounded in time ({timeout:g} s)."
+)
+
+
+def _ask_text() -> str:
+    return (
+        "Ask a question in plain language about the connected database; SQLAgent's "
+        "own agent writes and runs the SQL and answers. The turn is stored in your "
+        "current thread. Returns the answer, the SQL it ran, the result's columns "
+        f"and rows (capped at {_rows_cap()} rows; `truncated` says when more exist) "
+        "and a Vega-Lite chart when one fits. "
+        + _READ_ONLY.format(timeout=settings.QUERY_TIMEOUT_S)
+    )
+
+
+def _run_sql_text() -> str:
+    return (
+        "Run one SQL statement you wrote on the connected database, through the "
+        "same guard as the agent's queries, and store it in your thread. "
+        + _READ_ONLY.format(timeout=settings.QUERY_TIMEOUT_S)
+        + " Writes, DDL, several statements and session changes are refused. "
+        f"Rows are capped at {_rows_cap()} (`truncated` says when more exist). "
+        "Use describe_schema first to learn table and column names."
+    )
+
+
+TOOLS: dict[str, McpTool] = {
+    tool.name: tool
+    for tool in (
+        McpTool(
+            name="list_connections",
+            title="List my database connections",
+            scope=TokenScope.ASK,
+            arguments=_NoArguments,
+            run=list_connections,
+            describe=lambda: (
+                "List your database connections (id, type, database name) and "
+                "which one is connected. Connect to one with connect(connection_id)."
+                " Every database is read-only here."
+            ),
+        ),
+        McpTool(
+            name="connect",
+            title="Connect to a database",
+            scope=TokenScope.ASK,
+            arguments=ConnectArguments,
+            run=connect,
+            read_only=False,
+            describe=lambda: (
+                "Connect your session to one of your connections, by id (see "
+                "list_connections). ask, run_sql and describe_schema then work on "
+                "it. The database is only ever read."
+            ),
+        ),
+        McpTool(
+            name="ask",
+            title="Ask a question of the database",
+            scope=TokenScope.ASK,
+            arguments=AskArguments,
+            run=ask,
+            describe=_ask_text,
+            throttle_scope="ask",
+        ),
+        McpTool(
+            name="run_sql",
+            title="Run read-only SQL",
+            scope=TokenScope.SQL,
+            arguments=RunSqlArguments,
+            run=run_sql,
+            describe=_run_sql_text,
+            throttle_scope="ask",
+        ),
+        McpTool(
+            name="describe_schema",
+            title="Describe the database's tables",
+            scope=TokenScope.ASK,
+            arguments=DescribeSchemaArguments,
+            run=describe_schema,
+            describe=lambda: (
+                "Without table_names: list the connected database's tables and "
+                "views. With table_names: their columns, types, keys and a few "
+                "sample values. The database is read-only."
+            ),
+        ),
+    )
+}
+
+
+def tools_for(token: PersonalAccessToken) -> list[McpTool]:
+    """Return the tools this token's scope may call (run_sql needs `sql`)."""
+    return [tool for tool in TOOLS.values() if token.allows(tool.scope)]
+
+
+def tool_run(
+    *, tool: McpTool, user: User, token: PersonalAccessToken, arguments: BaseModel
+) -> dict[str, Any]:
+    """Run one tool for the token's owner, refusing what its scope does not cover."""
+    if not token.allows(tool.scope):
+        raise ToolScopeRefused(
+            f"This access token's scope ({token.scope}) does not allow {tool.name};"
+            f" it needs a token with the '{tool.scope}' scope."
+        )
+    return tool.run(user, arguments)
