@@ -107,3 +107,50 @@ def measure(pg_database: str, sqlite_name: str) -> list[dict[str, Any]]:
             )
         engine.dispose()
     return rows
+
+
+BIG_CELL_BYTES = 200_000_000
+
+
+def measure_big_cell(pg_database: str) -> dict[str, Any]:
+    """Run `SELECT repeat('x', 200000000)` through query_run; keep RSS growth."""
+    from django.conf import settings
+
+    from agent.sql_guard import query_run
+    from connections.engines import engine_create
+    from connections.models import DatabaseConnection
+
+    engine = engine_create(
+        DatabaseConnection(
+            db_type="postgresql",
+            host="127.0.0.1",
+            port=5432,
+            database_name=pg_database,
+            username="postgres",
+        )
+    )
+    try:
+        query_run(
+            engine, db_type="postgresql", sql="SELECT 1", max_rows=1, timeout_s=60
+        )
+        gc.collect()
+        started = time.perf_counter()
+        with _RssPeak() as rss:
+            result = query_run(
+                engine,
+                db_type="postgresql",
+                sql=f"SELECT repeat('x', {BIG_CELL_BYTES})",
+                max_rows=10,
+                timeout_s=60,
+            )
+        elapsed = (time.perf_counter() - started) * 1000
+    finally:
+        engine.dispose()
+    cell = result.rows[0][0]
+    return {
+        "ms": elapsed,
+        "rss_growth_mb": (rss.peak - rss.base) / 2**20,
+        "cell_bytes": len(cell.encode()),
+        "cap_bytes": settings.QUERY_MAX_CELL_BYTES,
+        "cut_cells": result.cut_cells,
+    }

@@ -117,6 +117,19 @@ def main() -> int:
             )
         )
 
+    big = memory.measure_big_cell(pg_name)
+    rows.append(
+        (
+            "3b. one 200 MB cell (SELECT repeat('x', 2e8)) via query_run, postgresql",
+            f"cell returned {big['cell_bytes'] / 1024:.0f} KB (cap "
+            f"{big['cap_bytes'] / 1024:.0f} KB), cut {big['cut_cells']}",
+            f"RSS growth {big['rss_growth_mb']:.1f} MB; {big['ms']:.0f} ms",
+            "flat" if big["rss_growth_mb"] < 50 else "grows",
+            "< 50 MB",
+            _ok(big["rss_growth_mb"] < 50),
+        )
+    )
+
     _step("4/5 throughput (gunicorn, 2 workers, wrk)")
     from connections.services import (
         connection_create,

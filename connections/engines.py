@@ -24,7 +24,6 @@ from connections.privileges import privilege_findings
 
 __all__ = [
     "ConnectionCheck",
-    "TargetUnavailable",
     "connection_check",
     "describe_connect_error",
     "engine_create",
@@ -34,10 +33,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# Kept for callers not yet moved to the one public error (agent/services.py,
-# agent/schema_browser.py catch it): the same class, not a second vocabulary.
-TargetUnavailable = TargetDatabaseUnavailable
 
 
 def engine_create(conn: DatabaseConnection, *, pooled: bool = True) -> Engine:

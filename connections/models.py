@@ -13,7 +13,7 @@ from connections.backends import BACKENDS
 
 # One choice per registered engine backend ("postgresql", "mysql", "sqlite"):
 # adding an engine to connections.backends.BACKENDS adds its choice here.
-DbType = models.TextChoices(
+DbType = models.TextChoices(  # type: ignore[call-overload]  # (value, label) pairs
     "DbType",
     [
         (backend.db_type.upper(), (backend.db_type, backend.label))

@@ -9,11 +9,14 @@
    (PostgreSQL `BEGIN READ ONLY`, MySQL/MariaDB `START TRANSACTION READ ONLY` on
    a session whose default access mode is read-only too, SQLite opened `mode=ro`
    with an authorizer by `connections.engines`) and always rolls it back.
-3. Bounds: a statement timeout on every engine and a row cap read with
-   `fetchmany` from a server-side cursor, so a huge result is never pulled whole.
+3. Bounds: one deadline over execution, fetch and serialisation (the server's
+   timeout, a cancel from a timer thread, a check between rows), a row cap and
+   byte caps per cell and per result applied while rows are fetched in small
+   batches from a server-side cursor (`bounds.py`), and no session state left
+   behind (`session_reset`).
 """
 
-from agent.sql_guard.errors import QueryFailed, StatementRefused, TargetDown
+from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.execution import QueryResult, query_run
 from agent.sql_guard.statement import statement_check
 
@@ -21,7 +24,6 @@ __all__ = [
     "QueryFailed",
     "QueryResult",
     "StatementRefused",
-    "TargetDown",
     "query_run",
     "statement_check",
 ]

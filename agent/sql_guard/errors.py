@@ -2,13 +2,10 @@
 
 A lost or unreachable database is `connections.exceptions.TargetDatabaseUnavailable`
 (the one public error for "the user's database failed"); all connections busy
-is `TargetDatabaseBusy`. `TargetDown` stays as a name for that same class while
-callers move to it.
+is `TargetDatabaseBusy`; both are raised by `query_run` at the seam.
 """
 
 from __future__ import annotations
-
-from connections.exceptions import TargetDatabaseUnavailable
 
 
 class StatementRefused(Exception):
@@ -26,6 +23,3 @@ class QueryFailed(Exception):
         super().__init__(message)
         self.message = message
         self.timed_out = timed_out
-
-
-TargetDown = TargetDatabaseUnavailable

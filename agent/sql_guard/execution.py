@@ -1,18 +1,20 @@
-"""Layers 2 and 3: a read-only transaction, a timeout and a row cap on every engine."""
+"""Layers 2 and 3: a read-only transaction, and bounds in time, rows and bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from agent.jsonable import to_jsonable
+from agent.sql_guard.bounds import Bounds, cell_bound, prefix_cell, row_bytes
 from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.statement import statement_check
 from connections import target_policy
@@ -34,6 +36,10 @@ class QueryResult:
     row_count: int
     truncated: bool
     duration_ms: float
+    # Why rows stopped: "rows" (QUERY_MAX_ROWS), "bytes" (QUERY_MAX_RESULT_BYTES)
+    # or None; and how many cells were cut at QUERY_MAX_CELL_BYTES (marked).
+    truncated_reason: str | None = None
+    cut_cells: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -56,7 +62,7 @@ def _scrub(message: str, engine: Engine) -> str:
 
 def _db_message(exc: BaseException, engine: Engine) -> str:
     original = getattr(exc, "orig", None) or exc
-    args = getattr(original, "args", ())
+    args: tuple[Any, ...] = getattr(original, "args", ())
     if len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], str):
         message = f"{args[1]} (error {args[0]})"  # MySQLdb: (errno, text)
     else:
@@ -86,39 +92,161 @@ def _connect(engine: Engine) -> Connection:
         ) from exc
 
 
+@dataclass
+class _Fetched:
+    columns: list[str] = field(default_factory=list)
+    column_types: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    truncated_reason: str | None = None
+    cut_cells: int = 0
+    result_bytes: int = 0
+
+
+# Rows per round trip: small, so 300 rows of 1 MB never arrive at once.
+_FETCH_BATCH = 20
+
+
 def _fetch(
-    connection: Connection, statement: str, max_rows: int, *, backend: DatabaseBackend
-) -> tuple[list[str], list[str], list[Any], bool]:
-    # Server-side cursor: only max_rows + 1 rows ever cross the wire (a plain
-    # cursor on PostgreSQL or MySQL pulls the whole result first).
-    result = connection.execution_options(
-        stream_results=True, yield_per=max_rows + 1, no_parameters=True
-    ).exec_driver_sql(statement)
-    try:
-        dbapi_cursor = result.cursor  # None once every row is read
-        description = dbapi_cursor.description if result.returns_rows else None
-        columns = list(result.keys()) if result.returns_rows else []
-        rows = result.fetchmany(max_rows + 1) if result.returns_rows else []
-        types = backend.column_types(description or [], rows[:max_rows])
-        if len(rows) > max_rows:
-            backend.abandon_stream(connection, dbapi_cursor)
-    finally:
-        result.close()
-    return columns, types, rows[:max_rows], len(rows) > max_rows
-
-
-def _run(
     connection: Connection,
+    statement: str,
     *,
     backend: DatabaseBackend,
-    statement: str,
-    max_rows: int,
-    timeout_s: float,
-) -> tuple[list[str], list[str], list[Any], bool]:
-    connection, statement = backend.begin_read_only(
-        connection, statement=statement, timeout_s=timeout_s
+    bounds: Bounds,
+    deadline: float,
+) -> _Fetched:
+    plan = backend.cells_bound(
+        connection, statement, max_cell_bytes=bounds.max_cell_bytes
     )
-    return _fetch(connection, statement, max_rows, backend=backend)
+    # Server-side cursor: rows cross the wire in small batches as they are read
+    # (a plain cursor on PostgreSQL or MySQL pulls the whole result first).
+    result = connection.execution_options(
+        stream_results=True, yield_per=_FETCH_BATCH, no_parameters=True
+    ).exec_driver_sql(plan.statement)
+    fetched = _Fetched()
+    try:
+        if not result.returns_rows:
+            return fetched
+        dbapi_cursor = result.cursor  # None once every row is read
+        description = plan.description or dbapi_cursor.description or []
+        fetched.columns = plan.columns or list(map(str, result.keys()))
+        width = len(fetched.columns)
+        raw_rows: list[Any] = []
+        while fetched.truncated_reason is None:
+            if time.monotonic() > deadline:
+                backend.abandon_stream(connection, dbapi_cursor)
+                raise _DeadlinePassed()
+            batch = result.fetchmany(_FETCH_BATCH)
+            if not batch:
+                break
+            for raw in batch:
+                if len(fetched.rows) >= bounds.max_rows:
+                    fetched.truncated_reason = "rows"
+                    break
+                row, cut = _row_bound(raw, plan.server_cut, width, bounds)
+                size = row_bytes(row)
+                if fetched.result_bytes + size > bounds.max_result_bytes:
+                    fetched.truncated_reason = "bytes"
+                    break
+                fetched.result_bytes += size
+                fetched.cut_cells += cut
+                fetched.rows.append(row)
+                if len(raw_rows) < _TYPE_SAMPLE:
+                    raw_rows.append(_sample(raw, plan.server_cut, width))
+        if fetched.truncated_reason is not None:
+            backend.abandon_stream(connection, dbapi_cursor)
+        fetched.column_types = backend.column_types(description, raw_rows)
+    finally:
+        result.close()
+    return fetched
+
+
+# Rows whose raw values help guess column types where the cursor does not say.
+_TYPE_SAMPLE = 20
+
+
+def _sample(raw: Any, server_cut: bool, width: int) -> list[Any]:
+    if not server_cut:
+        return list(raw)
+    return [raw[3 * i] for i in range(width)]
+
+
+def _row_bound(
+    raw: Any, server_cut: bool, width: int, bounds: Bounds
+) -> tuple[list[Any], int]:
+    """Return one row's cells, each cut to the cell cap, and how many were cut."""
+    row: list[Any] = []
+    cut_count = 0
+    for index in range(width):
+        if server_cut:
+            value, size, prefix = raw[3 * index : 3 * index + 3]
+            if size is not None:
+                row.append(prefix_cell(prefix, int(size), bounds.max_cell_bytes))
+                cut_count += 1
+                continue
+        else:
+            value = raw[index]
+        cell, was_cut = cell_bound(value, bounds.max_cell_bytes)
+        row.append(cell)
+        cut_count += was_cut
+    return row, cut_count
+
+
+class _DeadlinePassed(Exception):
+    """The client-side deadline passed between two fetched rows."""
+
+
+class _Canceller:
+    """Cancel the running statement from a timer thread at the deadline, once."""
+
+    def __init__(
+        self, backend: DatabaseBackend, engine: Engine, connection: Connection
+    ) -> None:
+        self._backend = backend
+        self._engine = engine
+        self._pooled = connection.connection
+        self._lock = threading.Lock()
+        self._done = False
+        self.fired = False
+        self._timer: threading.Timer | None = None
+
+    def start(self, seconds: float) -> None:
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            try:
+                self._backend.cancel(self._engine, self._pooled)
+            except Exception:
+                logger.warning(
+                    "cancelling a query at its deadline failed", exc_info=True
+                )
+
+    def stop(self) -> None:
+        # Under the lock: a cancel never reaches the connection once it is
+        # handed back for the next query.
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _release(connection: Connection, backend: DatabaseBackend) -> None:
+    """Roll back and drop every session state the query left; else discard."""
+    try:
+        connection.rollback()
+        if not connection.invalidated:
+            backend.session_reset(connection)
+        connection.close()
+    except Exception:
+        logger.warning("session reset failed; connection discarded", exc_info=True)
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+            connection.close()
 
 
 def query_run(
@@ -130,28 +258,38 @@ def query_run(
     timeout_s: float,
     check: bool = True,
 ) -> QueryResult:
-    """Run one read-only query with a timeout and a row cap; return its rows."""
+    """Run one read-only query bounded in time, rows and bytes; return its rows."""
     started = time.perf_counter()
     backend = backend_for(db_type)
+    bounds = Bounds.from_settings(max_rows=max_rows)
     try:
         statement = statement_check(sql, db_type=db_type) if check else sql
     except StatementRefused as exc:
         logger.info("query refused db_type=%s reason=%s", db_type, exc.reason)
         raise
     connection = _connect(engine)
+    # One deadline for execution, fetch and serialisation: the server's own
+    # timeout, a timer that cancels the statement from outside, and a check
+    # between fetched rows.
     deadline = time.monotonic() + timeout_s
+    canceller = _Canceller(backend, engine, connection)
     try:
-        columns, column_types, raw_rows, truncated = _run(
-            connection,
-            backend=backend,
-            statement=statement,
-            max_rows=max_rows,
-            timeout_s=timeout_s,
+        connection, statement = backend.begin_read_only(
+            connection, statement=statement, timeout_s=timeout_s
         )
-    except DBAPIError as exc:
+        canceller.start(deadline - time.monotonic())
+        fetched = _fetch(
+            connection, statement, backend=backend, bounds=bounds, deadline=deadline
+        )
+    except (DBAPIError, _DeadlinePassed) as exc:
         duration_ms = (time.perf_counter() - started) * 1000
         # Whatever error ends a statement past its deadline is the deadline's.
-        if backend.is_timeout(exc) or time.monotonic() >= deadline:
+        if (
+            isinstance(exc, _DeadlinePassed)
+            or canceller.fired
+            or backend.is_timeout(exc)
+            or time.monotonic() >= deadline
+        ):
             logger.info(
                 "query timed out db_type=%s duration_ms=%.1f sql=%s",
                 db_type,
@@ -159,7 +297,7 @@ def query_run(
                 _log_sql(statement),
             )
             raise QueryFailed(_timeout_message(timeout_s), timed_out=True) from exc
-        if exc.connection_invalidated:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             logger.warning("query lost its connection db_type=%s", db_type)
             raise TargetDatabaseUnavailable(
                 f"The connection to the database was lost: {_db_message(exc, engine)}"
@@ -174,27 +312,27 @@ def query_run(
         )
         raise QueryFailed(message) from exc
     finally:
-        try:
-            connection.rollback()
-            connection.close()
-        except SQLAlchemyError:
-            logger.warning("rollback failed; connection discarded", exc_info=True)
-            connection.invalidate()
+        canceller.stop()
+        _release(connection, backend)
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
-    rows = [[to_jsonable(value) for value in row] for row in raw_rows]
     logger.info(
-        "query ok db_type=%s rows=%d truncated=%s duration_ms=%.1f sql=%s",
+        "query ok db_type=%s rows=%d truncated=%s cut_cells=%d bytes=%d "
+        "duration_ms=%.1f sql=%s",
         db_type,
-        len(rows),
-        truncated,
+        len(fetched.rows),
+        fetched.truncated_reason,
+        fetched.cut_cells,
+        fetched.result_bytes,
         duration_ms,
         _log_sql(statement),
     )
     return QueryResult(
-        columns=[str(c) for c in columns],
-        column_types=column_types,
-        rows=rows,
-        row_count=len(rows),
-        truncated=truncated,
+        columns=[str(c) for c in fetched.columns],
+        column_types=fetched.column_types,
+        rows=fetched.rows,
+        row_count=len(fetched.rows),
+        truncated=fetched.truncated_reason is not None,
         duration_ms=duration_ms,
+        truncated_reason=fetched.truncated_reason,
+        cut_cells=fetched.cut_cells,
     )

@@ -9,7 +9,12 @@ first use.
 
 from __future__ import annotations
 
-from connections.backends.base import COLUMN_TYPES, DatabaseBackend, PrivilegeFinding
+from connections.backends.base import (
+    COLUMN_TYPES,
+    BoundedStatement,
+    DatabaseBackend,
+    PrivilegeFinding,
+)
 from connections.backends.mysql import MySQLBackend
 from connections.backends.postgresql import PostgreSQLBackend
 from connections.backends.sqlite import SQLiteBackend
@@ -38,6 +43,7 @@ def backend_for(db_type: str) -> DatabaseBackend:
 __all__ = [
     "BACKENDS",
     "COLUMN_TYPES",
+    "BoundedStatement",
     "DatabaseBackend",
     "PrivilegeFinding",
     "UnknownDatabaseType",

@@ -45,6 +45,22 @@ class PrivilegeFinding:
     blocking: bool
 
 
+@dataclass(frozen=True)
+class BoundedStatement:
+    """What to execute so no cell larger than the cap leaves the server.
+
+    With `server_cut`, each original column comes back as three values: the
+    value when it fits, else None; the full size in bytes when it does not;
+    and a prefix of it as text. `columns` and `description` are the original
+    statement's.
+    """
+
+    statement: str
+    server_cut: bool = False
+    columns: list[str] | None = None
+    description: Sequence[Sequence[Any]] | None = None
+
+
 class DatabaseBackend:
     """One database engine as the service needs it; subclass and implement all."""
 
@@ -114,8 +130,12 @@ class DatabaseBackend:
         """Return whether `exc` is the server stopping a statement at its limit."""
         raise self._missing("is_timeout")
 
-    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
-        """Cancel the statement running on `dbapi_connection`, from another thread."""
+    def cancel(self, engine: Engine, pooled_connection: Any) -> None:
+        """Cancel the statement running on `pooled_connection`, from another thread.
+
+        Called from a timer thread while the query thread is inside the driver:
+        use only what is safe concurrently (`.info`, a cancel request, a new
+        connection)."""
         raise self._missing("cancel")
 
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
@@ -125,6 +145,13 @@ class DatabaseBackend:
     def session_reset(self, connection: Connection) -> None:
         """Drop every session state a query could leave (locks, variables, …)."""
         raise self._missing("session_reset")
+
+    def cells_bound(
+        self, connection: Connection, statement: str, *, max_cell_bytes: int
+    ) -> BoundedStatement:
+        """Return the statement to run so cells over the cap are cut at the server
+        where the engine can (else the client cuts them while fetching)."""
+        raise self._missing("cells_bound")
 
     def column_types(
         self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]

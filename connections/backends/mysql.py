@@ -8,9 +8,10 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from connections.backends.base import (
+    BoundedStatement,
     DatabaseBackend,
     PrivilegeFinding,
     column_types_from_values,
@@ -82,13 +83,13 @@ _BLOB_CODES = {249, 250, 251, 252}
 class MySQLBackend(DatabaseBackend):
     """MySQL and MariaDB: every hook implemented."""
 
-    db_type = "mysql"  # type: ignore[assignment]
-    label = "MySQL / MariaDB"  # type: ignore[assignment]
-    default_port = 3306  # type: ignore[assignment]
-    sqlglot_dialect = "mysql"  # type: ignore[assignment]
-    prompt_dialect_name = "MySQL/MariaDB"  # type: ignore[assignment]
-    version_sql = "SELECT VERSION()"  # type: ignore[assignment]
-    allowed_options = {  # type: ignore[assignment]
+    db_type = "mysql"
+    label = "MySQL / MariaDB"
+    default_port = 3306
+    sqlglot_dialect = "mysql"
+    prompt_dialect_name = "MySQL/MariaDB"
+    version_sql = "SELECT VERSION()"
+    allowed_options = {
         "ssl_mode": frozenset(
             {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
         ),
@@ -115,6 +116,11 @@ class MySQLBackend(DatabaseBackend):
             **pool_args(pooled=pooled),
         )
         pin_resolved_address(engine, conn.host, conn.port, "host")
+
+        @event.listens_for(engine, "connect")
+        def _note_thread_id(dbapi_connection: Any, record: Any) -> None:
+            record.info["thread_id"] = dbapi_connection.thread_id()
+
         return engine
 
     def target_describe(self, conn: DatabaseConnection) -> str:
@@ -190,14 +196,18 @@ class MySQLBackend(DatabaseBackend):
 
     def is_timeout(self, exc: BaseException) -> bool:
         original = getattr(exc, "orig", None) or exc
-        args = getattr(original, "args", ())
+        args: tuple[Any, ...] = getattr(original, "args", ())
         return bool(args) and args[0] in _TIMEOUT_ERRORS
 
-    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
+    def cancel(self, engine: Engine, pooled_connection: Any) -> None:
         # KILL QUERY over a separate short connection (same account, same
         # pinned address): the account may always kill its own statements.
-        thread_id = int(dbapi_connection.thread_id())
-        killer = engine.pool._creator()  # type: ignore[attr-defined]  # unpooled
+        # mysqlclient refuses any call on a connection busy in another thread:
+        # the id was noted when the connection opened.
+        thread_id = int(pooled_connection.info["thread_id"])
+        # The pool's own connect function: events (host pinning) and all, unpooled.
+        creator: Any = engine.pool._creator
+        killer = creator(None)
         try:
             cursor = killer.cursor()
             cursor.execute(f"KILL QUERY {thread_id}")
@@ -219,6 +229,13 @@ class MySQLBackend(DatabaseBackend):
         # live as long as the session: no reset can be proven, so the session
         # ends with the query and the pool opens a fresh one next time.
         connection.invalidate()
+
+    def cells_bound(
+        self, connection: Connection, statement: str, *, max_cell_bytes: int
+    ) -> BoundedStatement:
+        # The result streams (SSCursor) and is cut row by row on the client;
+        # one value can be no larger than the server's max_allowed_packet.
+        return BoundedStatement(statement)
 
     def column_types(
         self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]

@@ -6,9 +6,14 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, text
 
-from connections.backends.base import DatabaseBackend, PrivilegeFinding
+from connections.backends.base import (
+    BoundedStatement,
+    DatabaseBackend,
+    PrivilegeFinding,
+)
 from connections.backends.server import pin_resolved_address, pool_args, server_url
 
 if TYPE_CHECKING:
@@ -65,13 +70,13 @@ _TYPES_BY_OID = {
 class PostgreSQLBackend(DatabaseBackend):
     """PostgreSQL: every hook implemented."""
 
-    db_type = "postgresql"  # type: ignore[assignment]
-    label = "PostgreSQL"  # type: ignore[assignment]
-    default_port = 5432  # type: ignore[assignment]
-    sqlglot_dialect = "postgres"  # type: ignore[assignment]
-    prompt_dialect_name = "PostgreSQL"  # type: ignore[assignment]
-    version_sql = "SELECT current_setting('server_version')"  # type: ignore[assignment]
-    allowed_options = {  # type: ignore[assignment]
+    db_type = "postgresql"
+    label = "PostgreSQL"
+    default_port = 5432
+    sqlglot_dialect = "postgres"
+    prompt_dialect_name = "PostgreSQL"
+    version_sql = "SELECT current_setting('server_version')"
+    allowed_options = {
         "sslmode": frozenset(
             {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
         ),
@@ -156,9 +161,9 @@ class PostgreSQLBackend(DatabaseBackend):
         original = getattr(exc, "orig", None) or exc
         return getattr(original, "sqlstate", None) == _QUERY_CANCELED
 
-    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
+    def cancel(self, engine: Engine, pooled_connection: Any) -> None:
         # A cancel request travels on its own short connection to the server.
-        dbapi_connection.cancel_safe(timeout=5.0)
+        pooled_connection.driver_connection.cancel_safe(timeout=5.0)
 
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # Closing the named (server-side) cursor drops the rest of the result
@@ -175,6 +180,55 @@ class PostgreSQLBackend(DatabaseBackend):
             raw.execute("DISCARD ALL")
         finally:
             raw.autocommit = False
+
+    def cells_bound(
+        self, connection: Connection, statement: str, *, max_cell_bytes: int
+    ) -> BoundedStatement:
+        # Declaring a server-side cursor describes the result without running
+        # it; the statement is then wrapped so a cell over the cap comes back
+        # as its size and a prefix, and the server never ships the whole value
+        # (SELECT repeat('x', 200000000) would otherwise cross as 200 MB).
+        # On the driver's own named cursor: SQLAlchemy's streamed result would
+        # prefetch a first row, i.e. run the statement. A savepoint keeps a
+        # statement that fails here for the real run to report as usual.
+        raw: Any = connection.connection.driver_connection
+        raw.execute("SAVEPOINT sqlagent_describe")
+        try:
+            with raw.cursor(name="sqlagent_describe") as cursor:
+                cursor.execute(statement)
+                description = list(cursor.description or [])
+        except psycopg.Error:
+            raw.execute("ROLLBACK TO SAVEPOINT sqlagent_describe")
+            return BoundedStatement(statement)
+        raw.execute("RELEASE SAVEPOINT sqlagent_describe")
+        if not description:
+            return BoundedStatement(statement)
+        columns = [str(column.name) for column in description]
+        width = len(columns)
+        names = ", ".join(f'"c{i}"' for i in range(width))
+        sizes = ", ".join(
+            f'octet_length(q."c{i}"::text) AS "s{i}"' for i in range(width)
+        )
+        cap = int(max_cell_bytes)
+        cells = ", ".join(
+            f'CASE WHEN z."s{i}" <= {cap} THEN q."c{i}" END, '
+            f'CASE WHEN z."s{i}" > {cap} THEN z."s{i}" END, '
+            f'CASE WHEN z."s{i}" > {cap} THEN left(q."c{i}"::text, {cap}) END'
+            for i in range(width)
+        )
+        body = statement.strip().rstrip(";")
+        # Only generated names and an integer are spliced in; the statement
+        # itself is the checked one, run as it would be without the wrap.
+        wrapped = (
+            # OFFSET 0 keeps the subquery from being flattened, so each
+            # value is computed once, not once per reference below.
+            f"SELECT {cells} FROM (SELECT * FROM (\n{body}\n) AS q0 OFFSET 0) "  # noqa: S608
+            f"AS q({names}) "
+            f"CROSS JOIN LATERAL (SELECT {sizes}) AS z"
+        )
+        return BoundedStatement(
+            wrapped, server_cut=True, columns=columns, description=description
+        )
 
     def column_types(
         self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]

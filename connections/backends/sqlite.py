@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine
 
 from connections.backends.base import (
+    BoundedStatement,
     DatabaseBackend,
     PrivilegeFinding,
     column_types_from_values,
@@ -96,6 +98,48 @@ def sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: Any) 
     return sqlite3.SQLITE_DENY
 
 
+# printf's width and precision: `%.*c` with 1e9 runs for a minute inside one
+# function call, out of reach of the progress handler and interrupt(), even
+# though its result is then refused as too big.
+_PRINTF_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d+))?(?:ll|l)?(.)")
+
+
+class _BoundedPrintf:
+    """printf()/format() that refuse widths past the value limit, then run SQLite's."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        # SQLite's own printf, on a private connection that never sees user data
+        # beyond these arguments.
+        self._builtin = sqlite3.connect(":memory:", check_same_thread=False)
+        self._builtin.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+
+    def __call__(self, *args: Any) -> Any:
+        if not args or args[0] is None:
+            return None
+        self._check(str(args[0]), args[1:])
+        marks = ", ".join("?" for _ in args)
+        return self._builtin.execute(f"SELECT printf({marks})", args).fetchone()[0]
+
+    def _check(self, fmt: str, rest: tuple[Any, ...]) -> None:
+        position = 0
+        for width, precision, conversion in _PRINTF_SPEC.findall(fmt):
+            for number in (width, precision):
+                if number == "*":
+                    value = rest[position] if position < len(rest) else 0
+                    position += 1
+                else:
+                    value = number or 0
+                try:
+                    too_big = abs(int(value)) > self._limit
+                except (TypeError, ValueError):
+                    too_big = False
+                if too_big:
+                    raise ValueError("string or blob too big")
+            if conversion != "%":
+                position += 1
+
+
 def value_length_limit() -> int:
     """Return the longest string or blob SQLite may build in one step."""
     from django.conf import settings
@@ -121,6 +165,9 @@ def sqlite_connect_readonly(database_name: str) -> sqlite3.Connection:
     # to its end without reaching the progress handler: bound what one value
     # may grow to, so such a call fails at once instead of running for a minute.
     raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, value_length_limit())
+    bounded_printf = _BoundedPrintf(value_length_limit())
+    for name in ("printf", "format"):
+        raw.create_function(name, -1, bounded_printf)
     raw.set_authorizer(sqlite_authorizer)
     return raw
 
@@ -138,13 +185,13 @@ def _declared_kind(declared: str | None) -> str | None:
 class SQLiteBackend(DatabaseBackend):
     """SQLite: every hook implemented."""
 
-    db_type = "sqlite"  # type: ignore[assignment]
-    label = "SQLite"  # type: ignore[assignment]
-    default_port = 0  # type: ignore[assignment]
-    sqlglot_dialect = "sqlite"  # type: ignore[assignment]
-    prompt_dialect_name = "SQLite"  # type: ignore[assignment]
-    version_sql = "SELECT sqlite_version()"  # type: ignore[assignment]
-    allowed_options: dict[str, frozenset[str]] = {}  # type: ignore[assignment]
+    db_type = "sqlite"
+    label = "SQLite"
+    default_port = 0
+    sqlglot_dialect = "sqlite"
+    prompt_dialect_name = "SQLite"
+    version_sql = "SELECT sqlite_version()"
+    allowed_options: dict[str, frozenset[str]] = {}
 
     def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
         database_name = conn.database_name
@@ -181,8 +228,8 @@ class SQLiteBackend(DatabaseBackend):
         # deadline caused it, so that is what decides.
         return False
 
-    def cancel(self, engine: Engine, dbapi_connection: Any) -> None:
-        dbapi_connection.interrupt()
+    def cancel(self, engine: Engine, pooled_connection: Any) -> None:
+        pooled_connection.driver_connection.interrupt()
 
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # SQLite steps rows on demand: an unread rest costs nothing.
@@ -193,6 +240,13 @@ class SQLiteBackend(DatabaseBackend):
         # temporary objects, ATTACH and PRAGMA writes, and SQLite has no
         # session variables or advisory locks.
         return None
+
+    def cells_bound(
+        self, connection: Connection, statement: str, *, max_cell_bytes: int
+    ) -> BoundedStatement:
+        # SQLITE_LIMIT_LENGTH already bounds every value SQLite can build; the
+        # client cuts what lies between that and the cell cap.
+        return BoundedStatement(statement)
 
     def column_types(
         self, description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]

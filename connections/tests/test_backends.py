@@ -59,7 +59,7 @@ def test_the_base_backend_refuses_every_hook_loudly():
     for hook in HOOKS:
         member = getattr(DatabaseBackend, hook)
         if isinstance(member, property):
-            call = member.fget
+            call: Any = member.fget
             args: list[Any] = []
             kwargs: dict[str, Any] = {}
         else:
