@@ -13,6 +13,13 @@ if ! mysqladmin -h 127.0.0.1 -uroot ping >/dev/null 2>&1; then
   echo "Starting MariaDB..."
   as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
 fi
+# Redis: the shared-cache tests (CACHE_URL=redis://…) use the machine's own.
+if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "Starting Redis..."
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+    --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+fi
 for _ in $(seq 1 60); do
   pg_isready -q -h 127.0.0.1 -p 5432 && mysqladmin -h 127.0.0.1 -uroot ping >/dev/null 2>&1 && break
   sleep 1

@@ -11,6 +11,7 @@ command -v gcc >/dev/null || need+=(gcc)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v mysql >/dev/null || need+=(mariadb-client)
+command -v redis-server >/dev/null || need+=(redis-server)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"

@@ -24,7 +24,7 @@ class HeaderLimitOffsetPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 200
 
-    def paginate_queryset(
+    def paginate_queryset(  # type: ignore[override]
         self, queryset: QuerySet, request: Request, view: Any = None
     ) -> list[Any]:
         # Bad paging input is the client's to fix: 400, not a silent default.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,7 +35,7 @@ from agent.exceptions import (
 from agent.llm.tools import ToolContext
 from agent.models import Thread, Turn, TurnOutcome, TurnSource, TurnStatus
 from connections.exceptions import TargetDatabaseUnavailable
-from connections.models import UserSession
+from connections.models import SessionStatus, UserSession
 from connections.services import session_get_or_create_active, session_resume
 from connections.target_policy import TargetRefused
 from sqlagent_project import capacity
@@ -84,19 +87,20 @@ def thread_ask(
     )
     started = time.perf_counter()
     try:
-        try:
-            session_engine = engine_cache.get(session)
-        except TargetRefused as exc:
-            raise TargetDatabaseUnavailable(str(exc)) from exc
-        # capacity (helper prod): no app-DB connection held while the model
-        # thinks; at most ASK_MAX_CONCURRENT asks per process, else 503.
-        with capacity.app_database_released(), capacity.ask_slot():
-            outcome = llm.agent_answer(
-                session_engine=session_engine,
-                question=question,
-                history=history,
-                chat_model=chat_model,
-            )
+        with engine_dropped_if_session_closes(session.pk):
+            try:
+                session_engine = engine_cache.get(session)
+            except TargetRefused as exc:
+                raise TargetDatabaseUnavailable(str(exc)) from exc
+            # No app-DB connection held while the model thinks; at most
+            # ASK_MAX_CONCURRENT asks per process, else 503.
+            with capacity.app_database_released(), capacity.ask_slot():
+                outcome = llm.agent_answer(
+                    session_engine=session_engine,
+                    question=question,
+                    history=history,
+                    chat_model=chat_model,
+                )
     except ApplicationError as exc:
         turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
         logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
@@ -146,23 +150,24 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     started = time.perf_counter()
     context: ToolContext | None = None
     try:
-        try:
-            session_engine = engine_cache.get(session)
-        except TargetRefused as exc:
-            raise TargetDatabaseUnavailable(str(exc)) from exc
-        context = ToolContext(
-            engine=session_engine.engine,
-            db_type=session_engine.db_type,
-            catalog=llm.catalog_get(session_engine),
-        )
-        try:
-            result = context.query(sql)
-        except sql_guard.StatementRefused as exc:
-            raise SqlRefused(exc.reason) from exc
-        except sql_guard.QueryFailed as exc:
-            if exc.timed_out:
-                raise SqlTimedOut(exc.message) from exc
-            raise SqlFailed(exc.message) from exc
+        with engine_dropped_if_session_closes(session.pk):
+            try:
+                session_engine = engine_cache.get(session)
+            except TargetRefused as exc:
+                raise TargetDatabaseUnavailable(str(exc)) from exc
+            context = ToolContext(
+                engine=session_engine.engine,
+                db_type=session_engine.db_type,
+                catalog=llm.catalog_get(session_engine),
+            )
+            try:
+                result = context.query(sql)
+            except sql_guard.StatementRefused as exc:
+                raise SqlRefused(exc.reason) from exc
+            except sql_guard.QueryFailed as exc:
+                if exc.timed_out:
+                    raise SqlTimedOut(exc.message) from exc
+                raise SqlFailed(exc.message) from exc
     except ApplicationError as exc:
         ran = context.queries if context is not None else []
         partial = TurnOutcome(queries=[q.as_dict() for q in ran])
@@ -221,6 +226,20 @@ def thread_delete(*, thread: Thread) -> None:
 def thread_continue(*, user: User, thread: Thread) -> UserSession:
     """Make `thread` the current conversation again, on its database."""
     return session_resume(user=user, session_id=thread.pk)
+
+
+@contextlib.contextmanager
+def engine_dropped_if_session_closes(session_id: uuid.UUID) -> Iterator[None]:
+    """Drop the session's cached engine after the work if the session closed
+    meanwhile: a disconnect racing an ask must not leave an engine behind."""
+    try:
+        yield
+    finally:
+        closed = not UserSession.objects.filter(
+            pk=session_id, status=SessionStatus.ACTIVE
+        ).exists()
+        if closed and engine_cache.evict(session_id):
+            logger.info("engine dropped for a session closed mid-ask %s", session_id)
 
 
 def thread_get_or_create(*, session: UserSession, question: str) -> Thread:

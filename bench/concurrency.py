@@ -83,7 +83,9 @@ async def _asker(
             errors.append(r.status_code)
 
 
-async def _probe(base_url: str, token: str, until: float, cookie_page: str, out: dict):
+async def _probe(
+    base_url: str, token: str, until: float, cookie_page: str, out: dict
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         while time.monotonic() < until:
@@ -116,9 +118,10 @@ def _db_sampler(database_url: str, stop: threading.Event, peak: list[int]) -> No
     with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres") as conn:
         conn.autocommit = True
         while not stop.is_set():
-            count = conn.execute(
+            row = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
-            ).fetchone()[0]
+            ).fetchone()
+            count = row[0] if row else 0
             peak[0] = max(peak[0], count)
             stop.wait(0.2)
 

@@ -100,4 +100,4 @@ def app_database_pools_close() -> None:
     for conn in connections.all(initialized_only=True):
         # Only a pool that exists: the `pool` property would create one.
         if conn.alias in getattr(conn, "_connection_pools", {}):
-            conn.close_pool()
+            conn.close_pool()  # type: ignore[attr-defined]  # the psycopg backend

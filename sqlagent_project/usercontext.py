@@ -26,7 +26,9 @@ class UserLogContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.user = SimpleLazyObject(lambda: _user_bound(request))
+        request.user = SimpleLazyObject(  # type: ignore[assignment]
+            lambda: _user_bound(request)
+        )
         return self.get_response(request)
 
 

@@ -88,9 +88,10 @@ def result_as_dict(result: sql_guard.QueryResult | None) -> dict[str, Any] | Non
         "row_count": result.row_count,
         "truncated": result.truncated,
     }
-    column_types = getattr(result, "column_types", None)
-    if column_types is not None:
-        stored["column_types"] = list(column_types)
+    stored["column_types"] = list(result.column_types)
+    # Why the rows stopped ("rows" or "bytes") and how many cells were cut.
+    stored["truncated_reason"] = result.truncated_reason
+    stored["cut_cells"] = result.cut_cells
     return stored
 
 

@@ -169,7 +169,7 @@ def result_for_llm(
         masked,
         max_rows=settings.LLM_RESULT_MAX_ROWS,
         max_chars=settings.LLM_RESULT_MAX_CHARS,
-        max_cell=getattr(settings, "LLM_MAX_CELL_CHARS", 2000),
+        max_cell=settings.LLM_MAX_CELL_CHARS,
     )
 
 

@@ -60,6 +60,9 @@ def _scrub(message: str, engine: Engine) -> str:
     return re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", message)
 
 
+_QUOTED = "\x00quoted statement\x00"
+
+
 def _db_message(exc: BaseException, engine: Engine) -> str:
     original = getattr(exc, "orig", None) or exc
     args: tuple[Any, ...] = getattr(original, "args", ())
@@ -68,6 +71,17 @@ def _db_message(exc: BaseException, engine: Engine) -> str:
     else:
         message = str(original)
     lines = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    # PostgreSQL quotes the statement it ran ("LINE 1: DECLARE … CURSOR FOR …"
+    # and a caret under it): that is our wrapper, not what the user wrote.
+    kept: list[str] = []
+    for line in lines:
+        if line.startswith("LINE ") or (
+            kept and kept[-1] is _QUOTED and not line.strip("^ ")
+        ):
+            kept.append(_QUOTED)
+            continue
+        kept.append(line)
+    lines = [line for line in kept if line is not _QUOTED]
     message = "\n".join(lines[:4]) or type(original).__name__
     if len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 1] + "…"

@@ -385,3 +385,29 @@ def test_the_model_can_ask_for_no_chart_through_its_tool(alice, connected_sessio
     turn = thread_ask(user=alice, question="orders", chat_model=model)
 
     assert turn.chart is None
+
+
+def test_a_disconnect_racing_an_ask_leaves_no_engine_for_the_closed_session(
+    alice, connected_session, monkeypatch
+):
+    from agent import services
+    from connections.services import session_disconnect
+
+    session = connected_session(alice, "sqlite")
+    lookup = services.session_get_or_create_active
+
+    def lookup_then_disconnect(*, user):
+        # The session is read as active, then another request closes it
+        # before this ask fetches its engine.
+        found = lookup(user=user)
+        session_disconnect(session=found)
+        return found
+
+    monkeypatch.setattr(
+        services, "session_get_or_create_active", lookup_then_disconnect
+    )
+    model = scripted(tool_call("SELECT COUNT(*) FROM customers"), "Six.")
+
+    thread_ask(user=alice, question="How many?", chat_model=model)
+
+    assert session.id not in engine_cache

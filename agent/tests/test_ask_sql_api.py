@@ -126,3 +126,18 @@ def test_sql_runs_on_the_callers_own_session_only(
 
     assert response.status_code == 409
     assert not Turn.objects.filter(thread__user__email__startswith="bob").exists()
+
+
+def test_a_postgresql_error_quotes_no_statement_the_user_never_wrote(
+    alice_client, alice, make_connection
+):
+    _connect(alice_client, make_connection, alice, "postgresql")
+
+    response = alice_client.post(
+        "/ask/sql", {"sql": "SELECT nope FROM customers"}, format="json"
+    )
+
+    detail = response.json()["detail"]
+    assert detail.startswith('column "nope" does not exist')
+    assert "CURSOR" not in detail
+    assert "LINE 1" not in detail

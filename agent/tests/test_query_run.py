@@ -650,3 +650,47 @@ def test_mysql_reads_backslashes_the_way_the_statement_check_does(
     result = run(engine, "mysql", sql, timeout_s=10)
 
     assert result.rows == [["a' , SLEEP(5) -- "]]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name, type FROM pragma_table_info('customers') ORDER BY cid",
+        "SELECT value FROM json_each('[1, 2, 3]')",
+    ],
+)
+def test_sqlite_table_valued_read_functions_are_allowed(sql, alice, make_connection):
+    engine = engine_create(make_connection(alice, "sqlite"))
+    try:
+        result = query_run(engine, db_type="sqlite", sql=sql, max_rows=10, timeout_s=5)
+    finally:
+        engine.dispose()
+
+    assert result.row_count >= 3
+
+
+def test_sqlite_schema_table_stays_unwritable_with_the_parser_bypassed(
+    alice, make_connection
+):
+    engine = engine_create(make_connection(alice, "sqlite"))
+    try:
+        with pytest.raises(QueryFailed):
+            query_run(
+                engine,
+                db_type="sqlite",
+                sql="UPDATE sqlite_master SET sql = 'x' WHERE name = 'customers'",
+                max_rows=10,
+                timeout_s=5,
+                check=False,
+            )
+        with pytest.raises(QueryFailed):
+            query_run(
+                engine,
+                db_type="sqlite",
+                sql="PRAGMA writable_schema = ON",
+                max_rows=10,
+                timeout_s=5,
+                check=False,
+            )
+    finally:
+        engine.dispose()

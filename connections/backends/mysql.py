@@ -115,7 +115,13 @@ class MySQLBackend(DatabaseBackend):
             },
             **pool_args(pooled=pooled),
         )
-        pin_resolved_address(engine, conn.host, conn.port, "host")
+        # mysqlclient has no separate "address" parameter (libpq's hostaddr):
+        # VERIFY_IDENTITY checks the certificate against `host`, so that mode
+        # gets the name the user gave (checked against the policy just before).
+        verify_identity = options.get("ssl_mode") == "VERIFY_IDENTITY"
+        pin_resolved_address(
+            engine, conn.host, conn.port, "host", keep_name=verify_identity
+        )
 
         @event.listens_for(engine, "connect")
         def _note_thread_id(dbapi_connection: Any, record: Any) -> None:

@@ -39,10 +39,18 @@ def pool_args(*, pooled: bool) -> dict[str, Any]:
     }
 
 
-def pin_resolved_address(engine: Engine, host: str, port: int, param: str) -> None:
-    """Resolve and check the host at every physical connect; connect to that address."""
+def pin_resolved_address(
+    engine: Engine, host: str, port: int, param: str, *, keep_name: bool = False
+) -> None:
+    """Resolve and check the host at every physical connect; connect to that address.
+
+    With `keep_name` (a TLS mode that checks the server's certificate against
+    the host name, which the driver can only do when given the name), the name
+    is checked the same way but handed to the driver as it is.
+    """
     from connections import target_policy
 
     @event.listens_for(engine, "do_connect")
     def _resolve(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
-        cparams[param] = target_policy.resolve_host(host, port)
+        address = target_policy.resolve_host(host, port)
+        cparams[param] = host if keep_name else address

@@ -93,9 +93,33 @@ def sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: Any) 
         if (arg2 or "").lower() in _DENIED_FUNCTIONS:
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and _is_schema_probe(arg1, arg2, *_):
+        return sqlite3.SQLITE_OK
     if action in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY
+
+
+_SCHEMA_TABLES = {"sqlite_master", "sqlite_schema"}
+_SCHEMA_COLUMNS = {"type", "name", "tbl_name", "rootpage", "sql"}
+
+
+def _is_schema_probe(table: str | None, column: str | None, *rest: Any) -> bool:
+    """Tell SQLite's own check of the schema table from a write.
+
+    The first table-valued function of a connection (`pragma_table_info('t')`,
+    `json_each(...)`) makes SQLite ask for UPDATE on the schema table's columns,
+    outside any trigger. Nothing is written: the file is opened read-only, the
+    schema table refuses changes without `writable_schema` (a pragma this
+    authorizer denies), and the statement check refuses UPDATE anyway.
+    """
+    database, trigger = [*rest, None, None][:2]
+    return (
+        (table or "").lower() in _SCHEMA_TABLES
+        and (column or "").lower() in _SCHEMA_COLUMNS
+        and database == "main"
+        and trigger is None
+    )
 
 
 # printf's width and precision: `%.*c` with 1e9 runs for a minute inside one

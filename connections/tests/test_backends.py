@@ -130,3 +130,39 @@ def test_a_connection_check_on_a_backend_without_a_version_query_fails_loudly(
 
     with pytest.raises(NotImplementedError, match="version_sql"):
         connection_check(connection)
+
+
+def _connect_params(options: dict[str, str]) -> dict[str, object]:
+    from sqlalchemy import event
+
+    from connections.engines import engine_create
+    from connections.models import DatabaseConnection
+
+    connection = DatabaseConnection(
+        db_type="mysql",
+        host="localhost",
+        port=3306,
+        database_name="x",
+        username="u",
+        options=options,
+    )
+    engine = engine_create(connection, pooled=False)
+    seen: dict[str, object] = {}
+
+    @event.listens_for(engine, "do_connect")
+    def _capture(dialect, conn_rec, cargs, cparams):  # runs after the pinning
+        seen.update(cparams)
+        raise RuntimeError("captured")
+
+    with pytest.raises(Exception, match="captured"):
+        engine.connect()
+    engine.dispose()
+    return seen
+
+
+def test_mysql_connects_to_the_checked_address_by_default():
+    assert _connect_params({})["host"] in {"127.0.0.1", "::1"}
+
+
+def test_mysql_verify_identity_keeps_the_host_name_for_the_certificate_check():
+    assert _connect_params({"ssl_mode": "VERIFY_IDENTITY"})["host"] == "localhost"
