@@ -47,6 +47,14 @@ class SessionEngine:
     extras: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def privacy_policy(self) -> PrivacyPolicy:
+        """Return what may leave for the model; read from the connection row when
+        the builder gave none, so no engine built elsewhere runs unrestricted."""
+        if self.privacy is None:
+            connection = DatabaseConnection.objects.get(pk=self.connection_id)
+            self.privacy = PrivacyPolicy.for_connection(connection)
+        return self.privacy
+
 
 class EngineCache:
     """LRU of session engines with an idle timeout; evicted engines are disposed."""

@@ -51,10 +51,17 @@ class ConnectionAdminForm(forms.ModelForm):
             "masked_hidden": "Show masked values as tokens to the user too.",
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Omitted (older clients, scripts): keep the stored tier, or the default.
+        self.fields["privacy"].required = False
+
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         if self.errors:
             return cleaned
+        if not cleaned.get("privacy"):
+            cleaned["privacy"] = self.instance.privacy or "rows"
         try:
             connection_validate(
                 db_type=cleaned.get("db_type", ""),

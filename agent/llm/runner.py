@@ -67,7 +67,7 @@ def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
             catalog = SchemaCatalog(
                 session_engine.engine,
                 session_engine.db_type,
-                privacy=session_engine.privacy,
+                privacy=session_engine.privacy_policy(),
             )
             session_engine.extras["catalog"] = catalog
     return catalog

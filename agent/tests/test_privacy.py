@@ -5,6 +5,7 @@ result, a sample, an error and an earlier turn."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -278,3 +279,30 @@ def test_history_drops_answers_written_before_the_privacy_rules_changed(alice):
     assert "Who is first?" in replayed
     assert CANARY not in replayed
     assert "6 customers; see the table." in replayed
+
+
+def test_an_engine_built_without_a_policy_reads_it_from_the_connection(
+    alice, make_connection
+):
+    from agent.engines import SessionEngine
+    from agent.llm import catalog_get
+
+    connection = make_connection(alice, "sqlite", privacy="schema")
+    engine = engine_create(connection)
+    # As a caller outside the engine cache builds one (e.g. evaluation runs).
+    session_engine = SessionEngine(
+        session_id=uuid.uuid4(),
+        connection_id=connection.pk,
+        connection_version=connection.updated_at,
+        db_type="sqlite",
+        engine=engine,
+    )
+    try:
+        catalog = catalog_get(session_engine)
+        described = catalog.describe(["customers"])
+    finally:
+        engine.dispose()
+
+    assert catalog.privacy is not None
+    assert catalog.privacy.tier == "schema"
+    assert "Lovelace" not in described

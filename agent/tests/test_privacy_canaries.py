@@ -222,3 +222,59 @@ def test_a_tier_changed_to_schema_applies_to_the_next_ask_and_its_history(
     # The first answer quoted an email: it is not replayed under the new tier.
     assert "First email?" in later
     assert _leaks(later, CUSTOMER_VALUES) == []
+
+
+def _mcp_ask(token: str, question: str) -> dict[str, Any]:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": question}},
+    }
+    response = client.post(
+        "/mcp",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_ACCEPT="application/json, text/event-stream",
+    )
+    result = response.json()["result"]
+    assert result["isError"] is False, result
+    return result["structuredContent"]
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_an_mcp_ask_and_its_follow_up_on_schema_send_no_value_to_the_llm(
+    alice, connected_session, llm_stub, db_type
+):
+    from accounts.services import token_create
+
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("describe_tables", {"table_names": ["customers"]})]),
+            StubReply(
+                tool_calls=[
+                    ("run_query", {"sql": "SELECT * FROM customers ORDER BY id"})
+                ]
+            ),
+            StubReply(content="Six customers; see the table."),
+            StubReply(
+                tool_calls=[("run_query", {"sql": "SELECT name FROM customers"})]
+            ),
+            StubReply(content="See the table."),
+        ]
+    )
+    connected_session(alice, db_type, privacy="schema")
+    token = token_create(owner=alice, name="claude", scope="ask").value
+
+    first = _mcp_ask(token, "Show every customer")
+    follow_up = _mcp_ask(token, "And only their names?")
+
+    assert first["row_count"] == follow_up["row_count"] == 6
+    assert len(llm_stub.requests) == 5
+    assert _leaks(_sent_to_llm(llm_stub), CUSTOMER_VALUES) == []
+    # The user's own record of the turn still holds the rows.
+    assert Turn.objects.get(pk=first["turn_id"]).result["rows"][0][1] == "Ada Lovelace"

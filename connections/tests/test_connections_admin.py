@@ -243,3 +243,31 @@ def test_the_connection_services_apply_the_save_time_checks_themselves(alice):
 
     assert "host" in excinfo.value.errors
     assert not DatabaseConnection.objects.exists()
+
+
+def test_the_admin_sets_the_privacy_tier_and_masks_and_refuses_a_bad_pattern(
+    admin_client, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+    url = f"{CONNECTIONS}{connection.id}/change/"
+
+    saved = admin_client.post(
+        url,
+        _change_form(
+            connection,
+            privacy="schema",
+            masked_columns='["*email*", "customers.phone"]',
+            masked_hidden="on",
+        ),
+    )
+    refused = admin_client.post(
+        url, _change_form(connection, masked_columns='["a.b.c"]')
+    )
+
+    assert saved.status_code == 302
+    assert refused.status_code == 200
+    assert "is not a column name or pattern" in refused.content.decode()
+    connection.refresh_from_db()
+    assert connection.privacy == "schema"
+    assert connection.masked_columns == ["*email*", "customers.phone"]
+    assert connection.masked_hidden is True
