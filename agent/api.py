@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.http import HttpResponseBase, StreamingHttpResponse
@@ -16,6 +16,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from accounts.models import TokenScope
+from accounts.types import AuthenticatedRequest
 from agent import serializers as s
 from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
@@ -52,7 +53,7 @@ class EventStreamRenderer(BaseRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         return json.dumps(data, cls=JSONEncoder).encode()
 
@@ -118,6 +119,24 @@ def _event_stream(events: Iterator[tuple[str, Any]]) -> Iterator[bytes]:
             close()
 
 
+ASK_RESPONSES: dict[Any, Any] = {
+    (200, "application/json"): s.AskOutputSerializer,
+    (200, "text/event-stream"): OpenApiResponse(
+        response=SSE_EVENT_SCHEMA,
+        description=(
+            "Server-Sent Events: turn, step, query, rows, token, then "
+            "done (the JSON answer) or error ({detail, code})."
+        ),
+    ),
+    **ERROR_RESPONSES,
+    409: error("No database connected for this session."),
+    422: error("The agent could not reach an answer within its step limit."),
+    502: error("The LLM or the database could not be reached."),
+    503: error("No LLM is configured."),
+    504: error("The LLM did not answer in time."),
+}
+
+
 class AskApi(APIView):
     throttle_scope = "ask"
     renderer_classes = [JSONRenderer, EventStreamRenderer]
@@ -125,26 +144,11 @@ class AskApi(APIView):
 
     @extend_schema(
         request=s.AskInputSerializer,
-        responses={
-            (200, "application/json"): s.AskOutputSerializer,
-            (200, "text/event-stream"): OpenApiResponse(
-                response=SSE_EVENT_SCHEMA,
-                description=(
-                    "Server-Sent Events: turn, step, query, rows, token, then "
-                    "done (the JSON answer) or error ({detail, code})."
-                ),
-            ),
-            **ERROR_RESPONSES,
-            409: error("No database connected for this session."),
-            422: error("The agent could not reach an answer within its step limit."),
-            502: error("The LLM or the database could not be reached."),
-            503: error("No LLM is configured."),
-            504: error("The LLM did not answer in time."),
-        },
+        responses=ASK_RESPONSES,
         tags=["ask"],
         description=STREAM_DESCRIPTION,
     )
-    def post(self, request: Request) -> HttpResponseBase:
+    def post(self, request: AuthenticatedRequest) -> HttpResponseBase:
         serializer = s.AskInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         question = serializer.validated_data["question"]
@@ -159,8 +163,12 @@ class AskApi(APIView):
         turn = thread_ask(user=request.user, question=question)
         return Response(s.AskOutputSerializer(turn).data)
 
-    def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    def finalize_response(  # type: ignore[override]
+        self,
+        request: Request,
+        response: HttpResponseBase,
+        *args: Any,
+        **kwargs: Any,
     ) -> HttpResponseBase:
         # An error before the stream starts is an ordinary JSON error.
         if isinstance(response, Response) and isinstance(
@@ -168,7 +176,13 @@ class AskApi(APIView):
         ):
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+        # A stream is a StreamingHttpResponse, which DRF passes through as is.
+        return super().finalize_response(
+            request,
+            response,  # type: ignore[arg-type]
+            *args,
+            **kwargs,
+        )
 
 
 class AskCancelApi(APIView):
@@ -186,7 +200,7 @@ class AskCancelApi(APIView):
             "already ended is left as it is (`status` says how it ended)."
         ),
     )
-    def post(self, request: Request, turn_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, turn_id: int) -> Response:
         turn = ask_cancel(user=request.user, turn_id=turn_id)
         return Response(s.AskCancelOutputSerializer(turn).data, status=202)
 
@@ -212,7 +226,7 @@ class AskSqlApi(APIView):
             "its reason, stored as a failed turn."
         ),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = s.AskSqlInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         turn = thread_run_sql(user=request.user, sql=serializer.validated_data["sql"])
@@ -228,7 +242,7 @@ class ThreadListApi(APIView):
         tags=["threads"],
         description="Your threads, most recently active first, one page at a time.",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         paginator = ThreadPagination()
         threads = paginator.paginate_queryset(
             thread_list_for_user(user=request.user), request, view=self
@@ -247,7 +261,7 @@ class ThreadDetailApi(APIView):
         tags=["threads"],
         description="One thread with a page of its turns, oldest first.",
     )
-    def get(self, request: Request, thread_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
         paginator = TurnPagination()
         turns = paginator.paginate_queryset(thread.turns.all(), request, view=self)
@@ -259,7 +273,7 @@ class ThreadDetailApi(APIView):
         responses={200: s.ThreadSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["threads"],
     )
-    def patch(self, request: Request, thread_id: str) -> Response:
+    def patch(self, request: AuthenticatedRequest, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
         serializer = s.ThreadRenameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -270,7 +284,7 @@ class ThreadDetailApi(APIView):
     @extend_schema(
         responses={204: None, **ERROR_RESPONSES, **NOT_FOUND}, tags=["threads"]
     )
-    def delete(self, request: Request, thread_id: str) -> Response:
+    def delete(self, request: AuthenticatedRequest, thread_id: str) -> Response:
         thread = thread_get_for_user(user=request.user, thread_id=thread_id)
         thread_delete(thread=thread)
         return Response(status=204)
@@ -294,7 +308,7 @@ class SchemaApi(APIView):
             "thousands of tables); describe one with /databases/{id}/schema/{table}."
         ),
     )
-    def get(self, request: Request, db_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         tables = schema_tables(
             user=request.user,
@@ -323,7 +337,7 @@ class SchemaTableApi(APIView):
         tags=["schema"],
         operation_id="schema_table_retrieve",
     )
-    def get(self, request: Request, db_id: int, table: str) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int, table: str) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         detail = schema_table_detail(
             user=request.user, connection=connection, table=table

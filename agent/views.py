@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import (
@@ -20,6 +20,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
+from accounts.types import AuthenticatedHttpRequest
 from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
 from agent.services import (
@@ -66,7 +67,7 @@ HISTORY_TURNS_PER_PAGE = 20
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def chat(request: HttpRequest) -> HttpResponse:
+def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AskForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -80,7 +81,8 @@ def chat(request: HttpRequest) -> HttpResponse:
     session = session_get_or_create_active(user=request.user)
     thread = thread_list_for_user(user=request.user).filter(id=session.id).first()
     suggestions: list[str] = []
-    if session.db_connection is not None and (thread is None or not thread.turn_count):
+    empty = thread is None or not getattr(thread, "turn_count", 0)
+    if session.db_connection is not None and empty:
         try:
             suggestions = questions_suggest(
                 user=request.user, connection=session.db_connection
@@ -100,7 +102,7 @@ def chat(request: HttpRequest) -> HttpResponse:
         ),
         "has_connections": connection_list_for_user(user=request.user).exists(),
         "can_switch": connection_list_for_user(user=request.user)
-        .exclude(pk=session.db_connection_id)
+        .exclude(pk=session.db_connection_id or 0)
         .exists(),
         "recent_threads": thread_list_for_user(user=request.user).exclude(
             id=session.id
@@ -112,7 +114,7 @@ def chat(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def history_list(request: HttpRequest) -> HttpResponse:
+def history_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     threads = thread_list_for_user(user=request.user).select_related("db_connection")
     page = Paginator(threads, HISTORY_THREADS_PER_PAGE).get_page(
         request.GET.get("page")
@@ -124,7 +126,9 @@ def history_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def history_detail(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+def history_detail(
+    request: AuthenticatedHttpRequest, thread_id: uuid.UUID
+) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
     page = Paginator(thread.turns.all(), HISTORY_TURNS_PER_PAGE).get_page(
         request.GET.get("page")
@@ -152,7 +156,7 @@ class RunSqlForm(forms.Form):
 
 @login_required
 @require_POST
-def chat_run_sql(request: HttpRequest) -> HttpResponse:
+def chat_run_sql(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Run edited SQL as a new turn of the current thread; back to the chat."""
     form = RunSqlForm(request.POST)
     if not form.is_valid():
@@ -170,7 +174,7 @@ def chat_run_sql(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def turn_status(request: HttpRequest, turn_id: int) -> JsonResponse:
+def turn_status(request: AuthenticatedHttpRequest, turn_id: int) -> JsonResponse:
     """Return a turn's status, for a page waiting on a turn still running."""
     turn = turn_get_for_user(user=request.user, turn_id=turn_id)
     return JsonResponse({"turn_id": turn.id, "status": turn.status})
@@ -178,7 +182,7 @@ def turn_status(request: HttpRequest, turn_id: int) -> JsonResponse:
 
 @login_required
 @require_GET
-def turn_rows(request: HttpRequest, turn_id: int) -> JsonResponse:
+def turn_rows(request: AuthenticatedHttpRequest, turn_id: int) -> JsonResponse:
     """Return the rows stored with a turn, for paging and sorting in the page."""
     turn = turn_get_for_user(user=request.user, turn_id=turn_id)
     if not turn.result:
@@ -196,7 +200,9 @@ def turn_rows(request: HttpRequest, turn_id: int) -> JsonResponse:
 
 @login_required
 @require_POST
-def history_continue(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+def history_continue(
+    request: AuthenticatedHttpRequest, thread_id: uuid.UUID
+) -> HttpResponse:
     """Make this conversation the current one again and go on in the chat."""
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
     try:
@@ -210,7 +216,9 @@ def history_continue(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse
 
 @login_required
 @require_POST
-def history_rename(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+def history_rename(
+    request: AuthenticatedHttpRequest, thread_id: uuid.UUID
+) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
     try:
         thread_rename(thread=thread, title=request.POST.get("title", ""))
@@ -223,7 +231,9 @@ def history_rename(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def history_delete(request: HttpRequest, thread_id: uuid.UUID) -> HttpResponse:
+def history_delete(
+    request: AuthenticatedHttpRequest, thread_id: uuid.UUID
+) -> HttpResponse:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
     thread_delete(thread=thread)
     messages.success(request, "Conversation deleted.")
@@ -241,7 +251,7 @@ def csv_cell(value: object) -> object:
 
 @login_required
 @require_GET
-def turn_csv(request: HttpRequest, turn_id: int) -> HttpResponse:
+def turn_csv(request: AuthenticatedHttpRequest, turn_id: int) -> HttpResponse:
     """Send the rows stored with the turn (what the user saw), not a re-run."""
     turn = turn_get_for_user(user=request.user, turn_id=turn_id)
     if not turn.result or not turn.result.get("columns"):

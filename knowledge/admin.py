@@ -45,7 +45,7 @@ class GoldenSetAdmin(admin.ModelAdmin):
 class EvaluationResultInline(admin.TabularInline):
     model = EvaluationResult
     extra = 0
-    fields = ["position", "question", "outcome", "generated_sql", "error"]
+    fields = ("position", "question", "outcome", "generated_sql", "error")
     readonly_fields = fields
 
 

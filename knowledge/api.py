@@ -9,10 +9,10 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.types import AuthenticatedRequest
 from agent.selectors import thread_get_for_user
 from connections.selectors import connection_get_for_user
 from knowledge import evaluation, selectors, services
@@ -29,15 +29,15 @@ class _ListCreateApi(APIView):
     serializer_class: Any
     selector: Any
 
-    def _queryset(self, request: Request, db_id: int) -> QuerySet:
+    def _queryset(self, request: AuthenticatedRequest, db_id: int) -> QuerySet:
         connection_get_for_user(user=request.user, connection_id=db_id)
         return type(self).selector(user=request.user, connection_id=db_id)
 
-    def get(self, request: Request, db_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
         objects = self._queryset(request, db_id)
         return Response(self.serializer_class(objects, many=True).data)
 
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -56,23 +56,29 @@ class _DetailApi(APIView):
     serializer_class: Any
     selector: Any
 
-    def _object(self, request: Request, db_id: int, object_id: int) -> Any:
+    def _object(self, request: AuthenticatedRequest, db_id: int, object_id: int) -> Any:
         queryset = type(self).selector(user=request.user, connection_id=db_id)
         return get_object_or_404(queryset, pk=object_id)
 
-    def get(self, request: Request, db_id: int, object_id: int) -> Response:
+    def get(
+        self, request: AuthenticatedRequest, db_id: int, object_id: int
+    ) -> Response:
         return Response(
             self.serializer_class(self._object(request, db_id, object_id)).data
         )
 
-    def patch(self, request: Request, db_id: int, object_id: int) -> Response:
+    def patch(
+        self, request: AuthenticatedRequest, db_id: int, object_id: int
+    ) -> Response:
         obj = self._object(request, db_id, object_id)
         serializer = self.serializer_class(obj, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         obj = self.update(obj=obj, data=serializer.validated_data)
         return Response(self.serializer_class(obj).data)
 
-    def delete(self, request: Request, db_id: int, object_id: int) -> Response:
+    def delete(
+        self, request: AuthenticatedRequest, db_id: int, object_id: int
+    ) -> Response:
         self._object(request, db_id, object_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -102,7 +108,7 @@ class NotePrefillApi(APIView):
     @extend_schema(
         tags=TAGS, request=None, responses={200: None, **ERROR_RESPONSES, **NOT_FOUND}
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         return Response({"added": services.notes_prefill(connection=connection)})
 
@@ -146,7 +152,9 @@ class ExampleCheckApi(APIView):
         request=None,
         responses={200: s.ExampleSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def post(self, request: Request, db_id: int, object_id: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, db_id: int, object_id: int
+    ) -> Response:
         queryset = selectors.example_list_for_user(
             user=request.user, connection_id=db_id
         )
@@ -164,7 +172,7 @@ class ImportApi(APIView):
         request=s.ImportInputSerializer,
         responses={200: s.ImportOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = s.ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -186,7 +194,7 @@ class RunListApi(APIView):
         tags=TAGS,
         responses={200: s.RunSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def get(self, request: Request, db_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection_get_for_user(user=request.user, connection_id=db_id)
         runs = selectors.run_list_for_user(user=request.user, connection_id=db_id)
         return Response(s.RunSerializer(runs, many=True).data)
@@ -196,7 +204,7 @@ class RunListApi(APIView):
         request=s.RunInputSerializer,
         responses={202: s.RunSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def post(self, request: Request, db_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = s.RunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -222,14 +230,14 @@ class RunDetailApi(APIView):
         tags=TAGS,
         responses={200: s.RunDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def get(self, request: Request, db_id: int, run_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, db_id: int, run_id: int) -> Response:
         run = selectors.run_get_for_user(
             user=request.user, connection_id=db_id, run_id=run_id
         )
         return Response(s.RunDetailSerializer(run).data)
 
 
-def _turn(request: Request, thread_id: str, turn_id: int) -> Any:
+def _turn(request: AuthenticatedRequest, thread_id: str, turn_id: int) -> Any:
     thread = thread_get_for_user(user=request.user, thread_id=thread_id)
     return get_object_or_404(
         thread.turns.select_related("thread__db_connection"), pk=turn_id
@@ -242,7 +250,9 @@ class FeedbackApi(APIView):
         request=s.FeedbackSerializer,
         responses={200: s.FeedbackSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def post(self, request: Request, thread_id: str, turn_id: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, thread_id: str, turn_id: int
+    ) -> Response:
         turn = _turn(request, thread_id, turn_id)
         serializer = s.FeedbackSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -258,7 +268,9 @@ class SaveExampleApi(APIView):
         request=None,
         responses={201: s.ExampleSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
-    def post(self, request: Request, thread_id: str, turn_id: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, thread_id: str, turn_id: int
+    ) -> Response:
         turn = _turn(request, thread_id, turn_id)
         example = services.example_from_turn(turn=turn)
         return Response(

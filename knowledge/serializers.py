@@ -72,7 +72,10 @@ class ImportInputSerializer(serializers.Serializer):
 
 class ImportOutputSerializer(serializers.Serializer):
     created = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.DictField())
+    # The import's own per-line errors (a field named like Serializer.errors).
+    errors = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.DictField()
+    )
 
 
 class RunInputSerializer(serializers.Serializer):

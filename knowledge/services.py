@@ -95,8 +95,8 @@ def sql_run_readonly(
             max_rows=settings.QUERY_MAX_ROWS,
             timeout_s=settings.QUERY_TIMEOUT_S,
         )
-    except sql_guard.TargetDown as exc:
-        raise sql_guard.QueryFailed(exc.reason) from exc
+    except TargetDatabaseUnavailable as exc:
+        raise sql_guard.QueryFailed(exc.message) from exc
     except SQLAlchemyError as exc:
         raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
     finally:
@@ -171,9 +171,10 @@ def notes_prefill(*, connection: DatabaseConnection) -> int:
             comment = (inspector.get_table_comment(table) or {}).get("text")
             if comment:
                 found.append((table, "", comment))
-            for column in inspector.get_columns(table):
-                if column.get("comment"):
-                    found.append((table, column["name"], column["comment"]))
+            for reflected in inspector.get_columns(table):
+                column_comment = reflected.get("comment")
+                if column_comment:
+                    found.append((table, reflected["name"], column_comment))
     except SQLAlchemyError as exc:
         raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
     finally:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.types import AuthenticatedHttpRequest
 from connections.selectors import connection_get_for_user
 from knowledge import evaluation, selectors, services
 from sqlagent_project.errors import ApplicationError
@@ -15,7 +16,7 @@ from sqlagent_project.errors import ApplicationError
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def knowledge_page(request: HttpRequest, db_id: int) -> HttpResponse:
+def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse:
     """Show and edit the connection's knowledge; start an evaluation run."""
     connection = connection_get_for_user(user=request.user, connection_id=db_id)
     if request.method == "POST":
@@ -62,7 +63,7 @@ def knowledge_page(request: HttpRequest, db_id: int) -> HttpResponse:
 
 
 @login_required
-def runs_page(request: HttpRequest, db_id: int) -> HttpResponse:
+def runs_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse:
     connection = connection_get_for_user(user=request.user, connection_id=db_id)
     runs = selectors.run_list_for_user(user=request.user, connection_id=db_id)
     return render(
@@ -71,7 +72,9 @@ def runs_page(request: HttpRequest, db_id: int) -> HttpResponse:
 
 
 @login_required
-def run_page(request: HttpRequest, db_id: int, run_id: int) -> HttpResponse:
+def run_page(
+    request: AuthenticatedHttpRequest, db_id: int, run_id: int
+) -> HttpResponse:
     connection = connection_get_for_user(user=request.user, connection_id=db_id)
     run = selectors.run_get_for_user(
         user=request.user, connection_id=db_id, run_id=run_id

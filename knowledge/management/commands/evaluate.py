@@ -52,12 +52,11 @@ class Command(BaseCommand):
             "previous_accuracy": previous.accuracy if previous else None,
             "model": run.model,
             "prompt_version": run.prompt_version,
-            "outcomes": {},
         }
+        outcomes: dict[str, int] = {}
         for result in run.results.all():
-            summary["outcomes"][result.outcome] = (
-                summary["outcomes"].get(result.outcome, 0) + 1
-            )
+            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        summary["outcomes"] = outcomes
         if options["as_json"]:
             self.stdout.write(json.dumps(summary))
             return
