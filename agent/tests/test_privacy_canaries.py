@@ -278,3 +278,32 @@ def test_an_mcp_ask_and_its_follow_up_on_schema_send_no_value_to_the_llm(
     assert _leaks(_sent_to_llm(llm_stub), CUSTOMER_VALUES) == []
     # The user's own record of the turn still holds the rows.
     assert Turn.objects.get(pk=first["turn_id"]).result["rows"][0][1] == "Ada Lovelace"
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_an_evaluation_run_on_schema_tier_sends_no_value_to_the_llm(
+    alice, make_connection, llm_stub, db_type, capsys
+):
+    from django.core.management import call_command
+
+    from knowledge.models import GoldenQuestion, GoldenSet
+
+    sql = "SELECT name, email FROM customers ORDER BY id"
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("run_query", {"sql": sql})]),
+            StubReply(content="The names and emails are in the table."),
+        ]
+    )
+    connection = make_connection(alice, db_type, privacy="schema")
+    golden = GoldenSet.objects.create(connection=connection, name="canary")
+    GoldenQuestion.objects.create(
+        golden_set=golden, question="Names and emails of customers?", sql=sql
+    )
+
+    call_command("evaluate", str(connection.id), "--set", "canary", "--json")
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["correct"] == 1
+    assert llm_stub.requests
+    assert _leaks(_sent_to_llm(llm_stub), CUSTOMER_VALUES) == []
