@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -89,6 +89,12 @@ class _DetailApi(APIView):
         return obj
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="knowledge_notes_list",
+        responses={200: s.NoteSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND},
+    )
+)
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
 class NoteListApi(_ListCreateApi):
     serializer_class = s.NoteSerializer
@@ -113,6 +119,16 @@ class NotePrefillApi(APIView):
         return Response({"added": services.notes_prefill(connection=connection)})
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="knowledge_instructions_list",
+        responses={
+            200: s.InstructionSerializer(many=True),
+            **ERROR_RESPONSES,
+            **NOT_FOUND,
+        },
+    )
+)
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
 class InstructionListApi(_ListCreateApi):
     serializer_class = s.InstructionSerializer
@@ -128,6 +144,12 @@ class InstructionDetailApi(_DetailApi):
     selector = selectors.instruction_list_for_user
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="knowledge_examples_list",
+        responses={200: s.ExampleSerializer(many=True), **ERROR_RESPONSES, **NOT_FOUND},
+    )
+)
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
 class ExampleListApi(_ListCreateApi):
     serializer_class = s.ExampleSerializer

@@ -83,7 +83,7 @@ class RunInputSerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, required=False)
 
 
-class ResultSerializer(serializers.ModelSerializer):
+class EvaluationResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = EvaluationResult
         fields = [
@@ -127,7 +127,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunDetailSerializer(RunSerializer):
-    results = ResultSerializer(many=True, read_only=True)
+    results = EvaluationResultSerializer(many=True, read_only=True)
     previous_accuracy = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):

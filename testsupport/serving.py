@@ -83,6 +83,9 @@ def serving_env(
 ) -> dict[str, str]:
     """Return the environment of a production-like instance (shared secrets)."""
     env = dict(os.environ)
+    # Browser tests let Playwright's event loop thread use the ORM; a served
+    # instance is production: async safety stays on (check --deploy says so).
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "sqlagent_project.settings",
