@@ -93,17 +93,9 @@ class ConnectionAdminForm(forms.ModelForm):
         return fields
 
 
-_SERVICE_FIELDS = (
-    "label",
-    "db_type",
-    "host",
-    "port",
-    "database_name",
-    "username",
-    "options",
-    "privacy",
-    "masked_columns",
-    "masked_hidden",
+# The form's fields as the connection services take them (the owner aside).
+_SERVICE_FIELDS = tuple(
+    name for name in ConnectionAdminForm.Meta.fields if name != "owner"
 )
 
 

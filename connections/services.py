@@ -20,7 +20,7 @@ from connections.exceptions import (
 )
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.signals import session_released
-from connections.validation import connection_validate
+from connections.validation import ValidConnection, connection_validate
 from sqlagent_project import logcontext
 from sqlagent_project.errors import ApplicationError
 
@@ -29,6 +29,15 @@ logger = logging.getLogger(__name__)
 # Writing last_activity_at on every request would make every read a write;
 # once a minute is precise enough to tell idle sessions apart.
 _ACTIVITY_RESOLUTION = timedelta(seconds=60)
+
+
+def _connection_unsaved(
+    *, owner: User, valid: ValidConnection, password: str, label: str = ""
+) -> DatabaseConnection:
+    connection = DatabaseConnection(owner=owner, label=label, **valid.stored_fields())
+    # A file has no password, whatever a client sent.
+    connection.set_password("" if valid.is_file else password)
+    return connection
 
 
 @transaction.atomic
@@ -59,20 +68,9 @@ def connection_create(
         masked_columns=masked_columns,
         masked_hidden=masked_hidden,
     )
-    connection = DatabaseConnection(
-        owner=owner,
-        label=label,
-        db_type=valid.db_type,
-        host=valid.host,
-        port=valid.port,
-        database_name=valid.database_name,
-        username=valid.username,
-        options=valid.options,
-        privacy=valid.privacy,
-        masked_columns=valid.masked_columns,
-        masked_hidden=valid.masked_hidden,
+    connection = _connection_unsaved(
+        owner=owner, valid=valid, password=password, label=label
     )
-    connection.set_password("" if valid.is_file else password)
     connection.save()
     logger.info(
         "connection created id=%s owner=%s type=%s",
@@ -169,16 +167,7 @@ def connection_try(
         username=username,
         options=options,
     )
-    connection = DatabaseConnection(
-        owner=owner,
-        db_type=valid.db_type,
-        host=valid.host,
-        port=valid.port,
-        database_name=valid.database_name,
-        username=valid.username,
-        options=valid.options,
-    )
-    connection.set_password("" if valid.is_file else password)
+    connection = _connection_unsaved(owner=owner, valid=valid, password=password)
     check = connection_check(connection)
     logger.info("connection tried owner=%s type=%s ok=%s", owner.pk, db_type, check.ok)
     return check

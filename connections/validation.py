@@ -3,6 +3,7 @@ the services themselves, so no way in skips a save-time rule."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,10 @@ class ValidConnection:
     @property
     def is_file(self) -> bool:
         return self.db_type == DbType.SQLITE
+
+    def stored_fields(self) -> dict[str, Any]:
+        """Return the fields as DatabaseConnection stores them."""
+        return dataclasses.asdict(self)
 
 
 def connection_validate(
