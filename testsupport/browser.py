@@ -104,3 +104,6 @@ def log_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> N
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{base_url}/")
+    # The page's scripts are deferred (the chart libraries are large): until
+    # they have run, Ask is a plain form post and nothing streams.
+    page.wait_for_load_state("load")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent.models import Turn, TurnStatus
-from testsupport.browser import log_in
+from testsupport.browser import ANSWER_TIMEOUT_MS, log_in
 from testsupport.llm_stub import StubLLMServer, StubReply, scripted_responder
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,7 +56,8 @@ def test_the_chat_page_shows_steps_in_order_and_the_answer_word_by_word(
     # The question shows at once, before the model has said anything.
     expect(live.locator(".question")).to_contain_text("Who lives in Germany?")
     steps = live.locator(".steps .step")
-    expect(steps).to_have_count(1)
+    # The first ask of a server builds its agent: allow for a slow machine.
+    expect(steps).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     expect(steps.nth(0)).to_have_text("Listing the tables")
     expect(steps).to_have_count(2)
     expect(steps.nth(1)).to_have_text("Reading the columns of customers")
@@ -92,7 +93,7 @@ def test_stop_cancels_the_ask_and_the_turn_is_stored_cancelled(
     page.get_by_label("Your question").fill("Who lives in Germany?")
     page.get_by_role("button", name="Ask").click()
     live = page.locator(".turn.live")
-    expect(live.locator(".steps .step")).to_have_count(1)
+    expect(live.locator(".steps .step")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
     live.get_by_role("button", name="Stop").click()
 
     turn = Turn.objects.get()
@@ -117,7 +118,9 @@ def test_escape_stops_a_streaming_answer(
 
     page.get_by_label("Your question").fill("Who lives in Germany?")
     page.get_by_role("button", name="Ask").click()
-    expect(page.locator(".turn.live .steps .step")).to_have_count(1)
+    expect(page.locator(".turn.live .steps .step")).to_have_count(
+        1, timeout=ANSWER_TIMEOUT_MS
+    )
     page.keyboard.press("Escape")
 
     turn = Turn.objects.get()
