@@ -16,6 +16,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
 
 from agent import sql_guard
+from agent.tokens import count_tokens
 
 if TYPE_CHECKING:
     from agent.privacy import PrivacyPolicy
@@ -27,11 +28,6 @@ SAMPLE_VALUE_CHARS = 40
 MIN_TOKENS_PER_TABLE = 40
 # A table list this short is always sent whole, whatever the budget.
 LIST_MIN_TOKENS = 200
-
-
-def estimate_tokens(text: str) -> int:
-    """Return a rough token count (about four characters a token)."""
-    return len(text) // 4 + 1
 
 
 @dataclass(frozen=True)
@@ -174,7 +170,7 @@ class SchemaCatalog:
         prompt: SchemaPrompt | None = None
         if len(tables) * MIN_TOKENS_PER_TABLE <= token_budget:
             text = self.describe(tables)
-            tokens = estimate_tokens(text)
+            tokens = count_tokens(text)
             if tokens <= token_budget:
                 prompt = SchemaPrompt(text, True, len(tables), tokens)
         if prompt is None:
@@ -186,11 +182,11 @@ class SchemaCatalog:
             # The list alone may not fit either (thousands of tables): cut it to
             # half the budget, the other half is for the tables described with
             # each question.
-            if estimate_tokens(text) > max(token_budget // 2, LIST_MIN_TOKENS):
+            if count_tokens(text) > max(token_budget // 2, LIST_MIN_TOKENS):
                 listed: list[str] = []
-                used = estimate_tokens(head) + 40
+                used = count_tokens(head) + 40
                 for name in tables:
-                    used += len(name) // 4 + 1
+                    used += count_tokens(name) + 1  # and its comma
                     if used > token_budget // 2:
                         break
                     listed.append(name)
@@ -199,9 +195,9 @@ class SchemaCatalog:
                     + ", ".join(listed)
                     + f", and {len(tables) - len(listed)} more not listed here. "
                     "The tables most relevant to each question are described "
-                    "with it; list_tables lists them all."
+                    "with it; list_tables with a search word finds the others."
                 )
-            prompt = SchemaPrompt(text, False, len(tables), estimate_tokens(text))
+            prompt = SchemaPrompt(text, False, len(tables), count_tokens(text))
         self._prompts[token_budget] = prompt
         return prompt
 

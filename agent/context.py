@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from agent.catalog import SchemaCatalog, estimate_tokens
+from agent.catalog import SchemaCatalog
+from agent.tokens import count_tokens, schema_token_budget
 from sqlagent_project.capacity import app_database_released
 
 logger = logging.getLogger("agent.context")
@@ -73,7 +74,7 @@ def question_context_messages(
         connection_id=connection_id, question=question, catalog=catalog
     )
     parts = [context.text] if context.text else []
-    budget = settings.SCHEMA_PROMPT_TOKEN_BUDGET
+    budget = schema_token_budget()
     if not catalog.prompt(token_budget=budget).inlined:
         candidates = catalog.tables_named_in(question)
         candidates += [t for t in context.tables if t not in candidates]
@@ -81,7 +82,7 @@ def question_context_messages(
         used = 0
         for table in candidates[: settings.KNOWLEDGE_TOP_K_TABLES]:
             text = catalog.describe([table])
-            cost = estimate_tokens(text)
+            cost = count_tokens(text)
             if used + cost > budget // 2:
                 break
             described.append(text)

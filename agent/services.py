@@ -483,12 +483,12 @@ def turns_fail_orphaned() -> int:
             closed += Turn.objects.filter(
                 pk__in=dead, status=TurnStatus.RUNNING
             ).update(**fields)
+    # The model's budget for the whole ask, its queries, and a minute of slack
+    # (retry back-offs, finishing the turn).
     longest = timedelta(
-        seconds=(
-            settings.LLM_TIMEOUT_S * (settings.LLM_MAX_RETRIES + 1)
-            + settings.QUERY_TIMEOUT_S
-        )
-        * settings.AGENT_MAX_STEPS
+        seconds=settings.LLM_ASK_BUDGET_S
+        + settings.QUERY_TIMEOUT_S * settings.AGENT_MAX_STEPS
+        + 60
     )
     closed += Turn.objects.filter(
         status=TurnStatus.RUNNING, created_at__lt=timezone.now() - longest

@@ -32,6 +32,7 @@ from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.llm import agent_answer, catalog_get, system_prompt
 from agent.privacy import PrivacyPolicy
+from agent.tokens import schema_token_budget
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
 from knowledge.models import (
@@ -158,7 +159,10 @@ def run_start(
             "OPENAI_MODEL": settings.OPENAI_MODEL,
             "LLM_TEMPERATURE": settings.LLM_TEMPERATURE,
             "AGENT_MAX_STEPS": settings.AGENT_MAX_STEPS,
-            "SCHEMA_PROMPT_TOKEN_BUDGET": settings.SCHEMA_PROMPT_TOKEN_BUDGET,
+            "LLM_CONTEXT_TOKENS": settings.LLM_CONTEXT_TOKENS,
+            "LLM_MAX_TOKENS": settings.LLM_MAX_TOKENS,
+            "LLM_ASK_BUDGET_S": settings.LLM_ASK_BUDGET_S,
+            "schema_token_budget": schema_token_budget(),
             "KNOWLEDGE_TOP_K_EXAMPLES": settings.KNOWLEDGE_TOP_K_EXAMPLES,
             "KNOWLEDGE_TOP_K_INSTRUCTIONS": settings.KNOWLEDGE_TOP_K_INSTRUCTIONS,
             "QUERY_MAX_ROWS": settings.QUERY_MAX_ROWS,

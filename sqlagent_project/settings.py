@@ -291,11 +291,19 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4.1-mini")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=60.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+# One ask's whole model time (every call and retry of its agent loop, streamed or
+# not): past it the ask ends with llm_timeout instead of waiting on.
+LLM_ASK_BUDGET_S = env.float("LLM_ASK_BUDGET_S", default=180.0)
+# The model's context window in tokens; the prompt budgets are shares of it.
+LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=32768)
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.0)
 # Steps of the agent loop (each LLM call and each tool call is a step).
 AGENT_MAX_STEPS = env.int("AGENT_MAX_STEPS", default=16)
-# Up to this many tokens the whole schema goes into the system prompt.
-SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=6000)
+# The share of LLM_CONTEXT_TOKENS the schema may take in the system prompt: up to
+# it the whole schema goes in, past it the table list (see agent/tokens.py).
+SCHEMA_PROMPT_SHARE = env.float("SCHEMA_PROMPT_SHARE", default=0.2)
+# An absolute schema budget in tokens instead of the share (unset: the share).
+SCHEMA_PROMPT_TOKEN_BUDGET = env.int("SCHEMA_PROMPT_TOKEN_BUDGET", default=None)
 # Prior turns replayed to the LLM as conversation history.
 THREAD_HISTORY_TURNS = env.int("THREAD_HISTORY_TURNS", default=10)
 QUESTION_MAX_LENGTH = env.int("QUESTION_MAX_LENGTH", default=4000)

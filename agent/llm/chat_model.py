@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx
+import openai
 from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
@@ -56,6 +62,54 @@ def llm_settings() -> LLMSettings:
     )
 
 
+# When the running ask's model time ends (time.monotonic()), or None outside an ask.
+_ask_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "ask_deadline", default=None
+)
+
+
+class AskBudgetSpent(openai.OpenAIError):
+    """The ask's model time (LLM_ASK_BUDGET_S) is spent: no further call is made.
+
+    An OpenAIError, because the SDK passes those up at once instead of retrying.
+    """
+
+
+@contextmanager
+def model_time_budget(seconds: float) -> Iterator[None]:
+    """Bound every model call made inside, retries included, to end within
+    `seconds` from now: one budget for a whole ask, however many calls it takes."""
+    token = _ask_deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _ask_deadline.reset(token)
+
+
+def model_time_left() -> float | None:
+    """Seconds left of the running ask's model time; None outside an ask."""
+    deadline = _ask_deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _request_within_budget(request: httpx.Request) -> None:
+    """Cap one HTTP request to the model at the ask's remaining time, or refuse it.
+
+    The client's own timeout (LLM_TIMEOUT_S) bounds one try; retries resend the
+    same request, so without this one call could take (1 + retries) timeouts.
+    """
+    left = model_time_left()
+    if left is None:
+        return
+    if left <= 0:
+        raise AskBudgetSpent()
+    timeout = dict(request.extensions.get("timeout") or {})
+    for phase in ("connect", "read", "write", "pool"):
+        current = timeout.get(phase)
+        timeout[phase] = left if current is None else min(current, left)
+    request.extensions["timeout"] = timeout
+
+
 def chat_model_create(config: LLMSettings) -> BaseChatModel:
     """Return the chat model, on chat completions (what compatible servers speak)."""
     return ChatOpenAI(
@@ -70,6 +124,11 @@ def chat_model_create(config: LLMSettings) -> BaseChatModel:
         use_responses_api=False,
         # Token counts on streamed answers too (the last chunk carries them).
         stream_usage=True,
+        # The SDK's own client (its connection limits), plus the ask's budget.
+        http_client=openai.DefaultHttpxClient(
+            timeout=config.timeout_s,
+            event_hooks={"request": [_request_within_budget]},
+        ),
     )
 
 

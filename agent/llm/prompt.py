@@ -9,8 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from agent.catalog import SchemaCatalog, estimate_tokens
+from agent.catalog import SchemaCatalog
 from agent.privacy import PrivacyPolicy, policy_default
+from agent.tokens import count_tokens, schema_token_budget
 from connections.backends import backend_for
 
 
@@ -57,7 +58,7 @@ def system_prompt(
     """Return the rules and the schema (whole, or the table list when too big)."""
     privacy = privacy or catalog.privacy or policy_default()
     dialect = dialect_name(db_type)
-    schema = catalog.prompt(token_budget=settings.SCHEMA_PROMPT_TOKEN_BUDGET)
+    schema = catalog.prompt(token_budget=schema_token_budget())
     return (
         f"You are SQLAgent. You answer questions about a {dialect} database by "
         "writing SQL and running it with the run_query tool.\n"
@@ -90,14 +91,14 @@ def system_prompt(
 
 def named_tables_context(catalog: SchemaCatalog, question: str) -> list[BaseMessage]:
     """Describe the tables the question names, when the prompt lacks the schema."""
-    budget = settings.SCHEMA_PROMPT_TOKEN_BUDGET
+    budget = schema_token_budget()
     if catalog.prompt(token_budget=budget).inlined:
         return []
     named = catalog.tables_named_in(question)
     if not named:
         return []
     description = catalog.describe(named)
-    if estimate_tokens(description) > budget // 2:
+    if count_tokens(description) > budget // 2:
         return []
     return [
         HumanMessage(

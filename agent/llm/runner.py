@@ -38,10 +38,18 @@ from agent.exceptions import (
     PromptTooLong,
 )
 from agent.grounding import grounding_nudge, is_grounded
-from agent.llm.chat_model import LLMSettings, chat_model_cached, llm_settings
+from agent.llm.chat_model import (
+    AskBudgetSpent,
+    LLMSettings,
+    chat_model_cached,
+    llm_settings,
+    model_time_budget,
+    model_time_left,
+)
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
 from agent.models import TurnOutcome
+from agent.tokens import TOOL_DEFINITIONS_TOKENS, count_tokens, prompt_token_limit
 from connections.exceptions import TargetDatabaseUnavailable
 from sqlagent_project.errors import ApplicationError
 
@@ -132,9 +140,24 @@ _CONTEXT_OVERFLOW = re.compile(
 )
 
 
+def _budget_spent() -> LLMTimeout:
+    logger.warning(
+        "llm failed reason=ask_budget budget_s=%g advice='raise LLM_ASK_BUDGET_S "
+        "or use a faster model'",
+        settings.LLM_ASK_BUDGET_S,
+    )
+    return LLMTimeout(
+        "The language model did not finish this question within "
+        f"{settings.LLM_ASK_BUDGET_S:g} s."
+    )
+
+
 def _llm_error(exc: openai.OpenAIError) -> ApplicationError:
     """Return the error the person sees; log what the operator needs, at WARNING."""
     retries = settings.LLM_MAX_RETRIES
+    left = model_time_left()
+    if isinstance(exc, AskBudgetSpent) or (left is not None and left <= 0):
+        return _budget_spent()
     if isinstance(exc, openai.APITimeoutError):
         logger.warning(
             "llm failed reason=timeout timeout_s=%g retries=%d",
@@ -219,15 +242,15 @@ def agent_answer(
     ai_messages: list[AIMessage] = []
     # Every reply the model gave, so a failed run still reports its token usage.
     replies = _ReplyRecorder()
-    try:
-        if should_stop():
-            raise AskCancelled()
-        compiled = agent_get(
-            session_engine, chat_model, config.cache_key if config else None
-        )
-        inputs = {
-            "messages": [
-                *history_messages(history, privacy=context.policy),
+    # One budget for all the model calls of this ask (errors are worded inside it).
+    with model_time_budget(settings.LLM_ASK_BUDGET_S):
+        try:
+            if should_stop():
+                raise AskCancelled()
+            compiled = agent_get(
+                session_engine, chat_model, config.cache_key if config else None
+            )
+            asked = [
                 *question_context_messages(
                     connection_id=session_engine.connection_id,
                     question=question,
@@ -235,40 +258,111 @@ def agent_answer(
                 ),
                 HumanMessage(question),
             ]
-        }
-        run_config = {
-            "recursion_limit": settings.AGENT_MAX_STEPS,
-            "callbacks": [replies],
-        }
-        state = _stream(
-            compiled, inputs, run_config, context, emit, should_stop, stream_tokens
-        )
-        replied = state["messages"][len(inputs["messages"]) :]
-        nudge = grounding_nudge(
-            question=question,
-            queries=[q.as_dict() for q in context.queries],
-            has_history=bool(history),
-            used_tools=any(getattr(m, "tool_calls", None) for m in replied),
-        )
-        if nudge is not None:
-            nudged = {"messages": [*state["messages"], HumanMessage(nudge)]}
+            inputs = {
+                "messages": _within_context(
+                    system_tokens=_system_tokens(session_engine, catalog),
+                    history=history,
+                    privacy=context.policy,
+                    asked=asked,
+                )
+            }
+            run_config = {
+                "recursion_limit": settings.AGENT_MAX_STEPS,
+                "callbacks": [replies],
+            }
             state = _stream(
-                compiled, nudged, run_config, context, emit, should_stop, stream_tokens
+                compiled, inputs, run_config, context, emit, should_stop, stream_tokens
             )
-        new_messages = state["messages"][len(inputs["messages"]) :]
-        ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
-    except ApplicationError as exc:
-        exc.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
-        raise
-    except Exception as exc:
-        error = _run_error(exc)
-        if error is None:
+            replied = state["messages"][len(inputs["messages"]) :]
+            nudge = grounding_nudge(
+                question=question,
+                queries=[q.as_dict() for q in context.queries],
+                has_history=bool(history),
+                used_tools=any(getattr(m, "tool_calls", None) for m in replied),
+            )
+            if nudge is not None:
+                nudged = {"messages": [*state["messages"], HumanMessage(nudge)]}
+                state = _stream(
+                    compiled,
+                    nudged,
+                    run_config,
+                    context,
+                    emit,
+                    should_stop,
+                    stream_tokens,
+                )
+            new_messages = state["messages"][len(inputs["messages"]) :]
+            ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
+        except ApplicationError as exc:
+            exc.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
             raise
-        error.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
-        raise error from exc
-    finally:
-        canceller.close()
+        except Exception as exc:
+            error = _run_error(exc)
+            if error is None:
+                raise
+            error.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
+            raise error from exc
+        finally:
+            canceller.close()
     return _outcome(context, ai_messages, model_name)
+
+
+def _system_tokens(session_engine: SessionEngine, catalog: SchemaCatalog) -> int:
+    """Return the tokens of the session's system prompt, counted once."""
+    with session_engine.lock:
+        cached = session_engine.extras.get("system_tokens")
+    if cached is None:
+        cached = count_tokens(
+            system_prompt(
+                db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
+            )
+        )
+        with session_engine.lock:
+            session_engine.extras["system_tokens"] = cached
+    return int(cached)
+
+
+def _within_context(
+    *,
+    system_tokens: int,
+    history: Sequence[HistoryTurn],
+    privacy: Any,
+    asked: list[BaseMessage],
+) -> list[BaseMessage]:
+    """Return the conversation to send: as many of the latest turns as fit the
+    model's context (LLM_CONTEXT_TOKENS less the reply's room) beside the system
+    prompt and the question, which must fit or the model is not called at all."""
+    limit = prompt_token_limit()
+    used = (
+        system_tokens
+        + TOOL_DEFINITIONS_TOKENS
+        + sum(count_tokens(_text(m)) for m in asked)
+    )
+    if used > limit:
+        logger.warning(
+            "prompt too long before any call tokens=%d limit=%d advice='raise "
+            "LLM_CONTEXT_TOKENS if the model has more, or lower SCHEMA_PROMPT_SHARE'",
+            used,
+            limit,
+        )
+        raise PromptTooLong(
+            f"The question and the schema need about {used} tokens, more than the "
+            f"{limit} the model can take; ask a shorter question."
+        )
+    kept: list[BaseMessage] = []
+    for turn in reversed(history):
+        messages = history_messages([turn], privacy=privacy)
+        cost = sum(count_tokens(_text(m)) for m in messages)
+        if used + cost > limit:
+            logger.info(
+                "history cut to fit the context kept_turns=%d of=%d",
+                len(kept) // 2,
+                len(history),
+            )
+            break
+        kept[:0] = messages
+        used += cost
+    return [*kept, *asked]
 
 
 class _ReplyRecorder(BaseCallbackHandler):
@@ -341,6 +435,10 @@ def _stream(
         for mode, item in stream:
             if should_stop():
                 raise AskCancelled()
+            left = model_time_left()
+            if left is not None and left <= 0:
+                # A model streaming slowly never trips the read timeout.
+                raise _budget_spent()
             if mode == "values":
                 state = item
                 continue

@@ -8,6 +8,7 @@ concurrent runs of a session; everything a run records lives in its own context.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
 from agent.privacy import PrivacyPolicy, policy_default
+from agent.tokens import count_tokens, schema_token_budget
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -113,10 +115,36 @@ class ToolContext:
         return result
 
 
-def list_tables(context: ToolContext) -> str:
-    """List the tables and views of the database."""
-    context.emit("step", {"tool": "list_tables"})
-    return ", ".join(context.catalog.table_names()) or "The database has no tables."
+def list_tables(context: ToolContext, search: str | None = None) -> str:
+    """List the tables and views of the database, or those whose names contain a
+    word of `search`; never more than half the schema budget (on a schema of
+    thousands of tables the whole list would not fit the model's context)."""
+    search = (search or "").strip()
+    context.emit(
+        "step", {"tool": "list_tables", **({"search": search} if search else {})}
+    )
+    names = context.catalog.table_names()
+    if search:
+        words = [w for w in re.split(r"[^\w]+", search.lower()) if w]
+        names = [n for n in names if any(w in n.lower() for w in words)]
+        if not names:
+            return f"No table name contains {search!r}."
+    if not names:
+        return "The database has no tables."
+    room = schema_token_budget() // 2
+    listed: list[str] = []
+    for name in names:
+        room -= count_tokens(name) + 1
+        if room < 0:
+            break
+        listed.append(name)
+    text = ", ".join(listed)
+    if len(listed) < len(names):
+        text += (
+            f", and {len(names) - len(listed)} more not shown: call list_tables "
+            "with a search word (part of a table name) to find them."
+        )
+    return text
 
 
 def describe_tables(context: ToolContext, table_names: list[str] | str) -> str:
@@ -177,9 +205,13 @@ def result_for_llm(
 
 
 @tool("list_tables")
-def _list_tables_tool(runtime: ToolRuntime[ToolContext]) -> str:
-    """List the tables and views of the database."""
-    return list_tables(runtime.context)
+def _list_tables_tool(
+    runtime: ToolRuntime[ToolContext], search: str | None = None
+) -> str:
+    """List the tables and views of the database. On a large database pass
+    search (words, e.g. "invoice payment") to list only the tables whose names
+    contain one of them."""
+    return list_tables(runtime.context, search)
 
 
 @tool("describe_tables")

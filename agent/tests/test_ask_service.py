@@ -270,7 +270,7 @@ def test_the_step_limit_ends_a_looping_agent_and_stores_the_failed_turn(
 def test_over_budget_the_tables_a_question_names_are_described_up_front(
     alice, connected_session, settings
 ):
-    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 150
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 240
     connected_session(alice, "sqlite")
     model = scripted(tool_call("SELECT COUNT(*) FROM orders"), "Six orders.")
 

@@ -189,8 +189,9 @@ def test_a_refused_query_streams_its_reason_and_the_agent_goes_on(
     assert events[-1][1]["queries"][0]["error"] == query["error"]
 
 
+@pytest.mark.parametrize("db_type", ["postgresql", "mysql", "sqlite"])
 def test_an_llm_failure_mid_stream_sends_an_error_event_and_stores_a_failed_turn(
-    alice_client, alice, make_connection, llm_stub
+    alice_client, alice, make_connection, llm_stub, db_type
 ):
     llm_stub.responder = scripted_responder(
         [
@@ -199,7 +200,7 @@ def test_an_llm_failure_mid_stream_sends_an_error_event_and_stores_a_failed_turn
             StubReply(status=500, error="model crashed"),
         ]
     )
-    _connect(alice_client, make_connection, alice, "postgresql")
+    _connect(alice_client, make_connection, alice, db_type)
 
     events = _events(_ask_stream(alice_client, "Who lives in Germany?"))
 
@@ -214,6 +215,28 @@ def test_an_llm_failure_mid_stream_sends_an_error_event_and_stores_a_failed_turn
     assert turn.status == TurnStatus.ERROR
     assert turn.error_code == "llm_unavailable"
     assert [q["sql"] for q in turn.queries] == [GERMANY_SQL]
+
+
+def test_a_slowly_streaming_reply_stops_at_the_ask_budget(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    """Chunks arriving faster than the read timeout never trip it; the budget does."""
+    settings.LLM_ASK_BUDGET_S = 1.0
+    settings.LLM_TIMEOUT_S = 30
+    llm_stub.chunk_delay_s = 0.2
+    llm_stub.responder = scripted_responder(
+        [StubReply(content=" ".join(["word"] * 40))]
+    )
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    events = _events(_ask_stream(alice_client, "Say many words"))
+
+    assert events[-1][0] == "error"
+    assert events[-1][1]["code"] == "llm_timeout"
+    assert [name for name, _ in events].count("token") < 40
+    turn = _wait_for_turn_end(events[0][1]["turn_id"])
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "llm_timeout"
 
 
 def test_errors_before_the_stream_starts_are_plain_json_with_their_status(

@@ -94,3 +94,77 @@ def test_a_failed_ask_keeps_its_sql_and_token_usage(
     assert [q["sql"] for q in turn.queries] == ["SELECT COUNT(*) FROM orders"]
     assert turn.llm_calls == 1
     assert turn.prompt_tokens > 0
+
+
+def test_one_time_budget_bounds_the_whole_ask_retries_included(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    """Each call alone is within LLM_TIMEOUT_S; together they are not: the ask
+    ends when its budget does, and no call starts after it."""
+    import time
+
+    from agent.models import Turn
+
+    settings.LLM_TIMEOUT_S = 30
+    settings.LLM_MAX_RETRIES = 2
+    settings.LLM_ASK_BUDGET_S = 1.5
+    llm_stub.delay_s = 1.0
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(
+                tool_calls=[("run_query", {"sql": "SELECT COUNT(*) FROM orders"})]
+            ),
+            StubReply(content="Six orders."),
+        ]
+    )
+
+    started = time.monotonic()
+    body = _ask(alice_client, make_connection(alice, "sqlite"), "How many orders?")
+    elapsed = time.monotonic() - started
+
+    assert body["code"] == "llm_timeout"
+    assert "1.5 s" in body["detail"]
+    # Without the budget: the second call's retries alone would take 3 x 1 s.
+    assert elapsed < 1.5 + 1.0 + 1.5  # the budget, the last call's back-off
+    assert len(llm_stub.requests) == 2
+    turn = Turn.objects.get()
+    assert turn.status == "error"
+    assert [q["sql"] for q in turn.queries] == ["SELECT COUNT(*) FROM orders"]
+
+
+def test_history_is_cut_to_fit_the_context_window(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    """Older turns are dropped, the latest kept: the request fits the context."""
+    connection = make_connection(alice, "sqlite")
+    for n in range(4):
+        _ask(alice_client, connection, f"How many customers? ({n}) " + "x " * 300)
+    llm_stub.requests.clear()
+    first = llm_stub.requests
+    settings.LLM_MAX_TOKENS = 100
+    settings.LLM_CONTEXT_TOKENS = 2000 + 100  # schema and rules fit; ~1.5 turns
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 300
+
+    response = alice_client.post("/ask", {"question": "And now?"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    sent = "\n".join(str(m.get("content")) for m in first[0]["messages"])
+    assert "(3)" in sent
+    assert "(0)" not in sent
+
+
+def test_a_question_that_cannot_fit_the_context_is_refused_before_any_call(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    settings.LLM_CONTEXT_TOKENS = 1500
+    settings.LLM_MAX_TOKENS = 100
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 300
+
+    body = _ask(
+        alice_client, make_connection(alice, "sqlite"), "How many? " + "y " * 1900
+    )
+
+    assert body.get("code"), body
+    assert body["code"] == "prompt_too_long"
+    assert "tokens" in body["detail"]
+    assert llm_stub.requests == []

@@ -100,3 +100,44 @@ def test_the_llm_sees_long_cells_cut(context, settings):
     shown = result_for_llm(result)
     assert "abcdefghij…[cut: 26 characters]" in shown
     assert result.rows == [["abcdefghijklmnopqrstuvwxyz"]]
+
+
+@pytest.mark.parametrize("context", ENGINES, indirect=True)
+def test_list_tables_with_a_search_word_lists_only_matching_names(context):
+    tool_context, events = context
+
+    listed = list_tables(tool_context, "order")
+
+    assert listed == "orders"
+    assert events == [("step", {"tool": "list_tables", "search": "order"})]
+    assert "No table name contains" in list_tables(tool_context, "zebra")
+
+
+def test_on_thousands_of_tables_the_list_is_cut_and_search_reaches_the_rest(
+    tmp_path, settings
+):
+    from sqlalchemy import create_engine
+
+    from agent.tokens import count_tokens
+
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 4000
+    path = tmp_path / "wide.sqlite3"
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "".join(f"CREATE TABLE t{n:05d}_ledger (id INTEGER);" for n in range(3000))
+            + "CREATE TABLE zz_invoice_payments (id INTEGER);"
+        )
+    engine = create_engine(f"sqlite:///{path}")
+    context = ToolContext(
+        engine=engine, db_type="sqlite", catalog=SchemaCatalog(engine, "sqlite")
+    )
+
+    listed = list_tables(context)
+
+    assert count_tokens(listed) < 2000 + 50
+    assert "zz_invoice_payments" not in listed
+    assert "more not shown" in listed
+    assert list_tables(context, "invoice payment") == "zz_invoice_payments"
+    engine.dispose()

@@ -8,9 +8,10 @@ import sqlite3
 import pytest
 from sqlalchemy import create_engine
 
-from agent.catalog import SchemaCatalog, estimate_tokens
+from agent.catalog import SchemaCatalog
 from agent.context import question_context_messages
 from agent.llm.prompt import system_prompt
+from agent.tokens import count_tokens, schema_token_budget
 from knowledge.models import Example, Instruction, SchemaNote
 from knowledge.retrieval import examples_excluded, tables_ranked
 
@@ -60,7 +61,7 @@ def test_the_closest_example_and_the_rules_reach_the_prompt(
 def test_on_a_schema_over_budget_the_described_table_is_sent_up_front(
     alice_client, alice, make_connection, llm_stub, settings, db_type
 ):
-    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 150
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = 260
     connection = make_connection(alice, db_type)
     SchemaNote.objects.create(
         connection=connection,
@@ -131,7 +132,7 @@ def test_a_huge_schema_stays_under_the_prompt_budget(
     engine = create_engine(f"sqlite:///{path}")
     catalog = SchemaCatalog(engine, "sqlite")
     connection = make_connection(alice, "sqlite")
-    budget = settings.SCHEMA_PROMPT_TOKEN_BUDGET
+    budget = schema_token_budget()
 
     system = system_prompt(db_type="sqlite", catalog=catalog)
     extra = question_context_messages(
@@ -140,11 +141,11 @@ def test_a_huge_schema_stays_under_the_prompt_budget(
         catalog=catalog,
     )
 
-    assert estimate_tokens(system) < budget
+    assert count_tokens(system) < budget
     assert f"The database has {tables + 1} tables" in system
     assert len(extra) == 1
     assert "paid_on" in extra[0].content
-    assert estimate_tokens(system) + estimate_tokens(extra[0].content) < budget * 1.2
+    assert count_tokens(system) + count_tokens(extra[0].content) < budget * 1.2
     engine.dispose()
 
 
