@@ -17,7 +17,6 @@ from agent.selectors import thread_get_for_user
 from connections.selectors import connection_get_for_user
 from knowledge import evaluation, selectors, services
 from knowledge import serializers as s
-from knowledge.exceptions import ImportFileInvalid
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
 
 TAGS = ["knowledge"]
@@ -51,26 +50,29 @@ class _ListCreateApi(APIView):
 
 
 class _DetailApi(APIView):
-    """Read, change or delete one of a connection's objects."""
+    """Read, change or delete one of a connection's objects, through services."""
 
     serializer_class: Any
-    selector: Any
 
-    def _object(self, request: AuthenticatedRequest, db_id: int, object_id: int) -> Any:
-        queryset = type(self).selector(user=request.user, connection_id=db_id)
-        return get_object_or_404(queryset, pk=object_id)
+    def get_object(self, *, user: Any, db_id: int, object_id: int) -> Any:
+        raise NotImplementedError
+
+    def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def destroy(self, *, obj: Any) -> None:
+        raise NotImplementedError
 
     def get(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
-        return Response(
-            self.serializer_class(self._object(request, db_id, object_id)).data
-        )
+        obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
+        return Response(self.serializer_class(obj).data)
 
     def patch(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
-        obj = self._object(request, db_id, object_id)
+        obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         serializer = self.serializer_class(obj, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         obj = self.update(obj=obj, data=serializer.validated_data)
@@ -79,14 +81,9 @@ class _DetailApi(APIView):
     def delete(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
-        self._object(request, db_id, object_id).delete()
+        obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
+        self.destroy(obj=obj)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
-        for name, value in data.items():
-            setattr(obj, name, value)
-        obj.save()
-        return obj
 
 
 @extend_schema_view(
@@ -107,7 +104,17 @@ class NoteListApi(_ListCreateApi):
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
 class NoteDetailApi(_DetailApi):
     serializer_class = s.NoteSerializer
-    selector = selectors.note_list_for_user
+
+    def get_object(self, *, user: Any, db_id: int, object_id: int) -> Any:
+        return selectors.note_get_for_user(
+            user=user, connection_id=db_id, note_id=object_id
+        )
+
+    def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
+        return services.note_update(note=obj, **data)
+
+    def destroy(self, *, obj: Any) -> None:
+        services.note_delete(note=obj)
 
 
 class NotePrefillApi(APIView):
@@ -141,7 +148,19 @@ class InstructionListApi(_ListCreateApi):
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
 class InstructionDetailApi(_DetailApi):
     serializer_class = s.InstructionSerializer
-    selector = selectors.instruction_list_for_user
+
+    def get_object(self, *, user: Any, db_id: int, object_id: int) -> Any:
+        return selectors.instruction_get_for_user(
+            user=user, connection_id=db_id, instruction_id=object_id
+        )
+
+    def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
+        if "text" not in data:
+            return obj
+        return services.instruction_update(instruction=obj, text=data["text"])
+
+    def destroy(self, *, obj: Any) -> None:
+        services.instruction_delete(instruction=obj)
 
 
 @extend_schema_view(
@@ -162,10 +181,17 @@ class ExampleListApi(_ListCreateApi):
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
 class ExampleDetailApi(_DetailApi):
     serializer_class = s.ExampleSerializer
-    selector = selectors.example_list_for_user
+
+    def get_object(self, *, user: Any, db_id: int, object_id: int) -> Any:
+        return selectors.example_get_for_user(
+            user=user, connection_id=db_id, example_id=object_id
+        )
 
     def update(self, *, obj: Any, data: dict[str, Any]) -> Any:
         return services.example_update(example=obj, **data)
+
+    def destroy(self, *, obj: Any) -> None:
+        services.example_delete(example=obj)
 
 
 class ExampleCheckApi(APIView):
@@ -177,10 +203,9 @@ class ExampleCheckApi(APIView):
     def post(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
-        queryset = selectors.example_list_for_user(
-            user=request.user, connection_id=db_id
+        example = selectors.example_get_for_user(
+            user=request.user, connection_id=db_id, example_id=object_id
         )
-        example = get_object_or_404(queryset, pk=object_id)
         return Response(
             s.ExampleSerializer(services.example_check(example=example)).data
         )
@@ -198,13 +223,9 @@ class ImportApi(APIView):
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = s.ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            text = serializer.validated_data["file"].read().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ImportFileInvalid("The file is not UTF-8 text.") from exc
-        report = services.examples_import(
+        report = services.examples_import_file(
             connection=connection,
-            text=text,
+            file=serializer.validated_data["file"],
             set_name=serializer.validated_data.get("set") or None,
         )
         errors = [{"line": line, "error": reason} for line, reason in report.errors]

@@ -25,3 +25,11 @@ class TurnNotSavable(ApplicationError):
     status_code = 400
     code = "turn_not_savable"
     default_message = "This answer has no successful query to save as an example."
+
+
+class NoteTargetTaken(ApplicationError):
+    """Another description already covers that table or column."""
+
+    status_code = 400
+    code = "note_target_taken"
+    default_message = "That table or column already has a description."

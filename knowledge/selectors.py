@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -16,28 +16,73 @@ from knowledge.models import (
 
 
 def note_list_for_user(*, user: User, connection_id: int) -> QuerySet[SchemaNote]:
+    """Return the descriptions of the user's connection."""
     return SchemaNote.objects.filter(
         connection_id=connection_id, connection__owner=user
+    )
+
+
+def note_get_for_user(*, user: User, connection_id: int, note_id: int) -> SchemaNote:
+    """Return one of the user's descriptions; anyone else's is a 404."""
+    return get_object_or_404(
+        note_list_for_user(user=user, connection_id=connection_id), pk=note_id
     )
 
 
 def instruction_list_for_user(
     *, user: User, connection_id: int
 ) -> QuerySet[Instruction]:
+    """Return the instructions of the user's connection."""
     return Instruction.objects.filter(
         connection_id=connection_id, connection__owner=user
     )
 
 
+def instruction_get_for_user(
+    *, user: User, connection_id: int, instruction_id: int
+) -> Instruction:
+    """Return one of the user's instructions; anyone else's is a 404."""
+    return get_object_or_404(
+        instruction_list_for_user(user=user, connection_id=connection_id),
+        pk=instruction_id,
+    )
+
+
 def example_list_for_user(*, user: User, connection_id: int) -> QuerySet[Example]:
+    """Return the verified examples of the user's connection."""
     return Example.objects.filter(connection_id=connection_id, connection__owner=user)
 
 
+def example_get_for_user(*, user: User, connection_id: int, example_id: int) -> Example:
+    """Return one of the user's verified examples; anyone else's is a 404."""
+    # The connection comes along: saving and checking the example both need it.
+    return get_object_or_404(
+        example_list_for_user(user=user, connection_id=connection_id).select_related(
+            "connection"
+        ),
+        pk=example_id,
+    )
+
+
 def golden_set_list_for_user(*, user: User, connection_id: int) -> QuerySet[GoldenSet]:
-    return GoldenSet.objects.filter(connection_id=connection_id, connection__owner=user)
+    """Return the golden sets of the user's connection, each with `item_count`."""
+    return GoldenSet.objects.filter(
+        connection_id=connection_id, connection__owner=user
+    ).annotate(item_count=Count("questions"))
+
+
+def golden_set_get_for_user(
+    *, user: User, connection_id: int, golden_set_id: int
+) -> GoldenSet:
+    """Return one of the user's golden sets; anyone else's is a 404."""
+    return get_object_or_404(
+        golden_set_list_for_user(user=user, connection_id=connection_id),
+        pk=golden_set_id,
+    )
 
 
 def run_list_for_user(*, user: User, connection_id: int) -> QuerySet[EvaluationRun]:
+    """Return the evaluation runs of the user's connection, newest first."""
     return EvaluationRun.objects.filter(
         connection_id=connection_id, connection__owner=user
     )

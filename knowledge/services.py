@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 from sqlalchemy import inspect
@@ -22,7 +23,12 @@ from agent.models import Turn, TurnStatus
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
-from knowledge.exceptions import ExampleSqlRefused, ImportFileInvalid, TurnNotSavable
+from knowledge.exceptions import (
+    ExampleSqlRefused,
+    ImportFileInvalid,
+    NoteTargetTaken,
+    TurnNotSavable,
+)
 from knowledge.models import (
     Example,
     ExampleSource,
@@ -79,6 +85,11 @@ def example_update(*, example: Example, **fields: Any) -> Example:
     return example
 
 
+def example_delete(*, example: Example) -> None:
+    """Delete a verified example: it is no longer retrieved into prompts."""
+    example.delete()
+
+
 def sql_run_readonly(
     *, connection: DatabaseConnection, sql: str
 ) -> sql_guard.QueryResult:
@@ -133,7 +144,20 @@ def example_from_turn(*, turn: Turn) -> Example:
 
 
 def instruction_create(*, connection: DatabaseConnection, text: str) -> Instruction:
+    """Add an instruction to the connection's knowledge."""
     return Instruction.objects.create(connection=connection, text=text.strip())
+
+
+def instruction_update(*, instruction: Instruction, text: str) -> Instruction:
+    """Replace an instruction's text."""
+    instruction.text = text.strip()
+    instruction.save(update_fields=["text"])
+    return instruction
+
+
+def instruction_delete(*, instruction: Instruction) -> None:
+    """Delete an instruction."""
+    instruction.delete()
 
 
 def note_upsert(
@@ -156,10 +180,40 @@ def note_upsert(
     return note
 
 
+def note_update(*, note: SchemaNote, **fields: str) -> SchemaNote:
+    """Change a description or what it describes; it is then written by hand.
+
+    Moving it onto a table or column that already has one is refused: the
+    other description would be lost without anyone choosing that.
+    """
+    for name, value in fields.items():
+        setattr(note, name, value.strip())
+    taken = (
+        SchemaNote.objects.filter(
+            connection_id=note.connection_id,
+            table_name=note.table_name,
+            column_name=note.column_name,
+        )
+        .exclude(pk=note.pk)
+        .exists()
+    )
+    if taken:
+        raise NoteTargetTaken(f"“{note}” already has a description: edit that one.")
+    note.source = SchemaNote.Source.MANUAL
+    note.save()
+    return note
+
+
+def note_delete(*, note: SchemaNote) -> None:
+    """Delete a description (a prefill may add the database's comment back)."""
+    note.delete()
+
+
 def notes_prefill(*, connection: DatabaseConnection) -> int:
     """Copy the database's own table and column comments into notes not yet written.
 
     Returns how many notes were added. SQLite has no comments: nothing is added.
+    A database that cannot be read raises TargetDatabaseUnavailable with the reason.
     """
     if connection.db_type == "sqlite":
         return 0
@@ -176,7 +230,10 @@ def notes_prefill(*, connection: DatabaseConnection) -> int:
                 if column_comment:
                     found.append((table, reflected["name"], column_comment))
     except SQLAlchemyError as exc:
-        raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
+        reason = str(getattr(exc, "orig", exc))[:300]
+        raise TargetDatabaseUnavailable(
+            f"The database's comments could not be read: {reason}"
+        ) from exc
     finally:
         engine.dispose()
     added = 0
@@ -189,6 +246,11 @@ def notes_prefill(*, connection: DatabaseConnection) -> int:
         )
         added += created
     return added
+
+
+def golden_set_delete(*, golden_set: GoldenSet) -> None:
+    """Delete a golden set and its questions; past runs on it keep their results."""
+    golden_set.delete()
 
 
 # ---------------------------------------------------------------------------
@@ -291,6 +353,17 @@ def examples_import(
                 )
         report.created += 1
     return report
+
+
+def examples_import_file(
+    *, connection: DatabaseConnection, file: File, set_name: str | None = None
+) -> ImportReport:
+    """Import an uploaded UTF-8 file of question/SQL pairs (see examples_import)."""
+    try:
+        text = file.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportFileInvalid("The file is not UTF-8 text.") from exc
+    return examples_import(connection=connection, text=text, set_name=set_name)
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from django.urls import path
 from knowledge import api, views
 
 K = "databases/<int:db_id>/knowledge"
+# The knowledge page's own forms post here.
+P = "knowledge/<int:db_id>"
 
 urlpatterns = [
     path(f"{K}/notes", api.NoteListApi.as_view(), name="knowledge-notes"),
@@ -56,6 +58,52 @@ urlpatterns = [
     ),
     # HTML pages
     path("knowledge/<int:db_id>/", views.knowledge_page, name="knowledge-page"),
+    path(
+        f"{P}/instructions/<int:instruction_id>/edit/",
+        views.instruction_edit,
+        name="knowledge-instruction-edit",
+    ),
+    path(
+        f"{P}/instructions/<int:instruction_id>/delete/",
+        views.instruction_delete,
+        name="knowledge-instruction-delete",
+    ),
+    path(
+        f"{P}/examples/<int:example_id>/edit/",
+        views.example_edit,
+        name="knowledge-example-edit",
+    ),
+    path(
+        f"{P}/examples/<int:example_id>/delete/",
+        views.example_delete,
+        name="knowledge-example-delete",
+    ),
+    path(
+        f"{P}/examples/<int:example_id>/check/",
+        views.example_check,
+        name="knowledge-example-check-page",
+    ),
+    path(f"{P}/import/", views.examples_import, name="knowledge-import-page"),
+    path(
+        f"{P}/notes/<int:note_id>/edit/",
+        views.note_edit,
+        name="knowledge-note-edit",
+    ),
+    path(
+        f"{P}/notes/<int:note_id>/delete/",
+        views.note_delete,
+        name="knowledge-note-delete",
+    ),
+    path(
+        f"{P}/notes/prefill/",
+        views.notes_prefill,
+        name="knowledge-notes-prefill",
+    ),
+    path(
+        f"{P}/golden-sets/<int:set_id>/delete/",
+        views.golden_set_delete,
+        name="knowledge-golden-set-delete",
+    ),
     path("knowledge/<int:db_id>/runs/", views.runs_page, name="evaluation-runs-page"),
     path(
         "knowledge/<int:db_id>/runs/<int:run_id>/",

@@ -184,3 +184,42 @@ def test_the_import_command_maps_columns_of_a_csv(alice, make_connection, tmp_pa
     )
 
     assert Example.objects.get().sql == "SELECT COUNT(*) FROM orders"
+
+
+def test_moving_a_description_onto_one_already_written_is_a_400(
+    alice_client, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+    base = f"/databases/{connection.id}/knowledge/notes"
+    alice_client.post(
+        base, {"table_name": "orders", "description": "One per order"}, format="json"
+    )
+    moved = alice_client.post(
+        base,
+        {"table_name": "orders", "column_name": "total", "description": "in EUR"},
+        format="json",
+    ).json()
+
+    response = alice_client.patch(
+        f"{base}/{moved['id']}", {"column_name": ""}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "note_target_taken"
+    descriptions = sorted(n["description"] for n in alice_client.get(base).json())
+    assert descriptions == ["One per order", "in EUR"]
+
+
+def test_prefill_of_a_database_that_cannot_be_reached_is_a_502_with_the_reason(
+    alice_client, alice, make_connection
+):
+    # Nothing listens on port 9 of this machine.
+    connection = make_connection(alice, "postgresql", port=9)
+
+    response = alice_client.post(f"/databases/{connection.id}/knowledge/notes/prefill")
+
+    assert response.status_code == 502
+    assert response.json()["code"] == "database_unavailable"
+    assert response.json()["detail"].startswith(
+        "The database's comments could not be read: "
+    )

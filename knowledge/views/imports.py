@@ -1,0 +1,52 @@
+"""Import a file of question/SQL pairs from the knowledge page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from accounts.types import AuthenticatedHttpRequest
+from connections.selectors import connection_get_for_user
+from knowledge import selectors, services
+from knowledge.forms import ImportForm
+from knowledge.views.page import errors_as_messages
+
+# An import with more bad lines than this lists the first ones and counts the rest.
+IMPORT_ERRORS_SHOWN = 100
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@errors_as_messages
+def examples_import(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse:
+    """Import a file of question/SQL pairs and show what was and was not imported."""
+    connection = connection_get_for_user(user=request.user, connection_id=db_id)
+    report, set_name = None, ""
+    form = ImportForm()
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            set_name = form.cleaned_data["set"]
+            report = services.examples_import_file(
+                connection=connection,
+                file=form.cleaned_data["file"],
+                set_name=set_name or None,
+            )
+            # A fresh form for the next file, aimed at the same place.
+            form = ImportForm(initial={"set": set_name})
+    errors = report.errors if report else []
+    context = {
+        "connection": connection,
+        "form": form,
+        "report": report,
+        "set_name": set_name,
+        "errors_shown": errors[:IMPORT_ERRORS_SHOWN],
+        "errors_hidden": max(len(errors) - IMPORT_ERRORS_SHOWN, 0),
+        "golden_sets": selectors.golden_set_list_for_user(
+            user=request.user, connection_id=db_id
+        ),
+        "nav": "connections",
+    }
+    return render(request, "knowledge/import.html", context)

@@ -1,0 +1,97 @@
+"""The knowledge page, and how every action on it comes back to it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from accounts.types import AuthenticatedHttpRequest
+from connections.selectors import connection_get_for_user
+from knowledge import evaluation, selectors, services
+from knowledge.forms import ImportForm
+from sqlagent_project.errors import ApplicationError
+
+View = Callable[..., HttpResponse]
+
+
+def errors_as_messages(view: View) -> View:
+    """Show a domain error as a message on the knowledge page, never as a 500.
+
+    The pages' counterpart of the API's exception handler: a database that
+    cannot be reached or a file that cannot be read is for the user to fix.
+    Only a POST is answered so: a page that cannot be shown must not redirect
+    to itself.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request: AuthenticatedHttpRequest, db_id: int, **kwargs: Any) -> Any:
+        try:
+            return view(request, db_id, **kwargs)
+        except ApplicationError as exc:
+            if request.method != "POST":
+                raise
+            messages.error(request, exc.message)
+            return redirect("knowledge-page", db_id=db_id)
+
+    return wrapped
+
+
+def back_to_page(db_id: int, section: str) -> HttpResponse:
+    """Redirect to the knowledge page, scrolled to what was just changed."""
+    return redirect(reverse("knowledge-page", args=[db_id]) + f"#{section}")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@errors_as_messages
+def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse:
+    """Show and add to the connection's knowledge; start an evaluation run."""
+    connection = connection_get_for_user(user=request.user, connection_id=db_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "instruction" and request.POST.get("text", "").strip():
+            services.instruction_create(
+                connection=connection, text=request.POST["text"][:2000]
+            )
+        elif action == "example":
+            services.example_create(
+                connection=connection,
+                question=request.POST.get("question", "")[:2000],
+                sql=request.POST.get("sql", "")[:20000],
+            )
+        elif action == "note" and request.POST.get("description", "").strip():
+            services.note_upsert(
+                connection=connection,
+                table_name=request.POST.get("table_name", "")[:255],
+                column_name=request.POST.get("column_name", "")[:255],
+                description=request.POST["description"][:2000],
+            )
+        elif action == "evaluate":
+            set_name = request.POST.get("set") or None
+            run = evaluation.run_start(connection=connection, set_name=set_name)
+            evaluation.run_in_background(run=run)
+            return redirect("evaluation-run-page", db_id=db_id, run_id=run.pk)
+        return redirect("knowledge-page", db_id=db_id)
+    user = request.user
+    context = {
+        "connection": connection,
+        "notes": selectors.note_list_for_user(user=user, connection_id=db_id),
+        "instructions": selectors.instruction_list_for_user(
+            user=user, connection_id=db_id
+        ),
+        "examples": selectors.example_list_for_user(user=user, connection_id=db_id),
+        "golden_sets": selectors.golden_set_list_for_user(
+            user=user, connection_id=db_id
+        ),
+        "import_form": ImportForm(),
+        "nav": "connections",
+    }
+    return render(request, "knowledge/knowledge.html", context)
