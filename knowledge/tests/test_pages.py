@@ -46,6 +46,26 @@ def test_the_knowledge_page_adds_an_instruction_and_refuses_a_write_example(
     assert "Run evaluation" in page
 
 
+def test_an_overlong_addition_is_refused_with_a_message_never_cut_to_fit(
+    alice_page, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+    url = f"/knowledge/{connection.id}/"
+
+    response = alice_page.post(
+        url, {"action": "instruction", "text": "x" * 2001}, follow=True
+    )
+    refused_sql = alice_page.post(
+        url,
+        {"action": "example", "question": "Wipe", "sql": "DELETE FROM orders"},
+        follow=True,
+    )
+
+    assert not Instruction.objects.exists()
+    assert any("2000 characters" in m for m in _messages(response))
+    assert any("DELETE" in m or "SELECT" in m for m in _messages(refused_sql))
+
+
 def test_another_users_knowledge_page_is_a_404(bob_page, alice, make_connection):
     connection = make_connection(alice, "sqlite")
     assert bob_page.get(f"/knowledge/{connection.id}/").status_code == 404

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -14,9 +15,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.types import AuthenticatedHttpRequest
+from connections.models import DatabaseConnection
 from connections.selectors import connection_get_for_user
 from knowledge import evaluation, selectors, services
-from knowledge.forms import ImportForm
+from knowledge.forms import ExampleForm, ImportForm, InstructionForm
 from sqlagent_project.errors import ApplicationError
 
 View = Callable[..., HttpResponse]
@@ -49,6 +51,51 @@ def back_to_page(db_id: int, section: str) -> HttpResponse:
     return redirect(reverse("knowledge-page", args=[db_id]) + f"#{section}")
 
 
+class NoteAddForm(forms.Form):
+    """Describe a table or column (replacing its earlier description)."""
+
+    table_name = forms.CharField(max_length=255)
+    column_name = forms.CharField(max_length=255, required=False)
+    description = forms.CharField(max_length=2000)
+
+
+ADD_FORMS: dict[str, Callable[..., forms.Form]] = {
+    "instruction": lambda data, connection: InstructionForm(data),
+    "example": lambda data, connection: ExampleForm(data, connection=connection),
+    "note": lambda data, connection: NoteAddForm(data),
+}
+
+
+def _add(
+    request: AuthenticatedHttpRequest, connection: DatabaseConnection, action: str
+) -> None:
+    """Add what the form describes, or say why not (nothing is cut to fit)."""
+    form = ADD_FORMS[action](request.POST, connection)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label or field if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else error)
+        return
+    data = form.cleaned_data
+    if action == "instruction":
+        services.instruction_create(connection=connection, text=data["text"])
+    elif action == "example":
+        services.example_create(
+            connection=connection,
+            question=data["question"],
+            sql=data["sql"],
+            instructions=data["instructions"],
+        )
+    else:
+        services.note_upsert(
+            connection=connection,
+            table_name=data["table_name"],
+            column_name=data["column_name"],
+            description=data["description"],
+        )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 @errors_as_messages
@@ -57,24 +104,10 @@ def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespons
     connection = connection_get_for_user(user=request.user, connection_id=db_id)
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "instruction" and request.POST.get("text", "").strip():
-            services.instruction_create(
-                connection=connection, text=request.POST["text"][:2000]
-            )
-        elif action == "example":
-            services.example_create(
-                connection=connection,
-                question=request.POST.get("question", "")[:2000],
-                sql=request.POST.get("sql", "")[:20000],
-            )
-        elif action == "note" and request.POST.get("description", "").strip():
-            services.note_upsert(
-                connection=connection,
-                table_name=request.POST.get("table_name", "")[:255],
-                column_name=request.POST.get("column_name", "")[:255],
-                description=request.POST["description"][:2000],
-            )
-        elif action == "evaluate":
+        if action in ADD_FORMS:
+            _add(request, connection, action)
+            return redirect("knowledge-page", db_id=db_id)
+        if action == "evaluate":
             set_name = request.POST.get("set") or None
             run = evaluation.run_start(connection=connection, set_name=set_name)
             evaluation.run_in_background(run=run)
