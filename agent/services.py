@@ -237,7 +237,11 @@ def _ask_run(
             # ASK_MAX_CONCURRENT asks per process, else 503. On the streaming
             # path this runs in the worker thread: a full pool is an `error`
             # event there, the turn stored failed.
-            with capacity.app_database_released(), capacity.ask_slot():
+            with (
+                capacity.app_database_released(),
+                capacity.ask_slot(),
+                capacity.ask_cpu_turns(),
+            ):
                 outcome = llm.agent_answer(
                     session_engine=session_engine,
                     question=ask.question,

@@ -244,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delays", default="1,3")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the served app (repeatable), e.g. ASK_CPU_SLOTS=0",
+    )
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.users.split(",")]
     delays = [float(d) for d in args.delays.split(",")]
@@ -264,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         llm_base_url=stub.base_url,
         LLM_TIMEOUT_S="60",
     )
+    env.update(dict(item.split("=", 1) for item in args.env))
     # The README's production gunicorn: its config's defaults, not test sizes.
     env.pop("GUNICORN_THREADS", None)
     app_database_migrate(env)
