@@ -26,6 +26,7 @@ from agent.schema_browser import (
 )
 from agent.selectors import thread_get_for_user, thread_list_for_user
 from agent.services import (
+    AskEvents,
     ask_cancel,
     thread_ask,
     thread_ask_stream,
@@ -76,7 +77,8 @@ agent works (each `data:` is one JSON object):
   `cancelled` with code `cancelled`).
 
 Lines starting with `:` are keep-alive comments. Errors found before the stream
-starts (400, 401, 409, 429, 503) are ordinary JSON responses with their status.
+starts (400, 401, 409, 429, 503, including a full ask pool) are ordinary JSON
+responses with their status.
 Stop a running ask with `POST /ask/{turn_id}/cancel`.
 """
 
@@ -100,10 +102,15 @@ def _sse(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {payload}\n\n".encode()
 
 
-def _event_stream(events: Iterator[tuple[str, Any]]) -> Iterator[bytes]:
-    """Render the ask's events as SSE; closing this closes the ask's events."""
-    try:
-        for name, data in events:
+class _EventStream:
+    """The ask's events rendered as SSE. The response closes it when it ends,
+    and that closes the ask's events, even if none was read."""
+
+    def __init__(self, events: AskEvents) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[bytes]:
+        for name, data in self._events:
             if name == "heartbeat":
                 yield b": keep-alive\n\n"
             elif name == "done":
@@ -113,10 +120,9 @@ def _event_stream(events: Iterator[tuple[str, Any]]) -> Iterator[bytes]:
                 yield _sse(name, body)
             else:
                 yield _sse(name, data)
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+
+    def close(self) -> None:
+        self._events.close()
 
 
 ASK_RESPONSES: dict[Any, Any] = {
@@ -155,7 +161,7 @@ class AskApi(APIView):
         if isinstance(request.accepted_renderer, EventStreamRenderer):
             ask = thread_ask_stream(user=request.user, question=question)
             response = StreamingHttpResponse(
-                _event_stream(ask.events), content_type="text/event-stream"
+                _EventStream(ask.events), content_type="text/event-stream"
             )
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
