@@ -74,7 +74,8 @@ agent works (each `data:` is one JSON object):
   before a `step` was the model thinking aloud, not the answer);
 - `done`: exactly the body a request without the header gets (200);
 - `error`: `{detail, code}` as the JSON errors (the turn is stored failed, or
-  `cancelled` with code `cancelled`).
+  `cancelled` with code `cancelled`), plus `retry_after` (seconds) where the
+  JSON error has a `Retry-After` header (e.g. `database_busy`).
 
 Lines starting with `:` are keep-alive comments. Errors found before the stream
 starts (400, 401, 409, 429, 503, including a full ask pool) are ordinary JSON
@@ -117,6 +118,9 @@ class _EventStream:
                 yield _sse(name, s.AskOutputSerializer(data).data)
             elif name == "error":
                 body = {"detail": data.message, "code": data.code, **data.extra}
+                if data.retry_after is not None:
+                    # What the Retry-After header says without a stream.
+                    body["retry_after"] = data.retry_after
                 yield _sse(name, body)
             else:
                 yield _sse(name, data)

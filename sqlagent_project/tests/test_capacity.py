@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from agent import llm
+from agent.engines import engine_cache
 from agent.models import Turn, TurnStatus
 from sqlagent_project import capacity
 
@@ -202,6 +203,42 @@ def test_a_stream_thrown_away_unread_and_unclosed_still_gives_its_slot_back(
     assert _read_events(_ask_streamed(alice_client))[-1] == "done"
     # The second ask's two model calls; the first ask never ran.
     assert len(llm_stub.requests) == 2
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+@pytest.mark.django_db(transaction=True)
+def test_an_ask_finding_every_target_connection_busy_is_told_to_retry(
+    settings, alice, alice_client, connected_session, llm_stub, streamed
+):
+    settings.TARGET_POOL_SIZE = 1
+    settings.TARGET_MAX_OVERFLOW = 0
+    settings.TARGET_CONNECT_TIMEOUT_S = 0.5
+    session = connected_session(alice, "postgresql")
+    session_engine = engine_cache.get(session)
+
+    # Someone else holds the session's one connection to its database.
+    with session_engine.engine.connect():
+        if streamed:
+            response = _ask_streamed(alice_client)
+            raw = b"".join(response.streaming_content).decode()
+        else:
+            response = alice_client.post("/ask", QUESTION, format="json")
+
+    busy = "All connections to the database are busy; try again shortly."
+    if streamed:
+        # The stream had started: the status is 200, the `error` event says it.
+        assert response.status_code == 200
+        assert raw.endswith(
+            "event: error\ndata: "
+            f'{{"detail": "{busy}", "code": "database_busy", "retry_after": 5}}\n\n'
+        )
+    else:
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert response.json() == {"detail": busy, "code": "database_busy"}
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "database_busy"
 
 
 def test_an_ask_waiting_on_the_model_holds_no_app_database_connection(
