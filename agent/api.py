@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import TokenScope
 from accounts.types import AuthenticatedRequest
 from agent import serializers as s
+from agent.cancellation import ClientWatch
 from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
     questions_suggest,
@@ -170,7 +171,11 @@ class AskApi(APIView):
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        turn = thread_ask(user=request.user, question=question)
+        turn = thread_ask(
+            user=request.user,
+            question=question,
+            client_gone=ClientWatch(request.META),
+        )
         return Response(s.AskOutputSerializer(turn).data)
 
     def finalize_response(  # type: ignore[override]

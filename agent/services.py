@@ -81,16 +81,19 @@ def thread_ask(
     user: User,
     question: str,
     chat_model: BaseChatModel | None = None,
+    client_gone: Callable[[], bool] | None = None,
 ) -> Turn:
     """Answer `question` on the user's session database and store the turn.
 
     The turn is stored as running before the LLM is called and finished in one
     write afterwards, so a failed ask is kept with its error and a killed worker
     leaves a turn that `turns_fail_orphaned` can close. Stop
-    (`ask_cancel_request`) ends it at the agent's next step.
+    (`ask_cancel_request`) ends it at the agent's next step, and so does
+    `client_gone` answering yes (the HTTP client closed its connection): the
+    turn is stored as cancelled either way.
     """
     ask = _ask_begin(user=user, question=question, chat_model=chat_model)
-    watch = CancelWatch(ask.turn.pk)
+    watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
     try:
         slot = _ask_slot_take(ask)
         return _ask_run(ask=ask, slot=slot, should_stop=watch)
