@@ -255,7 +255,9 @@ def test_under_gunicorn_a_hung_up_ask_ends_cancelled_with_fewer_llm_calls(
     assert (turn["status"], turn["error_code"]) == ("cancelled", "cancelled")
     assert turn["queries"] == []
     assert answered.status_code == 200, answered.text
-    assert interrupted_calls == 1
+    # The call under way when the client left (none on a machine slow enough
+    # to reach the agent after 0.5 s), never the one after the query.
+    assert interrupted_calls <= 1
     assert interrupted_calls < uninterrupted_calls == 2
     assert f"ask client went away turn={turn['turn_id']}" in log
 
