@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import TokenScope
 from accounts.types import AuthenticatedRequest
 from agent import serializers as s
+from agent.cancellation import ClientWatch
 from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
     questions_suggest,
@@ -26,6 +27,7 @@ from agent.schema_browser import (
 )
 from agent.selectors import thread_get_for_user, thread_list_for_user
 from agent.services import (
+    AskEvents,
     ask_cancel,
     thread_ask,
     thread_ask_stream,
@@ -73,10 +75,12 @@ agent works (each `data:` is one JSON object):
   before a `step` was the model thinking aloud, not the answer);
 - `done`: exactly the body a request without the header gets (200);
 - `error`: `{detail, code}` as the JSON errors (the turn is stored failed, or
-  `cancelled` with code `cancelled`).
+  `cancelled` with code `cancelled`), plus `retry_after` (seconds) where the
+  JSON error has a `Retry-After` header (e.g. `database_busy`).
 
 Lines starting with `:` are keep-alive comments. Errors found before the stream
-starts (400, 401, 409, 429, 503) are ordinary JSON responses with their status.
+starts (400, 401, 409, 429, 503, including a full ask pool) are ordinary JSON
+responses with their status.
 Stop a running ask with `POST /ask/{turn_id}/cancel`.
 """
 
@@ -100,23 +104,30 @@ def _sse(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {payload}\n\n".encode()
 
 
-def _event_stream(events: Iterator[tuple[str, Any]]) -> Iterator[bytes]:
-    """Render the ask's events as SSE; closing this closes the ask's events."""
-    try:
-        for name, data in events:
+class _EventStream:
+    """The ask's events rendered as SSE. The response closes it when it ends,
+    and that closes the ask's events, even if none was read."""
+
+    def __init__(self, events: AskEvents) -> None:
+        self._events = events
+
+    def __iter__(self) -> Iterator[bytes]:
+        for name, data in self._events:
             if name == "heartbeat":
                 yield b": keep-alive\n\n"
             elif name == "done":
                 yield _sse(name, s.AskOutputSerializer(data).data)
             elif name == "error":
                 body = {"detail": data.message, "code": data.code, **data.extra}
+                if data.retry_after is not None:
+                    # What the Retry-After header says without a stream.
+                    body["retry_after"] = data.retry_after
                 yield _sse(name, body)
             else:
                 yield _sse(name, data)
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+
+    def close(self) -> None:
+        self._events.close()
 
 
 ASK_RESPONSES: dict[Any, Any] = {
@@ -155,12 +166,16 @@ class AskApi(APIView):
         if isinstance(request.accepted_renderer, EventStreamRenderer):
             ask = thread_ask_stream(user=request.user, question=question)
             response = StreamingHttpResponse(
-                _event_stream(ask.events), content_type="text/event-stream"
+                _EventStream(ask.events), content_type="text/event-stream"
             )
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        turn = thread_ask(user=request.user, question=question)
+        turn = thread_ask(
+            user=request.user,
+            question=question,
+            client_gone=ClientWatch(request.META),
+        )
         return Response(s.AskOutputSerializer(turn).data)
 
     def finalize_response(  # type: ignore[override]

@@ -1,14 +1,17 @@
 """Stop a running ask: a flag shared by every worker process through the cache,
-and an event for the asks running in this process, checked at each agent step.
+an event for the asks running in this process, and a look at whether the HTTP
+client is still connected, all checked at each agent step.
 """
 
 from __future__ import annotations
 
 import logging
+import select
+import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -23,6 +26,8 @@ logger = logging.getLogger(__name__)
 CANCEL_FLAG_TTL_S = 3600
 # How often a run asks the shared cache (each check may be a round trip).
 CANCEL_POLL_S = 0.5
+# How often a run looks at its client's socket (a system call, no round trip).
+CLIENT_CHECK_S = 0.2
 
 _running: dict[int, threading.Event] = {}
 _running_lock = threading.Lock()
@@ -45,19 +50,32 @@ class CancelWatch:
     """Answer "should this run stop?" cheaply, as often as the runner asks.
 
     The local event answers at once; the shared flag is read at most every
-    CANCEL_POLL_S, so streaming many chunks costs few cache reads.
+    CANCEL_POLL_S, so streaming many chunks costs few cache reads. With
+    `client_gone`, a client that closed its connection stops the run too.
     """
 
-    def __init__(self, turn_id: int, poll_s: float = CANCEL_POLL_S) -> None:
+    def __init__(
+        self,
+        turn_id: int,
+        poll_s: float = CANCEL_POLL_S,
+        *,
+        client_gone: Callable[[], bool] | None = None,
+    ) -> None:
         self.turn_id = turn_id
         self.poll_s = poll_s
         self.event = threading.Event()
+        self._client_gone = client_gone
         self._checked_at = 0.0
         with _running_lock:
             _running[turn_id] = self.event
 
     def __call__(self) -> bool:
         if self.event.is_set():
+            return True
+        if self._client_gone is not None and self._client_gone():
+            # Nobody will read the answer: stop before paying for more LLM calls.
+            logger.info("ask client went away turn=%s", self.turn_id)
+            self.event.set()
             return True
         now = time.monotonic()
         if now - self._checked_at >= self.poll_s:
@@ -87,6 +105,66 @@ class CancelWatch:
         finally:
             if not had_connection:
                 connection.close()
+
+
+def client_closed(sock: Any) -> bool:
+    """Return whether the peer has closed the connection `sock`; never raise.
+
+    Meant for a request whose body has been read: it peeks at what arrives
+    next without taking it. End of stream (b"") or a reset means the client is
+    gone (a client that only shut down its sending side counts as gone too);
+    nothing to read yet, or bytes of a next request, mean it is still there. A
+    socket that cannot be peeked (TLS terminated by gunicorn itself, a closed
+    file descriptor, not a socket) counts as still there.
+    """
+    try:
+        # Poll first: on a socket with a timeout, recv would wait that long.
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        if not poller.poll(0):
+            return False
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError, TimeoutError):
+        return False
+    except ConnectionError:
+        return True
+    except Exception:  # a look at the socket must never break the ask
+        return False
+
+
+class ClientWatch:
+    """Answer "has the HTTP client of this request gone away?", cheaply.
+
+    Under gunicorn the WSGI environ carries the client's socket
+    (`gunicorn.socket`); it is looked at with `client_closed` at most every
+    `every_s`. Without such a socket (runserver, the test client) the answer
+    is always no. Once gone, always gone.
+    """
+
+    def __init__(
+        self, environ: Mapping[str, Any], *, every_s: float = CLIENT_CHECK_S
+    ) -> None:
+        self._sock = environ.get("gunicorn.socket")
+        self._every_s = every_s
+        self._checked_at: float | None = None
+        self._gone = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        if self._gone or self._sock is None:
+            return self._gone
+        # The runner and its query watcher may ask at once: one looks, the
+        # other takes the last answer.
+        if not self._lock.acquire(blocking=False):
+            return self._gone
+        try:
+            now = time.monotonic()
+            if self._checked_at is None or now - self._checked_at >= self._every_s:
+                self._checked_at = now
+                self._gone = client_closed(self._sock)
+        finally:
+            self._lock.release()
+        return self._gone
 
 
 # The pooled connection each thread's latest statement ran on, for every engine

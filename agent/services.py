@@ -11,7 +11,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -76,19 +77,26 @@ class _Ask:
 
 
 def thread_ask(
-    *, user: User, question: str, chat_model: BaseChatModel | None = None
+    *,
+    user: User,
+    question: str,
+    chat_model: BaseChatModel | None = None,
+    client_gone: Callable[[], bool] | None = None,
 ) -> Turn:
     """Answer `question` on the user's session database and store the turn.
 
     The turn is stored as running before the LLM is called and finished in one
     write afterwards, so a failed ask is kept with its error and a killed worker
     leaves a turn that `turns_fail_orphaned` can close. Stop
-    (`ask_cancel_request`) ends it at the agent's next step.
+    (`ask_cancel_request`) ends it at the agent's next step, and so does
+    `client_gone` answering yes (the HTTP client closed its connection): the
+    turn is stored as cancelled either way.
     """
     ask = _ask_begin(user=user, question=question, chat_model=chat_model)
-    watch = CancelWatch(ask.turn.pk)
+    watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
     try:
-        return _ask_run(ask=ask, should_stop=watch)
+        slot = _ask_slot_take(ask)
+        return _ask_run(ask=ask, slot=slot, should_stop=watch)
     finally:
         watch.close()
 
@@ -97,10 +105,11 @@ def thread_ask(
 class AskStream:
     """A started ask and its events: `(name, data)` pairs, in the order they
     happen. `done` carries the finished Turn, `error` the ApplicationError (the
-    turn is stored either way) and `heartbeat` says the run is still waiting."""
+    turn is stored either way) and `heartbeat` says the run is still waiting.
+    Close `events` when done reading, read to the end or not."""
 
     turn: Turn
-    events: Iterator[tuple[str, Any]]
+    events: AskEvents
 
 
 def thread_ask_stream(
@@ -108,83 +117,138 @@ def thread_ask_stream(
 ) -> AskStream:
     """Start answering `question` and return its events as they happen.
 
-    Everything that can refuse the ask (validation, no database, no LLM) runs
-    here, before the first event, so it is still an ordinary error. The agent
-    runs in a worker thread feeding a queue: a step is told as it starts even
-    while its query runs, the reader can send heartbeats (which is how a client
-    that went away is noticed while the model thinks), and a reader that stops
-    reading (GeneratorExit) leaves the run to stop at its next step and to store
-    its turn as cancelled.
+    Everything that can refuse the ask (validation, no database, no LLM, no
+    free ask slot) runs here, before the first event, so it is still an
+    ordinary error; a full ask pool stores the turn as failed, as without a
+    stream. The slot taken here goes to the run's worker thread (see
+    AskEvents).
     """
     ask = _ask_begin(user=user, question=question, chat_model=chat_model)
+    slot = _ask_slot_take(ask)
     # Carries the request's log fields (user, session) into the worker thread.
     log_context = contextvars.copy_context()
-    return AskStream(turn=ask.turn, events=_ask_events(ask, log_context))
+    return AskStream(
+        turn=ask.turn, events=AskEvents(ask=ask, slot=slot, log_context=log_context)
+    )
 
 
-def _ask_events(
-    ask: _Ask, log_context: contextvars.Context
-) -> Iterator[tuple[str, Any]]:
-    turn = ask.turn
-    events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-    watch = CancelWatch(turn.pk)
+class AskEvents:
+    """The events of a begun ask that holds an ask slot, for one reader.
 
-    def emit(name: str, data: dict[str, Any]) -> None:
-        events.put((name, data))
+    The first event is `turn`. Reading on starts the agent in a worker thread
+    feeding a queue: a step is told as it starts even while its query runs, the
+    reader can send heartbeats (which is how a client that went away is noticed
+    while the model thinks), and a reader that stops reading leaves the run to
+    stop at its next step and to store its turn as cancelled.
 
-    def work() -> None:
+    The slot is given back once however the ask ends: by the worker when its
+    run ends (answered, failed, stopped or broken), or by `close()` when the
+    reader left before the worker started, even before reading anything (then
+    nothing ran, and the turn is stored as cancelled here).
+    """
+
+    def __init__(
+        self, *, ask: _Ask, slot: capacity.AskSlot, log_context: contextvars.Context
+    ) -> None:
+        self._ask = ask
+        self._slot = slot
+        self._log_context = log_context
+        self._watch = CancelWatch(ask.turn.pk)
+        self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._worker_started = False
+        self._closed = False
+        self._reading = self._read()
+        # Should a reader drop this unclosed and unread (a response thrown away
+        # by a failing middleware), the slot still comes back when it is
+        # collected; a running worker keeps it alive until its run has ended.
+        weakref.finalize(self, slot.release)
+
+    def __iter__(self) -> AskEvents:
+        return self
+
+    def __next__(self) -> tuple[str, Any]:
+        return next(self._reading)
+
+    def close(self) -> None:
+        """Stop reading: a run under way stops at its next step; one that never
+        started never will."""
+        if self._closed:
+            return
+        self._closed = True
+        self._reading.close()
+        if self._worker_started:
+            return
+        # Gone before the agent started: nothing runs, the turn is closed here.
+        try:
+            self._watch.close()
+            self._ask.turn.finish(started=time.perf_counter(), error=AskCancelled())
+        finally:
+            self._slot.release()
+
+    def _read(self) -> Generator[tuple[str, Any]]:
+        turn = self._ask.turn
+        yield "turn", {"turn_id": turn.pk, "thread_id": str(turn.thread_id)}
+        # Hold no app-database connection while the model thinks; the finish
+        # opens one again in the worker thread. (Never inside a transaction:
+        # only a test wraps a request in one.)
+        if not connection.in_atomic_block:
+            connection.close()
+        worker = threading.Thread(
+            target=self._log_context.run,
+            args=(self._work,),
+            name=f"ask-{turn.pk}",
+            daemon=True,
+        )
+        worker.start()
+        self._worker_started = True
+        ended = False
+        try:
+            while True:
+                try:
+                    name, data = self._queue.get(
+                        timeout=settings.ASK_STREAM_HEARTBEAT_S
+                    )
+                except queue.Empty:
+                    yield "heartbeat", {}
+                    continue
+                ended = name in {"done", "error"}
+                yield name, data
+                if ended:
+                    return
+        finally:
+            if not ended:
+                # The reader went away: stop at the next step; the worker stores
+                # the turn as cancelled and releases what it holds.
+                logger.info("ask stream closed early turn=%s", turn.pk)
+                self._watch.stop()
+
+    def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self._queue.put((name, data))
+
+    def _work(self) -> None:
         try:
             finished = _ask_run(
-                ask=ask, emit=emit, should_stop=watch, stream_tokens=True
+                ask=self._ask,
+                slot=self._slot,
+                emit=self._emit,
+                should_stop=self._watch,
+                stream_tokens=True,
             )
         except ApplicationError as exc:
-            events.put(("error", exc))
+            self._queue.put(("error", exc))
         except Exception:
             # E.g. the app database gone when finishing the turn: the reader
             # must still hear the end (the orphan sweep closes such a turn).
-            logger.exception("ask stream failed turn=%s", turn.pk)
-            events.put(("error", AskFailed()))
+            logger.exception("ask stream failed turn=%s", self._ask.turn.pk)
+            self._queue.put(("error", AskFailed()))
         else:
-            events.put(("done", finished))
+            self._queue.put(("done", finished))
         finally:
-            watch.close()
+            # `_ask_run` gave it back already; this only matters if it never ran.
+            self._slot.release()
+            self._watch.close()
             # This thread's own app-database connection (the turn's finish).
             connection.close()
-
-    try:
-        yield "turn", {"turn_id": turn.pk, "thread_id": str(turn.thread_id)}
-    except GeneratorExit:
-        # Gone before the agent started: nothing runs, the turn is closed here.
-        watch.close()
-        turn.finish(started=time.perf_counter(), error=AskCancelled())
-        raise
-    # Hold no app-database connection while the model thinks; the finish
-    # opens one again in the worker thread. (Never inside a transaction: only
-    # a test wraps a request in one.)
-    if not connection.in_atomic_block:
-        connection.close()
-    worker = threading.Thread(
-        target=log_context.run, args=(work,), name=f"ask-{turn.pk}", daemon=True
-    )
-    worker.start()
-    ended = False
-    try:
-        while True:
-            try:
-                name, data = events.get(timeout=settings.ASK_STREAM_HEARTBEAT_S)
-            except queue.Empty:
-                yield "heartbeat", {}
-                continue
-            ended = name in {"done", "error"}
-            yield name, data
-            if ended:
-                return
-    finally:
-        if not ended:
-            # The reader went away: stop at the next step; the worker stores
-            # the turn as cancelled and releases what it holds.
-            logger.info("ask stream closed early turn=%s", turn.pk)
-            watch.stop()
 
 
 def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -> _Ask:
@@ -217,31 +281,43 @@ def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -
     )
 
 
+def _ask_slot_take(ask: _Ask) -> capacity.AskSlot:
+    """Take an ask slot for a begun ask, holding no app-database connection while
+    waiting for one; when none frees up, store the turn as failed and raise
+    AskPoolFull (503 + Retry-After)."""
+    started = time.perf_counter()
+    try:
+        with capacity.app_database_released():
+            return capacity.ask_slot_take()
+    except capacity.AskPoolFull as exc:
+        ask.turn.finish(started=started, error=exc)
+        logger.info("ask failed turn=%s code=%s", ask.turn.pk, exc.code)
+        raise
+
+
 def _ask_run(
     *,
     ask: _Ask,
+    slot: capacity.AskSlot,
     emit: EventSink | None = None,
     should_stop: Callable[[], bool],
     stream_tokens: bool = False,
 ) -> Turn:
-    """Run the agent for a begun ask and finish its turn, answered or not."""
+    """Run the agent for a begun ask and finish its turn, answered or not.
+
+    `slot` is given back as soon as the agent is done, however it ends.
+    """
     turn = ask.turn
     started = time.perf_counter()
     try:
-        with engine_dropped_if_session_closes(ask.session.pk):
+        with slot, engine_dropped_if_session_closes(ask.session.pk):
             try:
                 session_engine = engine_cache.get(ask.session)
             except TargetRefused as exc:
                 raise TargetDatabaseUnavailable(str(exc)) from exc
-            # No app-DB connection held while the model thinks; at most
-            # ASK_MAX_CONCURRENT asks per process, else 503. On the streaming
-            # path this runs in the worker thread: a full pool is an `error`
-            # event there, the turn stored failed.
-            with (
-                capacity.app_database_released(),
-                capacity.ask_slot(),
-                capacity.ask_cpu_turns(),
-            ):
+            # No app-DB connection held while the model thinks; the ask's
+            # own Python runs in one of the process's CPU slots, in turns.
+            with capacity.app_database_released(), capacity.ask_cpu_turns():
                 outcome = llm.agent_answer(
                     session_engine=session_engine,
                     question=ask.question,

@@ -21,6 +21,7 @@ from django.views.decorators.http import (
 )
 
 from accounts.types import AuthenticatedHttpRequest
+from agent.cancellation import ClientWatch
 from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
 from agent.services import (
@@ -71,7 +72,11 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AskForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            thread_ask(user=request.user, question=form.cleaned_data["question"])
+            thread_ask(
+                user=request.user,
+                question=form.cleaned_data["question"],
+                client_gone=ClientWatch(request.META),
+            )
         except ApplicationError as exc:
             # The page equivalent of the API's exception handler: the failed turn
             # (if one was stored) shows below, and the question stays in the box.

@@ -2,7 +2,7 @@
 
 An ask spends seconds waiting on the model. It must hold no app-database
 connection meanwhile (`app_database_released`), and a process runs at most
-ASK_MAX_CONCURRENT of them (`ask_slot`): past that, and past the app-database
+ASK_MAX_CONCURRENT of them (`ask_slot_take`): past that, and past the app-database
 pool, the client is told to come back (503 + Retry-After) instead of a 500.
 """
 
@@ -56,16 +56,43 @@ def _ask_semaphore() -> threading.BoundedSemaphore:
         return _slots[1]
 
 
-@contextmanager
-def ask_slot() -> Iterator[None]:
-    """Hold one of the process's ask slots, waiting briefly for one to free up."""
+class AskSlot:
+    """One taken ask slot: given back once, by whichever thread ends the ask.
+
+    A streamed ask takes its slot in the request thread (so a full pool is still
+    an ordinary 503) and its worker thread gives it back; `release` may be
+    called from every path that can end an ask, only the first call counts.
+    """
+
+    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
+        self._semaphore = semaphore
+        self._lock = threading.Lock()
+        self._held = True
+
+    def release(self) -> None:
+        """Give the slot back; a second call does nothing."""
+        with self._lock:
+            if not self._held:
+                return
+            self._held = False
+        self._semaphore.release()
+
+    def __enter__(self) -> AskSlot:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def ask_slot_take() -> AskSlot:
+    """Take one of the process's ask slots, waiting briefly for one to free up.
+
+    Raise AskPoolFull (503) when none frees up within ASK_QUEUE_TIMEOUT_S.
+    """
     semaphore = _ask_semaphore()
     if not semaphore.acquire(timeout=settings.ASK_QUEUE_TIMEOUT_S):
         raise AskPoolFull()
-    try:
-        yield
-    finally:
-        semaphore.release()
+    return AskSlot(semaphore)
 
 
 class _CpuTurn:

@@ -23,6 +23,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agent import sql_guard
 from agent.cancellation import QueryCanceller
@@ -50,7 +51,7 @@ from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
 from agent.models import TurnOutcome
 from agent.tokens import TOOL_DEFINITIONS_TOKENS, count_tokens, prompt_token_limit
-from connections.exceptions import TargetDatabaseUnavailable
+from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger("agent.llm")
@@ -460,6 +461,10 @@ def _run_error(exc: Exception) -> ApplicationError | None:
             "The agent could not reach an answer within "
             f"{settings.AGENT_MAX_STEPS} steps; try a more specific question."
         )
+    if isinstance(exc, PoolTimeoutError):
+        # Every connection of the session's pool is in use (the schema is read
+        # outside the guarded query path): busy, not broken.
+        return TargetDatabaseBusy()
     if isinstance(exc, SQLAlchemyError):
         return TargetDatabaseUnavailable(
             "The database could not be read: " + str(getattr(exc, "orig", exc))[:200]

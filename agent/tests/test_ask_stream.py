@@ -402,6 +402,20 @@ def test_a_client_gone_right_after_the_turn_event_leaves_no_running_turn(
     assert llm_stub.requests == []
 
 
+def test_a_stream_closed_before_its_first_event_leaves_a_cancelled_turn(
+    alice_client, alice, make_connection, llm_stub
+):
+    _connect(alice_client, make_connection, alice, "sqlite")
+    response = _ask_stream(alice_client, "Who lives in Germany?")
+
+    response.close()
+
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.CANCELLED
+    assert turn.error_code == "cancelled"
+    assert llm_stub.requests == []
+
+
 SLOW_SQL = {
     "postgresql": "SELECT count(*) AS n FROM generate_series(1, 300000000) AS g",
     "sqlite": (

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from django.db import connection, connections
+from django.db.utils import OperationalError
 from django.test import Client
 from psycopg_pool import PoolTimeout
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from agent import llm
+from agent.engines import engine_cache
 from agent.models import Turn, TurnStatus
 from sqlagent_project import capacity
+
+QUESTION = {"question": "How many customers are there?"}
 
 
 def test_a_full_ask_pool_answers_503_ask_pool_full_and_stores_the_turn_as_failed(
@@ -25,7 +33,7 @@ def test_a_full_ask_pool_answers_503_ask_pool_full_and_stores_the_turn_as_failed
     connected_session(alice, "sqlite")
 
     # The one slot of this process is taken by an ask still waiting on its model.
-    with capacity.ask_slot():
+    with capacity.ask_slot_take():
         response = alice_client.post(
             "/ask", {"question": "How many customers are there?"}, format="json"
         )
@@ -50,6 +58,187 @@ def test_an_ask_gets_its_slot_back_once_the_previous_one_is_done(
             "/ask", {"question": "How many customers are there?"}, format="json"
         )
         assert response.status_code == 200, response.json()
+
+
+def test_a_streamed_ask_finding_the_ask_pool_full_gets_the_same_json_503(
+    db, settings, alice, alice_client, connected_session, llm_stub
+):
+    settings.ASK_MAX_CONCURRENT = 1
+    settings.ASK_QUEUE_TIMEOUT_S = 0.1
+    connected_session(alice, "sqlite")
+
+    with capacity.ask_slot_take():
+        response = _ask_streamed(alice_client)
+
+    # Refused before the stream starts: no 200 with an `error` event.
+    assert not response.streaming
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "5"
+    assert response.json() == {
+        "detail": "Too many questions are being answered right now. Try again.",
+        "code": "ask_pool_full",
+    }
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "ask_pool_full"
+    assert llm_stub.requests == []
+
+
+def _ask_streamed(client: APIClient) -> Any:
+    return client.post("/ask", QUESTION, format="json", HTTP_ACCEPT="text/event-stream")
+
+
+def _read_events(response: Any, *, until: str | None = None) -> list[str]:
+    """Read the stream's event names, all of them or up to `until`."""
+    assert response.status_code == 200, response.json()
+    names: list[str] = []
+    for chunk in response.streaming_content:
+        names += [
+            line.removeprefix("event: ")
+            for line in chunk.decode().splitlines()
+            if line.startswith("event: ")
+        ]
+        if until in names:
+            break
+    return names
+
+
+def _ask_threads_end(timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(t.name.startswith("ask-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "an ask's worker thread is still running"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streamed_asks_ending_every_way_give_back_every_ask_slot(
+    settings, alice, alice_client, connected_session, llm_stub, monkeypatch
+):
+    # One slot: an ask that kept it would turn every later ask into a 503.
+    settings.ASK_MAX_CONCURRENT = 1
+    settings.ASK_QUEUE_TIMEOUT_S = 0.2
+    connected_session(alice, "sqlite")
+    real_agent_answer = llm.agent_answer
+    real_finish = Turn.finish
+
+    def read_to_the_end() -> None:
+        assert _read_events(_ask_streamed(alice_client))[-1] == "done"
+
+    def model_fails() -> None:
+        llm_stub.fail_next(2, status=500)  # the first try and its one retry
+        assert _read_events(_ask_streamed(alice_client))[-1] == "error"
+
+    def closed_unread() -> None:
+        _ask_streamed(alice_client).close()
+
+    def closed_after_the_turn_event() -> None:
+        response = _ask_streamed(alice_client)
+        assert _read_events(response, until="turn") == ["turn"]
+        response.close()
+
+    def closed_mid_run() -> None:
+        response = _ask_streamed(alice_client)
+        assert _read_events(response, until="step")[-1] == "step"
+        response.close()  # GeneratorExit in the reader; the worker stops
+
+    def agent_breaks() -> None:
+        def boom(**kwargs: Any) -> Any:
+            raise RuntimeError("a bug in the agent")
+
+        monkeypatch.setattr(llm, "agent_answer", boom)
+        try:
+            assert _read_events(_ask_streamed(alice_client))[-1] == "error"
+        finally:
+            monkeypatch.setattr(llm, "agent_answer", real_agent_answer)
+
+    def finishing_the_turn_breaks() -> None:
+        # Escapes the run itself: the worker thread's last line of defence.
+        def finish(self: Turn, **kwargs: Any) -> None:
+            raise OperationalError("the app database went away")
+
+        monkeypatch.setattr(Turn, "finish", finish)
+        try:
+            assert _read_events(_ask_streamed(alice_client))[-1] == "error"
+        finally:
+            monkeypatch.setattr(Turn, "finish", real_finish)
+
+    endings: list[Callable[[], None]] = [
+        read_to_the_end,
+        model_fails,
+        closed_unread,
+        closed_after_the_turn_event,
+        closed_mid_run,
+        agent_breaks,
+        finishing_the_turn_breaks,
+    ]
+    for _ in range(3):
+        for ending in endings:
+            ending()
+            _ask_threads_end()
+
+    assert _read_events(_ask_streamed(alice_client))[-1] == "done"
+    plain = alice_client.post("/ask", QUESTION, format="json")
+    assert plain.status_code == 200, plain.json()
+    statuses = list(Turn.objects.values_list("status", flat=True))
+    assert len(statuses) == 3 * len(endings) + 2
+    # Only the turns whose finish was made to fail are left for the orphan sweep.
+    assert statuses.count(TurnStatus.RUNNING) == 3
+    # Closed before the agent started (6), or mid-run when it had not ended (≤ 3).
+    assert statuses.count(TurnStatus.CANCELLED) >= 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_thrown_away_unread_and_unclosed_still_gives_its_slot_back(
+    settings, alice, alice_client, connected_session, llm_stub
+):
+    settings.ASK_MAX_CONCURRENT = 1
+    settings.ASK_QUEUE_TIMEOUT_S = 0.2
+    connected_session(alice, "sqlite")
+
+    # As when a middleware fails after the view: nobody reads or closes it.
+    _ask_streamed(alice_client)
+    gc.collect()
+
+    assert _read_events(_ask_streamed(alice_client))[-1] == "done"
+    # The second ask's two model calls; the first ask never ran.
+    assert len(llm_stub.requests) == 2
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
+@pytest.mark.django_db(transaction=True)
+def test_an_ask_finding_every_target_connection_busy_is_told_to_retry(
+    settings, alice, alice_client, connected_session, llm_stub, streamed
+):
+    settings.TARGET_POOL_SIZE = 1
+    settings.TARGET_MAX_OVERFLOW = 0
+    settings.TARGET_CONNECT_TIMEOUT_S = 0.5
+    session = connected_session(alice, "postgresql")
+    session_engine = engine_cache.get(session)
+
+    # Someone else holds the session's one connection to its database.
+    with session_engine.engine.connect():
+        if streamed:
+            response = _ask_streamed(alice_client)
+            raw = b"".join(response.streaming_content).decode()
+        else:
+            response = alice_client.post("/ask", QUESTION, format="json")
+
+    busy = "All connections to the database are busy; try again shortly."
+    if streamed:
+        # The stream had started: the status is 200, the `error` event says it.
+        assert response.status_code == 200
+        assert raw.endswith(
+            "event: error\ndata: "
+            f'{{"detail": "{busy}", "code": "database_busy", "retry_after": 5}}\n\n'
+        )
+    else:
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert response.json() == {"detail": busy, "code": "database_busy"}
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "database_busy"
 
 
 def test_an_ask_waiting_on_the_model_holds_no_app_database_connection(
