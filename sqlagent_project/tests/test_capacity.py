@@ -382,7 +382,7 @@ def test_asks_take_turns_for_cpu_slots_but_wait_on_the_model_side_by_side(
             results[user.email] = thread_ask(
                 user=user, question=f"How many customers, {user.email}?"
             )
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             results[user.email] = exc
         finally:
             connections.close_all()
