@@ -315,9 +315,8 @@ def _ask_run(
                 session_engine = engine_cache.get(ask.session)
             except TargetRefused as exc:
                 raise TargetDatabaseUnavailable(str(exc)) from exc
-            # No app-DB connection held while the model thinks; the ask's
-            # own Python runs in one of the process's CPU slots, in turns.
-            with capacity.app_database_released(), capacity.ask_cpu_turns():
+            # No app-DB connection held while the model thinks.
+            with capacity.app_database_released():
                 outcome = llm.agent_answer(
                     session_engine=session_engine,
                     question=ask.question,

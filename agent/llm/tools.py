@@ -23,7 +23,6 @@ from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
 from agent.privacy import PrivacyPolicy, policy_default
 from agent.tokens import count_tokens, schema_token_budget
-from sqlagent_project import capacity
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -88,15 +87,13 @@ class ToolContext:
         record = QueryRecord(sql=sql)
         self.queries.append(record)
         try:
-            # Another ask may use this one's CPU slot while the database works.
-            with capacity.cpu_released():
-                result = sql_guard.query_run(
-                    self.engine,
-                    db_type=self.db_type,
-                    sql=sql,
-                    max_rows=settings.QUERY_MAX_ROWS,
-                    timeout_s=settings.QUERY_TIMEOUT_S,
-                )
+            result = sql_guard.query_run(
+                self.engine,
+                db_type=self.db_type,
+                sql=sql,
+                max_rows=settings.QUERY_MAX_ROWS,
+                timeout_s=settings.QUERY_TIMEOUT_S,
+            )
         except sql_guard.StatementRefused as exc:
             record.error = f"Refused: {exc.reason}"
             raise
