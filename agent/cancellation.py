@@ -65,7 +65,9 @@ class CancelWatch:
         self.poll_s = poll_s
         self.event = threading.Event()
         self._client_gone = client_gone
-        self._checked_at = 0.0
+        # The first read of the shared flag waits a poll: nobody can have
+        # pressed Stop on a turn that was created a moment ago.
+        self._checked_at = time.monotonic()
         with _running_lock:
             _running[turn_id] = self.event
 

@@ -33,7 +33,9 @@ _providers: list[ContextProvider] = []
 
 
 def context_provider_register(provider: ContextProvider) -> None:
-    """Register `provider(connection_id=, question=, table_names=)`, once."""
+    """Register `provider(connection_id=, question=, table_names=,
+    schema_inlined=)`, once; `schema_inlined` says the whole schema is already in
+    the prompt, so ranked tables only matter for the knowledge they bring."""
     if provider not in _providers:
         _providers.append(provider)
 
@@ -44,11 +46,13 @@ def question_context(
     """Return every provider's text joined and their ranked tables merged."""
     texts: list[str] = []
     tables: list[str] = []
+    inlined = catalog.prompt(token_budget=schema_token_budget()).inlined
     for provider in _providers:
         found = provider(
             connection_id=connection_id,
             question=question,
             table_names=catalog.table_names(),
+            schema_inlined=inlined,
         )
         if found.text:
             texts.append(found.text)

@@ -66,14 +66,18 @@ def _ranked(documents: list[str], query: list[str], k: int) -> list[int]:
     return [i for i in order if query_words & set(corpus[i])][:k]
 
 
-def examples_ranked(*, connection_id: int, question: str, k: int) -> list[Example]:
+def examples_ranked(
+    *,
+    connection_id: int,
+    question: str,
+    k: int,
+    examples: Sequence[Example] | None = None,
+) -> list[Example]:
     """Return the k examples most similar to the question (excluded ones left out)."""
     excluded = _excluded_questions.get()
-    examples = [
-        e
-        for e in Example.objects.filter(connection_id=connection_id)
-        if normalize(e.question) not in excluded
-    ]
+    if examples is None:
+        examples = Example.objects.filter(connection_id=connection_id)
+    examples = [e for e in examples if normalize(e.question) not in excluded]
     documents = [
         f"{e.question} {e.question} {e.sql} {e.instructions}" for e in examples
     ]
@@ -81,10 +85,16 @@ def examples_ranked(*, connection_id: int, question: str, k: int) -> list[Exampl
 
 
 def instructions_ranked(
-    *, connection_id: int, question: str, k: int
+    *,
+    connection_id: int,
+    question: str,
+    k: int,
+    instructions: Sequence[Instruction] | None = None,
 ) -> list[Instruction]:
     """Return the instructions: all when they are few, else the k most relevant."""
-    instructions = list(Instruction.objects.filter(connection_id=connection_id))
+    if instructions is None:
+        instructions = Instruction.objects.filter(connection_id=connection_id)
+    instructions = list(instructions)
     if len(instructions) <= k:
         return instructions
     documents = [i.text for i in instructions]
@@ -92,17 +102,27 @@ def instructions_ranked(
 
 
 def tables_ranked(
-    *, connection_id: int, question: str, table_names: Sequence[str], k: int
+    *,
+    connection_id: int,
+    question: str,
+    table_names: Sequence[str],
+    k: int,
+    notes: Sequence[SchemaNote] | None = None,
+    examples: Sequence[Example] | None = None,
 ) -> list[str]:
     """Return the k tables that best match the question by name, notes and examples."""
     if not table_names:
         return []
+    if notes is None:
+        notes = SchemaNote.objects.filter(connection_id=connection_id)
+    if examples is None:
+        examples = Example.objects.filter(connection_id=connection_id)
     words: dict[str, list[str]] = {t.lower(): [t, t] for t in table_names}
-    for note in SchemaNote.objects.filter(connection_id=connection_id):
+    for note in notes:
         bag = words.get(note.table_name.lower())
         if bag is not None:
             bag += [note.column_name, note.description]
-    for example in Example.objects.filter(connection_id=connection_id):
+    for example in examples:
         sql_words = set(re.findall(r"\w+", example.sql.lower()))
         for name in sql_words & words.keys():
             words[name].append(example.question)
@@ -111,14 +131,28 @@ def tables_ranked(
 
 
 def knowledge_context(
-    *, connection_id: int, question: str, table_names: Sequence[str]
+    *,
+    connection_id: int,
+    question: str,
+    table_names: Sequence[str],
+    schema_inlined: bool = False,
 ) -> QuestionContext:
-    """Return the retrieved knowledge as prompt text, and the tables ranked."""
+    """Return the retrieved knowledge as prompt text, and the tables ranked.
+
+    The connection's knowledge is read once (three queries); a connection with
+    none whose whole schema is in the prompt gets nothing, without ranking.
+    """
+    all_examples = list(Example.objects.filter(connection_id=connection_id))
+    all_instructions = list(Instruction.objects.filter(connection_id=connection_id))
+    all_notes = list(SchemaNote.objects.filter(connection_id=connection_id))
+    if schema_inlined and not (all_examples or all_instructions or all_notes):
+        return QuestionContext()
     parts: list[str] = []
     instructions = instructions_ranked(
         connection_id=connection_id,
         question=question,
         k=settings.KNOWLEDGE_TOP_K_INSTRUCTIONS,
+        instructions=all_instructions,
     )
     if instructions:
         parts.append(
@@ -129,6 +163,7 @@ def knowledge_context(
         connection_id=connection_id,
         question=question,
         k=settings.KNOWLEDGE_TOP_K_EXAMPLES,
+        examples=all_examples,
     )
     if examples:
         shown = []
@@ -146,18 +181,20 @@ def knowledge_context(
         question=question,
         table_names=table_names,
         k=settings.KNOWLEDGE_TOP_K_TABLES,
+        notes=all_notes,
+        examples=all_examples,
     )
-    notes = _notes_for_tables(connection_id, tables)
+    notes = _notes_for_tables(all_notes, tables)
     if notes:
         parts.append("Descriptions of tables and columns:\n" + notes)
     return QuestionContext(text="\n\n".join(parts), tables=tables)
 
 
-def _notes_for_tables(connection_id: int, tables: Sequence[str]) -> str:
+def _notes_for_tables(notes: Sequence[SchemaNote], tables: Sequence[str]) -> str:
     """Return the descriptions written for these tables and their columns."""
     top = {t.lower() for t in tables}
     lines = []
-    for note in SchemaNote.objects.filter(connection_id=connection_id):
+    for note in notes:
         if note.table_name.lower() not in top:
             continue
         target = (
