@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -75,9 +75,12 @@ def examples_ranked(
 ) -> list[Example]:
     """Return the k examples most similar to the question (excluded ones left out)."""
     excluded = _excluded_questions.get()
-    if examples is None:
-        examples = Example.objects.filter(connection_id=connection_id)
-    examples = [e for e in examples if normalize(e.question) not in excluded]
+    candidates: Iterable[Example] = (
+        Example.objects.filter(connection_id=connection_id)
+        if examples is None
+        else examples
+    )
+    examples = [e for e in candidates if normalize(e.question) not in excluded]
     documents = [
         f"{e.question} {e.question} {e.sql} {e.instructions}" for e in examples
     ]
@@ -92,9 +95,11 @@ def instructions_ranked(
     instructions: Sequence[Instruction] | None = None,
 ) -> list[Instruction]:
     """Return the instructions: all when they are few, else the k most relevant."""
-    if instructions is None:
-        instructions = Instruction.objects.filter(connection_id=connection_id)
-    instructions = list(instructions)
+    instructions = list(
+        Instruction.objects.filter(connection_id=connection_id)
+        if instructions is None
+        else instructions
+    )
     if len(instructions) <= k:
         return instructions
     documents = [i.text for i in instructions]
@@ -114,9 +119,9 @@ def tables_ranked(
     if not table_names:
         return []
     if notes is None:
-        notes = SchemaNote.objects.filter(connection_id=connection_id)
+        notes = list(SchemaNote.objects.filter(connection_id=connection_id))
     if examples is None:
-        examples = Example.objects.filter(connection_id=connection_id)
+        examples = list(Example.objects.filter(connection_id=connection_id))
     words: dict[str, list[str]] = {t.lower(): [t, t] for t in table_names}
     for note in notes:
         bag = words.get(note.table_name.lower())

@@ -124,7 +124,7 @@ class _WireCompletions(Completions):
     worker's CPU). The request, retries, timeouts and parsing are the SDK's.
     """
 
-    def create(  # type: ignore[override]
+    def create(
         self,
         *,
         extra_headers: Any = None,

@@ -75,7 +75,7 @@ def _add(
         for field, errors in form.errors.items():
             label = form.fields[field].label or field if field in form.fields else ""
             for error in errors:
-                messages.error(request, f"{label}: {error}" if label else error)
+                messages.error(request, f"{label}: {error}" if label else str(error))
         return
     data = form.cleaned_data
     if action == "instruction":
