@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
@@ -331,6 +331,16 @@ def _ask_run(
         logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
         raise
     except Exception as exc:
+        busy = capacity.app_database_busy_from(exc)
+        if busy is not None:
+            # Out of app-database connections mid-ask: 503 + Retry-After, the
+            # turn stored failed if a connection frees up, else by the sweep.
+            logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
+            try:
+                turn.finish(started=started, error=busy)
+            except DatabaseError:
+                logger.warning("turn left for the sweep turn=%s", turn.pk)
+            raise busy from exc
         # Not the client's fault: a bug here or in a library. A 5xx with a stable
         # code, logged with its traceback, so alerts fire.
         failed = AskFailed()

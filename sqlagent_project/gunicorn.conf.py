@@ -36,8 +36,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 # Short keep-alive: a client is not pinned to one busy worker for long.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
-# Recycle workers now and then; jitter so they do not all restart at once.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+# Recycling workers is off: a recycle drops the worker's kept-alive connections
+# (a client sending on one sees a reset) and its engine cache. Set a number of
+# requests to recycle after, should memory grow; jitter spreads the restarts.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"

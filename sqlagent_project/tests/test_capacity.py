@@ -342,3 +342,32 @@ def test_requests_are_served_again_once_connections_are_free(transactional_db, a
     response = _in_a_thread(lambda: client.get("/databases/session-status"))
 
     assert response.status_code == 200
+
+
+def test_running_out_of_app_database_connections_mid_ask_is_503_not_500(
+    db, settings, alice, alice_client, connected_session, llm_stub, monkeypatch
+):
+    """E.g. the knowledge read before the question finds the pool empty."""
+    from django.db.utils import OperationalError
+
+    from agent import llm
+
+    def pool_empty(**kwargs: Any) -> Any:
+        try:
+            raise PoolTimeout("couldn't get a connection after 5.00 sec")
+        except PoolTimeout as cause:
+            raise OperationalError("couldn't get a connection") from cause
+
+    connected_session(alice, "sqlite")
+    monkeypatch.setattr(llm, "agent_answer", pool_empty)
+
+    response = alice_client.post(
+        "/ask", {"question": "How many customers are there?"}, format="json"
+    )
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["code"] == "app_database_busy"
+    turn = Turn.objects.get()
+    assert turn.status == TurnStatus.ERROR
+    assert turn.error_code == "app_database_busy"
