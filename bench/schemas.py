@@ -35,6 +35,11 @@ def _table_ddl(i: int) -> str:
     )
 
 
+# The read-only role and password .ci/services.sh creates for tests and benches.
+READER = "sqlagent_reader"
+READER_PASSWORD = "reader-pw"
+
+
 def pg_wide_url() -> str:
     """Return the URL of a PostgreSQL database of TABLES tables, creating it once."""
     import psycopg
@@ -58,6 +63,12 @@ def pg_wide_url() -> str:
                     for statement in _table_ddl(i).split(";\n"):
                         conn.execute(statement)
                 conn.commit()
+        # The service refuses privileged roles: it reads as the read-only role
+        # that .ci/services.sh creates, as an operator's connection would.
+        conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO {READER}')
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {READER}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}")
+        conn.commit()
     return url
 
 
@@ -118,10 +129,10 @@ def measure(stub: StubLLMServer, sqlite_dir: Path) -> list[dict[str, Any]]:
                 "host": "127.0.0.1",
                 "port": 5432,
                 "database_name": pg_name,
-                "username": "postgres",
-                "password": "",
+                "username": READER,
+                "password": READER_PASSWORD,
             },
-            f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}",
+            f"postgresql+psycopg://{READER}:{READER_PASSWORD}@127.0.0.1:5432/{pg_name}",
         ),
         (
             "SQLite",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.db import connection as db_connection
 from rank_bm25 import BM25Okapi
 
 from agent.context import QuestionContext
@@ -135,6 +136,27 @@ def tables_ranked(
     return [table_names[i] for i in _ranked(documents, tokenize(question), k)]
 
 
+def knowledge_context_sql() -> str:
+    """One round trip: does the connection have any knowledge at all?"""
+    # Table names come from the models, never from input; the id is a parameter.
+    quote = db_connection.ops.quote_name
+    checks = [
+        f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} "  # noqa: S608
+        "WHERE connection_id = %s)"
+        for model in (Example, Instruction, SchemaNote)
+    ]
+    return "SELECT " + " OR ".join(checks)
+
+
+def knowledge_exists(connection_id: int) -> bool:
+    """Say whether the connection has examples, instructions or descriptions (most
+    have none: this is asked before every question)."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(knowledge_context_sql(), [connection_id] * 3)
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def knowledge_context(
     *,
     connection_id: int,
@@ -147,11 +169,11 @@ def knowledge_context(
     The connection's knowledge is read once (three queries); a connection with
     none whose whole schema is in the prompt gets nothing, without ranking.
     """
+    if schema_inlined and not knowledge_exists(connection_id):
+        return QuestionContext()
     all_examples = list(Example.objects.filter(connection_id=connection_id))
     all_instructions = list(Instruction.objects.filter(connection_id=connection_id))
     all_notes = list(SchemaNote.objects.filter(connection_id=connection_id))
-    if schema_inlined and not (all_examples or all_instructions or all_notes):
-        return QuestionContext()
     parts: list[str] = []
     instructions = instructions_ranked(
         connection_id=connection_id,

@@ -166,3 +166,16 @@ def test_tables_rank_by_descriptions_and_examples(alice, make_connection):
     assert tables_ranked(
         connection_id=connection.id, question="churn by month", table_names=names, k=2
     ) == ["t_y"]
+
+
+def test_knowledge_exists_says_whether_a_connection_has_any(alice, make_connection):
+    from knowledge.retrieval import knowledge_exists
+
+    empty = make_connection(alice, "sqlite")
+    described = make_connection(alice, "sqlite")
+    SchemaNote.objects.create(
+        connection=described, table_name="orders", description="one row per order"
+    )
+
+    assert knowledge_exists(empty.id) is False
+    assert knowledge_exists(described.id) is True
