@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         llm_base_url=stub.base_url,
         LLM_TIMEOUT_S="60",
     )
-    env.update(dict(item.split("=", 1) for item in args.env))
+    overrides = dict(item.split("=", 1) for item in args.env)
+    env.update(overrides)
     # The README's production gunicorn: its config's defaults, not test sizes.
     env.pop("GUNICORN_THREADS", None)
     app_database_migrate(env)
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     users = accounts_create(env, secrets.token_hex(3), most)
     server = Gunicorn(env, workers=args.workers, log_dir=work)
     server.env.pop("GUNICORN_THREADS")
+    server.env.update(overrides)  # a variant may set GUNICORN_THREADS too
     rows: list[Row] = []
     ceilings: dict[int, float] = {}
     try:
