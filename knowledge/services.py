@@ -309,15 +309,11 @@ def examples_import(
     """Import question/SQL pairs; each bad line is reported and skipped, never fatal.
 
     Without `set_name` they become verified examples; with it, the questions of
-    that golden set (created when new).
+    that golden set (created with the first good line).
     """
     aliases = {**DEFAULT_ALIASES, **(mapping or {})}
     report = ImportReport()
     golden_set = None
-    if set_name:
-        golden_set, _ = GoldenSet.objects.get_or_create(
-            connection=connection, name=set_name
-        )
     for number, record in _records(text):
         if isinstance(record, str):
             report.errors.append((number, record))
@@ -336,6 +332,11 @@ def examples_import(
             report.errors.append((number, exc.message))
             continue
         with transaction.atomic():
+            if set_name and golden_set is None:
+                # Made with its first good line: a file of bad lines leaves none.
+                golden_set, _ = GoldenSet.objects.get_or_create(
+                    connection=connection, name=set_name
+                )
             if golden_set is not None:
                 GoldenQuestion.objects.create(
                     golden_set=golden_set,

@@ -305,8 +305,10 @@ def test_an_import_with_one_bad_line_reports_that_line_and_keeps_the_good_ones(
     response = alice_page.post(
         f"/knowledge/{connection.id}/import/",
         {"file": _upload("examples.jsonl", text), "set": ""},
+        follow=True,
     )
 
+    assert response.redirect_chain[-1][1] == 302  # a reload cannot upload again
     assert response.status_code == 200
     page = response.content.decode()
     assert "Imported 2 verified example(s); 1 line(s) not imported." in page
@@ -332,6 +334,7 @@ def test_a_csv_is_imported_into_a_named_golden_set_listed_with_its_count(
     response = alice_page.post(
         f"/knowledge/{connection.id}/import/",
         {"file": _upload("gold.csv", text), "set": "smoke"},
+        follow=True,
     )
 
     page = response.content.decode()
@@ -342,6 +345,42 @@ def test_a_csv_is_imported_into_a_named_golden_set_listed_with_its_count(
     knowledge = alice_page.get(f"/knowledge/{connection.id}/").content.decode()
     golden = GoldenSet.objects.get(name="smoke")
     assert f'<tr id="golden-set-{golden.id}"><td>smoke</td><td>2</td>' in knowledge
+
+
+def test_a_file_of_only_bad_lines_creates_no_golden_set(
+    alice_page, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+
+    response = alice_page.post(
+        f"/knowledge/{connection.id}/import/",
+        {
+            "file": _upload("bad.csv", 'question,sql\n"Wipe","DELETE FROM orders"\n'),
+            "set": "empty",
+        },
+        follow=True,
+    )
+
+    assert "Imported 0 question(s)" in response.content.decode()
+    assert not GoldenSet.objects.exists()
+
+
+def test_the_import_report_is_shown_once_after_the_redirect(
+    alice_page, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+    url = f"/knowledge/{connection.id}/import/"
+    alice_page.post(
+        url,
+        {"file": _upload("one.jsonl", '{"question": "Q?", "sql": "SELECT 1"}\n')},
+    )
+
+    first = alice_page.get(url).content.decode()
+    again = alice_page.get(url).content.decode()
+
+    assert "Imported 1 verified example(s)" in first
+    assert "Imported" not in again
+    assert Example.objects.count() == 1
 
 
 def test_a_file_that_is_not_utf8_is_a_message_and_imports_nothing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.types import AuthenticatedHttpRequest
@@ -21,9 +21,12 @@ IMPORT_ERRORS_SHOWN = 100
 @require_http_methods(["GET", "POST"])
 @errors_as_messages
 def examples_import(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse:
-    """Import a file of question/SQL pairs and show what was and was not imported."""
+    """Import a file of question/SQL pairs, then show what was and was not imported.
+
+    The report is kept in the session and shown after a redirect, so reloading
+    the page shows it again instead of uploading the file a second time.
+    """
     connection = connection_get_for_user(user=request.user, connection_id=db_id)
-    report, set_name = None, ""
     form = ImportForm()
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
@@ -34,19 +37,34 @@ def examples_import(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespon
                 file=form.cleaned_data["file"],
                 set_name=set_name or None,
             )
-            # A fresh form for the next file, aimed at the same place.
-            form = ImportForm(initial={"set": set_name})
-    errors = report.errors if report else []
+            request.session[_report_key(db_id)] = {
+                "created": report.created,
+                "errors": report.errors[:IMPORT_ERRORS_SHOWN],
+                "errors_total": len(report.errors),
+                "set_name": set_name,
+            }
+            return redirect("knowledge-import-page", db_id=db_id)
+    shown = request.session.pop(_report_key(db_id), None)
+    set_name = shown["set_name"] if shown else ""
+    if request.method == "GET" and shown:
+        # A fresh form for the next file, aimed at the same place.
+        form = ImportForm(initial={"set": set_name})
     context = {
         "connection": connection,
         "form": form,
-        "report": report,
+        "report": shown,
         "set_name": set_name,
-        "errors_shown": errors[:IMPORT_ERRORS_SHOWN],
-        "errors_hidden": max(len(errors) - IMPORT_ERRORS_SHOWN, 0),
+        "errors_shown": shown["errors"] if shown else [],
+        "errors_hidden": (
+            max(shown["errors_total"] - IMPORT_ERRORS_SHOWN, 0) if shown else 0
+        ),
         "golden_sets": selectors.golden_set_list_for_user(
             user=request.user, connection_id=db_id
         ),
         "nav": "connections",
     }
     return render(request, "knowledge/import.html", context)
+
+
+def _report_key(db_id: int) -> str:
+    return f"knowledge-import-report-{db_id}"
