@@ -92,13 +92,18 @@ def thread_ask(
     `client_gone` answering yes (the HTTP client closed its connection): the
     turn is stored as cancelled either way.
     """
-    ask = _ask_begin(user=user, question=question, chat_model=chat_model)
-    watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
-    try:
-        slot = _ask_slot_take(ask)
-        return _ask_run(ask=ask, slot=slot, should_stop=watch)
-    finally:
-        watch.close()
+    # The ask's own Python runs in one of the process's CPU slots, in turns
+    # with other asks; every wait (for an ask slot, the model, a query) gives
+    # the slot up, so pages never wait behind a crowd of asks.
+    with capacity.ask_cpu_turns():
+        ask = _ask_begin(user=user, question=question, chat_model=chat_model)
+        watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
+        try:
+            with capacity.cpu_released():
+                slot = _ask_slot_take(ask)
+            return _ask_run(ask=ask, slot=slot, should_stop=watch)
+        finally:
+            watch.close()
 
 
 @dataclass
@@ -307,12 +312,32 @@ def _ask_run(
 
     `slot` is given back as soon as the agent is done, however it ends.
     """
+    with capacity.ask_cpu_turns():  # the streaming path's worker thread
+        return _ask_run_in_turns(
+            ask=ask,
+            slot=slot,
+            emit=emit,
+            should_stop=should_stop,
+            stream_tokens=stream_tokens,
+        )
+
+
+def _ask_run_in_turns(
+    *,
+    ask: _Ask,
+    slot: capacity.AskSlot,
+    emit: EventSink | None,
+    should_stop: Callable[[], bool],
+    stream_tokens: bool,
+) -> Turn:
     turn = ask.turn
     started = time.perf_counter()
     try:
         with slot, engine_dropped_if_session_closes(ask.session.pk):
             try:
-                session_engine = engine_cache.get(ask.session)
+                # On a miss this connects to the user's database: a wait.
+                with capacity.cpu_released():
+                    session_engine = engine_cache.get(ask.session)
             except TargetRefused as exc:
                 raise TargetDatabaseUnavailable(str(exc)) from exc
             # No app-DB connection held while the model thinks.

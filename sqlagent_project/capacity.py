@@ -8,6 +8,7 @@ pool, the client is told to come back (503 + Retry-After) instead of a 500.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,6 +95,106 @@ def ask_slot_take() -> AskSlot:
     return AskSlot(semaphore)
 
 
+class _CpuTurn:
+    """One ask's hold on a CPU slot; shared by the threads of its agent run (the
+    tools run in LangGraph's pool) so a wait in any of them hands it over."""
+
+    def __init__(self, semaphore: threading.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = 0
+        self.ended = False
+        self.lock = threading.Lock()
+
+    def take(self) -> None:
+        self.semaphore.acquire()
+        with self.lock:
+            if not self.ended:
+                self.held += 1
+                return
+        # A thread of an ask that has ended keeps no slot.
+        self.semaphore.release()
+
+    def give(self) -> bool:
+        with self.lock:
+            if self.held <= 0:
+                return False
+            self.held -= 1
+        self.semaphore.release()
+        return True
+
+    def end(self) -> None:
+        with self.lock:
+            self.ended = True
+            held, self.held = self.held, 0
+        for _ in range(held):
+            self.semaphore.release()
+
+
+_cpu_turn: contextvars.ContextVar[_CpuTurn | None] = contextvars.ContextVar(
+    "ask_cpu_turn", default=None
+)
+_cpu_lock = threading.Lock()
+_cpu: tuple[int, threading.Semaphore] | None = None
+
+
+def _cpu_semaphore() -> threading.Semaphore:
+    global _cpu
+    size = settings.ASK_CPU_SLOTS
+    with _cpu_lock:
+        if _cpu is None or _cpu[0] != size:
+            _cpu = (size, threading.Semaphore(size))
+        return _cpu[1]
+
+
+@contextmanager
+def ask_cpu_turns() -> Iterator[None]:
+    """Run an ask's own work (the agent loop, not its waits) in one of the
+    process's ASK_CPU_SLOTS, taking turns with the other asks.
+
+    One process runs Python on one core at a time (the GIL), shared by every
+    runnable thread: with a hundred asks between two model calls, a page request
+    got one slice in a hundred and waited seconds. Asks now queue for a few CPU
+    slots instead, and pages, which never queue, stay quick. An ask holds no
+    slot while it waits on the model or on its query (`cpu_released`).
+    """
+    if settings.ASK_CPU_SLOTS <= 0 or _cpu_turn.get() is not None:
+        yield
+        return
+    turn = _CpuTurn(_cpu_semaphore())
+    # Never wait for a slot holding an app-database connection: the slot's
+    # holders may be waiting for one (a deadlock on the pool otherwise).
+    _connections_handed_back()
+    turn.take()
+    token = _cpu_turn.set(turn)
+    try:
+        yield
+    finally:
+        _cpu_turn.reset(token)
+        turn.end()
+
+
+@contextmanager
+def cpu_released() -> Iterator[None]:
+    """Let another ask use this ask's CPU slot while this thread waits."""
+    turn = _cpu_turn.get()
+    if turn is None or not turn.give():
+        yield
+        return
+    try:
+        # Nor an app-database connection while waiting (another ask may need it).
+        _connections_handed_back()
+        yield
+    finally:
+        _connections_handed_back()
+        turn.take()
+
+
+def _connections_handed_back() -> None:
+    for conn in connections.all(initialized_only=True):
+        if conn.vendor != "sqlite" and not conn.in_atomic_block:
+            conn.close()
+
+
 @contextmanager
 def app_database_released() -> Iterator[None]:
     """Hand this thread's app-database connections back before a long wait.
@@ -102,9 +203,7 @@ def app_database_released() -> Iterator[None]:
     transaction is kept (closing it would lose the transaction), and SQLite
     costs nothing to hold.
     """
-    for conn in connections.all(initialized_only=True):
-        if conn.vendor != "sqlite" and not conn.in_atomic_block:
-            conn.close()
+    _connections_handed_back()
     yield
 
 

@@ -261,6 +261,10 @@ ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=
 # ASK_QUEUE_TIMEOUT_S for a slot, then gets 503 ask_pool_full + Retry-After.
 ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=100)
 ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
+# Asks of a process running their own Python at once (the agent loop between
+# waits); the others queue for a slot, so pages stay quick under a crowd of asks.
+# Waiting on the model or on a query holds none. 0: no limit.
+ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=2)
 
 # AGENT
 # Engine cache: one SQLAlchemy engine per active session, per process. Sized

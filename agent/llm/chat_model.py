@@ -17,11 +17,13 @@ from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 from openai._base_client import make_request_options
+from openai._constants import DEFAULT_CONNECTION_LIMITS
 from openai._types import Omit
 from openai.resources.chat.completions import Completions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from agent.exceptions import LLMNotConfigured
+from sqlagent_project import capacity
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,37 @@ class _WireCompletions(Completions):
         )
 
 
+class _WaitingStream(httpx2.SyncByteStream):
+    """A model's reply read chunk by chunk, the ask's CPU slot handed over while
+    each chunk is awaited (a streamed answer takes seconds of mostly waiting)."""
+
+    def __init__(self, stream: httpx2.SyncByteStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._stream)
+        while True:
+            with capacity.cpu_released():
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _WaitingTransport(httpx2.HTTPTransport):
+    """The SDK's transport, giving up the ask's CPU slot while the model thinks."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        with capacity.cpu_released():
+            response = super().handle_request(request)
+        if isinstance(response.stream, httpx2.SyncByteStream):
+            response.stream = _WaitingStream(response.stream)
+        return response
+
+
 def chat_model_create(config: LLMSettings) -> BaseChatModel:
     """Return the chat model, on chat completions (what compatible servers speak)."""
     model = ChatOpenAI(
@@ -172,6 +205,7 @@ def chat_model_create(config: LLMSettings) -> BaseChatModel:
         http_client=openai.DefaultHttpxClient(
             timeout=config.timeout_s,
             event_hooks={"request": [_request_within_budget]},
+            transport=_WaitingTransport(limits=DEFAULT_CONNECTION_LIMITS),
         ),
     )
     model.client = _WireCompletions(model.root_client)

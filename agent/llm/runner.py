@@ -52,6 +52,7 @@ from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_too
 from agent.models import TurnOutcome
 from agent.tokens import TOOL_DEFINITIONS_TOKENS, count_tokens, prompt_token_limit
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
+from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger("agent.llm")
@@ -248,17 +249,18 @@ def agent_answer(
         try:
             if should_stop():
                 raise AskCancelled()
-            compiled = agent_get(
-                session_engine, chat_model, config.cache_key if config else None
-            )
-            asked = [
-                *question_context_messages(
+            # Both may read the user's database (its schema, on a first ask)
+            # and the app database: waits, so the ask's CPU slot goes free.
+            with capacity.cpu_released():
+                compiled = agent_get(
+                    session_engine, chat_model, config.cache_key if config else None
+                )
+                context_messages = question_context_messages(
                     connection_id=session_engine.connection_id,
                     question=question,
                     catalog=catalog,
-                ),
-                HumanMessage(question),
-            ]
+                )
+            asked = [*context_messages, HumanMessage(question)]
             inputs = {
                 "messages": _within_context(
                     system_tokens=_system_tokens(session_engine, catalog),

@@ -23,6 +23,7 @@ from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
 from agent.privacy import PrivacyPolicy, policy_default
 from agent.tokens import count_tokens, schema_token_budget
+from sqlagent_project import capacity
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
@@ -87,13 +88,15 @@ class ToolContext:
         record = QueryRecord(sql=sql)
         self.queries.append(record)
         try:
-            result = sql_guard.query_run(
-                self.engine,
-                db_type=self.db_type,
-                sql=sql,
-                max_rows=settings.QUERY_MAX_ROWS,
-                timeout_s=settings.QUERY_TIMEOUT_S,
-            )
+            # Another ask may use this one's CPU slot while the database works.
+            with capacity.cpu_released():
+                result = sql_guard.query_run(
+                    self.engine,
+                    db_type=self.db_type,
+                    sql=sql,
+                    max_rows=settings.QUERY_MAX_ROWS,
+                    timeout_s=settings.QUERY_TIMEOUT_S,
+                )
         except sql_guard.StatementRefused as exc:
             record.error = f"Refused: {exc.reason}"
             raise
@@ -123,7 +126,8 @@ def list_tables(context: ToolContext, search: str | None = None) -> str:
     context.emit(
         "step", {"tool": "list_tables", **({"search": search} if search else {})}
     )
-    names = context.catalog.table_names()
+    with capacity.cpu_released():  # may read the database's table list
+        names = context.catalog.table_names()
     if search:
         words = [w for w in re.split(r"[^\w]+", search.lower()) if w]
         names = [n for n in names if any(w in n.lower() for w in words)]
@@ -153,7 +157,9 @@ def describe_tables(context: ToolContext, table_names: list[str] | str) -> str:
         table_names = [n.strip() for n in table_names.split(",") if n.strip()]
     names = [str(n) for n in table_names][:50]
     context.emit("step", {"tool": "describe_tables", "table_names": names})
-    return context.catalog.describe(names) or "No table names given."
+    with capacity.cpu_released():  # reads the database's catalog and samples
+        described = context.catalog.describe(names)
+    return described or "No table names given."
 
 
 def run_query(context: ToolContext, sql: str) -> str:

@@ -371,3 +371,111 @@ def test_running_out_of_app_database_connections_mid_ask_is_503_not_500(
     turn = Turn.objects.get()
     assert turn.status == TurnStatus.ERROR
     assert turn.error_code == "app_database_busy"
+
+
+def test_asks_take_turns_for_cpu_slots_but_wait_on_the_model_side_by_side(
+    transactional_db, settings, alice, bob, connected_session, llm_stub
+):
+    """With one CPU slot, two asks still reach the model together: waiting on
+    it holds no slot (else the second would arrive only after the first ends)."""
+    from agent.services import thread_ask
+
+    settings.ASK_CPU_SLOTS = 1
+    connected_session(alice, "sqlite")
+    connected_session(bob, "sqlite")
+    both_waiting = threading.Barrier(2, timeout=10)
+    original = llm_stub.responder
+
+    met: list[bool] = []
+    seen: set[str] = set()
+    settings.LLM_MAX_RETRIES = 0  # a retry must not stand in for the other ask
+    settings.LLM_TIMEOUT_S = 20
+
+    def responder(request: dict[str, Any]) -> Any:
+        question = str(request["messages"][-1]["content"])
+        first_call = question.startswith("How many customers, ")
+        if first_call and question not in seen:  # each waits for the other's
+            seen.add(question)
+            try:
+                both_waiting.wait()
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
+        return original(request)
+
+    llm_stub.responder = responder
+    results: dict[str, Any] = {}
+
+    def ask(user: Any) -> None:
+        try:
+            results[user.email] = thread_ask(
+                user=user, question=f"How many customers, {user.email}?"
+            )
+        except Exception as exc:
+            results[user.email] = exc
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=ask, args=(u,)) for u in (alice, bob)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    assert met == [True, True], "the second ask reached the model only after the first"
+    assert {type(r).__name__ for r in results.values()} == {"Turn"}, results
+    assert all(r.status == TurnStatus.OK for r in results.values())
+    assert capacity._cpu_semaphore()._value == 1  # every slot handed back
+
+
+def test_a_cpu_slot_is_given_back_however_an_ask_ends(settings):
+    settings.ASK_CPU_SLOTS = 1
+    semaphore = capacity._cpu_semaphore()
+
+    try:
+        with capacity.ask_cpu_turns():
+            assert semaphore._value == 0
+            with capacity.cpu_released():
+                assert semaphore._value == 1
+            raise RuntimeError("the agent failed")
+    except RuntimeError:
+        pass
+
+    assert semaphore._value == 1
+    with capacity.cpu_released():  # outside an ask: nothing to give
+        assert semaphore._value == 1
+
+
+def test_an_ask_waiting_for_a_cpu_slot_holds_no_app_database_connection(
+    transactional_db, settings
+):
+    """Slot holders may wait on the app-database pool: a thread queued for a slot
+    while holding a connection could deadlock them all."""
+    import time
+
+    from django.contrib.auth import get_user_model
+
+    settings.ASK_CPU_SLOTS = 1
+    queued = threading.Event()
+    finished = threading.Event()
+
+    def another_ask() -> None:
+        try:
+            get_user_model().objects.exists()  # a connection from the pool
+            queued.set()
+            with capacity.ask_cpu_turns():
+                pass
+        finally:
+            connections.close_all()
+            finished.set()
+
+    with capacity.ask_cpu_turns():
+        worker = threading.Thread(target=another_ask)
+        worker.start()
+        assert queued.wait(5)
+        time.sleep(0.3)  # now waiting for the one slot
+        assert not finished.is_set()
+        stats = connection.pool.get_stats()
+        assert stats["pool_size"] == stats["pool_available"]
+    worker.join(5)
+    assert finished.is_set()
