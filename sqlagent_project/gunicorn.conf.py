@@ -24,7 +24,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # measurements behind these defaults (gevent was not chosen: not every driver
 # here is proven safe under it).
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "128"))
+threads = int(os.environ.get("GUNICORN_THREADS", "512"))
 # Accepted connections per worker (waiting ones queue here, not in errors).
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 # Each worker listens on its own socket: the kernel spreads new connections

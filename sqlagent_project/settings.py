@@ -259,7 +259,7 @@ ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=
 # CAPACITY
 # Asks a process runs at once (each waits on the model); one more waits up to
 # ASK_QUEUE_TIMEOUT_S for a slot, then gets 503 ask_pool_full + Retry-After.
-ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=100)
+ASK_MAX_CONCURRENT = env.int("ASK_MAX_CONCURRENT", default=400)
 ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
 # Asks of a process running their own Python at once (the agent loop between
 # waits); the others queue for a slot, so pages stay quick under a crowd of asks.
