@@ -143,7 +143,10 @@ async def _run(
     errors: list = []
     probes: dict = {"session-status": [], "threads": [], "chat page": [], "errors": []}
     until = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=len(tokens) + 10)
+    # Idle connections are dropped before the server's 2 s keep-alive would
+    # close them under the client (a browser retries such a request; httpx
+    # does not, and the bench would count a request never sent as an error).
+    limits = httpx.Limits(max_connections=len(tokens) + 10, keepalive_expiry=1.0)
     async with httpx.AsyncClient(
         base_url=base_url, timeout=120, limits=limits
     ) as client:

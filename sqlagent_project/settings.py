@@ -264,7 +264,7 @@ ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
 # Asks of a process running their own Python at once (the agent loop between
 # waits); the others queue for a slot, so pages stay quick under a crowd of asks.
 # Waiting on the model or on a query holds none. 0: no limit.
-ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=2)
+ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=1)
 
 # AGENT
 # Engine cache: one SQLAlchemy engine per active session, per process. Sized
