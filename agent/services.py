@@ -194,10 +194,8 @@ class AskEvents:
         turn = self._ask.turn
         yield "turn", {"turn_id": turn.pk, "thread_id": str(turn.thread_id)}
         # Hold no app-database connection while the model thinks; the finish
-        # opens one again in the worker thread. (Never inside a transaction:
-        # only a test wraps a request in one.)
-        if not connection.in_atomic_block:
-            connection.close()
+        # opens one again in the worker thread.
+        capacity.app_database_hand_back()
         worker = threading.Thread(
             target=self._log_context.run,
             args=(self._work,),
@@ -310,78 +308,64 @@ def _ask_run(
 ) -> Turn:
     """Run the agent for a begun ask and finish its turn, answered or not.
 
-    `slot` is given back as soon as the agent is done, however it ends.
+    `slot` is given back as soon as the agent is done, however it ends. The
+    run takes a CPU slot (on the plain path `thread_ask` holds one already).
     """
-    with capacity.ask_cpu_turns():  # the streaming path's worker thread
-        return _ask_run_in_turns(
-            ask=ask,
-            slot=slot,
-            emit=emit,
-            should_stop=should_stop,
-            stream_tokens=stream_tokens,
+    with capacity.ask_cpu_turns():
+        turn = ask.turn
+        started = time.perf_counter()
+        try:
+            with slot, engine_dropped_if_session_closes(ask.session.pk):
+                try:
+                    # On a miss this connects to the user's database: a wait.
+                    with capacity.cpu_released():
+                        session_engine = engine_cache.get(ask.session)
+                except TargetRefused as exc:
+                    raise TargetDatabaseUnavailable(str(exc)) from exc
+                # No app-DB connection held while the model thinks.
+                with capacity.app_database_released():
+                    outcome = llm.agent_answer(
+                        session_engine=session_engine,
+                        question=ask.question,
+                        history=ask.history,
+                        chat_model=ask.chat_model,
+                        **({"emit": emit} if emit is not None else {}),
+                        should_stop=should_stop,
+                        stream_tokens=stream_tokens,
+                    )
+        except ApplicationError as exc:
+            turn.finish(
+                started=started, outcome=getattr(exc, "partial", None), error=exc
+            )
+            logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
+            raise
+        except Exception as exc:
+            busy = capacity.app_database_busy_from(exc)
+            if busy is not None:
+                # Out of app-database connections mid-ask: 503 + Retry-After, the
+                # turn stored failed if a connection frees up, else by the sweep.
+                logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
+                try:
+                    turn.finish(started=started, error=busy)
+                except DatabaseError:
+                    logger.warning("turn left for the sweep turn=%s", turn.pk)
+                raise busy from exc
+            # Not the client's fault: a bug here or in a library. A 5xx with a stable
+            # code, logged with its traceback, so alerts fire.
+            failed = AskFailed()
+            logger.exception("ask failed unexpectedly turn=%s", turn.pk)
+            turn.finish(started=started, error=failed)
+            raise failed from exc
+        turn.finish(started=started, outcome=outcome)
+        logger.info(
+            "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
+            turn.pk,
+            turn.thread_id,
+            len(turn.queries),
+            turn.llm_calls,
+            turn.duration_ms,
         )
-
-
-def _ask_run_in_turns(
-    *,
-    ask: _Ask,
-    slot: capacity.AskSlot,
-    emit: EventSink | None,
-    should_stop: Callable[[], bool],
-    stream_tokens: bool,
-) -> Turn:
-    turn = ask.turn
-    started = time.perf_counter()
-    try:
-        with slot, engine_dropped_if_session_closes(ask.session.pk):
-            try:
-                # On a miss this connects to the user's database: a wait.
-                with capacity.cpu_released():
-                    session_engine = engine_cache.get(ask.session)
-            except TargetRefused as exc:
-                raise TargetDatabaseUnavailable(str(exc)) from exc
-            # No app-DB connection held while the model thinks.
-            with capacity.app_database_released():
-                outcome = llm.agent_answer(
-                    session_engine=session_engine,
-                    question=ask.question,
-                    history=ask.history,
-                    chat_model=ask.chat_model,
-                    **({"emit": emit} if emit is not None else {}),
-                    should_stop=should_stop,
-                    stream_tokens=stream_tokens,
-                )
-    except ApplicationError as exc:
-        turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
-        logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
-        raise
-    except Exception as exc:
-        busy = capacity.app_database_busy_from(exc)
-        if busy is not None:
-            # Out of app-database connections mid-ask: 503 + Retry-After, the
-            # turn stored failed if a connection frees up, else by the sweep.
-            logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
-            try:
-                turn.finish(started=started, error=busy)
-            except DatabaseError:
-                logger.warning("turn left for the sweep turn=%s", turn.pk)
-            raise busy from exc
-        # Not the client's fault: a bug here or in a library. A 5xx with a stable
-        # code, logged with its traceback, so alerts fire.
-        failed = AskFailed()
-        logger.exception("ask failed unexpectedly turn=%s", turn.pk)
-        turn.finish(started=started, error=failed)
-        raise failed from exc
-    turn.finish(started=started, outcome=outcome)
-    logger.info(
-        "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
-        turn.pk,
-        turn.thread_id,
-        len(turn.queries),
-        turn.llm_calls,
-        turn.duration_ms,
-    )
-    return turn
+        return turn
 
 
 def ask_cancel(*, user: User, turn_id: int) -> Turn:

@@ -42,18 +42,25 @@ class AppDatabaseBusy(ApplicationError):
     retry_after = 5
 
 
-_slots_lock = threading.Lock()
-# (size, semaphore): rebuilt when ASK_MAX_CONCURRENT changes (tests change it).
-_slots: tuple[int, threading.BoundedSemaphore] | None = None
+class _SizedBySetting:
+    """A process-wide semaphore as large as a setting says, made anew when the
+    setting changes (tests change it); holders give back to the one they took."""
+
+    def __init__(self, setting: str) -> None:
+        self._setting = setting
+        self._lock = threading.Lock()
+        self._current: tuple[int, threading.BoundedSemaphore] | None = None
+
+    def get(self) -> threading.BoundedSemaphore:
+        size = getattr(settings, self._setting)
+        with self._lock:
+            if self._current is None or self._current[0] != size:
+                self._current = (size, threading.BoundedSemaphore(size))
+            return self._current[1]
 
 
-def _ask_semaphore() -> threading.BoundedSemaphore:
-    global _slots
-    size = settings.ASK_MAX_CONCURRENT
-    with _slots_lock:
-        if _slots is None or _slots[0] != size:
-            _slots = (size, threading.BoundedSemaphore(size))
-        return _slots[1]
+_ask_slots = _SizedBySetting("ASK_MAX_CONCURRENT")
+_cpu_slots = _SizedBySetting("ASK_CPU_SLOTS")
 
 
 class AskSlot:
@@ -89,7 +96,7 @@ def ask_slot_take() -> AskSlot:
 
     Raise AskPoolFull (503) when none frees up within ASK_QUEUE_TIMEOUT_S.
     """
-    semaphore = _ask_semaphore()
+    semaphore = _ask_slots.get()
     if not semaphore.acquire(timeout=settings.ASK_QUEUE_TIMEOUT_S):
         raise AskPoolFull()
     return AskSlot(semaphore)
@@ -99,7 +106,7 @@ class _CpuTurn:
     """One ask's hold on a CPU slot; shared by the threads of its agent run (the
     tools run in LangGraph's pool) so a wait in any of them hands it over."""
 
-    def __init__(self, semaphore: threading.Semaphore) -> None:
+    def __init__(self, semaphore: threading.BoundedSemaphore) -> None:
         self.semaphore = semaphore
         self.held = 0
         self.ended = False
@@ -133,37 +140,26 @@ class _CpuTurn:
 _cpu_turn: contextvars.ContextVar[_CpuTurn | None] = contextvars.ContextVar(
     "ask_cpu_turn", default=None
 )
-_cpu_lock = threading.Lock()
-_cpu: tuple[int, threading.Semaphore] | None = None
-
-
-def _cpu_semaphore() -> threading.Semaphore:
-    global _cpu
-    size = settings.ASK_CPU_SLOTS
-    with _cpu_lock:
-        if _cpu is None or _cpu[0] != size:
-            _cpu = (size, threading.Semaphore(size))
-        return _cpu[1]
 
 
 @contextmanager
 def ask_cpu_turns() -> Iterator[None]:
-    """Run an ask's own work (the agent loop, not its waits) in one of the
-    process's ASK_CPU_SLOTS, taking turns with the other asks.
+    """Run an ask's own work (not its waits) in one of the process's
+    ASK_CPU_SLOTS, taking turns with the other asks; nested, it does nothing.
 
     One process runs Python on one core at a time (the GIL), shared by every
     runnable thread: with a hundred asks between two model calls, a page request
-    got one slice in a hundred and waited seconds. Asks now queue for a few CPU
-    slots instead, and pages, which never queue, stay quick. An ask holds no
-    slot while it waits on the model or on its query (`cpu_released`).
+    got one slice in a hundred and waited seconds. Asks now queue for a CPU slot
+    instead, and pages, which never queue, stay quick. An ask holds no slot
+    while it waits on the model, a query or another slot (`cpu_released`).
     """
     if settings.ASK_CPU_SLOTS <= 0 or _cpu_turn.get() is not None:
         yield
         return
-    turn = _CpuTurn(_cpu_semaphore())
+    turn = _CpuTurn(_cpu_slots.get())
     # Never wait for a slot holding an app-database connection: the slot's
     # holders may be waiting for one (a deadlock on the pool otherwise).
-    _connections_handed_back()
+    app_database_hand_back()
     turn.take()
     token = _cpu_turn.set(turn)
     try:
@@ -181,15 +177,22 @@ def cpu_released() -> Iterator[None]:
         yield
         return
     try:
-        # Nor an app-database connection while waiting (another ask may need it).
-        _connections_handed_back()
+        # Nor an app-database connection while waiting (another ask may need
+        # it), nor when queueing for the slot again (see ask_cpu_turns).
+        app_database_hand_back()
         yield
     finally:
-        _connections_handed_back()
+        app_database_hand_back()
         turn.take()
 
 
-def _connections_handed_back() -> None:
+def app_database_hand_back() -> None:
+    """Hand this thread's app-database connections back before a wait.
+
+    The next query takes one from the pool again. A connection inside a
+    transaction is kept (closing it would lose the transaction), and SQLite
+    costs nothing to hold.
+    """
     for conn in connections.all(initialized_only=True):
         if conn.vendor != "sqlite" and not conn.in_atomic_block:
             conn.close()
@@ -197,13 +200,8 @@ def _connections_handed_back() -> None:
 
 @contextmanager
 def app_database_released() -> Iterator[None]:
-    """Hand this thread's app-database connections back before a long wait.
-
-    The next query takes one from the pool again. A connection inside a
-    transaction is kept (closing it would lose the transaction), and SQLite
-    costs nothing to hold.
-    """
-    _connections_handed_back()
+    """Run a long wait holding no app-database connection (see above)."""
+    app_database_hand_back()
     yield
 
 

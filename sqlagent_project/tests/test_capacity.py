@@ -425,12 +425,12 @@ def test_asks_take_turns_for_cpu_slots_but_wait_on_the_model_side_by_side(
     assert met == [True, True], "the second ask reached the model only after the first"
     assert {type(r).__name__ for r in results.values()} == {"Turn"}, results
     assert all(r.status == TurnStatus.OK for r in results.values())
-    assert capacity._cpu_semaphore()._value == 1  # every slot handed back
+    assert capacity._cpu_slots.get()._value == 1  # every slot handed back
 
 
 def test_a_cpu_slot_is_given_back_however_an_ask_ends(settings):
     settings.ASK_CPU_SLOTS = 1
-    semaphore = capacity._cpu_semaphore()
+    semaphore = capacity._cpu_slots.get()
 
     try:
         with capacity.ask_cpu_turns():
