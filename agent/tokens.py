@@ -57,6 +57,8 @@ def encoding_for_model(model: str) -> tiktoken.Encoding | None:
     """Return the model's tokenizer, or None when it is not an OpenAI model."""
     # Gateways name models "openai/gpt-4.1-mini"; the tokenizer knows the last part.
     name = model.rsplit("/", 1)[-1].strip()
+    if name in _encodings:  # every count asks: no lock once known
+        return _encodings[name]
     with _encodings_lock:
         if name in _encodings:
             return _encodings[name]

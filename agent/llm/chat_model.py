@@ -104,6 +104,7 @@ def _request_within_budget(request: httpx2.Request) -> None:
 
     The client's own timeout (LLM_TIMEOUT_S) bounds one try; retries resend the
     same request, so without this one call could take (1 + retries) timeouts.
+    Called by the transport for every try.
     """
     left = model_time_left()
     if left is None:
@@ -176,10 +177,13 @@ class _WaitingStream(httpx2.SyncByteStream):
         self._stream.close()
 
 
-class _WaitingTransport(httpx2.HTTPTransport):
-    """The SDK's transport, giving up the ask's CPU slot while the model thinks."""
+class _ModelTransport(httpx2.HTTPTransport):
+    """The SDK's transport, for every try of every call to the model: the try is
+    cut to what is left of the ask's budget, and the ask's CPU slot is given up
+    while the model thinks."""
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        _request_within_budget(request)
         with capacity.cpu_released():
             response = super().handle_request(request)
         if isinstance(response.stream, httpx2.SyncByteStream):
@@ -201,11 +205,11 @@ def chat_model_create(config: LLMSettings) -> BaseChatModel:
         use_responses_api=False,
         # Token counts on streamed answers too (the last chunk carries them).
         stream_usage=True,
-        # The SDK's own client (its connection limits), plus the ask's budget.
+        # The SDK's own client and connection limits, on a transport that keeps
+        # to the ask's budget and CPU slot.
         http_client=openai.DefaultHttpxClient(
             timeout=config.timeout_s,
-            event_hooks={"request": [_request_within_budget]},
-            transport=_WaitingTransport(limits=DEFAULT_CONNECTION_LIMITS),
+            transport=_ModelTransport(limits=DEFAULT_CONNECTION_LIMITS),
         ),
     )
     model.client = _WireCompletions(model.root_client)

@@ -50,6 +50,7 @@ from agent.llm.chat_model import (
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
 from agent.models import TurnOutcome
+from agent.privacy import PrivacyPolicy
 from agent.tokens import TOOL_DEFINITIONS_TOKENS, count_tokens, prompt_token_limit
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
 from sqlagent_project import capacity
@@ -93,16 +94,19 @@ def agent_get(
             cached = session_engine.extras.get("agent")
         if cached is not None and cached[0] == cache_key:
             return cached[1]
+    prompt = system_prompt(
+        db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
+    )
     compiled = create_agent(
         chat_model,
         tools=langchain_tools(),
-        system_prompt=system_prompt(
-            db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
-        ),
+        system_prompt=prompt,
         context_schema=ToolContext,
     )
-    if cache_key is not None:
-        with session_engine.lock:
+    with session_engine.lock:
+        # What the system prompt costs of the context, for each ask's budget.
+        session_engine.extras["system_tokens"] = count_tokens(prompt)
+        if cache_key is not None:
             session_engine.extras["agent"] = (cache_key, compiled)
     return compiled
 
@@ -263,7 +267,7 @@ def agent_answer(
             asked = [*context_messages, HumanMessage(question)]
             inputs = {
                 "messages": _within_context(
-                    system_tokens=_system_tokens(session_engine, catalog),
+                    system_tokens=session_engine.extras["system_tokens"],
                     history=history,
                     privacy=context.policy,
                     asked=asked,
@@ -310,26 +314,11 @@ def agent_answer(
     return _outcome(context, ai_messages, model_name)
 
 
-def _system_tokens(session_engine: SessionEngine, catalog: SchemaCatalog) -> int:
-    """Return the tokens of the session's system prompt, counted once."""
-    with session_engine.lock:
-        cached = session_engine.extras.get("system_tokens")
-    if cached is None:
-        cached = count_tokens(
-            system_prompt(
-                db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
-            )
-        )
-        with session_engine.lock:
-            session_engine.extras["system_tokens"] = cached
-    return int(cached)
-
-
 def _within_context(
     *,
     system_tokens: int,
     history: Sequence[HistoryTurn],
-    privacy: Any,
+    privacy: PrivacyPolicy,
     asked: list[BaseMessage],
 ) -> list[BaseMessage]:
     """Return the conversation to send: as many of the latest turns as fit the
