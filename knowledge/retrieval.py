@@ -136,7 +136,7 @@ def tables_ranked(
     return [table_names[i] for i in _ranked(documents, tokenize(question), k)]
 
 
-def knowledge_context_sql() -> str:
+def _knowledge_exists_sql() -> str:
     """One round trip: does the connection have any knowledge at all?"""
     # Table names come from the models, never from input; the id is a parameter.
     quote = db_connection.ops.quote_name
@@ -152,7 +152,7 @@ def knowledge_exists(connection_id: int) -> bool:
     """Say whether the connection has examples, instructions or descriptions (most
     have none: this is asked before every question)."""
     with db_connection.cursor() as cursor:
-        cursor.execute(knowledge_context_sql(), [connection_id] * 3)
+        cursor.execute(_knowledge_exists_sql(), [connection_id] * 3)
         row = cursor.fetchone()
     return bool(row and row[0])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -36,15 +37,22 @@ def _edit_page(
     return render(request, "knowledge/edit.html", context)
 
 
-def _confirm_page(
+def _delete_after_confirm(
     request: AuthenticatedHttpRequest,
     *,
     connection: DatabaseConnection,
+    delete: Callable[[], None],
+    done: str,
+    section: str,
     title: str,
     detail: str,
     consequence: str,
-    section: str,
 ) -> HttpResponse:
+    """Delete on POST and go back to the page's `section`; on GET, ask first."""
+    if request.method == "POST":
+        delete()
+        messages.success(request, done)
+        return back_to_page(connection.pk, section)
     context = {
         "connection": connection,
         "title": title,
@@ -96,13 +104,11 @@ def instruction_delete(
     instruction = selectors.instruction_get_for_user(
         user=request.user, connection_id=db_id, instruction_id=instruction_id
     )
-    if request.method == "POST":
-        services.instruction_delete(instruction=instruction)
-        messages.success(request, "Instruction deleted.")
-        return back_to_page(db_id, "instructions")
-    return _confirm_page(
+    return _delete_after_confirm(
         request,
         connection=connection,
+        delete=lambda: services.instruction_delete(instruction=instruction),
+        done="Instruction deleted.",
         title="Delete this instruction?",
         detail=instruction.text,
         consequence="The model no longer sees it.",
@@ -148,13 +154,11 @@ def example_delete(
     example = selectors.example_get_for_user(
         user=request.user, connection_id=db_id, example_id=example_id
     )
-    if request.method == "POST":
-        services.example_delete(example=example)
-        messages.success(request, f"Example “{example}” deleted.")
-        return back_to_page(db_id, "examples")
-    return _confirm_page(
+    return _delete_after_confirm(
         request,
         connection=connection,
+        delete=lambda: services.example_delete(example=example),
+        done=f"Example “{example}” deleted.",
         title="Delete this verified example?",
         detail=f"{example.question}\n{example.sql}",
         consequence="It is no longer shown to the model for similar questions, "
@@ -222,13 +226,11 @@ def note_delete(
     note = selectors.note_get_for_user(
         user=request.user, connection_id=db_id, note_id=note_id
     )
-    if request.method == "POST":
-        services.note_delete(note=note)
-        messages.success(request, f"Description of “{note}” deleted.")
-        return back_to_page(db_id, "notes")
-    return _confirm_page(
+    return _delete_after_confirm(
         request,
         connection=connection,
+        delete=lambda: services.note_delete(note=note),
+        done=f"Description of “{note}” deleted.",
         title=f"Delete the description of {note}?",
         detail=note.description,
         consequence="The model no longer sees it.",
@@ -272,13 +274,11 @@ def golden_set_delete(
     golden_set = selectors.golden_set_get_for_user(
         user=request.user, connection_id=db_id, golden_set_id=set_id
     )
-    if request.method == "POST":
-        services.golden_set_delete(golden_set=golden_set)
-        messages.success(request, f"Golden set “{golden_set}” deleted.")
-        return back_to_page(db_id, "golden-sets")
-    return _confirm_page(
+    return _delete_after_confirm(
         request,
         connection=connection,
+        delete=lambda: services.golden_set_delete(golden_set=golden_set),
+        done=f"Golden set “{golden_set}” deleted.",
         title=f"Delete the golden set “{golden_set}”?",
         detail=f"{golden_set.item_count} question(s)",  # type: ignore[attr-defined]
         consequence="Its questions are deleted with it; past evaluation runs on it "
