@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.http import HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -36,6 +36,7 @@ from agent.services import (
     thread_run_sql,
 )
 from connections.selectors import connection_get_for_user
+from sqlagent_project import capacity
 from sqlagent_project.schema import (
     ERROR_RESPONSES,
     NOT_FOUND,
@@ -152,6 +153,13 @@ class AskApi(APIView):
     throttle_scope = "ask"
     renderer_classes = [JSONRenderer, EventStreamRenderer]
     token_scopes = {"POST": TokenScope.ASK}
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # The whole ask, its authentication and rate limit included, takes
+        # turns in a CPU slot (see capacity.ask_cpu_turns): with hundreds of
+        # asks arriving at once, that work alone crowded out the pages.
+        with capacity.ask_cpu_turns():
+            return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         request=s.AskInputSerializer,

@@ -31,6 +31,11 @@ CLIENT_CHECK_S = 0.2
 
 _running: dict[int, threading.Event] = {}
 _running_lock = threading.Lock()
+# One read of the shared flags serves every run of this process: with hundreds
+# of asks running, a read per run and poll was hundreds of cache round trips a
+# second (a few per cent of the CPU, and an app-database connection each).
+_poll_lock = threading.Lock()
+_polled_at = 0.0
 
 
 def cancel_key(turn_id: int) -> str:
@@ -82,8 +87,7 @@ class CancelWatch:
         now = time.monotonic()
         if now - self._checked_at >= self.poll_s:
             self._checked_at = now
-            if self._flag_set():
-                self.event.set()
+            _shared_flags_read(self.poll_s)
         return self.event.is_set()
 
     def stop(self) -> None:
@@ -95,18 +99,41 @@ class CancelWatch:
             if _running.get(self.turn_id) is self.event:
                 del _running[self.turn_id]
 
-    def _flag_set(self) -> bool:
+
+def _shared_flags_read(poll_s: float) -> None:
+    """Set the event of every run of this process whose Stop flag is in the cache.
+
+    At most one read per `poll_s` in this process, by whichever run asks first;
+    the others go on without waiting for it.
+    """
+    global _polled_at
+    if not _poll_lock.acquire(blocking=False):
+        return
+    try:
+        now = time.monotonic()
+        if now - _polled_at < poll_s:
+            return
+        _polled_at = now
+        with _running_lock:
+            events = dict(_running)
+        if not events:
+            return
+        keys = {cancel_key(turn_id): event for turn_id, event in events.items()}
         # A database cache opens this thread's app-database connection; give it
         # back, so a run waiting on the model holds none.
         had_connection = connection.connection is not None
         try:
-            return bool(cache.get(cancel_key(self.turn_id)))
+            flagged = cache.get_many(list(keys))
         except Exception:
-            logger.warning("cancel flag unreadable turn=%s", self.turn_id)
-            return False
+            logger.warning("cancel flags unreadable (%s runs)", len(keys))
+            return
         finally:
             if not had_connection:
                 connection.close()
+        for key in flagged:
+            keys[key].set()
+    finally:
+        _poll_lock.release()
 
 
 def client_closed(sock: Any) -> bool:

@@ -8,10 +8,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, inspect
+from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
@@ -149,40 +152,58 @@ def questions_suggest(
     *, user: User, connection: DatabaseConnection, limit: int = 4
 ) -> list[str]:
     """Return first questions built from the schema: counts, latest rows, totals."""
-    suggestions: list[str] = []
     with _engine_for(user=user, connection=connection) as engine:
-        inspector = inspect(engine)
-        names = sorted(inspector.get_table_names())[:20]
-        if names:
-            suggestions.append("How many rows does each table have?")
-        for name in names:
-            if len(suggestions) >= limit:
-                break
-            columns = inspector.get_columns(name)
-            dates = [c["name"] for c in columns if _DATE_TYPES.search(str(c["type"]))]
-            numbers = [
-                c["name"]
-                for c in columns
-                if _NUMBER_TYPES.search(str(c["type"]))
-                and not c["name"].lower().endswith("id")
-            ]
-            texts = [
-                c["name"]
-                for c in columns
-                if _TEXT_TYPES.search(str(c["type"]))
-                and c["name"].lower() not in {"name", "email", "body", "description"}
-            ]
-            if dates:
-                suggestions.append(
-                    f"Show the 10 latest {_label(name)} by {_label(dates[0])}."
-                )
-            if dates and numbers and len(suggestions) < limit:
-                suggestions.append(
-                    f"What is the total {_label(numbers[0])} of {_label(name)} "
-                    f"per month?"
-                )
-            elif texts and len(suggestions) < limit:
-                suggestions.append(
-                    f"How many {_label(name)} are there per {_label(texts[0])}?"
-                )
+        with _suggestions_lock:
+            cached = _suggestions.get(engine, {}).get(limit)
+        if cached is not None:
+            return list(cached)
+        suggestions = _suggestions_from(inspect(engine), limit)
+        with _suggestions_lock:
+            _suggestions.setdefault(engine, {})[limit] = suggestions
+        return list(suggestions)
+
+
+# By engine: the chat page shows them on every load of an empty thread, and
+# reading the schema again each time cost more than the rest of the page. They
+# are as fresh as the session's schema catalog (both live as long as the engine).
+_suggestions: weakref.WeakKeyDictionary[Engine, dict[int, list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_suggestions_lock = threading.Lock()
+
+
+def _suggestions_from(inspector: Inspector, limit: int) -> list[str]:
+    suggestions: list[str] = []
+    names = sorted(inspector.get_table_names())[:20]
+    if names:
+        suggestions.append("How many rows does each table have?")
+    for name in names:
+        if len(suggestions) >= limit:
+            break
+        columns = inspector.get_columns(name)
+        dates = [c["name"] for c in columns if _DATE_TYPES.search(str(c["type"]))]
+        numbers = [
+            c["name"]
+            for c in columns
+            if _NUMBER_TYPES.search(str(c["type"]))
+            and not c["name"].lower().endswith("id")
+        ]
+        texts = [
+            c["name"]
+            for c in columns
+            if _TEXT_TYPES.search(str(c["type"]))
+            and c["name"].lower() not in {"name", "email", "body", "description"}
+        ]
+        if dates:
+            suggestions.append(
+                f"Show the 10 latest {_label(name)} by {_label(dates[0])}."
+            )
+        if dates and numbers and len(suggestions) < limit:
+            suggestions.append(
+                f"What is the total {_label(numbers[0])} of {_label(name)} per month?"
+            )
+        elif texts and len(suggestions) < limit:
+            suggestions.append(
+                f"How many {_label(name)} are there per {_label(texts[0])}?"
+            )
     return suggestions[:limit]

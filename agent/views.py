@@ -94,6 +94,11 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
         except ApplicationError:
             suggestions = []  # the page still works; the schema panel says why
+    # Two ids tell both whether there are connections and whether another one
+    # can be switched to: one query instead of two.
+    connection_ids = list(
+        connection_list_for_user(user=request.user).values_list("pk", flat=True)[:2]
+    )
     context = {
         "suggested_questions": suggestions,
         "form": form,
@@ -105,10 +110,8 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
             initial={"connection": session.db_connection_id},
             exclude_connected=session.db_connection_id,
         ),
-        "has_connections": connection_list_for_user(user=request.user).exists(),
-        "can_switch": connection_list_for_user(user=request.user)
-        .exclude(pk=session.db_connection_id or 0)
-        .exists(),
+        "has_connections": bool(connection_ids),
+        "can_switch": any(pk != session.db_connection_id for pk in connection_ids),
         "recent_threads": thread_list_for_user(user=request.user).exclude(
             id=session.id
         )[:RECENT_THREADS],

@@ -7,6 +7,10 @@ clients: the load generator stays cheap on a 2-core machine); meanwhile one
 probe times GET /databases/session-status, GET /threads and the chat page, and
 pg_stat_activity is sampled for the app database's connections.
 
+The stub model and the probe each run in a process of their own: sharing the
+askers' event loop (and its GIL), a probe timed its own client's queue behind
+hundreds of responses as much as the server, and the stub answered late.
+
 Ideal throughput is N / (2 D) asks/s (an ask is two model calls), bounded by the
 service's own CPU ceiling: the same N with an instant model (D = 0).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -26,6 +31,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -40,6 +46,9 @@ from testsupport.serving import (
     pg_database_ensure,
     serving_env,
 )
+
+# The probe and the stub start clean (no copy of the askers' threads or loop).
+_SPAWN = multiprocessing.get_context("spawn")
 
 
 @dataclass
@@ -99,6 +108,30 @@ async def _probe(
             await asyncio.sleep(0.1)
 
 
+def _probe_process(
+    base_url: str, token: str, until: float, cookie_page: str, sender: Any
+) -> None:
+    """Run the probe in its own process and send back what it timed."""
+    out: dict = {"session-status": [], "threads": [], "chat page": [], "errors": []}
+    asyncio.run(_probe(base_url, token, until, cookie_page, out))
+    sender.send(out)
+    sender.close()
+
+
+def _stub_process(delay_s: Any, ready: Any) -> None:
+    """Serve the stub model in its own process; its delay follows `delay_s`."""
+    stub = StubLLMServer(
+        responder=keyword_responder(
+            rules=(), default_sql="SELECT marker FROM db_marker"
+        ),
+        keep_requests=False,
+    ).start()
+    ready.send(stub.base_url)
+    while True:
+        stub.delay_s = delay_s.value
+        time.sleep(0.05)
+
+
 async def _timed(
     client: httpx.AsyncClient, name: str, path: str, kwargs: dict, out: dict
 ) -> None:
@@ -141,8 +174,15 @@ async def _run(
 ) -> tuple[list, list, dict]:
     done: list = []
     errors: list = []
-    probes: dict = {"session-status": [], "threads": [], "chat page": [], "errors": []}
     until = time.monotonic() + seconds
+    # CLOCK_MONOTONIC is system-wide: the probe process stops at the same time.
+    receiver, sender = _SPAWN.Pipe(duplex=False)
+    prober = _SPAWN.Process(
+        target=_probe_process,
+        args=(base_url, probe_token, until, page_cookie, sender),
+        daemon=True,
+    )
+    prober.start()
     # Idle connections are dropped before the server's 2 s keep-alive would
     # close them under the client (a browser retries such a request; httpx
     # does not, and the bench would count a request never sent as an error).
@@ -150,17 +190,16 @@ async def _run(
     async with httpx.AsyncClient(
         base_url=base_url, timeout=120, limits=limits
     ) as client:
-        await asyncio.gather(
-            *(_asker(client, t, until, done, errors) for t in tokens),
-            _probe(base_url, probe_token, until, page_cookie, probes),
-        )
+        await asyncio.gather(*(_asker(client, t, until, done, errors) for t in tokens))
+    probes = receiver.recv()
+    prober.join()
     return done, errors, probes
 
 
 def measure(
     *,
     server: Gunicorn,
-    stub: StubLLMServer,
+    stub_delay_s: Any,
     database_url: str,
     tokens: list[str],
     probe_token: str,
@@ -169,7 +208,8 @@ def measure(
     seconds: float,
 ) -> Row:
     """Run N = len(tokens) closed-loop askers for `seconds` with the model at D."""
-    stub.delay_s = delay_s
+    stub_delay_s.value = delay_s
+    time.sleep(0.2)  # the stub process picks the new delay up
     stop = threading.Event()
     peak = [0]
     sampler = threading.Thread(
@@ -201,6 +241,19 @@ def measure(
         probe_p99_ms={k: _pct(v, 0.99) for k, v in probes.items() if k != "errors"},
         rss_mb=rss_after - rss_before,
     )
+
+
+def _window_s(seconds: float, delay_s: float, cycles: int) -> float:
+    """How long the askers run: `seconds`, but at least `cycles` asks' model time.
+
+    All N asks start at the same moment, so their model rounds first end
+    together and their CPU work lands in one burst; it spreads out over the next
+    rounds. A window of two or three asks measured mostly that start (N = 200,
+    D = 3: 0.64 of ideal over 15 s, 0.85 over 60 s in the same build).
+    """
+    if not delay_s:
+        return min(seconds, 10)  # the CPU ceiling: no rounds to wait for
+    return max(seconds, cycles * 2 * delay_s)
 
 
 def table(rows: Iterable[Row], ceilings: dict[int, float]) -> str:
@@ -248,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--cycles",
+        type=int,
+        default=10,
+        help="with a slow model, run at least this many asks' time (2 D each)",
+    )
+    parser.add_argument(
         "--env",
         action="append",
         default=[],
@@ -263,15 +322,17 @@ def main(argv: list[str] | None = None) -> int:
     sqlite_dir.mkdir()
     database_url = database_url_derived("concurrency")
     pg_database_ensure(database_url, fresh=True)
-    stub = StubLLMServer(
-        responder=keyword_responder(
-            rules=(), default_sql="SELECT marker FROM db_marker"
-        )
-    ).start()
+    stub_delay_s = _SPAWN.Value("d", 0.0)
+    stub_ready, stub_ready_sender = _SPAWN.Pipe(duplex=False)
+    stub = _SPAWN.Process(
+        target=_stub_process, args=(stub_delay_s, stub_ready_sender), daemon=True
+    )
+    stub.start()
+    stub_base_url = stub_ready.recv()
     env = serving_env(
         database_url=database_url,
         sqlite_dir=sqlite_dir,
-        llm_base_url=stub.base_url,
+        llm_base_url=stub_base_url,
         LLM_TIMEOUT_S="60",
     )
     overrides = dict(item.split("=", 1) for item in args.env)
@@ -308,13 +369,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 row = measure(
                     server=server,
-                    stub=stub,
+                    stub_delay_s=stub_delay_s,
                     database_url=database_url,
                     tokens=tokens,
                     probe_token=probe["token"],
                     page_cookie=cookie,
                     delay_s=delay,
-                    seconds=args.seconds if delay else min(args.seconds, 10),
+                    seconds=_window_s(args.seconds, delay, args.cycles),
                 )
                 if delay == 0:
                     ceilings[n] = row.asks_per_s
@@ -322,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(table([row], ceilings), file=sys.stderr, flush=True)
     finally:
         server.stop()
-        stub.stop()
+        stub.terminate()
     print(table(rows, ceilings))
     print(
         f"\n{args.workers} workers, {os.cpu_count()} cores; median asks/s "

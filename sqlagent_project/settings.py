@@ -270,7 +270,10 @@ ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=1)
 # Engine cache: one SQLAlchemy engine per active session, per process. Sized
 # for the sessions a process serves at once (every user of a busy service
 # reaches every worker): past it, each ask rebuilds engine, catalog and agent.
-ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=256)
+# 1,024 holds 500 users asking at once: each reaches every worker, and below
+# the number of users an LRU cache asked round the circle misses every time.
+# An entry is about 0.3 MB; ENGINE_CACHE_IDLE_TIMEOUT_S drops idle ones.
+ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=1024)
 ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900)
 TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
 TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)

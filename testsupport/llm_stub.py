@@ -116,6 +116,7 @@ class StubLLMServer:
         delay_s: float = 0.0,
         chunk_delay_s: float = 0.0,
         port: int = 0,
+        keep_requests: bool = True,
     ):
         self.responder = responder or keyword_responder()
         self.model = model
@@ -123,6 +124,8 @@ class StubLLMServer:
         # Pause between streamed words, so a page can be watched answering.
         self.chunk_delay_s = chunk_delay_s
         self.requests: list[dict[str, Any]] = []
+        # A load run sends far more requests than anyone will read back.
+        self.keep_requests = keep_requests
         self._failures: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
@@ -159,7 +162,8 @@ class StubLLMServer:
 
     def _reply_for(self, body: dict[str, Any]) -> StubReply:
         with self._lock:
-            self.requests.append(body)
+            if self.keep_requests:
+                self.requests.append(body)
             if self._failures:
                 status, message = self._failures.pop(0)
                 return StubReply(status=status, error=message)

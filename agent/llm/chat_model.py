@@ -6,7 +6,7 @@ import contextvars
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +15,15 @@ import httpx2
 import openai
 from django.conf import settings
 from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
 from openai._base_client import make_request_options
 from openai._constants import DEFAULT_CONNECTION_LIMITS
 from openai._types import Omit
 from openai.resources.chat.completions import Completions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from pydantic import PrivateAttr
 
 from agent.exceptions import LLMNotConfigured
 from sqlagent_project import capacity
@@ -191,9 +194,64 @@ class _ModelTransport(httpx2.HTTPTransport):
         return response
 
 
+# Tool schemas in the wire format, by tool (the tools are module constants, kept
+# alive here so an id is never reused) and strictness.
+_tool_schemas: dict[tuple[int, bool | None], tuple[BaseTool, dict[str, Any]]] = {}
+_tool_schemas_lock = threading.Lock()
+
+
+def _tool_schema(tool: BaseTool, strict: bool | None) -> dict[str, Any]:
+    key = (id(tool), strict)
+    with _tool_schemas_lock:
+        cached = _tool_schemas.get(key)
+    if cached is not None and cached[0] is tool:
+        return cached[1]
+    schema = convert_to_openai_tool(tool, strict=strict)
+    with _tool_schemas_lock:
+        _tool_schemas[key] = (tool, schema)
+    return schema
+
+
+class _ChatModel(ChatOpenAI):
+    """ChatOpenAI without the per-call work whose result never changes.
+
+    The agent binds its tools before every model call, and LangChain turns each
+    tool's pydantic schema into JSON again each time; the model's own settings
+    are also re-read into a dict per call (under a warnings filter). Together
+    about a tenth of an ask's CPU under load; both are the same every time, as
+    this process's model and tools never change.
+    """
+
+    _invocation_base: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable | BaseTool],
+        *,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        formatted = [
+            _tool_schema(tool, strict)
+            if isinstance(tool, BaseTool) and not getattr(tool, "extras", None)
+            else tool
+            for tool in tools
+        ]
+        return super().bind_tools(formatted, strict=strict, **kwargs)
+
+    def _get_invocation_params(
+        self, stop: list[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        if self._invocation_base is None:
+            self._invocation_base = super()._get_invocation_params()
+        # Our tools are plain functions: the parent's redaction of remote MCP
+        # tools' credentials has nothing to do here.
+        return {**self._invocation_base, "stop": stop, **kwargs}
+
+
 def chat_model_create(config: LLMSettings) -> BaseChatModel:
     """Return the chat model, on chat completions (what compatible servers speak)."""
-    model = ChatOpenAI(
+    model = _ChatModel(
         model=config.model,
         api_key=config.api_key,
         base_url=config.base_url or None,
