@@ -1,4 +1,4 @@
-"""One run of the agent: the compiled graph (cached with the session's engine), the
+"""One run of the agent: the compiled graph (one per process and model), the
 loop over the model and tools, and the translation of library errors at this seam.
 """
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from langchain_core.messages import (
     AIMessageChunk,
     BaseMessage,
     HumanMessage,
+    SystemMessage,
 )
 from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphRecursionError
@@ -86,28 +88,50 @@ def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
 
 def agent_get(
     session_engine: SessionEngine, chat_model: BaseChatModel, cache_key: str | None
-) -> Any:
-    """Return the compiled agent for this engine and model, building it once."""
+) -> tuple[Any, SystemMessage]:
+    """Return the compiled agent for this model and the session's system prompt.
+
+    The prompt (rules and schema) is the session's, built once with its
+    catalog; it goes in as the run's first message. The compiled graph holds
+    nothing of the session, so a process keeps one per chat model: a graph per
+    session was some 250 objects each, and the garbage collector's full passes
+    over hundreds of sessions' worth paused every thread of the process.
+    """
     catalog = catalog_get(session_engine)
-    if cache_key is not None:
-        with session_engine.lock:
-            cached = session_engine.extras.get("agent")
-        if cached is not None and cached[0] == cache_key:
-            return cached[1]
-    prompt = system_prompt(
-        db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
-    )
-    compiled = create_agent(
-        chat_model,
-        tools=langchain_tools(),
-        system_prompt=prompt,
-        context_schema=ToolContext,
-    )
     with session_engine.lock:
-        # What the system prompt costs of the context, for each ask's budget.
-        session_engine.extras["system_tokens"] = count_tokens(prompt)
-        if cache_key is not None:
-            session_engine.extras["agent"] = (cache_key, compiled)
+        prompt = session_engine.extras.get("system_prompt")
+    if prompt is None:
+        text = system_prompt(
+            db_type=session_engine.db_type, catalog=catalog, privacy=catalog.privacy
+        )
+        # A fixed id: the message object is shared by every run of the session,
+        # and LangGraph would otherwise give it one (a write) in each of them.
+        prompt = SystemMessage(text, id="system-prompt")
+        with session_engine.lock:
+            # What the system prompt costs of the context, for each ask's budget.
+            session_engine.extras["system_tokens"] = count_tokens(text)
+            session_engine.extras["system_prompt"] = prompt
+    return _compiled_agent(chat_model, cache_key), prompt
+
+
+_agents: dict[str, tuple[BaseChatModel, Any]] = {}
+_agents_lock = threading.Lock()
+
+
+def _compiled_agent(chat_model: BaseChatModel, cache_key: str | None) -> Any:
+    """Return this process's agent graph for the chat model configured as
+    `cache_key` (a model passed in without one, as tests do, gets its own)."""
+    if cache_key is not None:
+        with _agents_lock:
+            cached = _agents.get(cache_key)
+        if cached is not None and cached[0] is chat_model:
+            return cached[1]
+    compiled = create_agent(
+        chat_model, tools=langchain_tools(), context_schema=ToolContext
+    )
+    if cache_key is not None:
+        with _agents_lock:
+            _agents[cache_key] = (chat_model, compiled)
     return compiled
 
 
@@ -256,7 +280,7 @@ def agent_answer(
             # Both may read the user's database (its schema, on a first ask)
             # and the app database: waits, so the ask's CPU slot goes free.
             with capacity.cpu_released():
-                compiled = agent_get(
+                compiled, prompt = agent_get(
                     session_engine, chat_model, config.cache_key if config else None
                 )
                 context_messages = question_context_messages(
@@ -266,12 +290,15 @@ def agent_answer(
                 )
             asked = [*context_messages, HumanMessage(question)]
             inputs = {
-                "messages": _within_context(
-                    system_tokens=session_engine.extras["system_tokens"],
-                    history=history,
-                    privacy=context.policy,
-                    asked=asked,
-                )
+                "messages": [
+                    prompt,
+                    *_within_context(
+                        system_tokens=session_engine.extras["system_tokens"],
+                        history=history,
+                        privacy=context.policy,
+                        asked=asked,
+                    ),
+                ]
             }
             run_config = {
                 "recursion_limit": settings.AGENT_MAX_STEPS,

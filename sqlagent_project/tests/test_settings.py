@@ -102,13 +102,14 @@ _ENV_READ = re.compile(
 )
 
 
-def test_every_variable_settings_reads_is_documented_in_env_example():
-    source = (BASE_DIR / "sqlagent_project" / "settings.py").read_text()
+@pytest.mark.parametrize("module", ["settings.py", "gunicorn.conf.py"])
+def test_every_variable_settings_reads_is_documented_in_env_example(module):
+    source = (BASE_DIR / "sqlagent_project" / module).read_text()
     documented = {
         match.group(1)
         for match in re.finditer(r"^#? ?([A-Z][A-Z0-9_]*)=", EXAMPLE.read_text(), re.M)
     }
     read = set(_ENV_READ.findall(source))
 
-    assert len(read) > 40  # the scan finds the settings, not nothing
+    assert len(read) > 10  # the scan finds the settings, not nothing
     assert sorted(read - documented) == []
