@@ -6,8 +6,10 @@ raises an ApplicationError, which the calling model sees as the tool's error.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,10 +203,29 @@ def connect(user: User, arguments: ConnectArguments) -> dict[str, Any]:
     }
 
 
+# The HTTP client of the MCP request being answered (the view sets it): an ask
+# whose client has gone stops at its next step instead of paying for more
+# model calls nobody will read, as /ask does.
+_client_gone: contextvars.ContextVar[Callable[[], bool] | None] = (
+    contextvars.ContextVar("mcp_client_gone", default=None)
+)
+
+
+@contextmanager
+def client_watched(client_gone: Callable[[], bool]) -> Iterator[None]:
+    """Let the tools run inside this block see whether their client is gone."""
+    token = _client_gone.set(client_gone)
+    try:
+        yield
+    finally:
+        _client_gone.reset(token)
+
+
 def ask(user: User, arguments: AskArguments) -> dict[str, Any]:
-    return turn_payload(
-        user=user, turn=thread_ask(user=user, question=arguments.question)
+    turn = thread_ask(
+        user=user, question=arguments.question, client_gone=_client_gone.get()
     )
+    return turn_payload(user=user, turn=turn)
 
 
 def run_sql(user: User, arguments: RunSqlArguments) -> dict[str, Any]:

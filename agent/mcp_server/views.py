@@ -20,6 +20,7 @@ from accounts.authentication import PersonalAccessTokenAuthentication
 from accounts.models import PersonalAccessToken, TokenScope
 from accounts.permissions import TokenScopePermission
 from accounts.types import AuthenticatedRequest
+from agent.cancellation import ClientWatch
 from agent.mcp_server.protocol import (
     Reply,
     error_reply,
@@ -27,6 +28,7 @@ from agent.mcp_server.protocol import (
     request_handle,
     tool_for_request,
 )
+from agent.mcp_server.tools import client_watched
 from sqlagent_project.throttling import ScopedSettingsThrottle
 
 
@@ -92,7 +94,8 @@ class McpApi(APIView):
             return response
         # The only authentication class here makes `auth` the token.
         token = cast(PersonalAccessToken, request.auth)
-        reply = request_handle(message=parsed, user=request.user, token=token)
+        with client_watched(ClientWatch(request.META)):
+            reply = request_handle(message=parsed, user=request.user, token=token)
         return _respond(request, reply)
 
 

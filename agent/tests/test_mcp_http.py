@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import logging.config
+import socket
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from accounts.services import token_create, token_revoke
+from agent.models import Turn, TurnStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -299,3 +301,34 @@ def test_a_database_error_quoting_a_value_is_hidden_from_an_ai_client(
     assert result["isError"] is True
     assert text.startswith("query_failed: ")
     assert "⟪value hidden⟫" in text
+
+
+def test_an_ask_through_mcp_stops_when_its_client_has_left(
+    alice, alice_token, connected_session, llm_stub
+):
+    connected_session(alice, "sqlite")
+    server, client = socket.socketpair()
+    client.close()
+    call = {
+        "jsonrpc": "2.0",
+        "id": 8,
+        "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": "Who lives in Germany?"}},
+    }
+    try:
+        # What gunicorn puts in the request's environ: the client's socket.
+        environ: dict[str, Any] = {
+            "HTTP_ACCEPT": "application/json, text/event-stream",
+            "gunicorn.socket": server,
+        }
+        response = _client(alice_token).post(
+            "/mcp", json.dumps(call), content_type="application/json", **environ
+        )
+    finally:
+        server.close()
+
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert result["content"][0]["text"].startswith("cancelled:")
+    assert Turn.objects.get().status == TurnStatus.CANCELLED
+    assert llm_stub.requests == []  # no model call was paid for nobody
