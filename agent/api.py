@@ -31,10 +31,9 @@ from agent.services import (
     ask_cancel,
     thread_ask,
     thread_ask_stream,
-    thread_delete,
-    thread_rename,
-    thread_run_sql,
 )
+from agent.threads import thread_delete, thread_rename
+from agent.user_sql import thread_run_sql
 from connections.selectors import connection_get_for_user
 from sqlagent_project import capacity
 from sqlagent_project.schema import (

@@ -24,13 +24,9 @@ from accounts.types import AuthenticatedHttpRequest
 from agent.cancellation import ClientWatch
 from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
-from agent.services import (
-    thread_ask,
-    thread_continue,
-    thread_delete,
-    thread_rename,
-    thread_run_sql,
-)
+from agent.services import thread_ask
+from agent.threads import thread_continue, thread_delete, thread_rename
+from agent.user_sql import thread_run_sql
 from connections.forms import SessionConnectForm
 from connections.selectors import connection_list_for_user
 from connections.services import session_get_or_create_active

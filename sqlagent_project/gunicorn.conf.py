@@ -86,7 +86,7 @@ def child_exit(server: Any, worker: Any) -> None:
     try:
         from django.db import DatabaseError
 
-        from agent.services import turns_fail_of_worker
+        from agent.orphans import turns_fail_of_worker
         from sqlagent_project.capacity import app_database_pools_close
 
         try:

@@ -16,7 +16,7 @@ application = get_wsgi_application()
 def _turns_recover() -> None:
     # A restarted service closes at once the turns its killed workers left
     # running. Best effort: the app database may not be up yet.
-    from agent.services import turns_fail_orphaned
+    from agent.orphans import turns_fail_orphaned
 
     try:
         turns_fail_orphaned()

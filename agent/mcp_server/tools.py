@@ -24,7 +24,8 @@ from agent.engines import engine_cache
 from agent.exceptions import NoDatabaseConnected, SqlFailed
 from agent.models import Turn
 from agent.privacy import policy_default
-from agent.services import thread_ask, thread_run_sql
+from agent.services import thread_ask
+from agent.user_sql import thread_run_sql
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.selectors import connection_get_for_user, connection_list_for_user
 from connections.services import session_connect, session_get_or_create_active

@@ -79,7 +79,8 @@ def test_a_failing_query_is_400_with_the_database_reason(
 
 
 def test_user_sql_is_replayed_to_the_model_as_sql_the_user_ran(alice, make_connection):
-    from agent.services import thread_ask, thread_run_sql
+    from agent.services import thread_ask
+    from agent.user_sql import thread_run_sql
     from connections.services import session_connect, session_get_or_create_active
     from testsupport.fake_llm import scripted
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agent import services
+from agent import orphans
 from agent.models import Thread, Turn, TurnStatus
 from agent.services import thread_ask
 from testsupport.fake_llm import scripted, tool_call
@@ -32,7 +32,7 @@ def _stale_running_turn(user) -> Turn:
         thread=thread,
         question="old question",
         status=TurnStatus.RUNNING,
-        worker=services.worker_id(),
+        worker=orphans.worker_id(),
     )
     Turn.objects.filter(pk=turn.pk).update(
         created_at=timezone.now() - timedelta(days=2)
@@ -43,7 +43,7 @@ def _stale_running_turn(user) -> Turn:
 def test_an_ask_fails_a_turn_running_longer_than_any_ask_can_take(
     alice, connected_session, monkeypatch
 ):
-    monkeypatch.setattr(services, "_swept_at", None)
+    monkeypatch.setattr(orphans, "_swept_at", None)
     connected_session(alice, "sqlite")
     stale = _stale_running_turn(alice)
 
@@ -58,7 +58,7 @@ def test_an_ask_fails_a_turn_running_longer_than_any_ask_can_take(
 def test_the_age_sweep_runs_at_most_once_a_minute_per_process(
     alice, connected_session, monkeypatch
 ):
-    monkeypatch.setattr(services, "_swept_at", None)
+    monkeypatch.setattr(orphans, "_swept_at", None)
     connected_session(alice, "sqlite")
     _ask(alice)
     stale = _stale_running_turn(alice)
@@ -68,7 +68,7 @@ def test_the_age_sweep_runs_at_most_once_a_minute_per_process(
     stale.refresh_from_db()
     assert stale.status == TurnStatus.RUNNING
     monkeypatch.setattr(
-        services, "_swept_at", services._swept_at - services.ORPHAN_SWEEP_INTERVAL_S
+        orphans, "_swept_at", orphans._swept_at - orphans.ORPHAN_SWEEP_INTERVAL_S
     )
 
     _ask(alice)
@@ -80,7 +80,7 @@ def test_the_age_sweep_runs_at_most_once_a_minute_per_process(
 def test_a_running_turn_of_a_live_worker_younger_than_the_longest_ask_is_kept(
     alice, connected_session, monkeypatch
 ):
-    monkeypatch.setattr(services, "_swept_at", None)
+    monkeypatch.setattr(orphans, "_swept_at", None)
     connected_session(alice, "sqlite")
     stale = _stale_running_turn(alice)
     Turn.objects.filter(pk=stale.pk).update(created_at=timezone.now())

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from agent.models import Thread, Turn
-from agent.services import thread_title_from
+from agent.threads import thread_title_from
 from connections.models import SessionStatus, UserSession
 
 pytestmark = pytest.mark.django_db
