@@ -119,8 +119,11 @@ def _instant_model_in_process() -> Iterator[None]:
     from agent.llm import runner
 
     original = runner.chat_model_cached
-    runner.chat_model_cached = lambda config: InstantChatModel()
-    engine_cache.close_all()  # the cached agent holds the HTTP model
+    # One model for the process, as chat_model_cached gives: the compiled agent
+    # is kept per model, and a new model per ask would compile one per ask.
+    model = InstantChatModel()
+    runner.chat_model_cached = lambda config: model
+    engine_cache.close_all()
     try:
         yield
     finally:
