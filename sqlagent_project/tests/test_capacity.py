@@ -34,16 +34,12 @@ def test_a_full_ask_pool_answers_503_ask_pool_full_and_stores_the_turn_as_failed
 
     # The one slot of this process is taken by an ask still waiting on its model.
     with capacity.ask_slot_take():
-        response = alice_client.post(
-            "/ask", {"question": "How many customers are there?"}, format="json"
-        )
+        response = alice_client.post("/ask", QUESTION, format="json")
 
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert response.json()["code"] == "ask_pool_full"
-    turn = Turn.objects.get()
-    assert turn.status == TurnStatus.ERROR
-    assert turn.error_code == "ask_pool_full"
+    _assert_the_turn_failed_with("ask_pool_full")
 
 
 def test_an_ask_gets_its_slot_back_once_the_previous_one_is_done(
@@ -54,9 +50,7 @@ def test_an_ask_gets_its_slot_back_once_the_previous_one_is_done(
     connected_session(alice, "sqlite")
 
     for _ in range(2):
-        response = alice_client.post(
-            "/ask", {"question": "How many customers are there?"}, format="json"
-        )
+        response = alice_client.post("/ask", QUESTION, format="json")
         assert response.status_code == 200, response.json()
 
 
@@ -79,10 +73,15 @@ def test_a_streamed_ask_finding_the_ask_pool_full_gets_the_same_json_503(
         "detail": "Too many questions are being answered right now. Try again.",
         "code": "ask_pool_full",
     }
+    _assert_the_turn_failed_with("ask_pool_full")
+    assert llm_stub.requests == []
+
+
+def _assert_the_turn_failed_with(code: str) -> None:
+    """The refused ask's turn is stored, as failed with the answer's code."""
     turn = Turn.objects.get()
     assert turn.status == TurnStatus.ERROR
-    assert turn.error_code == "ask_pool_full"
-    assert llm_stub.requests == []
+    assert turn.error_code == code
 
 
 def _ask_streamed(client: APIClient) -> Any:
@@ -236,9 +235,7 @@ def test_an_ask_finding_every_target_connection_busy_is_told_to_retry(
         assert response.status_code == 503
         assert response["Retry-After"] == "5"
         assert response.json() == {"detail": busy, "code": "database_busy"}
-    turn = Turn.objects.get()
-    assert turn.status == TurnStatus.ERROR
-    assert turn.error_code == "database_busy"
+    _assert_the_turn_failed_with("database_busy")
 
 
 def test_an_ask_waiting_on_the_model_holds_no_app_database_connection(
@@ -255,9 +252,7 @@ def test_an_ask_waiting_on_the_model_holds_no_app_database_connection(
 
     llm_stub.responder = responder
     connection.close()
-    response = alice_client.post(
-        "/ask", {"question": "How many customers are there?"}, format="json"
-    )
+    response = alice_client.post("/ask", QUESTION, format="json")
 
     assert response.status_code == 200, response.json()
     stats = seen["pool_stats"]
@@ -361,16 +356,12 @@ def test_running_out_of_app_database_connections_mid_ask_is_503_not_500(
     connected_session(alice, "sqlite")
     monkeypatch.setattr(llm, "agent_answer", pool_empty)
 
-    response = alice_client.post(
-        "/ask", {"question": "How many customers are there?"}, format="json"
-    )
+    response = alice_client.post("/ask", QUESTION, format="json")
 
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert response.json()["code"] == "app_database_busy"
-    turn = Turn.objects.get()
-    assert turn.status == TurnStatus.ERROR
-    assert turn.error_code == "app_database_busy"
+    _assert_the_turn_failed_with("app_database_busy")
 
 
 def test_asks_take_turns_for_cpu_slots_but_wait_on_the_model_side_by_side(

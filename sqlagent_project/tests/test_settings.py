@@ -102,8 +102,10 @@ _ENV_READ = re.compile(
 )
 
 
-@pytest.mark.parametrize("module", ["settings.py", "gunicorn.conf.py"])
-def test_every_variable_settings_reads_is_documented_in_env_example(module):
+@pytest.mark.parametrize(
+    ("module", "at_least"), [("settings.py", 40), ("gunicorn.conf.py", 10)]
+)
+def test_every_variable_settings_reads_is_documented_in_env_example(module, at_least):
     source = (BASE_DIR / "sqlagent_project" / module).read_text()
     documented = {
         match.group(1)
@@ -111,5 +113,5 @@ def test_every_variable_settings_reads_is_documented_in_env_example(module):
     }
     read = set(_ENV_READ.findall(source))
 
-    assert len(read) > 10  # the scan finds the settings, not nothing
+    assert len(read) > at_least  # the scan finds the settings, not nothing
     assert sorted(read - documented) == []
