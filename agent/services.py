@@ -232,17 +232,34 @@ class AskEvents:
             connection.close()
 
 
-def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -> _Ask:
-    question = (question or "").strip()
-    if not question:
-        raise QuestionInvalid("The question is empty.")
-    if len(question) > settings.QUESTION_MAX_LENGTH:
-        raise QuestionInvalid(
-            f"The question is longer than {settings.QUESTION_MAX_LENGTH} characters."
-        )
+def text_checked(
+    text: str | None, *, what: str, limit: int, invalid: type[ApplicationError]
+) -> str:
+    """Return `text` stripped, or raise `invalid` when it is empty or too long."""
+    text = (text or "").strip()
+    if not text:
+        raise invalid(f"The {what} is empty.")
+    if len(text) > limit:
+        raise invalid(f"The {what} is longer than {limit} characters.")
+    return text
+
+
+def connected_session(*, user: User) -> UserSession:
+    """Return the user's active session, refusing (409) when no database is on it."""
     session = session_get_or_create_active(user=user)
     if session.db_connection is None:
         raise NoDatabaseConnected()
+    return session
+
+
+def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -> _Ask:
+    question = text_checked(
+        question,
+        what="question",
+        limit=settings.QUESTION_MAX_LENGTH,
+        invalid=QuestionInvalid,
+    )
+    session = connected_session(user=user)
     if chat_model is None:
         llm.llm_settings()  # refuse early (503) when no LLM is configured
     turns_fail_orphaned_now_and_then()

@@ -13,7 +13,6 @@ from agent.charts import chart_for
 from agent.engines import engine_cache
 from agent.exceptions import (
     AskFailed,
-    NoDatabaseConnected,
     SqlFailed,
     SqlInvalid,
     SqlRefused,
@@ -22,10 +21,13 @@ from agent.exceptions import (
 from agent.llm.tools import ToolContext
 from agent.models import Turn, TurnOutcome, TurnSource, TurnStatus
 from agent.orphans import worker_id
-from agent.services import engine_dropped_if_session_closes
+from agent.services import (
+    connected_session,
+    engine_dropped_if_session_closes,
+    text_checked,
+)
 from agent.threads import thread_prepare
 from connections.exceptions import TargetDatabaseUnavailable
-from connections.services import session_get_or_create_active
 from connections.target_policy import TargetRefused
 from sqlagent_project.errors import ApplicationError
 
@@ -37,16 +39,10 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     check, read-only transaction, timeout, caps), with no LLM call, and store it
     as a turn of the thread marked as user SQL, failed or not.
     """
-    sql = (sql or "").strip()
-    if not sql:
-        raise SqlInvalid("The SQL is empty.")
-    if len(sql) > settings.SQL_MAX_LENGTH:
-        raise SqlInvalid(
-            f"The SQL is longer than {settings.SQL_MAX_LENGTH} characters."
-        )
-    session = session_get_or_create_active(user=user)
-    if session.db_connection is None:
-        raise NoDatabaseConnected()
+    sql = text_checked(
+        sql, what="SQL", limit=settings.SQL_MAX_LENGTH, invalid=SqlInvalid
+    )
+    session = connected_session(user=user)
     thread_prepare(session=session, question=f"SQL: {sql}")
     turn = Turn.objects.create(
         thread_id=session.pk,
