@@ -43,7 +43,8 @@ class SessionEngine:
     # What may leave for the model, as the connection row said at this version.
     privacy: PrivacyPolicy | None = None
     last_used: float = field(default_factory=time.monotonic)
-    # Filled lazily by the agent layer (schema catalog, compiled agent, ...).
+    # Filled lazily by the agent layer (schema catalog, system prompt, suggested
+    # questions).
     extras: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 

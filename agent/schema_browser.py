@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import threading
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine.reflection import Inspector
@@ -57,9 +56,12 @@ class TableDetail:
 
 
 @contextlib.contextmanager
-def _engine_for(*, user: User, connection: DatabaseConnection) -> Iterator[Engine]:
-    """Yield the session's engine when this connection is the one in use, else a
-    one-off unpooled engine, disposed afterwards."""
+def _engine_for(
+    *, user: User, connection: DatabaseConnection
+) -> Iterator[tuple[Engine, dict[str, Any]]]:
+    """Yield the session's engine and what is kept with it when this connection
+    is the one in use, else a one-off unpooled engine (disposed afterwards) and
+    a dict that goes with it."""
     session = (
         UserSession.objects.select_related("db_connection")
         .filter(user=user, status=SessionStatus.ACTIVE, db_connection=connection)
@@ -67,11 +69,12 @@ def _engine_for(*, user: User, connection: DatabaseConnection) -> Iterator[Engin
     )
     try:
         if session is not None:
-            yield engine_cache.get(session).engine
+            session_engine = engine_cache.get(session)
+            yield session_engine.engine, session_engine.extras
             return
         engine = engine_create(connection, pooled=False)
         try:
-            yield engine
+            yield engine, {}
         finally:
             engine.dispose()
     except TargetRefused as exc:
@@ -92,7 +95,7 @@ def schema_tables(
 ) -> list[TableEntry]:
     """Return the connection's tables and views whose name contains `search`."""
     needle = search.strip().lower()
-    with _engine_for(user=user, connection=connection) as engine:
+    with _engine_for(user=user, connection=connection) as (engine, _):
         inspector = inspect(engine)
         tables = [TableEntry(n, "table") for n in inspector.get_table_names()]
         views = [TableEntry(n, "view") for n in inspector.get_view_names()]
@@ -106,7 +109,7 @@ def schema_table_detail(
     *, user: User, connection: DatabaseConnection, table: str
 ) -> TableDetail | None:
     """Return one table's columns, types, keys and comments; None if unknown."""
-    with _engine_for(user=user, connection=connection) as engine:
+    with _engine_for(user=user, connection=connection) as (engine, _):
         inspector = inspect(engine)
         tables = set(inspector.get_table_names())
         views = set(inspector.get_view_names())
@@ -152,24 +155,15 @@ def questions_suggest(
     *, user: User, connection: DatabaseConnection, limit: int = 4
 ) -> list[str]:
     """Return first questions built from the schema: counts, latest rows, totals."""
-    with _engine_for(user=user, connection=connection) as engine:
-        with _suggestions_lock:
-            cached = _suggestions.get(engine, {}).get(limit)
-        if cached is not None:
-            return list(cached)
-        suggestions = _suggestions_from(inspect(engine), limit)
-        with _suggestions_lock:
-            _suggestions.setdefault(engine, {})[limit] = suggestions
+    with _engine_for(user=user, connection=connection) as (engine, kept):
+        # Kept with the session's engine: the chat page shows them on every load
+        # of an empty thread, and reading the schema each time cost more than
+        # the rest of the page. As fresh as the session's schema catalog.
+        key = f"suggested_questions:{limit}"
+        suggestions = kept.get(key)
+        if suggestions is None:
+            suggestions = kept[key] = _suggestions_from(inspect(engine), limit)
         return list(suggestions)
-
-
-# By engine: the chat page shows them on every load of an empty thread, and
-# reading the schema again each time cost more than the rest of the page. They
-# are as fresh as the session's schema catalog (both live as long as the engine).
-_suggestions: weakref.WeakKeyDictionary[Engine, dict[int, list[str]]] = (
-    weakref.WeakKeyDictionary()
-)
-_suggestions_lock = threading.Lock()
 
 
 def _suggestions_from(inspector: Inspector, limit: int) -> list[str]:
