@@ -117,6 +117,9 @@ def _gate_first_connect(engine: Engine, conn: DatabaseConnection) -> None:
     try:
         with engine.connect():
             pass
+        # Leave the engine as unopened as the caller expects: the connection
+        # was for the verdict (a new pool keeps the gate's listeners).
+        engine.dispose()
     except target_policy.TargetRefused as exc:
         raise TargetDatabaseUnavailable(str(exc)) from exc
     except SQLAlchemyError as exc:
