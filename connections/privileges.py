@@ -40,6 +40,15 @@ VERDICT_TTL_S = 600.0
 _VERDICTS_KEPT = 2048
 
 
+# Rights that cannot be read cannot be shown to be safe: this refuses the
+# connection, but is not kept as a verdict (a network blip must not refuse a
+# connection for VERDICT_TTL_S; a lasting cause is found again at each connect).
+INSPECTION_FAILED = PrivilegeFinding(
+    "Could not inspect this role's privileges; connect with a read-only role.",
+    blocking=True,
+)
+
+
 def privilege_findings(dbapi_connection: Any, db_type: str) -> list[PrivilegeFinding]:
     """Return the connected role's excess rights; blocking ones refuse the connect."""
     backend = backend_for(db_type)
@@ -48,14 +57,8 @@ def privilege_findings(dbapi_connection: Any, db_type: str) -> list[PrivilegeFin
     except NotImplementedError:
         raise
     except Exception:
-        # Any driver error: rights that cannot be read cannot be shown to be safe.
-        return [
-            PrivilegeFinding(
-                "Could not inspect this role's privileges; connect with a "
-                "read-only role.",
-                blocking=True,
-            )
-        ]
+        # Any driver error, whatever the driver's exception classes.
+        return [INSPECTION_FAILED]
     finally:
         with contextlib.suppress(Exception):
             dbapi_connection.rollback()
@@ -118,8 +121,12 @@ class VerdictCache:
             return findings
 
     def put(self, key: Hashable, findings: Iterable[PrivilegeFinding]) -> None:
+        """Keep the findings as the verdict, unless the inspection failed."""
+        findings = tuple(findings)
+        if INSPECTION_FAILED in findings:
+            return
         with self._lock:
-            self._entries[key] = (time.monotonic(), tuple(findings))
+            self._entries[key] = (time.monotonic(), findings)
             self._entries.move_to_end(key)
             while len(self._entries) > _VERDICTS_KEPT:
                 self._entries.popitem(last=False)

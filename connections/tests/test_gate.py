@@ -350,3 +350,34 @@ def test_every_path_works_on_a_privileged_role_the_operator_allows(
 
     assert seen.ok, seen.text[:2000]
     assert not seen.refused
+
+
+@pytest.mark.slow  # the background run needs committed rows: a flushed database
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("db_type", SERVER_ENGINES)
+def test_an_evaluation_started_through_the_api_fails_with_the_reason_and_no_row(
+    case_for, settings, db_type
+):
+    import time
+
+    settings.ALLOW_PRIVILEGED_CONNECTIONS = False
+    case = case_for(db_type, PAYLOAD[db_type])
+    golden = GoldenSet.objects.create(connection=case.connection, name="payload")
+    GoldenQuestion.objects.create(golden_set=golden, question="Payload?", sql=case.sql)
+    base = f"/databases/{case.connection.id}/evaluations"
+
+    started = case.client.post(base, {"set": "payload"}, format="json")
+    assert started.status_code == 202
+    deadline = time.monotonic() + 30
+    while True:
+        body = case.client.get(f"{base}/{started.json()['run_id']}").json()
+        if body["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+    assert body["status"] == "failed"
+    assert REFUSED in body["error"]
+    assert FINDING[db_type] in body["error"]
+    assert body["results"] == []
+    for marker in _leak_markers(db_type):
+        assert marker not in json.dumps(body)
