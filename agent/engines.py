@@ -81,7 +81,12 @@ class EngineCache:
         return settings.ENGINE_CACHE_IDLE_TIMEOUT_S
 
     def get(self, session: UserSession) -> SessionEngine:
-        """Return the session's engine, building it on a miss or a stale entry."""
+        """Return the session's engine, building it on a miss or a stale entry.
+
+        A build passes the connection gate (it may open one connection to
+        inspect the role, and raises PrivilegedConnectionRefused), so it runs
+        outside the cache's lock: one slow database holds up no other session.
+        """
         connection: DatabaseConnection | None = session.db_connection
         if connection is None:
             raise NoDatabaseConnected()
@@ -89,33 +94,58 @@ class EngineCache:
         stale: list[SessionEngine] = []
         with self._lock:
             stale.extend(self._pop_idle())
-            entry = self._entries.get(session_id)
-            if entry is not None and (
-                entry.connection_id != connection.pk
-                or entry.connection_version != connection.updated_at
-            ):
-                stale.append(self._entries.pop(session_id))
-                entry = None
-            if entry is None:
-                entry = SessionEngine(
-                    session_id=session_id,
-                    connection_id=connection.pk,
-                    connection_version=connection.updated_at,
-                    db_type=connection.db_type,
-                    engine=engine_create(connection),
-                    privacy=PrivacyPolicy.for_connection(connection),
-                )
-                self._entries[session_id] = entry
-                logger.info(
-                    "engine built session=%s connection=%s", session_id, connection.pk
-                )
-            self._entries.move_to_end(session_id)
-            entry.last_used = time.monotonic()
-            while len(self._entries) > self.max_size:
-                stale.append(self._entries.popitem(last=False)[1])
-        for old in stale:
-            _dispose(old)
+            entry = self._fresh(session_id, connection, stale)
+            if entry is not None:
+                self._use(session_id, entry, stale)
+        if entry is None:
+            _dispose_all(stale)
+            stale = []
+            built = SessionEngine(
+                session_id=session_id,
+                connection_id=connection.pk,
+                connection_version=connection.updated_at,
+                db_type=connection.db_type,
+                engine=engine_create(connection),
+                privacy=PrivacyPolicy.for_connection(connection),
+            )
+            with self._lock:
+                entry = self._fresh(session_id, connection, stale)
+                if entry is None:
+                    entry = self._entries[session_id] = built
+                    logger.info(
+                        "engine built session=%s connection=%s",
+                        session_id,
+                        connection.pk,
+                    )
+                else:
+                    # Another request of the session built one meanwhile.
+                    stale.append(built)
+                self._use(session_id, entry, stale)
+        _dispose_all(stale)
         return entry
+
+    def _fresh(
+        self,
+        session_id: uuid.UUID,
+        connection: DatabaseConnection,
+        stale: list[SessionEngine],
+    ) -> SessionEngine | None:
+        entry = self._entries.get(session_id)
+        if entry is not None and (
+            entry.connection_id != connection.pk
+            or entry.connection_version != connection.updated_at
+        ):
+            stale.append(self._entries.pop(session_id))
+            entry = None
+        return entry
+
+    def _use(
+        self, session_id: uuid.UUID, entry: SessionEngine, stale: list[SessionEngine]
+    ) -> None:
+        self._entries.move_to_end(session_id)
+        entry.last_used = time.monotonic()
+        while len(self._entries) > self.max_size:
+            stale.append(self._entries.popitem(last=False)[1])
 
     def evict(self, session_id: uuid.UUID | str) -> bool:
         """Drop and dispose a session's engine; return whether there was one."""
@@ -146,6 +176,11 @@ class EngineCache:
             key for key, entry in self._entries.items() if entry.last_used < deadline
         ]
         return [self._entries.pop(key) for key in idle]
+
+
+def _dispose_all(entries: list[SessionEngine]) -> None:
+    for entry in entries:
+        _dispose(entry)
 
 
 def _dispose(entry: SessionEngine) -> None:

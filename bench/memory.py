@@ -10,6 +10,8 @@ import time
 import tracemalloc
 from typing import Any
 
+from bench.schemas import READER, READER_PASSWORD
+
 SIZES = (10**4, 10**5, 10**6)
 QUERIES = {
     "postgresql": "SELECT g AS n, md5(g::text) AS h FROM generate_series(1, {n}) AS g",
@@ -54,7 +56,8 @@ def _run_query_tool(fields: dict[str, Any]) -> Any:
     from connections.engines import engine_create
     from connections.models import DatabaseConnection
 
-    connection = DatabaseConnection(**fields)
+    stored = {k: v for k, v in fields.items() if k != "password"}
+    connection = DatabaseConnection(**stored)
     if fields.get("password"):
         connection.set_password(fields["password"])
     engine = engine_create(connection)
@@ -73,7 +76,9 @@ def measure(pg_database: str, sqlite_name: str) -> list[dict[str, Any]]:
             "host": "127.0.0.1",
             "port": 5432,
             "database_name": pg_database,
-            "username": "postgres",
+            # The read-only role: the service refuses privileged ones.
+            "username": READER,
+            "password": READER_PASSWORD,
         },
         "sqlite": {
             "db_type": "sqlite",
@@ -120,15 +125,15 @@ def measure_big_cell(pg_database: str) -> dict[str, Any]:
     from connections.engines import engine_create
     from connections.models import DatabaseConnection
 
-    engine = engine_create(
-        DatabaseConnection(
-            db_type="postgresql",
-            host="127.0.0.1",
-            port=5432,
-            database_name=pg_database,
-            username="postgres",
-        )
+    connection = DatabaseConnection(
+        db_type="postgresql",
+        host="127.0.0.1",
+        port=5432,
+        database_name=pg_database,
+        username=READER,
     )
+    connection.set_password(READER_PASSWORD)
+    engine = engine_create(connection)
     try:
         query_run(
             engine, db_type="postgresql", sql="SELECT 1", max_rows=1, timeout_s=60

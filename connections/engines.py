@@ -3,6 +3,12 @@
 What differs by engine (URL, connect arguments, read-only opening, version
 query, privilege inspection) lives in `connections.backends`; this module is
 the one place the rest of the code asks for an engine or a connection check.
+
+The gate: every engine handed out here refuses, before any SQL of the caller
+runs, a connection the target policy forbids (checked again at every physical
+connect) or whose role has blocking rights (superuser, server files or
+programs, writes beyond the database) unless ALLOW_PRIVILEGED_CONNECTIONS is
+set. A test keeps every other module from building an engine any other way.
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from connections import target_policy
@@ -20,7 +27,12 @@ from connections.backends.sqlite import sqlite_authorizer, sqlite_connect_readon
 from connections.crypto import DecryptionError
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
-from connections.privileges import privilege_findings
+from connections.privileges import (
+    privilege_findings,
+    privileged_refusal,
+    verdict_key,
+    verdicts,
+)
 
 __all__ = [
     "ConnectionCheck",
@@ -36,14 +48,109 @@ logger = logging.getLogger(__name__)
 
 
 def engine_create(conn: DatabaseConnection, *, pooled: bool = True) -> Engine:
-    """Return an engine for `conn`; nothing is opened until first use."""
+    """Return an engine for `conn` behind the gate.
+
+    Raises PrivilegedConnectionRefused (403) when the role is known to be
+    privileged: known from an earlier verdict, or found out now by opening one
+    connection. A database that cannot be reached now is not an error here: the
+    caller meets it at first use, where its own message says so, and the gate
+    still inspects the first connection that does open.
+    """
+    engine = _engine_gated(conn, pooled=pooled)
+    try:
+        findings = verdicts.get(verdict_key(conn))
+        if findings is None:
+            _gate_first_connect(engine, conn)
+        else:
+            refusal = privileged_refusal(findings)
+            if refusal is not None:
+                raise refusal
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _engine_gated(conn: DatabaseConnection, *, pooled: bool) -> Engine:
+    try:
+        _target_recheck(conn)
+        engine = _engine_ungated(conn, pooled=pooled)
+    except target_policy.TargetRefused as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from exc
+    key = verdict_key(conn)
+    db_type = conn.db_type
+
+    def gate(dbapi_connection: Any) -> None:
+        findings = verdicts.get(key)
+        if findings is None:
+            findings = tuple(privilege_findings(dbapi_connection, db_type))
+            verdicts.put(key, findings)
+        refusal = privileged_refusal(findings)
+        if refusal is not None:
+            logger.warning("privileged role refused connection=%s", conn.pk)
+            raise refusal
+
+    @event.listens_for(engine, "do_connect")
+    def _refuse_known(dialect: Any, record: Any, cargs: Any, cparams: Any) -> None:
+        # A role already found privileged is not even logged in again.
+        refusal = privileged_refusal(verdicts.get(key) or ())
+        if refusal is not None:
+            raise refusal
+
+    @event.listens_for(engine, "connect", insert=True)
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # First on every new physical connection, before the dialect's own
+        # set-up: SQLAlchemy closes a connection whose connect event raised.
+        gate(dbapi_connection)
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        # Every use of a pooled connection: a dictionary look-up while the
+        # verdict holds; once it has expired, this connection is inspected
+        # again (rights granted since are caught). A refusal invalidates it.
+        gate(dbapi_connection)
+
+    return engine
+
+
+def _gate_first_connect(engine: Engine, conn: DatabaseConnection) -> None:
+    try:
+        with engine.connect():
+            pass
+        # Leave the engine as unopened as the caller expects: the connection
+        # was for the verdict (a new pool keeps the gate's listeners).
+        engine.dispose()
+    except target_policy.TargetRefused as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        logger.info(
+            "gate deferred connection=%s: not reachable now (%s)",
+            conn.pk,
+            type(exc).__name__,
+        )
+
+
+def _engine_ungated(conn: DatabaseConnection, *, pooled: bool) -> Engine:
     backend = backend_for(conn.db_type)
     try:
-        return backend.engine_create(conn, pooled=pooled)
+        return backend.engine_create_ungated(conn, pooled=pooled)
     except DecryptionError as exc:
         raise TargetDatabaseUnavailable(
             "The stored password cannot be decrypted with the configured keys."
         ) from exc
+
+
+def _target_recheck(conn: DatabaseConnection) -> None:
+    """Apply the save-time policy again: the policy may have tightened since."""
+    if conn.db_type == "sqlite":
+        return  # the file is resolved inside the folder at every open
+    target_policy.check_hostname(conn.host)
+    target_policy.check_not_app_database(
+        db_type=conn.db_type,
+        host=conn.host,
+        port=conn.port,
+        database_name=conn.database_name,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,16 +169,25 @@ class ConnectionCheck:
 
 
 def connection_check(conn: DatabaseConnection) -> ConnectionCheck:
-    """Open one real connection, read the server version and the role's rights."""
+    """Open one real connection, read the server version and the role's rights.
+
+    Reports rather than refuses (the test endpoint shows every finding; connect
+    refuses on them): it runs no caller SQL, and its findings become the gate's
+    verdict for this version of the record.
+    """
     started = time.perf_counter()
     backend = backend_for(conn.db_type)
     try:
-        engine = engine_create(conn, pooled=False)
+        _target_recheck(conn)
+        engine = _engine_ungated(conn, pooled=False)
         try:
             with engine.connect() as connection:
                 version = connection.execute(text(backend.version_sql)).scalar_one()
                 latency_ms = round((time.perf_counter() - started) * 1000, 1)
-                findings = privilege_findings(connection, conn.db_type)
+                connection.rollback()
+                findings = privilege_findings(
+                    connection.connection.dbapi_connection, conn.db_type
+                )
         finally:
             engine.dispose()
     except (
@@ -80,6 +196,7 @@ def connection_check(conn: DatabaseConnection) -> ConnectionCheck:
         SQLAlchemyError,
     ) as exc:
         return ConnectionCheck(ok=False, error=describe_connect_error(exc, conn))
+    verdicts.put(verdict_key(conn), findings)
     return ConnectionCheck(
         ok=True,
         latency_ms=latency_ms,

@@ -7,18 +7,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from connections import crypto
 from connections.engines import ConnectionCheck, connection_check
-from connections.exceptions import (
-    PrivilegedConnectionRefused,
-    TargetDatabaseUnavailable,
-)
+from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection, SessionStatus, UserSession
+from connections.privileges import privileged_refusal
 from connections.signals import session_released
 from connections.validation import ValidConnection, connection_validate
 from sqlagent_project import logcontext
@@ -267,14 +264,11 @@ def session_connect(
         raise TargetDatabaseUnavailable(check.error)
     # Blocking findings (superuser, server files or programs, writes beyond the
     # database) refuse the connection unless the operator allows them; lesser
-    # ones (table write grants) are only warned about.
-    if check.blocking and not settings.ALLOW_PRIVILEGED_CONNECTIONS:
-        raise PrivilegedConnectionRefused(
-            "This service refuses database roles with more than read rights: "
-            + " ".join(check.blocking)
-            + " Connect with a read-only role instead: the README section "
-            '"Read-only role" has the SQL to create one.'
-        )
+    # ones (table write grants) are only warned about. The same rule, from the
+    # same findings, refuses every later engine for this connection (the gate).
+    refusal = privileged_refusal(check.findings)
+    if refusal is not None:
+        raise refusal
     with transaction.atomic():
         session.db_connection = connection
         session.warnings = list(check.warnings)

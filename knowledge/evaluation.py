@@ -178,8 +178,11 @@ def run_execute(
     connection = run.connection
     items = golden_items(connection=connection, set_name=run.set_name or None)
     items = items[: run.total]
-    session_engine = _session_engine(connection)
+    session_engine: SessionEngine | None = None
     try:
+        # Inside the try: a connection the gate refuses (privileged role, target
+        # policy) ends the run as failed with the reason, before any SQL runs.
+        session_engine = _session_engine(connection)
         catalog = catalog_get(session_engine)
         prompt = system_prompt(
             db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
@@ -205,7 +208,8 @@ def run_execute(
     else:
         run.status = RunStatus.DONE
     finally:
-        session_engine.engine.dispose()
+        if session_engine is not None:
+            session_engine.engine.dispose()
     run.accuracy = run.correct / run.total if run.total else None
     run.ci_low, run.ci_high = wilson_interval(run.correct, run.total)
     run.finished_at = timezone.now()

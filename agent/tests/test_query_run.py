@@ -38,9 +38,10 @@ def db_type(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine_for(
-    alice: Any, make_connection: Callable[..., Any]
+    alice: Any, make_connection: Callable[..., Any], privileged_ok: None
 ) -> Iterator[Callable[..., Engine]]:
-    """Build engines for alice's connections (admin role unless reader=True)."""
+    """Build engines for alice's connections (admin role unless reader=True, so
+    the setting that lets admin roles through the gate is on)."""
     engines: list[Engine] = []
 
     def build(db_type: str, *, reader: bool = False, **overrides: Any) -> Engine:

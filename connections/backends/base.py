@@ -107,16 +107,24 @@ class DatabaseBackend:
         raise self._missing("version_sql")
 
     # --- connecting ---------------------------------------------------------
-    def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
-        """Return an engine for `conn`, read-only where the driver allows."""
-        raise self._missing("engine_create")
+    def engine_create_ungated(
+        self, conn: DatabaseConnection, *, pooled: bool
+    ) -> Engine:
+        """Return an engine for `conn`, read-only where the driver allows.
+
+        Ungated: no privilege check. Only `connections.engines` calls it, and
+        puts its gate on what it returns (a test keeps it so)."""
+        raise self._missing("engine_create_ungated")
 
     def target_describe(self, conn: DatabaseConnection) -> str:
         """Return where `conn` points, for error messages (no secrets)."""
         raise self._missing("target_describe")
 
-    def privileges_inspect(self, connection: Connection) -> list[PrivilegeFinding]:
-        """Return the connected role's excess rights."""
+    def privileges_inspect(self, dbapi_connection: Any) -> list[PrivilegeFinding]:
+        """Return the excess rights of the role a driver connection is logged in as.
+
+        Takes the driver's own connection: the gate inspects each physical
+        connection as it opens, before anything else runs on it."""
         raise self._missing("privileges_inspect")
 
     # --- running one query --------------------------------------------------

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from connections.backends.base import (
     BoundedStatement,
@@ -80,6 +80,10 @@ _TYPES_BY_CODE = {
 _BLOB_CODES = {249, 250, 251, 252}
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+
+
 class MySQLBackend(DatabaseBackend):
     """MySQL and MariaDB: every hook implemented."""
 
@@ -96,7 +100,9 @@ class MySQLBackend(DatabaseBackend):
         "charset": frozenset({"utf8mb4", "utf8", "latin1"}),
     }
 
-    def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
+    def engine_create_ungated(
+        self, conn: DatabaseConnection, *, pooled: bool
+    ) -> Engine:
         from django.conf import settings
 
         from connections import target_policy
@@ -132,9 +138,16 @@ class MySQLBackend(DatabaseBackend):
     def target_describe(self, conn: DatabaseConnection) -> str:
         return f"{conn.host}:{conn.port}"
 
-    def privileges_inspect(self, connection: Connection) -> list[PrivilegeFinding]:
-        database = connection.execute(text("SELECT DATABASE()")).scalar()
-        grants = [str(r[0]) for r in connection.execute(text("SHOW GRANTS"))]
+    def privileges_inspect(self, dbapi_connection: Any) -> list[PrivilegeFinding]:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT DATABASE()")
+            (current,) = cursor.fetchone()
+            database = None if current is None else _text(current)
+            cursor.execute("SHOW GRANTS")
+            grants = [_text(row[0]) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
         global_privileges: set[str] = set()
         write_elsewhere = write_here = False
         for grant in grants:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine
 
 from connections.backends.base import (
     BoundedStatement,
@@ -86,7 +86,9 @@ class PostgreSQLBackend(DatabaseBackend):
         ),
     }
 
-    def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
+    def engine_create_ungated(
+        self, conn: DatabaseConnection, *, pooled: bool
+    ) -> Engine:
         from django.conf import settings
 
         from connections import target_policy
@@ -107,8 +109,10 @@ class PostgreSQLBackend(DatabaseBackend):
     def target_describe(self, conn: DatabaseConnection) -> str:
         return f"{conn.host}:{conn.port}"
 
-    def privileges_inspect(self, connection: Connection) -> list[PrivilegeFinding]:
-        row = connection.execute(text(_ROLE_SQL)).one_or_none()
+    def privileges_inspect(self, dbapi_connection: Any) -> list[PrivilegeFinding]:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(_ROLE_SQL)
+            row = cursor.fetchone()
         if row is None:
             return []
         superuser, programs, write_files, read_files, writes = row

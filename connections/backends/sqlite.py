@@ -217,7 +217,9 @@ class SQLiteBackend(DatabaseBackend):
     version_sql = "SELECT sqlite_version()"
     allowed_options: dict[str, frozenset[str]] = {}
 
-    def engine_create(self, conn: DatabaseConnection, *, pooled: bool) -> Engine:
+    def engine_create_ungated(
+        self, conn: DatabaseConnection, *, pooled: bool
+    ) -> Engine:
         database_name = conn.database_name
         return create_engine(
             "sqlite://",
@@ -228,7 +230,7 @@ class SQLiteBackend(DatabaseBackend):
     def target_describe(self, conn: DatabaseConnection) -> str:
         return f"the SQLite file '{conn.database_name}'"
 
-    def privileges_inspect(self, connection: Connection) -> list[PrivilegeFinding]:
+    def privileges_inspect(self, dbapi_connection: Any) -> list[PrivilegeFinding]:
         # The file is opened read-only with an authorizer: no role to inspect.
         return []
 

@@ -30,8 +30,8 @@ HOOKS = [
 class HalfBackend(DatabaseBackend):
     """An engine someone started to add: it can open SQLite, nothing more."""
 
-    def engine_create(self, conn: Any, *, pooled: bool) -> Engine:
-        return BACKENDS["sqlite"].engine_create(conn, pooled=pooled)
+    def engine_create_ungated(self, conn: Any, *, pooled: bool) -> Engine:
+        return BACKENDS["sqlite"].engine_create_ungated(conn, pooled=pooled)
 
     def is_timeout(self, exc: BaseException) -> bool:
         return False

@@ -169,6 +169,7 @@ def example_delete(
 
 @login_required
 @require_POST
+@errors_as_messages
 def example_check(
     request: AuthenticatedHttpRequest, db_id: int, example_id: int
 ) -> HttpResponse:
