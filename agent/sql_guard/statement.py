@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
+from django.conf import settings
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
@@ -19,6 +20,7 @@ from agent.sql_guard.functions import (
     function_allowed,
     function_has_side_effects,
 )
+from agent.sql_guard.lexer import Lexed, Literal, lex
 
 # ---------------------------------------------------------------------------
 # Layer 1: the statement check
@@ -71,10 +73,8 @@ _READ_ROOTS: tuple[type[exp.Expression], ...] = (
     exp.Except,
     exp.Values,
 )
-# MySQL runs `/*! … */` and MariaDB `/*M! … */` as SQL; `/*+ … */` are optimizer
-# hints (MAX_EXECUTION_TIME can lift the timeout). sqlglot drops all three as
-# comments, so they are refused on the raw text, in any dialect.
-_EXECUTABLE_COMMENT = re.compile(r"/\*\s*(?:M?!|\+)", re.IGNORECASE)
+# Matched on the code alone (comments gone, strings blanked): INTO/**/OUTFILE
+# is INTO OUTFILE to the server.
 _INTO_FILE = re.compile(r"\binto\s+(?:outfile|dumpfile)\b", re.IGNORECASE)
 _ONLY_SELECT = "Only a single read-only SELECT is allowed"
 
@@ -501,30 +501,45 @@ def _tree_calls_check(
 
 
 def statement_check(sql: str, *, db_type: str) -> str:
-    """Return the one read-only statement in `sql`, or raise StatementRefused."""
+    """Return the one read-only statement in `sql`, or raise StatementRefused.
+
+    The statement returned is the text as the server reads it with every
+    comment replaced by a space (see `lexer`): run it, not `sql`.
+    """
     dialect = _SQLGLOT_DIALECTS.get(db_type)
     if dialect is None:
         raise StatementRefused(f"Unknown database type '{db_type}'.")
     if not sql or not sql.strip():
         raise StatementRefused("The query is empty.")
-    if _EXECUTABLE_COMMENT.search(sql):
+    limit = settings.SQL_MAX_LENGTH
+    if len(sql) > limit:
         raise StatementRefused(
-            "MySQL executable comments (/*! … */) and optimizer hints (/*+ … */) "
-            "are not allowed. Write the query without them."
+            f"The query is {len(sql)} characters long; at most {limit} are "
+            "allowed. Write a shorter query."
         )
-    if _INTO_FILE.search(sql):
+    try:
+        return _statement(lex(sql, db_type=db_type), db_type=db_type, dialect=dialect)
+    except RecursionError:
+        # A backstop: the lexer bounds nesting well below Python's limit.
+        raise StatementRefused(
+            "The query is nested too deeply to be checked. Write it flatter, for "
+            "example with a CTE."
+        ) from None
+
+
+def _statement(lexed: Lexed, *, db_type: str, dialect: str) -> str:
+    sql = lexed.text
+    if _INTO_FILE.search(lexed.code):
         raise StatementRefused(
             f"{_ONLY_SELECT}; INTO OUTFILE / DUMPFILE is refused. Return the rows "
             "as the SELECT's result instead."
         )
     try:
-        tokens = [
-            t
-            for t in Dialect.get_or_raise(dialect).tokenize(sql)
-            if t.token_type != TokenType.SEMICOLON
-        ]
+        all_tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     except TokenError as exc:
         raise StatementRefused(_parse_refusal(exc, db_type=db_type)) from exc
+    _tokens_agree(all_tokens, lexed)
+    tokens = [t for t in all_tokens if t.token_type != TokenType.SEMICOLON]
     if not tokens:
         raise StatementRefused("The query is empty.")
     if db_type == "mysql" and _starts_with_values(tokens):
@@ -561,9 +576,64 @@ def statement_check(sql: str, *, db_type: str) -> str:
     _calls_check(tokens, sql, db_type=db_type, skip=skip)
     _tree_calls_check(root, tokens, sql, db_type=db_type, skip=skip)
     # Run exactly the checked tokens: text after the last token (a trailing
-    # comment or semicolon) is cut off, so nothing the parser took for a comment
-    # can trail the statement.
+    # semicolon) is cut off.
     return sql[tokens[0].start : tokens[-1].end + 1]
+
+
+# sqlglot tokens that hold a string or a quoted name, prefix and quotes included.
+_LITERAL_TOKENS = frozenset(
+    getattr(TokenType, name)
+    for name in (
+        "STRING",
+        "IDENTIFIER",
+        "NATIONAL_STRING",
+        "HEX_STRING",
+        "BIT_STRING",
+        "BYTE_STRING",
+        "RAW_STRING",
+        "UNICODE_STRING",
+        "HEREDOC_STRING",
+    )
+    if hasattr(TokenType, name)
+)
+
+
+def _tokens_agree(tokens: list[Any], lexed: Lexed) -> None:
+    """Refuse unless sqlglot read the same strings, names and nothing else.
+
+    Each string or quoted name the lexer found must be exactly one sqlglot
+    token, sqlglot may find no other, no comment (there is none left) and
+    must cover every character that is not whitespace.
+    """
+    spans: dict[tuple[int, int], Literal] = {}
+    for literal in lexed.literals:
+        spans[(literal.start, literal.end)] = literal
+        spans[(literal.quote_start, literal.end)] = literal
+    matched: set[Literal] = set()
+    covered = [False] * len(lexed.text)
+    for token in tokens:
+        if token.comments:
+            raise _disagreement()
+        if token.token_type in _LITERAL_TOKENS:
+            literal = spans.get((token.start, token.end))
+            if literal is None:
+                raise _disagreement()
+            matched.add(literal)
+        for k in range(token.start, token.end + 1):
+            covered[k] = True
+    if len(matched) != len(lexed.literals):
+        raise _disagreement()
+    for k, char in enumerate(lexed.text):
+        if not covered[k] and not char.isspace():
+            raise _disagreement()
+
+
+def _disagreement() -> StatementRefused:
+    return StatementRefused(
+        "The query's strings, quoted names or comments are read differently by "
+        "the checker and by the server, so it is refused. Write plain SQL with "
+        "simple quoting."
+    )
 
 
 def _starts_with_values(tokens: list[Any]) -> bool:
