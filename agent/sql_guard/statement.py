@@ -542,6 +542,16 @@ def _statement(lexed: Lexed, *, db_type: str, dialect: str) -> str:
     tokens = [t for t in all_tokens if t.token_type != TokenType.SEMICOLON]
     if not tokens:
         raise StatementRefused("The query is empty.")
+    if any(
+        t.token_type == TokenType.SEMICOLON and t.start < tokens[-1].start
+        for t in all_tokens
+    ):
+        # Whatever follows a semicolon is another statement, even one sqlglot
+        # parses as nothing (`SELECT 1; AS`).
+        raise StatementRefused(
+            f"{_ONLY_SELECT}; the text goes on after a semicolon. "
+            "Send one statement without semicolons between statements."
+        )
     if db_type == "mysql" and _starts_with_values(tokens):
         raise StatementRefused(
             f"{_ONLY_SELECT}; a VALUES statement cannot be checked on MySQL/MariaDB. "

@@ -102,6 +102,14 @@ def test_the_words_into_outfile_inside_a_string_are_only_text():
     assert statement_check(sql, db_type="mysql") == sql
 
 
+@pytest.mark.parametrize("db_type", DIALECTS)
+@pytest.mark.parametrize("sql", ["SELECT 1 AS a ;AS", "SELECT 1; ;AS x"])
+def test_text_after_a_semicolon_is_refused_even_when_sqlglot_reads_nothing(
+    sql: str, db_type: str
+):
+    assert "semicolon" in refusal(sql, db_type)
+
+
 # --- comments each dialect reads its own way ---------------------------------
 
 
