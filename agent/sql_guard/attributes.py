@@ -72,6 +72,37 @@ def attribute_calls_check(sql: str, *, db_type: str, catalog: SchemaCatalog) -> 
                 )
 
 
+# The output columns of the allow-listed set-returning functions whose row has
+# named columns of its own (`jsonb_array_elements(x) e` gives `e.value`).
+_FUNCTION_COLUMNS = {
+    "json_each": {"key", "value"},
+    "jsonb_each": {"key", "value"},
+    "json_each_text": {"key", "value"},
+    "jsonb_each_text": {"key", "value"},
+    "json_array_elements": {"value"},
+    "jsonb_array_elements": {"value"},
+    "json_array_elements_text": {"value"},
+    "jsonb_array_elements_text": {"value"},
+}
+
+
+def _function_columns(function: Any, alias: Any) -> set[str] | None:
+    """Return what a function in FROM names its columns: its column list, else
+    its alias, its own name and the columns it is declared with."""
+    if isinstance(alias, exp.TableAlias) and alias.columns:
+        return {c.name for c in alias.columns}
+    if isinstance(function, exp.Anonymous):
+        name = function.name.lower()
+    elif isinstance(function, exp.Func):
+        name = function.sql_name().lower()
+    else:
+        return None
+    names = {name, *_FUNCTION_COLUMNS.get(name, ())}
+    if isinstance(alias, exp.TableAlias) and alias.name:
+        names.add(alias.name)
+    return names
+
+
 class _Columns:
     """The columns of a query's sources, from the catalog; None when unknown."""
 
@@ -99,14 +130,8 @@ class _Columns:
         return None
 
     def _of_table(self, table: exp.Table) -> set[str] | None:
-        alias = table.args.get("alias")
         if not isinstance(table.this, exp.Identifier):
-            # A function in FROM: its column list, or its alias as one column.
-            if isinstance(alias, exp.TableAlias):
-                if alias.columns:
-                    return {c.name for c in alias.columns}
-                return {alias.name}
-            return None
+            return _function_columns(table.this, table.args.get("alias"))
         schema = table.db or None
         if schema is None or schema == self.catalog.default_schema_name:
             name = self.catalog.table_resolve(table.name)
@@ -125,6 +150,8 @@ class _Columns:
 
     def _of_scope(self, scope: Scope) -> set[str] | None:
         expression = scope.expression
+        if isinstance(expression, exp.Unnest):
+            return _function_columns(expression, expression.args.get("alias"))
         if not isinstance(expression, exp.Select):
             selects = getattr(expression, "selects", None)
             if not selects or any(s.is_star for s in selects):

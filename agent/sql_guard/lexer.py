@@ -167,8 +167,6 @@ class _Scanner:
         if char in _CODE_WHITESPACE:
             self._emit(char)
             return i + 1
-        if char == "\x00":
-            raise _refuse("The query contains a NUL character.")
         if char == "-" and nxt == "-":
             return self._line_comment(i)
         if char == "#" and self.db == "mysql":
@@ -376,4 +374,7 @@ class _Scanner:
 
 def lex(sql: str, *, db_type: str) -> Lexed:
     """Scan `sql` as the server does, or raise StatementRefused where unsure."""
+    if "\x00" in sql:
+        # Anywhere, strings included: no server takes it inside a statement.
+        raise _refuse("The query contains a NUL character.")
     return _Scanner(sql, db_type).scan()

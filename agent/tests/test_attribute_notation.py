@@ -95,6 +95,9 @@ def test_a_reference_to_no_real_column_is_refused_on_ask_sql(
         "SELECT x.n FROM x ORDER BY x.id",
         "SELECT C.NAME FROM customers c ORDER BY c.id",
         "SELECT g.g FROM generate_series(1, 3) g",
+        "SELECT u.u FROM unnest(ARRAY[1, 2]) u",
+        "SELECT e.value FROM jsonb_array_elements('[1, 2]'::jsonb) e",
+        "SELECT k.key, k.value FROM json_each('{\"a\": 1}') k",
         "SELECT c.relname FROM pg_class c WHERE c.relname = 'customers'",
     ],
 )

@@ -178,6 +178,7 @@ def test_a_comment_opened_inside_a_comment_is_refused_where_they_do_not_nest(
         "SELECT 1 AS\u00a0a",
         "SELECT\u30001",
         "SELECT 1\x00",
+        "SELECT 'a\x00b' AS s",
         "SELECT 1 AS a\x0c",
     ],
 )
