@@ -8,7 +8,8 @@ such variant (the text the check returns, which is what runs, and the text as
 sent) then goes to the real server in every mode that changes how it reads
 text (MySQL sql_mode, PostgreSQL standard_conforming_strings): if the server
 reads the call as code, it answers "function sqlagent_trip does not exist"
-and the test fails with the variant. Run against the check as it was before
+and the test fails with the variant. Where the server runs the statement, it
+must return as many columns as the check parsed. Run against the check as it was before
 the lexer, seed 19 finds 10 such variants on MariaDB (`SELECT 1 --<U+00A0>…`).
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlglot
 
 from agent.sql_guard import StatementRefused, statement_check
 from testsupport.fixtures import TARGET_DB
@@ -75,7 +77,11 @@ def variants(db_type: str, seed: int) -> Iterator[str]:
         yield f"SELECT 1 {before}{call}{after}{tail}"
 
 
-def _postgresql_runner() -> Iterator[Callable[[str], str | None]]:
+Outcome = tuple[str | None, int | None]  # (error, columns), one per mode
+Runner = Callable[[str], list[Outcome]]
+
+
+def _postgresql_runner() -> Iterator[Runner]:
     import psycopg
 
     conn = psycopg.connect(
@@ -84,24 +90,26 @@ def _postgresql_runner() -> Iterator[Callable[[str], str | None]]:
     conn.execute("SET statement_timeout = '2s'")
     conn.execute("SET escape_string_warning = off")
 
-    def run(sql: str) -> str | None:
-        errors = []
+    def run(sql: str) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for scs in ("on", "off"):
             conn.execute(f"SET standard_conforming_strings = {scs}")
             try:
                 conn.execute("BEGIN READ ONLY")
-                conn.execute(sql.replace("%", "%%")).fetchall()
+                cursor = conn.execute(sql.replace("%", "%%"))
+                cursor.fetchall()
+                outcomes.append((None, len(cursor.description or ())))
             except psycopg.Error as exc:
-                errors.append(str(exc))
+                outcomes.append((str(exc), None))
             finally:
                 conn.execute("ROLLBACK")
-        return "\n".join(errors) or None
+        return outcomes
 
     yield run
     conn.close()
 
 
-def _mysql_runner() -> Iterator[Callable[[str], str | None]]:
+def _mysql_runner() -> Iterator[Runner]:
     import MySQLdb
 
     conn = MySQLdb.connect(host="127.0.0.1", user="root", database=TARGET_DB)
@@ -109,38 +117,43 @@ def _mysql_runner() -> Iterator[Callable[[str], str | None]]:
     cursor.execute("SET SESSION max_statement_time = 2")
     cursor.execute("SET SESSION TRANSACTION READ ONLY")
 
-    def run(sql: str) -> str | None:
-        errors = []
+    def run(sql: str) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for mode in ("STRICT_TRANS_TABLES", "ANSI_QUOTES,NO_BACKSLASH_ESCAPES"):
             cursor.execute(f"SET SESSION sql_mode = '{mode}'")
             try:
                 cursor.execute(sql.replace("%", "%%"))
                 cursor.fetchall()
+                columns = len(cursor.description or ())
                 while cursor.nextset():
                     cursor.fetchall()
+                    columns = -1  # a second result: never what the check saw
+                outcomes.append((None, columns))
             except MySQLdb.Error as exc:
-                errors.append(str(exc))
+                outcomes.append((str(exc), None))
             conn.rollback()
-        return "\n".join(errors) or None
+        return outcomes
 
     yield run
     conn.close()
 
 
-def _sqlite_runner() -> Iterator[Callable[[str], str | None]]:
+def _sqlite_runner() -> Iterator[Runner]:
     conn = sqlite3.connect(":memory:")
 
-    def run(sql: str) -> str | None:
+    def run(sql: str) -> list[Outcome]:
         try:
-            conn.execute(sql).fetchall()
+            cursor = conn.execute(sql)
+            cursor.fetchall()
         except (sqlite3.Error, sqlite3.Warning) as exc:
-            return str(exc)
-        return None
+            return [(str(exc), None)]
+        return [(None, len(cursor.description or ()))]
 
     yield run
     conn.close()
 
 
+_SQLGLOT = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 _RUNNERS = {
     "postgresql": _postgresql_runner,
     "mysql": _mysql_runner,
@@ -149,15 +162,15 @@ _RUNNERS = {
 
 
 @pytest.fixture
-def server(db_type: str, shop: Any) -> Iterator[Callable[[str], str | None]]:
+def server(db_type: str, shop: Any) -> Iterator[Runner]:
     yield from _RUNNERS[db_type]()
 
 
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql", "sqlite"])
 def test_the_server_never_runs_a_call_the_check_passed_as_hidden(
-    db_type: str, server: Callable[[str], str | None]
+    db_type: str, server: Runner
 ):
-    passed = 0
+    passed = ran = 0
     seen = set()
     for sql in variants(db_type, seed=19):
         if sql in seen:
@@ -168,11 +181,23 @@ def test_the_server_never_runs_a_call_the_check_passed_as_hidden(
         except StatementRefused:
             continue
         passed += 1
+        # What the check saw: the statement's output columns (a * is expanded
+        # by the server only).
+        parsed = sqlglot.parse_one(statement, read=_SQLGLOT[db_type]).selects
+        selects = None if any(s.is_star for s in parsed) else len(parsed)
         for text in {statement, sql}:
-            error = server(text)
-            assert error is None or not _CALLED[db_type].search(error), (
-                f"the check passed {sql!r} (running {statement!r}) but the "
-                f"server read a call: {error}"
-            )
-    # Not vacuous: many variants hide the call in a way the check accepts.
+            for error, columns in server(text):
+                assert error is None or not _CALLED[db_type].search(error), (
+                    f"the check passed {sql!r} (running {statement!r}) but the "
+                    f"server read a call: {error}"
+                )
+                if text == statement and None not in (columns, selects):
+                    ran += 1
+                    assert columns == selects, (
+                        f"the check saw {selects} columns in {statement!r}, the "
+                        f"server returned {columns}"
+                    )
+    # Not vacuous: many variants hide the call in a way the check accepts, and
+    # many of those run.
     assert passed >= 400, passed
+    assert ran >= 400, ran
