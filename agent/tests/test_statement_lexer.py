@@ -493,3 +493,70 @@ def test_the_server_runs_the_comment_free_statement_the_check_returns(
 
     assert result.columns == ["a", "b", "c"]
     assert result.rows == [[1, 2, 3]]
+
+
+# --- through the endpoints the issue named -------------------------------------
+
+LOCK_PAYLOAD = issue_payload("\u00a0", "GET_LOCK('sqlagent_lexer_api', 0)")
+
+
+def _connect(client: Any, make_connection: Any, owner: Any) -> Any:
+    connection = make_connection(owner, "mysql")
+    assert client.post(f"/databases/connect_db/{connection.id}").status_code == 200
+    return connection
+
+
+@pytest.mark.django_db
+def test_the_payload_on_ask_sql_is_a_400_and_takes_no_lock(
+    alice_client: Any, alice: Any, make_connection: Any
+):
+    _connect(alice_client, make_connection, alice)
+
+    response = alice_client.post("/ask/sql", {"sql": LOCK_PAYLOAD}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "sql_refused"
+    assert "U+00A0" in response.json()["detail"]
+    assert _lock_holder("sqlagent_lexer_api") is None
+
+
+@pytest.mark.django_db
+def test_the_payload_from_the_model_is_refused_and_the_model_told(
+    alice_client: Any, alice: Any, make_connection: Any, llm_stub: Any
+):
+    from testsupport.llm_stub import StubReply, scripted_responder
+
+    _connect(alice_client, make_connection, alice)
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("run_query", {"sql": LOCK_PAYLOAD})]),
+            StubReply(content="Refused."),
+        ]
+    )
+
+    response = alice_client.post("/ask", {"question": "Lock?"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["queries"][0]["error"].startswith("Refused: ")
+    told = llm_stub.requests[1]["messages"][-1]
+    assert "U+00A0" in str(told["content"])
+    assert _lock_holder("sqlagent_lexer_api") is None
+
+
+@pytest.mark.django_db
+def test_the_payload_as_a_knowledge_example_is_a_400(
+    alice_client: Any, alice: Any, make_connection: Any
+):
+    from knowledge.models import Example
+
+    connection = make_connection(alice, "mysql")
+
+    response = alice_client.post(
+        f"/databases/{connection.id}/knowledge/examples",
+        {"question": "Lock", "sql": LOCK_PAYLOAD},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "example_sql_refused"
+    assert not Example.objects.exists()
