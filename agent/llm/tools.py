@@ -22,6 +22,7 @@ from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
 from agent.privacy import PrivacyPolicy, policy_default
+from agent.sql_guard.attributes import attribute_calls_check
 from agent.tokens import count_tokens, schema_token_budget
 from sqlagent_project import capacity
 
@@ -90,6 +91,8 @@ class ToolContext:
         try:
             # Another ask may use this one's CPU slot while the database works.
             with capacity.cpu_released():
+                # PostgreSQL reads `t.f` as f(t) when t has no column f.
+                attribute_calls_check(sql, db_type=self.db_type, catalog=self.catalog)
                 result = sql_guard.query_run(
                     self.engine,
                     db_type=self.db_type,

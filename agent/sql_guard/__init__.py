@@ -1,10 +1,16 @@
 """Run the agent's SQL read-only and bounded, in three layers that each hold alone.
 
-1. `statement_check`: parse with sqlglot in the connection's dialect and allow
-   exactly one read statement, with no write anywhere in its tree, no locking
-   clause, no `SELECT … INTO`, no function off a per-dialect read-only allow-list
-   (decided on the name the server resolves, however quoted or escaped) and no
-   MySQL executable comment or optimizer hint.
+1. `statement_check`: first read the text as the server's own lexer does
+   (`lexer.py`: strings, quoted names and comments per dialect; refused where
+   the server and sqlglot could read it differently; nesting and length
+   bounded), then parse the comment-free text with sqlglot and allow exactly
+   one read statement, with no write anywhere in its tree, no locking clause,
+   no `SELECT … INTO` / `INTO OUTFILE`, no function off a per-dialect read-only
+   allow-list (`calls.py`: decided on the name the server resolves, however
+   quoted or escaped) and no MySQL executable comment or optimizer hint. The
+   statement that runs is that comment-free text. With the catalog at hand,
+   `attribute_calls_check` also refuses a PostgreSQL `t.f` that names no
+   column of t (the server would call f(t)).
 2. `query_run` opens a transaction the database itself keeps read-only
    (PostgreSQL `BEGIN READ ONLY`, MySQL/MariaDB `START TRANSACTION READ ONLY` on
    a session whose default access mode is read-only too, SQLite opened `mode=ro`
