@@ -241,15 +241,21 @@ class SchemaCatalog:
         names = [c["name"] for c in columns]
         if self.privacy is None:
             return names
-        return [n for n in names if self.privacy.samples_allowed(table, n)]
+        # A view's columns are judged by what they are traced to, not by name.
+        return self.privacy.columns_sampled(
+            table, names, catalog=self, select_sql=self._select_sql(table, names)
+        )
+
+    def _select_sql(self, table: str, columns: list[str]) -> str:
+        preparer = self.engine.dialect.identifier_preparer
+        selected = ", ".join(preparer.quote(c) for c in columns)
+        return f"SELECT {selected} FROM {preparer.quote(table)}"  # noqa: S608
 
     def _samples(self, table: str, columns: list[str]) -> dict[str, list[str]]:
         if not columns:
             return {}
-        preparer = self.engine.dialect.identifier_preparer
         # Only the columns that may be described are read at all.
-        selected = ", ".join(preparer.quote(c) for c in columns)
-        sql = f"SELECT {selected} FROM {preparer.quote(table)} LIMIT {SAMPLE_ROWS}"  # noqa: S608
+        sql = f"{self._select_sql(table, columns)} LIMIT {SAMPLE_ROWS}"
         try:
             result = sql_guard.query_run(
                 self.engine,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from agent.catalog import SchemaCatalog
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import ToolContext, describe_tables, run_query
-from agent.privacy import HIDDEN_IN_ERROR, TOKEN_PREFIX, PrivacyPolicy
+from agent.privacy import TOKEN_PREFIX, PrivacyPolicy
 from connections.engines import engine_create
 from testsupport.fixtures import CUSTOMERS, ENGINES, SQLITE_FILE, TARGET_DB
 
@@ -109,12 +109,33 @@ def test_columns_that_carry_no_masked_value_stay_readable(tools_for, db_type):
 
     shown = run_query(
         context,
+        "SELECT c.name, COUNT(*) AS n FROM customers AS c JOIN orders AS o "
+        "ON o.customer_id = c.id WHERE c.country = 'Germany' "
+        "GROUP BY c.name ORDER BY c.name",
+    )
+
+    assert shown.startswith("3 row(s)")
+    assert '["Ada Lovelace", 2]' in shown
+    assert context.last_masked == frozenset()
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_rows_a_masked_column_chooses_reach_the_model_neither_as_rows_nor_count(
+    tools_for, db_type
+):
+    context = tools_for(db_type, masked_columns=["*email*"])
+
+    shown = run_query(
+        context,
         "SELECT c.name, COUNT(*) AS n, COUNT(email) AS with_email "
         "FROM customers AS c WHERE c.email LIKE '%a%' GROUP BY c.name ORDER BY c.name",
     )
 
-    assert "Ada Lovelace" in shown
-    assert context.last_masked == frozenset()
+    assert "Rows withheld" in shown
+    assert "Lovelace" not in shown
+    assert "row(s)" not in shown
+    # The user still gets the rows (the connection does not hide them).
+    assert context.last_result.rows[0][0] == "Ada Lovelace"
 
 
 @pytest.mark.parametrize("db_type", ENGINES)
@@ -251,7 +272,8 @@ def test_a_database_error_quoting_a_value_hides_it(tools_for):
 
     assert shown.startswith("Error:")
     assert CANARY not in shown
-    assert HIDDEN_IN_ERROR in shown
+    assert "InvalidTextRepresentation, SQLSTATE 22P02" in shown
+    assert "withheld" in shown
 
 
 def test_history_drops_answers_written_before_the_privacy_rules_changed(alice):
