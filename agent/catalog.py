@@ -30,6 +30,17 @@ MIN_TOKENS_PER_TABLE = 40
 LIST_MIN_TOKENS = 200
 
 
+# `CREATE [OR REPLACE] [TEMP] [ALGORITHM=… DEFINER=… SQL SECURITY …] VIEW name
+# [(columns)] AS select`: the name quoted or not. What does not match stays a
+# CREATE, which the lineage cannot read: the view stays opaque (fail closed).
+_CREATE_VIEW = re.compile(
+    r"\s*create\b(?:`[^`]*`|[^`])*?\bview\s+"
+    r"(?:`[^`]*`|\"[^\"]*\"|\[[^\]]*\]|[\w$.]+)"
+    r"(?:\s*\([^)]*\))?\s+as\s+(.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 @dataclass(frozen=True)
 class SchemaPrompt:
     text: str
@@ -113,12 +124,9 @@ class SchemaCatalog:
         except Exception:  # any failure: the view stays opaque
             text = None
         if text:
-            # PostgreSQL and MySQL give the SELECT; SQLite the CREATE VIEW.
-            match = re.match(
-                r"\s*create\s+(?:temp\w*\s+)?view\s+.+?\s+as\s+(.*)",
-                text,
-                re.IGNORECASE | re.DOTALL,
-            )
+            # PostgreSQL gives the SELECT; SQLite the CREATE VIEW; MySQL and
+            # MariaDB the CREATE with its ALGORITHM, DEFINER and SQL SECURITY.
+            match = _CREATE_VIEW.match(text)
             text = (match.group(1) if match else text).strip().rstrip(";")
         with self._lock:
             self._view_sql[name] = text or None
