@@ -70,13 +70,15 @@ class Traced:
     `count`: the columns that decide which rows come back and how many (FROM's
     table functions, JOIN, WHERE, GROUP BY, HAVING, DISTINCT, LIMIT, and the
     same inside derived tables and CTEs). `rows`: those and ORDER BY's.
-    `reads`: every column the query reads anywhere.
+    `reads`: every column the query reads anywhere. `stored`: the output
+    columns whose values are stored values as stored, not computed from them.
     """
 
     columns: list[frozenset[Source]]
     count: frozenset[Source]
     rows: frozenset[Source]
     reads: frozenset[Source]
+    stored: frozenset[int] = frozenset()
 
 
 def result_sources(
@@ -147,6 +149,7 @@ def _trace(
         count=reads.rows(with_order=False),
         rows=reads.rows(with_order=True),
         reads=reads.everything(),
+        stored=frozenset(i for i in range(len(selects)) if reads.passes_through(i)),
     )
 
 

@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 
 TOKEN_PREFIX = "⟪mask:"  # noqa: S105 - not a secret
 TOKEN_SUFFIX = "⟫"  # noqa: S105 - not a secret
+# A value computed from a masked one (lower(email), a count over rows a masked
+# column chose): one mark for all, so that no chosen text (`'a' || substr(email,
+# 1, 0)`) can be tokenized to decode the tokens of stored values.
+COMPUTED_MASK = "⟪masked⟫"
 TOKEN_HEX_CHARS = 6
 
 
@@ -55,13 +59,16 @@ class Exposure:
     """What of one query's outcome may be shown, under a policy.
 
     `masked`: result columns whose values come from a masked column (or from
-    nothing traceable). `rows_masked`: which rows come back, or their order,
-    depends on a masked column. `count_hidden`: the model may not learn how
-    many rows came back. `reads_masked`: the query reads a masked column
-    anywhere. `text_hidden`: an error's text may not reach the model.
+    nothing traceable). `computed`: columns that are not stored values as
+    stored (masked, they show one mark, not a token per value). `rows_masked`:
+    which rows come back, or their order, depends on a masked column.
+    `count_hidden`: the model may not learn how many rows came back.
+    `reads_masked`: the query reads a masked column anywhere. `text_hidden`:
+    an error's text may not reach the model.
     """
 
     masked: frozenset[int] = frozenset()
+    computed: frozenset[int] = frozenset()
     rows_masked: bool = False
     count_hidden: bool = False
     reads_masked: bool = False
@@ -159,8 +166,10 @@ class PrivacyPolicy:
         except Exception:  # e.g. the catalog failed: fail closed
             traced = None
         if traced is None:
+            every = frozenset(range(column_count or 0))
             return Exposure(
-                masked=frozenset(range(column_count or 0)),
+                masked=every,
+                computed=every,
                 rows_masked=True,
                 count_hidden=True,
                 reads_masked=True,
@@ -181,6 +190,7 @@ class PrivacyPolicy:
         count_hidden = rows_masked if self.values_visible else bool(traced.count)
         return Exposure(
             masked=masked,
+            computed=frozenset(range(len(traced.columns))) - traced.stored,
             rows_masked=rows_masked,
             count_hidden=count_hidden,
             reads_masked=reads_masked,
@@ -239,19 +249,33 @@ class PrivacyPolicy:
         return source == UNKNOWN or self.column_masked(source.table, source.column)
 
     def tokenize(
-        self, result: sql_guard.QueryResult, masked: frozenset[int]
+        self,
+        result: sql_guard.QueryResult,
+        masked: frozenset[int],
+        computed: frozenset[int] = frozenset(),
     ) -> sql_guard.QueryResult:
-        """Return the result with the masked columns' values replaced by tokens."""
+        """Return the result with the masked columns' values replaced: a token
+        per stored value, one mark for every value computed from one."""
         if not masked:
             return result
         rows = [
             [
-                self.token(value) if index in masked and value is not None else value
+                value
+                if index not in masked or value is None
+                else COMPUTED_MASK
+                if index in computed
+                else self.token(value)
                 for index, value in enumerate(row)
             ]
             for row in result.rows
         ]
         return replace(result, rows=rows)
+
+    def shown(
+        self, result: sql_guard.QueryResult, exposure: Exposure
+    ) -> sql_guard.QueryResult:
+        """Return the result with what `exposure` masks replaced."""
+        return self.tokenize(result, exposure.masked, exposure.computed)
 
     def result_for_user(
         self, result: sql_guard.QueryResult, exposure: Exposure
@@ -262,8 +286,9 @@ class PrivacyPolicy:
         if not self.masked_hidden:
             return result
         if exposure.rows_masked:
-            return self.tokenize(result, frozenset(range(len(result.columns))))
-        return self.tokenize(result, exposure.masked)
+            every = frozenset(range(len(result.columns)))
+            return self.tokenize(result, every, exposure.computed)
+        return self.shown(result, exposure)
 
     def result_for_model(
         self,
@@ -298,7 +323,7 @@ class PrivacyPolicy:
                 "the values; the user sees them in the table below your answer."
             )
         masked = exposure.masked
-        visible = self.tokenize(result, masked)
+        visible = self.shown(result, exposure)
         lines = [header]
         shown = 0
         used = len(header)
@@ -312,11 +337,18 @@ class PrivacyPolicy:
             shown += 1
         if shown < result.row_count:
             note += f"; showing the first {shown}"
-        if masked:
-            names = ", ".join(result.columns[i] for i in sorted(masked))
+        tokens = masked - exposure.computed
+        if tokens:
+            names = ", ".join(result.columns[i] for i in sorted(tokens))
             note += (
                 f"; masked columns ({names}) show a token per value "
                 "(equal values, equal tokens)"
+            )
+        if masked & exposure.computed:
+            computed = sorted(masked & exposure.computed)
+            names = ", ".join(result.columns[i] for i in computed)
+            note += (
+                f"; columns computed from masked values ({names}) show {COMPUTED_MASK}"
             )
         return note + ":\n" + "\n".join(lines)
 

@@ -56,6 +56,12 @@ class QueryReads:
         """Return every table column the root's output column `index` reads."""
         return self._value_at(self.root, index)
 
+    def passes_through(self, index: int) -> bool:
+        """Say whether the root's output column `index` is a stored value as
+        stored (a column through aliases, derived tables, CTEs, set operations,
+        MIN or MAX), not one computed from it."""
+        return self._stored_at(self.root, index)
+
     def rows(self, *, with_order: bool) -> frozenset[Source]:
         """Return the columns that decide which rows come back, how many, and
         (with_order) in what order."""
@@ -154,6 +160,43 @@ class QueryReads:
             if index >= len(selects):
                 return frozenset({UNKNOWN})
             return self._reads(selects[index], scope)
+        finally:
+            self._visiting.discard(key)
+
+    def _stored_at(self, scope: Scope, index: int) -> bool:
+        key = (id(scope), ("stored", index))
+        if key in self._visiting:
+            return False
+        self._visiting.add(key)
+        try:
+            expression = scope.expression
+            if isinstance(expression, exp.SetOperation):
+                return all(
+                    self._stored_at(branch, index)
+                    for branch in scope.set_operation_scopes
+                )
+            if not isinstance(expression, exp.Select):
+                return False
+            selects = expression.expressions
+            if index >= len(selects):
+                return False
+            value = selects[index].unalias()
+            if isinstance(value, (exp.Max, exp.Min)) and not value.expressions:
+                value = value.this
+            if not isinstance(value, exp.Column) or not value.table:
+                return False
+            current: Scope | None = scope
+            while current is not None:
+                source = current.sources.get(value.table)
+                if isinstance(source, Scope):
+                    names = _named_selects(source.expression)
+                    return value.name in names and self._stored_at(
+                        source, names.index(value.name)
+                    )
+                if isinstance(source, exp.Table):
+                    return isinstance(source.this, exp.Identifier)
+                current = current.parent
+            return False
         finally:
             self._visiting.discard(key)
 

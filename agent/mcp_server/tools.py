@@ -187,7 +187,7 @@ def _rows_for_client(*, user: User, turn: Turn, sql: list[str]) -> _ClientRows:
         # The stored rows already hold tokens in place of masked values.
         return _ClientRows(rows, "Masked columns show a token per value.")
     note = "Masked columns show a token per value." if exposure.masked else None
-    return _ClientRows(policy.tokenize(stored, exposure.masked).rows, note)
+    return _ClientRows(policy.shown(stored, exposure).rows, note)
 
 
 def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
