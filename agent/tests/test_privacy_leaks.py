@@ -509,3 +509,84 @@ def test_a_masked_hidden_user_reads_an_errors_code_not_its_text(
     for text in (json.dumps(asked.json()), *(r.content.decode() for r in own), stored):
         assert _leaks(text, ERROR_TEXTS) == []
     assert _leaks(_sent_to_llm(llm_stub), ERROR_TEXTS) == []
+
+
+# -- the rule, on more shapes --------------------------------------------------
+
+
+@pytest.fixture
+def tools_for(alice, make_connection):
+    """Return a ToolContext over the shop with the given privacy settings."""
+    from agent.catalog import SchemaCatalog
+    from agent.llm.tools import ToolContext
+    from agent.privacy import PrivacyPolicy
+    from connections.engines import engine_create
+
+    engines = []
+
+    def build(db_type: str, **privacy: Any) -> Any:
+        connection = make_connection(alice, db_type, **privacy)
+        engine = engine_create(connection)
+        engines.append(engine)
+        policy = PrivacyPolicy.for_connection(connection)
+        catalog = SchemaCatalog(engine, db_type, privacy=policy)
+        return ToolContext(engine=engine, db_type=db_type, catalog=catalog)
+
+    yield build
+    for engine in engines:
+        engine.dispose()
+
+
+ROWS_CHOSEN_BY_A_MASKED_COLUMN = [
+    "SELECT name FROM customers ORDER BY email",
+    "SELECT name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o "
+    "WHERE o.customer_id = c.id AND c.email LIKE 'a%')",
+    "SELECT DISTINCT substr(email, 1, 1) AS c FROM customers",
+    "SELECT name FROM customers UNION SELECT email FROM customers",
+    "SELECT s.name FROM (SELECT name, email FROM customers WHERE email > 'c') AS s",
+    "WITH a AS (SELECT id FROM customers WHERE email LIKE 'a%') "
+    "SELECT c.name FROM customers c JOIN a ON a.id = c.id",
+    "SELECT country, COUNT(*) AS n FROM customers GROUP BY country, email",
+    "SELECT name FROM customers WHERE id IN "
+    "(SELECT id FROM customers WHERE email < 'c')",
+    "SELECT name FROM customers ORDER BY id LIMIT 1",  # control: not chosen
+]
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+@pytest.mark.parametrize("sql", ROWS_CHOSEN_BY_A_MASKED_COLUMN)
+def test_rows_a_masked_column_chooses_are_withheld_from_the_model(
+    tools_for, db_type, sql
+):
+    from agent.llm.tools import run_query
+
+    context = tools_for(db_type, masked_columns=["customers.email"])
+
+    shown = run_query(context, sql)
+
+    assert context.last_result.row_count > 0
+    if "email" in sql:
+        assert shown.startswith("Columns: ")
+        assert "Rows withheld" in shown
+        assert "row(s)" not in shown
+        assert _leaks(shown, [n for _, n, _, _ in CUSTOMERS]) == []
+    else:
+        assert shown.startswith("1 row(s)")
+        assert "Ada Lovelace" in shown
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_a_column_computed_over_masked_rows_shows_one_mark(tools_for, db_type):
+    from agent.llm.tools import run_query
+
+    context = tools_for(db_type, masked_columns=["customers.email"])
+
+    shown = run_query(
+        context,
+        "SELECT name, (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id "
+        "AND c.email LIKE 'a%') AS n, ROW_NUMBER() OVER (ORDER BY c.email) AS r "
+        "FROM customers c ORDER BY c.id",
+    )
+
+    assert shown.startswith("6 row(s)")
+    assert f'["Ada Lovelace", "{COMPUTED_MASK}", "{COMPUTED_MASK}"]' in shown
