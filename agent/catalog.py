@@ -30,6 +30,17 @@ MIN_TOKENS_PER_TABLE = 40
 LIST_MIN_TOKENS = 200
 
 
+# `CREATE [OR REPLACE] [TEMP] [ALGORITHM=… DEFINER=… SQL SECURITY …] VIEW name
+# [(columns)] AS select`: the name quoted or not. What does not match stays a
+# CREATE, which the lineage cannot read: the view stays opaque (fail closed).
+_CREATE_VIEW = re.compile(
+    r"\s*create\b(?:`[^`]*`|[^`])*?\bview\s+"
+    r"(?:`[^`]*`|\"[^\"]*\"|\[[^\]]*\]|[\w$.]+)"
+    r"(?:\s*\([^)]*\))?\s+as\s+(.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 @dataclass(frozen=True)
 class SchemaPrompt:
     text: str
@@ -113,12 +124,9 @@ class SchemaCatalog:
         except Exception:  # any failure: the view stays opaque
             text = None
         if text:
-            # PostgreSQL and MySQL give the SELECT; SQLite the CREATE VIEW.
-            match = re.match(
-                r"\s*create\s+(?:temp\w*\s+)?view\s+.+?\s+as\s+(.*)",
-                text,
-                re.IGNORECASE | re.DOTALL,
-            )
+            # PostgreSQL gives the SELECT; SQLite the CREATE VIEW; MySQL and
+            # MariaDB the CREATE with its ALGORITHM, DEFINER and SQL SECURITY.
+            match = _CREATE_VIEW.match(text)
             text = (match.group(1) if match else text).strip().rstrip(";")
         with self._lock:
             self._view_sql[name] = text or None
@@ -241,15 +249,21 @@ class SchemaCatalog:
         names = [c["name"] for c in columns]
         if self.privacy is None:
             return names
-        return [n for n in names if self.privacy.samples_allowed(table, n)]
+        # A view's columns are judged by what they are traced to, not by name.
+        return self.privacy.columns_sampled(
+            table, names, catalog=self, select_sql=self._select_sql(table, names)
+        )
+
+    def _select_sql(self, table: str, columns: list[str]) -> str:
+        preparer = self.engine.dialect.identifier_preparer
+        selected = ", ".join(preparer.quote(c) for c in columns)
+        return f"SELECT {selected} FROM {preparer.quote(table)}"  # noqa: S608
 
     def _samples(self, table: str, columns: list[str]) -> dict[str, list[str]]:
         if not columns:
             return {}
-        preparer = self.engine.dialect.identifier_preparer
         # Only the columns that may be described are read at all.
-        selected = ", ".join(preparer.quote(c) for c in columns)
-        sql = f"SELECT {selected} FROM {preparer.quote(table)} LIMIT {SAMPLE_ROWS}"  # noqa: S608
+        sql = f"{self._select_sql(table, columns)} LIMIT {SAMPLE_ROWS}"
         try:
             result = sql_guard.query_run(
                 self.engine,
