@@ -255,6 +255,17 @@ class SQLiteBackend(DatabaseBackend):
     def cancel(self, engine: Engine, pooled_connection: Any) -> None:
         pooled_connection.driver_connection.interrupt()
 
+    def session_identify(self, dbapi_connection: Any) -> tuple[int, int] | None:
+        # The statement runs in this process: interrupt() and the progress
+        # handler are all there is; what one C call may cost is bounded instead.
+        return None
+
+    def terminate_sql(self, session_id: int) -> str:
+        raise NotImplementedError("SQLite has no server session to terminate.")
+
+    def session_alive_sql(self, session_id: int) -> str:
+        raise NotImplementedError("SQLite has no server session to look up.")
+
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # SQLite steps rows on demand: an unread rest costs nothing.
         return None
