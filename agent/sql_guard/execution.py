@@ -264,10 +264,10 @@ def query_run(
     deadline = time.monotonic() + timeout_s
     watch: DeadlineWatch | None = None
     try:
-        watch = DeadlineWatch(backend, engine, connection, slots.release)
         connection, statement = backend.begin_read_only(
             connection, statement=statement, timeout_s=timeout_s
         )
+        watch = DeadlineWatch(backend, engine, connection, slots.release)
         watch.start(deadline - time.monotonic(), settings.QUERY_TIMEOUT_GRACE_S)
         fetched = _fetch(
             connection, statement, backend=backend, bounds=bounds, deadline=deadline

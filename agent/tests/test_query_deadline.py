@@ -11,7 +11,9 @@ the session gone. Real engines, through query_run, /ask/sql and /ask.
 
 from __future__ import annotations
 
+import random
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -270,3 +272,96 @@ def test_ask_whose_model_runs_the_call_answers_at_deadline_and_grace(
     assert elapsed < BOUND_S
     # The model was told; the same engine then answers a new ask's query.
     assert len(llm_stub.requests) == 2
+
+
+# --- SQLite: the statement runs in this process, one call is never stopped --------
+
+_A = "replace(hex(zeroblob({n})), '0', 'a')"  # 2n characters 'a'
+_SQLITE_QUADRATIC = {
+    # One call each ran 22 s, 18 s, hours and 4 minutes with SQLite's own
+    # functions on values within the 1 MB value limit.
+    "instr": (
+        f"SELECT instr({_A.format(n=250000)}, {_A.format(n=125000)} || 'b') AS p",
+        [[0]],
+    ),
+    "replace": (
+        f"SELECT length(replace({_A.format(n=250000)}, "
+        f"{_A.format(n=125000)} || 'b', 'x')) AS n",
+        [[500000]],
+    ),
+    "trim": (
+        f"SELECT length(trim({_A.format(n=125000)}, "
+        "replace(hex(zeroblob(125000)), '0', 'b') || 'a')) AS n",
+        [[0]],
+    ),
+}
+
+
+@pytest.fixture
+def sqlite_engine(reader_engine: Callable[..., Engine]) -> Engine:
+    return reader_engine("sqlite")
+
+
+@pytest.mark.parametrize("name", sorted(_SQLITE_QUADRATIC))
+def test_sqlite_quadratic_string_functions_answer_in_linear_time(sqlite_engine, name):
+    sql, rows = _SQLITE_QUADRATIC[name]
+    started = time.monotonic()
+
+    result = query_run(
+        sqlite_engine, db_type="sqlite", sql=sql, max_rows=1, timeout_s=TIMEOUT_S
+    )
+
+    assert result.rows == rows
+    assert time.monotonic() - started < BOUND_S
+
+
+def test_sqlite_refuses_a_like_pattern_long_enough_to_outlive_the_deadline(
+    sqlite_engine,
+):
+    sql = f"SELECT {_A.format(n=250000)} LIKE '%' || {_A.format(n=10000)} || 'b%' AS m"
+    started = time.monotonic()
+
+    with pytest.raises(QueryFailed) as caught:
+        query_run(
+            sqlite_engine, db_type="sqlite", sql=sql, max_rows=1, timeout_s=TIMEOUT_S
+        )
+
+    assert "pattern too complex" in caught.value.message
+    assert time.monotonic() - started < BOUND_S
+    # A pattern of ordinary length still matches.
+    ok = query_run(
+        sqlite_engine,
+        db_type="sqlite",
+        sql="SELECT count(*) FROM customers WHERE email LIKE '%@example.com'",
+        max_rows=1,
+        timeout_s=5,
+    )
+    assert ok.rows == [[6]]
+
+
+def _sqlite_value(rng: random.Random) -> Any:
+    roll = rng.random()
+    if roll < 0.05:
+        return None
+    if roll < 0.15:
+        return rng.choice([0, 12, -3, 1.5, 12.0, 1e20])
+    pieces = ["\x00", "a", "b", "é", "\u2028", "x", " ", "ab", "ba", "%", "_"]
+    text = "".join(rng.choice(pieces) for _ in range(rng.choice([0, 3, 8, 90])))
+    return text.encode() if roll < 0.25 else text
+
+
+def test_sqlite_linear_string_functions_answer_as_sqlites_own():
+    """Seeded differential: the same value and type as SQLite's built-ins."""
+    from connections.backends.sqlite_costs import costs_bound
+
+    builtin = sqlite3.connect(":memory:")
+    linear = sqlite3.connect(":memory:")
+    costs_bound(linear, 1024 * 1024)
+    rng = random.Random(19)
+    for _ in range(5000):
+        name = rng.choice(["instr", "replace", "trim", "ltrim", "rtrim"])
+        args = [_sqlite_value(rng) for _ in range(3 if name == "replace" else 2)]
+        marks = ", ".join("?" for _ in args)
+        sql = f"SELECT {name}({marks}), typeof({name}({marks}))"
+        expected = builtin.execute(sql, args + args).fetchone()
+        assert linear.execute(sql, args + args).fetchone() == expected, (name, args)
