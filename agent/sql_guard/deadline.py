@@ -224,6 +224,21 @@ def reap(
 # ---------------------------------------------------------------------------
 
 
+# The watch of the statement each thread runs now, for a Stop to bring forward.
+_watching: dict[int, DeadlineWatch] = {}
+
+
+def expire_now(thread_ident: int) -> bool:
+    """Treat the statement that thread runs as past its deadline now (the ask was
+    stopped): cancel it, and end it for certain after the grace. Return whether
+    that thread runs one."""
+    watch = _watching.get(thread_ident)
+    if watch is None:
+        return False
+    watch.expire()
+    return True
+
+
 class DeadlineWatch:
     """Cancel the running statement at the deadline; end it for certain after
     the grace. The query thread calls `stop()` once its statement is over."""
@@ -247,10 +262,18 @@ class DeadlineWatch:
         self.killed = False
         self._grace_s = 0.0
         self._timers: list[threading.Timer] = []
+        self._thread: int | None = None
 
     def start(self, seconds: float, grace_s: float) -> None:
+        """Start the clock; called by the query thread."""
         self._grace_s = max(grace_s, 0.0)
+        self._thread = threading.get_ident()
+        _watching[self._thread] = self
         self._timer_start(seconds, self._fire)
+
+    def expire(self) -> None:
+        """Act as if the deadline were now."""
+        self._timer_start(0.0, self._fire)
 
     def _timer_start(self, seconds: float, action: Callable[[], None]) -> None:
         timer = threading.Timer(max(seconds, 0.0), action)
@@ -260,7 +283,7 @@ class DeadlineWatch:
 
     def _fire(self) -> None:
         with self._lock:
-            if self._done:
+            if self._done or self.fired:
                 return
             self.fired = True
             # The kill is timed from the deadline, whatever the cancel costs.
@@ -299,6 +322,8 @@ class DeadlineWatch:
         """End the watch; return whether the slot is now the reaper's to release."""
         with self._lock:
             self._done = True
-        for timer in self._timers:
+        if self._thread is not None and _watching.get(self._thread) is self:
+            del _watching[self._thread]
+        for timer in list(self._timers):
             timer.cancel()
         return self.killed and self._identity is not None

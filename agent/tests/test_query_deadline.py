@@ -11,6 +11,7 @@ the session gone. Real engines, through query_run, /ask/sql and /ask.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sqlite3
@@ -365,3 +366,53 @@ def test_sqlite_linear_string_functions_answer_as_sqlites_own():
         sql = f"SELECT {name}({marks}), typeof({name}({marks}))"
         expected = builtin.execute(sql, args + args).fetchone()
         assert linear.execute(sql, args + args).fetchone() == expected, (name, args)
+
+
+def _events(response: Any) -> Iterator[tuple[str, Any]]:
+    """Yield (event, data) from an SSE response."""
+    buffer = b""
+    for chunk in response.streaming_content:
+        buffer += chunk
+        while b"\n\n" in buffer:
+            frame, buffer = buffer.split(b"\n\n", 1)
+            lines = frame.decode().splitlines()
+            name = next((x[7:] for x in lines if x.startswith("event: ")), "")
+            data = next((x[6:] for x in lines if x.startswith("data: ")), "null")
+            if name:
+                yield name, json.loads(data)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("db_type", ["postgresql", "mysql"])
+def test_stop_ends_a_call_that_ignores_the_cancel_after_the_grace(
+    alice_client, alice, make_connection, llm_stub, settings, no_runaway_left, db_type
+):
+    settings.QUERY_TIMEOUT_S = 60
+    settings.QUERY_TIMEOUT_GRACE_S = GRACE_S
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("run_query", {"sql": QUADRATIC[db_type]})]),
+            StubReply(content="Never read."),
+        ]
+    )
+    _connect(alice_client, make_connection, alice, db_type)
+    no_runaway_left.append(db_type)
+    response = alice_client.post(
+        "/ask",
+        {"question": "Where is b?"},
+        format="json",
+        HTTP_ACCEPT="text/event-stream",
+    )
+    events = _events(response)
+    turn_id = next(events)[1]["turn_id"]
+    assert next(events)[0] == "step"
+    time.sleep(0.5)  # the call is running now
+
+    stopped = time.monotonic()
+    assert alice_client.post(f"/ask/{turn_id}/cancel").status_code == 202
+    rest = list(events)
+
+    # Not the 60 s limit, nor the call's own end: the grace after the Stop.
+    assert time.monotonic() - stopped < GRACE_S + 5
+    assert rest[-1][1]["code"] == "cancelled"
+    assert Turn.objects.get(pk=turn_id).status == TurnStatus.CANCELLED
