@@ -104,21 +104,23 @@ def _sockname(fd: int) -> Any:
 def session_identity(backend: DatabaseBackend, pooled: Any) -> tuple[Any, ...] | None:
     """Return (session id, socket fd, socket address) of a pooled connection.
 
-    Read once per physical connection, in the thread that owns it, and kept in
-    the pool record's `info` (a new connection gets a new record).
+    Read in the thread that owns the connection. Id and descriptor come from the
+    driver without a round trip; the socket's address is looked up once per
+    physical connection and kept in the pool record's `info`.
     """
-    info = pooled.info
-    if _IDENTITY_KEY not in info:
-        identity: tuple[Any, ...] | None = None
-        found = backend.session_identify(pooled.driver_connection)
-        if found is not None:
-            session_id, fd = found
-            try:
-                identity = (session_id, fd, _sockname(fd))
-            except OSError:
-                identity = (session_id, None, None)
-        info[_IDENTITY_KEY] = identity
-    return info[_IDENTITY_KEY]
+    found = backend.session_identify(pooled.driver_connection)
+    if found is None:
+        return None
+    session_id, fd = found
+    cached = pooled.info.get(_IDENTITY_KEY)
+    if cached is not None and cached[:2] == (session_id, fd):
+        return cached
+    try:
+        identity: tuple[Any, ...] = (session_id, fd, _sockname(fd))
+    except OSError:
+        identity = (session_id, None, None)  # no socket to shut down
+    pooled.info[_IDENTITY_KEY] = identity
+    return identity
 
 
 def _sever(identity: tuple[Any, ...]) -> bool:

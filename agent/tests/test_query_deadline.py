@@ -416,3 +416,23 @@ def test_stop_ends_a_call_that_ignores_the_cancel_after_the_grace(
     assert time.monotonic() - stopped < GRACE_S + 5
     assert rest[-1][1]["code"] == "cancelled"
     assert Turn.objects.get(pk=turn_id).status == TurnStatus.CANCELLED
+
+
+def test_the_watch_shuts_down_only_the_socket_it_noted():
+    """A descriptor closed and reused by another socket is left alone."""
+    import socket
+
+    from agent.sql_guard.deadline import _sever
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        ours = socket.create_connection(server.getsockname())
+        other = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with ours, other, peer:
+            noted = (1, other.fileno(), ours.getsockname())
+
+            assert _sever(noted) is False  # same fd number, another address
+            other.sendall(b"still open")
+
+            assert _sever((1, ours.fileno(), ours.getsockname())) is True
+            assert ours.recv(1) == b""  # shut down: the blocked read returns
