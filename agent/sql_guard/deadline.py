@@ -13,8 +13,9 @@ connection of the same account (`pg_terminate_backend`, `KILL CONNECTION`).
 Neither server stops a running C function from outside: the terminated session
 ends when that call returns. Until the server reports it gone, the session
 keeps one of its engine's query slots (as many as the pool's connections), so
-a connection never has more statements working on the server than its pool
-allows, however many asks time out.
+an engine (one per session and worker process) never has more statements
+working on the server than its pool allows, however many asks time out: the
+next ones wait, then answer `database_busy`.
 """
 
 from __future__ import annotations
