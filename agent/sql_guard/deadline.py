@@ -41,6 +41,7 @@ logger = logging.getLogger("agent.sql_guard")
 _REAP_POLL_S = (0.2, 0.5, 1.0, 2.0)
 # Longest wait between two attempts when the server cannot be reached.
 _REAP_RETRY_MAX_S = 10.0
+_TERMINATE_ATTEMPTS = 3
 
 _IDENTITY_KEY = "sqlagent_session"
 
@@ -159,7 +160,7 @@ def _terminate_and_wait(
     reports it gone, with the seconds it took."""
     started = time.monotonic()
     creator: Any = engine.pool._creator  # the engine's connect: host pinning and all
-    terminated = False
+    attempts = 0
     # What the first look saw: a session id the server reuses later (a new
     # PostgreSQL backend with an old pid) is then another session.
     seen: Any = None
@@ -171,11 +172,14 @@ def _terminate_and_wait(
                 if killer is None:
                     killer = creator(None)
                 cursor = killer.cursor()
-                if not terminated:
+                if attempts < _TERMINATE_ATTEMPTS:
+                    # A refusal is not retried forever: the closed socket ends
+                    # the session anyway, at its next write.
+                    attempts += 1
                     cursor.execute(backend.terminate_sql(session_id))
                     if cursor.description:
                         cursor.fetchall()
-                    terminated = True
+                    attempts = _TERMINATE_ATTEMPTS
                 cursor.execute(backend.session_alive_sql(session_id))
                 row = cursor.fetchone()
                 cursor.close()

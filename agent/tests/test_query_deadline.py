@@ -175,8 +175,16 @@ def test_a_function_call_that_ignores_the_cancel_ends_at_deadline_and_grace(
         timeout_s=5,
     ).rows == [[6]]
     assert _session_id(engine, db_type) != int(terminated.group(1))
-    # The server ends the terminated session once the call returns.
+    # The server ends the terminated session once the call returns, and the
+    # watch (the reader account, on its own connection) saw it go.
     _wait_until_no_session_works(db_type, MARKER[db_type], limit_s=180)
+    gone = f"terminated session {terminated.group(1)} left the server"
+    for _ in range(100):
+        if gone in caplog.text:
+            break
+        time.sleep(0.1)
+    assert gone in caplog.text
+    assert "failed" not in caplog.text
 
 
 def test_a_terminated_session_keeps_its_slot_until_the_server_ends_it(
