@@ -29,8 +29,6 @@ from connections.exceptions import TargetDatabaseBusy
 from testsupport.fixtures import TARGET_DB
 from testsupport.llm_stub import StubReply, scripted_responder
 
-pytestmark = pytest.mark.slow
-
 TIMEOUT_S = 1.0
 GRACE_S = 0.5
 # Generous: the ask must not wait for the function (seconds to minutes).
@@ -141,6 +139,7 @@ def _session_id(engine: Engine, db_type: str) -> int:
     return int(result.rows[0][0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql"])
 def test_a_function_call_that_ignores_the_cancel_ends_at_deadline_and_grace(
     reader_engine, quick_deadline, no_runaway_left, db_type, caplog
@@ -187,6 +186,7 @@ def test_a_function_call_that_ignores_the_cancel_ends_at_deadline_and_grace(
     assert "failed" not in caplog.text
 
 
+@pytest.mark.slow
 def test_a_terminated_session_keeps_its_slot_until_the_server_ends_it(
     reader_engine, quick_deadline, no_runaway_left, settings
 ):
@@ -225,6 +225,7 @@ def _connect(client: Any, make_connection: Any, owner: Any, db_type: str) -> Non
     assert response.status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql"])
 def test_ask_sql_answers_the_timeout_at_deadline_and_grace(
@@ -248,6 +249,7 @@ def test_ask_sql_answers_the_timeout_at_deadline_and_grace(
     assert again.json()["result"]["rows"] == [[6]]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql"])
 def test_ask_whose_model_runs_the_call_answers_at_deadline_and_grace(
@@ -390,6 +392,7 @@ def _events(response: Any) -> Iterator[tuple[str, Any]]:
                 yield name, json.loads(data)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql"])
 def test_stop_ends_a_call_that_ignores_the_cancel_after_the_grace(
