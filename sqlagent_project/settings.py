@@ -281,6 +281,10 @@ TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
 
 # Query bounds on every user database.
 QUERY_TIMEOUT_S = env.float("QUERY_TIMEOUT_S", default=10.0)
+# Seconds a statement still running at its deadline (a cancel the server only
+# honours between steps of its work) is given before the service closes its
+# connection and terminates its session on the server through another one.
+QUERY_TIMEOUT_GRACE_S = env.float("QUERY_TIMEOUT_GRACE_S", default=2.0)
 QUERY_MAX_ROWS = env.int("QUERY_MAX_ROWS", default=1000)
 # Bytes of one cell the user sees (longer ones are cut and marked) and of a whole
 # result (rows past it are dropped and the result marked truncated).

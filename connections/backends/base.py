@@ -146,6 +146,22 @@ class DatabaseBackend:
         connection)."""
         raise self._missing("cancel")
 
+    # --- ending a statement the server does not stop ------------------------
+    def session_identify(self, dbapi_connection: Any) -> tuple[int, int] | None:
+        """Return the server's id of this session and the socket's file descriptor,
+        read without a round trip; None where no server session exists (SQLite)."""
+        raise self._missing("session_identify")
+
+    def terminate_sql(self, session_id: int) -> str:
+        """Return the statement that ends session `session_id` on the server, run
+        by the same account on another connection."""
+        raise self._missing("terminate_sql")
+
+    def session_alive_sql(self, session_id: int) -> str:
+        """Return a query that has a row while session `session_id` still lives,
+        the same row for as long as it is the same session."""
+        raise self._missing("session_alive_sql")
+
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         """Stop reading a streamed result before its end, cheaply."""
         raise self._missing("abandon_stream")

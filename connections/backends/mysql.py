@@ -234,6 +234,21 @@ class MySQLBackend(DatabaseBackend):
         finally:
             killer.close()
 
+    def session_identify(self, dbapi_connection: Any) -> tuple[int, int] | None:
+        # Both are read from libmysqlclient's struct: no round trip.
+        return int(dbapi_connection.thread_id()), int(dbapi_connection.fileno())
+
+    def terminate_sql(self, session_id: int) -> str:
+        # An account may always kill its own connections.
+        return f"KILL CONNECTION {int(session_id)}"
+
+    def session_alive_sql(self, session_id: int) -> str:
+        # Without PROCESS an account sees its own threads, which this one is.
+        return (
+            "SELECT 1 FROM information_schema.PROCESSLIST "  # noqa: S608
+            f"WHERE ID = {int(session_id)}"
+        )
+
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # mysqlclient reads and discards every remaining row when the cursor
         # closes (0.8 s for 10**6 narrow rows); closing the socket ends the

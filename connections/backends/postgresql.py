@@ -169,6 +169,25 @@ class PostgreSQLBackend(DatabaseBackend):
         # A cancel request travels on its own short connection to the server.
         pooled_connection.driver_connection.cancel_safe(timeout=5.0)
 
+    def session_identify(self, dbapi_connection: Any) -> tuple[int, int] | None:
+        # libpq keeps both in its connection struct: no round trip.
+        return (
+            int(dbapi_connection.info.backend_pid),
+            int(dbapi_connection.pgconn.socket),
+        )
+
+    def terminate_sql(self, session_id: int) -> str:
+        # A role may terminate the sessions of its own role (not a superuser's).
+        return f"SELECT pg_terminate_backend({int(session_id)})"
+
+    def session_alive_sql(self, session_id: int) -> str:
+        # Every role sees every pid in pg_stat_activity; backend_start tells a
+        # later session that got the same pid from this one.
+        return (
+            "SELECT backend_start FROM pg_stat_activity "  # noqa: S608
+            f"WHERE pid = {int(session_id)}"
+        )
+
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # Closing the named (server-side) cursor drops the rest of the result
         # on the server; nothing more crosses the wire.

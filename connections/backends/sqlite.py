@@ -17,6 +17,7 @@ from connections.backends.base import (
     column_types_from_values,
 )
 from connections.backends.server import pool_args
+from connections.backends.sqlite_costs import costs_bound
 
 if TYPE_CHECKING:
     from connections.models import DatabaseConnection
@@ -192,6 +193,8 @@ def sqlite_connect_readonly(database_name: str) -> sqlite3.Connection:
     bounded_printf = _BoundedPrintf(value_length_limit())
     for name in ("printf", "format"):
         raw.create_function(name, -1, bounded_printf)
+    # instr/replace/trim are quadratic in one call: linear versions instead.
+    costs_bound(raw, value_length_limit())
     raw.set_authorizer(sqlite_authorizer)
     return raw
 
@@ -256,6 +259,17 @@ class SQLiteBackend(DatabaseBackend):
 
     def cancel(self, engine: Engine, pooled_connection: Any) -> None:
         pooled_connection.driver_connection.interrupt()
+
+    def session_identify(self, dbapi_connection: Any) -> tuple[int, int] | None:
+        # The statement runs in this process: interrupt() and the progress
+        # handler are all there is; what one C call may cost is bounded instead.
+        return None
+
+    def terminate_sql(self, session_id: int) -> str:
+        raise NotImplementedError("SQLite has no server session to terminate.")
+
+    def session_alive_sql(self, session_id: int) -> str:
+        raise NotImplementedError("SQLite has no server session to look up.")
 
     def abandon_stream(self, connection: Connection, dbapi_cursor: Any) -> None:
         # SQLite steps rows on demand: an unread rest costs nothing.
