@@ -159,7 +159,6 @@ def _terminate_and_wait(
     """Terminate the session through a new connection; return once the server
     reports it gone, with the seconds it took."""
     started = time.monotonic()
-    creator: Any = engine.pool._creator  # the engine's connect: host pinning and all
     attempts = 0
     # What the first look saw: a session id the server reuses later (a new
     # PostgreSQL backend with an old pid) is then another session.
@@ -170,7 +169,7 @@ def _terminate_and_wait(
         while True:
             try:
                 if killer is None:
-                    killer = creator(None)
+                    killer = backend.control_connection_open(engine)
                 cursor = killer.cursor()
                 if attempts < _TERMINATE_ATTEMPTS:
                     # A refusal is not retried forever: the closed socket ends

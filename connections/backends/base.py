@@ -152,6 +152,14 @@ class DatabaseBackend:
         read without a round trip; None where no server session exists (SQLite)."""
         raise self._missing("session_identify")
 
+    def control_connection_open(self, engine: Engine) -> Any:
+        """Open a separate DBAPI connection of the engine's own account, through
+        its connect function (target policy and host pinning included), for
+        control statements only: cancelling or terminating its own sessions.
+        It never runs a user's SQL, so it is not a gate of its own."""
+        creator: Any = engine.pool._creator  # type: ignore[attr-defined]
+        return creator(None)
+
     def terminate_sql(self, session_id: int) -> str:
         """Return the statement that ends session `session_id` on the server, run
         by the same account on another connection."""

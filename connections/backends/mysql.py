@@ -224,9 +224,7 @@ class MySQLBackend(DatabaseBackend):
         # mysqlclient refuses any call on a connection busy in another thread:
         # the id was noted when the connection opened.
         thread_id = int(pooled_connection.info["thread_id"])
-        # The pool's own connect function: events (host pinning) and all, unpooled.
-        creator: Any = engine.pool._creator
-        killer = creator(None)
+        killer = self.control_connection_open(engine)
         try:
             cursor = killer.cursor()
             cursor.execute(f"KILL QUERY {thread_id}")
