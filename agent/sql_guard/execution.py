@@ -83,10 +83,12 @@ def _db_message(exc: BaseException, engine: Engine) -> str:
             continue
         kept.append(line)
     lines = [line for line in kept if line is not _QUOTED]
-    message = "\n".join(lines[:4]) or type(original).__name__
+    # Secrets are scrubbed before the cut: a password straddling the limit
+    # would otherwise keep its first part.
+    message = _scrub("\n".join(lines[:4]) or type(original).__name__, engine)
     if len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 1] + "…"
-    return _scrub(message, engine)
+    return message
 
 
 def _log_sql(sql: str) -> str:
