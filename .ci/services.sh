@@ -61,9 +61,9 @@ CREATE DATABASE IF NOT EXISTS sqlagent_target CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS 'sqlagent_reader'@'localhost' IDENTIFIED BY 'reader-pw';
 CREATE USER IF NOT EXISTS 'sqlagent_reader'@'127.0.0.1' IDENTIFIED BY 'reader-pw';
 CREATE USER IF NOT EXISTS 'sqlagent_reader'@'%' IDENTIFIED BY 'reader-pw';
-GRANT SELECT, SHOW VIEW ON sqlagent_target.* TO 'sqlagent_reader'@'localhost';
-GRANT SELECT, SHOW VIEW ON sqlagent_target.* TO 'sqlagent_reader'@'127.0.0.1';
-GRANT SELECT, SHOW VIEW ON sqlagent_target.* TO 'sqlagent_reader'@'%';
+GRANT SELECT ON sqlagent_target.* TO 'sqlagent_reader'@'localhost';
+GRANT SELECT ON sqlagent_target.* TO 'sqlagent_reader'@'127.0.0.1';
+GRANT SELECT ON sqlagent_target.* TO 'sqlagent_reader'@'%';
 FLUSH PRIVILEGES;
 SQL
 echo "Databases ready."
