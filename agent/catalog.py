@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.tokens import count_tokens
@@ -107,12 +108,22 @@ class SchemaCatalog:
         if cached is not None:
             return cached
         columns = {
-            column["name"]: str(column["type"])
-            for column in self.inspector.get_columns(name)
+            column["name"]: str(column["type"]) for column in self._columns_read(name)
         }
         with self._lock:
             self._columns[name] = columns
         return columns
+
+    def _columns_read(self, name: str) -> list[Any]:
+        """Return a table's reflected columns; none for a view this role may not
+        describe (MySQL/MariaDB want SHOW VIEW), which then stays opaque to
+        lineage (fail closed) instead of failing the whole ask."""
+        try:
+            return list(self.inspector.get_columns(name))
+        except SQLAlchemyError:
+            if not self.is_view(name):
+                raise
+            return []
 
     def view_definition(self, name: str) -> str | None:
         """Return a view's SELECT, or None when the database does not tell."""
@@ -215,7 +226,15 @@ class SchemaCatalog:
         if cached is not None:
             return cached
         inspector = self.inspector
-        columns = inspector.get_columns(name)
+        columns = self._columns_read(name)
+        if not columns and self.is_view(name):
+            description = (
+                f"View {name}: its columns cannot be read with this database role "
+                "(MySQL/MariaDB need SHOW VIEW on the database)."
+            )
+            with self._lock:
+                self._descriptions[name] = description
+            return description
         primary_key = set(
             inspector.get_pk_constraint(name).get("constrained_columns") or []
         )
