@@ -5,18 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0002_privacy'),
-        ('knowledge', '0001_initial'),
+        ("connections", "0002_privacy"),
+        ("knowledge", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KnowledgeVersion',
+            name="KnowledgeVersion",
             fields=[
-                ('connection', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='knowledge_version', serialize=False, to='connections.databaseconnection')),
-                ('token', models.CharField(max_length=32)),
+                (
+                    "connection",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="knowledge_version",
+                        serialize=False,
+                        to="connections.databaseconnection",
+                    ),
+                ),
+                ("token", models.CharField(max_length=32)),
             ],
         ),
     ]

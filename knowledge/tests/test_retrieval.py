@@ -168,9 +168,7 @@ def test_tables_rank_by_descriptions_and_examples(alice, make_connection):
     ) == ["t_y"]
 
 
-def test_the_index_says_whether_a_connection_has_any_knowledge(
-    alice, make_connection
-):
+def test_the_index_says_whether_a_connection_has_any_knowledge(alice, make_connection):
     from knowledge.index import index_cache
 
     empty = make_connection(alice, "sqlite")

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import DatabaseConnection
-from knowledge.services import examples_import
+from knowledge.imports import examples_import
 from sqlagent_project.errors import ApplicationError
 
 
