@@ -108,7 +108,8 @@ def _csv_rows(text: str, max_lines: int) -> list[Record]:
     except csv.Error as exc:
         # e.g. a field past the csv module's limit (131,072 characters).
         raise ImportFileInvalid(
-            f"The CSV file cannot be read at line {reader.line_num}: {exc}; "
+            # The DictReader's own line number is set only after a good row.
+            f"The CSV file cannot be read at line {reader.reader.line_num}: {exc}; "
             "nothing was imported."
         ) from exc
     return records
