@@ -2,18 +2,21 @@
 
 Building reads every example, instruction and description and tokenizes them:
 its cost grows with the knowledge. So the index is kept per process, keyed by
-the connection, its knowledge marker (`knowledge.versions`) and the schema's
-table names, and a question costs one indexed read of the marker plus scoring,
-which touches only the documents that share a word with the question. Texts
-are not kept: the few retrieved are read back by id.
+the connection and its knowledge marker (`knowledge.versions`); the ranker of
+tables is kept in it per list of table names. A question costs one indexed
+read of the marker plus scoring, which touches only the documents that share a
+word with the question. Texts are not kept: the few retrieved are read back by
+id.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import sys
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -32,18 +35,26 @@ def normalize(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+_WORD = re.compile(r"[a-z0-9]+")
+_SQL_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _folded(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def tokenize(text: str) -> list[str]:
     """Split into lowercase words, `_` and camelCase split, plurals folded."""
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    words = re.findall(r"[a-z0-9]+", text.lower().replace("_", " "))
-    folded = []
-    for word in words:
-        if len(word) > 3 and word.endswith("ies"):
-            word = word[:-3] + "y"
-        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        folded.append(word)
-    return folded
+    lowered = text.lower()
+    if lowered != text:
+        lowered = _CAMEL.sub(r"\1 \2", text).lower()
+    return [_folded(w) for w in _WORD.findall(lowered.replace("_", " "))]
 
 
 class Bm25:
@@ -64,10 +75,8 @@ class Bm25:
         frequencies: dict[str, list[int]] = {}
         lengths = np.array([len(d) for d in corpus], dtype=np.int64)
         for position, document in enumerate(corpus):
-            counts: dict[str, int] = {}
-            for word in document:
-                counts[word] = counts.get(word, 0) + 1
-            for word, count in counts.items():
+            # In the order words first appear, as rank_bm25 counts them.
+            for word, count in Counter(document).items():
                 documents.setdefault(word, []).append(position)
                 frequencies.setdefault(word, []).append(count)
         self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -132,22 +141,31 @@ class Bm25:
         return [int(i) for i in candidates[order[:k]]]
 
 
+# Table rankers kept per index, one per list of table names seen (a schema).
+TABLE_RANKERS_KEPT = 4
+
+
 @dataclass
 class KnowledgeIndex:
     """What retrieval needs of one connection's knowledge, without its texts."""
 
     connection_id: int
     token: str
-    table_names: tuple[str, ...]
     example_ids: np.ndarray
     # Hashes of the normalized questions, to leave an evaluated set out.
     example_keys: np.ndarray
     examples: Bm25
     instruction_ids: list[int]
     instructions: Bm25
-    tables: Bm25
-    # Note ids per lowercased table, in the notes' order (table, column).
-    notes: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # For ranking tables: each example's question words, the examples whose
+    # SQL holds a word, and the words of the notes on each (lowercased) table.
+    question_words: list[tuple[str, ...]]
+    sql_words: dict[str, np.ndarray]
+    note_words: dict[str, list[str]]
+    # Note ids per lowercased table, with their place in the notes' order.
+    notes: dict[str, list[tuple[int, int]]]
+    _tables: OrderedDict[tuple[str, ...], Bm25] = field(default_factory=OrderedDict)
+    _tables_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def empty(self) -> bool:
@@ -155,55 +173,82 @@ class KnowledgeIndex:
 
     @property
     def weight(self) -> int:
-        return self.examples.weight + self.instructions.weight + self.tables.weight + 1
+        return (
+            self.examples.weight
+            + self.instructions.weight
+            + sum(len(p) for p in self.sql_words.values())
+            + len(self.example_ids)
+            + 1
+        )
+
+    def tables(self, table_names: tuple[str, ...]) -> Bm25:
+        """Return the ranker of these tables: by name, notes and examples' questions.
+
+        Built once per list of names (the schema changes far less often than
+        the questions come), from what the index holds.
+        """
+        with self._tables_lock:
+            ranker = self._tables.get(table_names)
+            if ranker is None:
+                ranker = self._tables_build(table_names)
+                self._tables[table_names] = ranker
+                if len(self._tables) > TABLE_RANKERS_KEPT:
+                    self._tables.popitem(last=False)
+            self._tables.move_to_end(table_names)
+            return ranker
+
+    def _tables_build(self, table_names: tuple[str, ...]) -> Bm25:
+        # A name twice, its notes, then the questions of examples using it.
+        names = {t.lower(): t for t in table_names}
+        docs = []
+        for table in table_names:
+            key = table.lower()
+            doc = tokenize(names[key]) * 2 + self.note_words.get(key, [])
+            for position in self.sql_words.get(key, ()):
+                doc.extend(self.question_words[position])
+            docs.append(doc or EMPTY_DOCUMENT)
+        return Bm25(docs)
 
 
-def index_build(
-    *, connection_id: int, token: str, table_names: tuple[str, ...]
-) -> KnowledgeIndex:
+def index_build(*, connection_id: int, token: str) -> KnowledgeIndex:
     """Read the connection's knowledge (three queries) and index it."""
     example_ids: list[int] = []
     example_keys: list[int] = []
     example_docs: list[list[str]] = []
-    # Per table (lowercased): its name twice, its notes, questions that use it.
-    names = {t.lower(): t for t in table_names}
-    table_notes: dict[str, list[str]] = {name: [] for name in names}
-    table_questions: dict[str, list[str]] = {name: [] for name in names}
+    question_words: list[tuple[str, ...]] = []
+    sql_words: dict[str, list[int]] = {}
     rows = Example.objects.filter(connection_id=connection_id).values_list(
         "id", "question", "sql", "instructions"
     )
-    for pk, question, sql, instructions in rows.iterator(chunk_size=2000):
+    for position, (pk, question, sql, instructions) in enumerate(
+        rows.iterator(chunk_size=2000)
+    ):
         asked = tokenize(question)
         example_ids.append(pk)
         example_keys.append(hash(normalize(question)))
         doc = asked + asked + tokenize(sql) + tokenize(instructions)
         example_docs.append(doc or EMPTY_DOCUMENT)
-        for name in set(re.findall(r"\w+", sql.lower())) & names.keys():
-            table_questions[name] += asked
+        question_words.append(tuple(sys.intern(w) for w in asked))
+        for word in set(_SQL_WORD.findall(sql.lower())):
+            sql_words.setdefault(word, []).append(position)
     instructions = list(
         Instruction.objects.filter(connection_id=connection_id).values_list(
             "id", "text"
         )
     )
     notes: dict[str, list[tuple[int, int]]] = {}
+    note_words: dict[str, list[str]] = {}
     note_rows = SchemaNote.objects.filter(connection_id=connection_id).values_list(
         "id", "table_name", "column_name", "description"
     )
     for position, (pk, table, column, description) in enumerate(note_rows):
         notes.setdefault(table.lower(), []).append((position, pk))
-        bag = table_notes.get(table.lower())
-        if bag is not None:
-            bag += tokenize(column) + tokenize(description)
-    table_docs = [
-        tokenize(names[t.lower()]) * 2
-        + table_notes[t.lower()]
-        + table_questions[t.lower()]
-        for t in table_names
-    ]
+        note_words.setdefault(table.lower(), []).extend(
+            tokenize(column) + tokenize(description)
+        )
     return KnowledgeIndex(
         connection_id=connection_id,
         token=token,
-        table_names=table_names,
         example_ids=np.array(example_ids, dtype=np.int64),
         example_keys=np.array(example_keys, dtype=np.int64),
         examples=Bm25(example_docs),
@@ -211,7 +256,12 @@ def index_build(
         instructions=Bm25(
             [tokenize(text) or EMPTY_DOCUMENT for _, text in instructions]
         ),
-        tables=Bm25([doc or EMPTY_DOCUMENT for doc in table_docs]),
+        question_words=question_words,
+        sql_words={
+            word: np.array(positions, dtype=np.int32)
+            for word, positions in sql_words.items()
+        },
+        note_words=note_words,
         notes=notes,
     )
 
@@ -224,35 +274,28 @@ class _IndexCache:
         self._indexes: OrderedDict[int, KnowledgeIndex] = OrderedDict()
         self._building: dict[int, threading.Lock] = {}
 
-    def _current(
-        self, connection_id: int, token: str, table_names: tuple[str, ...]
-    ) -> KnowledgeIndex | None:
+    def _current(self, connection_id: int, token: str) -> KnowledgeIndex | None:
         with self._lock:
             index = self._indexes.get(connection_id)
             if index is None or index.token != token:
                 return None
-            if index.table_names != table_names:
-                return None
             self._indexes.move_to_end(connection_id)
             return index
 
-    def get(self, connection_id: int, table_names: Sequence[str]) -> KnowledgeIndex:
+    def get(self, connection_id: int) -> KnowledgeIndex:
         """Return the connection's index, built only if its knowledge changed."""
         token = knowledge_version_read(connection_id)
-        names = tuple(table_names)
-        index = self._current(connection_id, token, names)
+        index = self._current(connection_id, token)
         if index is not None:
             return index
         with self._lock:
             building = self._building.setdefault(connection_id, threading.Lock())
         # One build per change, even when many questions arrive right after it.
         with building:
-            index = self._current(connection_id, token, names)
+            index = self._current(connection_id, token)
             if index is not None:
                 return index
-            index = index_build(
-                connection_id=connection_id, token=token, table_names=names
-            )
+            index = index_build(connection_id=connection_id, token=token)
             self._store(index)
         return index
 

@@ -68,8 +68,11 @@ def _instructions_top(
     return _in_order(Instruction, [index.instruction_ids[i] for i in top])
 
 
-def _tables_top(index: KnowledgeIndex, words: list[str], k: int) -> list[str]:
-    return [index.table_names[i] for i in index.tables.top(words, k)]
+def _tables_top(
+    index: KnowledgeIndex, table_names: Sequence[str], words: list[str], k: int
+) -> list[str]:
+    names = tuple(table_names)
+    return [names[i] for i in index.tables(names).top(words, k)]
 
 
 def examples_ranked(
@@ -77,10 +80,9 @@ def examples_ranked(
     connection_id: int,
     question: str,
     k: int,
-    table_names: Sequence[str] = (),
 ) -> list[Example]:
     """Return the k examples most similar to the question (excluded ones left out)."""
-    index = index_cache.get(connection_id, table_names)
+    index = index_cache.get(connection_id)
     return _examples_top(index, tokenize(question), k)
 
 
@@ -89,10 +91,9 @@ def instructions_ranked(
     connection_id: int,
     question: str,
     k: int,
-    table_names: Sequence[str] = (),
 ) -> list[Instruction]:
     """Return the instructions: all when they are few, else the k most relevant."""
-    index = index_cache.get(connection_id, table_names)
+    index = index_cache.get(connection_id)
     return _instructions_top(index, tokenize(question), k)
 
 
@@ -104,8 +105,8 @@ def tables_ranked(
     k: int,
 ) -> list[str]:
     """Return the k tables that best match the question by name, notes and examples."""
-    index = index_cache.get(connection_id, table_names)
-    return _tables_top(index, tokenize(question), k)
+    index = index_cache.get(connection_id)
+    return _tables_top(index, table_names, tokenize(question), k)
 
 
 def knowledge_context(
@@ -121,7 +122,7 @@ def knowledge_context(
     what is retrieved are read back by id. A connection with no knowledge
     whose whole schema is in the prompt gets nothing, without ranking.
     """
-    index = index_cache.get(connection_id, table_names)
+    index = index_cache.get(connection_id)
     if schema_inlined and index.empty:
         return QuestionContext()
     words = tokenize(question)
@@ -146,7 +147,7 @@ def knowledge_context(
             "Verified examples of questions answered on this database:\n\n"
             + "\n\n".join(shown)
         )
-    tables = _tables_top(index, words, settings.KNOWLEDGE_TOP_K_TABLES)
+    tables = _tables_top(index, table_names, words, settings.KNOWLEDGE_TOP_K_TABLES)
     notes = _notes_for_tables(index, tables)
     if notes:
         parts.append("Descriptions of tables and columns:\n" + notes)

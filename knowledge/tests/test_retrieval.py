@@ -177,5 +177,5 @@ def test_the_index_says_whether_a_connection_has_any_knowledge(alice, make_conne
         connection=described, table_name="orders", description="one row per order"
     )
 
-    assert index_cache.get(empty.id, ["orders"]).empty is True
-    assert index_cache.get(described.id, ["orders"]).empty is False
+    assert index_cache.get(empty.id).empty is True
+    assert index_cache.get(described.id).empty is False
