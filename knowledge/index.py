@@ -141,6 +141,10 @@ class Bm25:
         return [int(i) for i in candidates[order[:k]]]
 
 
+# Only the start of an example's SQL is indexed (its words and the tables it
+# uses): the SQL may be 20,000 characters long, and an index of 10,000 such
+# would take minutes to build and hundreds of MB to keep.
+INDEXED_SQL_CHARS = 2000
 # Table rankers kept per index, one per list of table names seen (a schema).
 TABLE_RANKERS_KEPT = 4
 
@@ -224,6 +228,7 @@ def index_build(*, connection_id: int, token: str) -> KnowledgeIndex:
         rows.iterator(chunk_size=2000)
     ):
         asked = tokenize(question)
+        sql = sql[:INDEXED_SQL_CHARS]
         example_ids.append(pk)
         example_keys.append(hash(normalize(question)))
         doc = asked + asked + tokenize(sql) + tokenize(instructions)
