@@ -47,6 +47,11 @@ def _in_order(model: type, ids: Sequence[int]) -> list:
 
 
 def _not_excluded(index: KnowledgeIndex) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Return a filter of the evaluated set's examples, or None when none is set.
+
+    They are left out of what is returned, not out of the index: the words'
+    weights stay those of all the connection's examples.
+    """
     excluded = _excluded_questions.get()
     if not excluded:
         return None

@@ -295,3 +295,41 @@ def test_a_prefill_past_the_cap_adds_none_of_the_comments(
     assert "would add 2 descriptions" in refused.json()["detail"]
     assert added.json() == {"added": 2}
     assert SchemaNote.objects.filter(connection=connection).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_additions_at_the_same_time_cannot_both_take_the_last_place(
+    alice, make_connection, settings
+):
+    import threading
+
+    from django.db import connections
+
+    from knowledge.exceptions import KnowledgeLimitReached
+
+    settings.KNOWLEDGE_MAX_EXAMPLES = 5
+    connection = make_connection(alice, "sqlite")
+    _examples(connection, 4)
+    start = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def add(i: int) -> None:
+        try:
+            start.wait()
+            services.example_create(
+                connection=connection, question=f"Racing {i}", sql=COUNT_SQL
+            )
+            outcomes.append("added")
+        except KnowledgeLimitReached:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["added"] + ["refused"] * 5
+    assert Example.objects.filter(connection=connection).count() == 5
