@@ -90,8 +90,7 @@ def main() -> int:
             f"1c. /ask with {k['examples']:,} verified examples on the connection "
             "(the default cap), as 1a (median / p95)",
             f"/ask {k['many_median']:.1f} / {k['many_p95']:.1f} ms",
-            f"same connection with none {k['none_median']:.1f} / "
-            f"{k['none_p95']:.1f} ms",
+            f"a connection with none {k['none_median']:.1f} / {k['none_p95']:.1f} ms",
             f"+{k['added_median']:.1f} ms added (retrieval "
             f"{k['many_retrieval_median']:.1f} vs {k['none_retrieval_median']:.1f} "
             f"ms); index built once per change, {k['build_ms']:.0f} ms "
