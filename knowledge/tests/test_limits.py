@@ -333,3 +333,20 @@ def test_additions_at_the_same_time_cannot_both_take_the_last_place(
 
     assert sorted(outcomes) == ["added"] + ["refused"] * 5
     assert Example.objects.filter(connection=connection).count() == 5
+
+
+def test_the_admin_holds_an_addition_to_the_cap_too(
+    admin_client, alice, make_connection, settings
+):
+    settings.KNOWLEDGE_MAX_INSTRUCTIONS = 1
+    connection = make_connection(alice, "sqlite")
+    services.instruction_create(connection=connection, text="amt: cents")
+
+    response = admin_client.post(
+        "/admin/knowledge/instruction/add/",
+        {"connection": connection.id, "text": "dates are UTC"},
+    )
+
+    assert response.status_code == 200
+    assert "the most it may keep (1)" in response.content.decode()
+    assert list(Instruction.objects.values_list("text", flat=True)) == ["amt: cents"]
