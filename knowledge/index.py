@@ -224,19 +224,19 @@ def index_build(*, connection_id: int, token: str) -> KnowledgeIndex:
     rows = Example.objects.filter(connection_id=connection_id).values_list(
         "id", "question", "sql", "instructions"
     )
-    for position, (pk, question, sql, instructions) in enumerate(
+    for position, (pk, question, sql, note) in enumerate(
         rows.iterator(chunk_size=2000)
     ):
         asked = tokenize(question)
         sql = sql[:INDEXED_SQL_CHARS]
         example_ids.append(pk)
         example_keys.append(hash(normalize(question)))
-        doc = asked + asked + tokenize(sql) + tokenize(instructions)
+        doc = asked + asked + tokenize(sql) + tokenize(note)
         example_docs.append(doc or EMPTY_DOCUMENT)
         question_words.append(tuple(sys.intern(w) for w in asked))
         for word in set(_SQL_WORD.findall(sql.lower())):
             sql_words.setdefault(word, []).append(position)
-    instructions = list(
+    rules: list[tuple[int, str]] = list(
         Instruction.objects.filter(connection_id=connection_id).values_list(
             "id", "text"
         )
@@ -257,10 +257,8 @@ def index_build(*, connection_id: int, token: str) -> KnowledgeIndex:
         example_ids=np.array(example_ids, dtype=np.int64),
         example_keys=np.array(example_keys, dtype=np.int64),
         examples=Bm25(example_docs),
-        instruction_ids=[pk for pk, _ in instructions],
-        instructions=Bm25(
-            [tokenize(text) or EMPTY_DOCUMENT for _, text in instructions]
-        ),
+        instruction_ids=[pk for pk, _ in rules],
+        instructions=Bm25([tokenize(text) or EMPTY_DOCUMENT for _, text in rules]),
         question_words=question_words,
         sql_words={
             word: np.array(positions, dtype=np.int32)

@@ -169,7 +169,7 @@ def note_upsert(
 
     A new one must fit under the cap; replacing one adds nothing.
     """
-    target = {
+    target: dict[str, Any] = {
         "connection": connection,
         "table_name": table_name.strip(),
         "column_name": column_name.strip(),
