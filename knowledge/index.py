@@ -71,26 +71,37 @@ class Bm25:
 
     def __init__(self, corpus: Sequence[Sequence[str]]) -> None:
         self.size = len(corpus)
-        documents: dict[str, list[int]] = {}
-        frequencies: dict[str, list[int]] = {}
-        lengths = np.array([len(d) for d in corpus], dtype=np.int64)
-        for position, document in enumerate(corpus):
-            # In the order words first appear, as rank_bm25 counts them.
-            for word, count in Counter(document).items():
-                documents.setdefault(word, []).append(position)
-                frequencies.setdefault(word, []).append(count)
         self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.idf: dict[str, float] = {}
         if not self.size:
             return
+        # Word ids in the order words first appear, as rank_bm25 counts them.
+        vocabulary: dict[str, int] = {}
+        word_ids: list[int] = []
+        counts: list[int] = []
+        owners: list[int] = []
+        for position, document in enumerate(corpus):
+            counted = Counter(document)
+            word_ids.extend(
+                [vocabulary.setdefault(w, len(vocabulary)) for w in counted]
+            )
+            counts.extend(counted.values())
+            owners.extend([position] * len(counted))
+        ids = np.array(word_ids, dtype=np.int64)
+        # Grouped by word, documents in order within each word.
+        order = np.argsort(ids, kind="stable")
+        where = np.array(owners, dtype=np.int64)[order]
+        tf = np.array(counts, dtype=np.int64)[order]
+        holders = np.bincount(ids, minlength=len(vocabulary)).tolist()
+        lengths = np.array([len(d) for d in corpus], dtype=np.int64)
         average_length = int(lengths.sum()) / self.size
         # The same operations in the same order as rank_bm25: the same floats.
+        norm = self.k1 * (1 - self.b + self.b * lengths[where] / average_length)
+        term = tf * (self.k1 + 1) / (tf + norm)
         idf_sum = 0.0
         negative = []
-        for word, holders in documents.items():
-            idf = math.log(self.size - len(holders) + 0.5) - math.log(
-                len(holders) + 0.5
-            )
+        for word, held in zip(vocabulary, holders, strict=True):
+            idf = math.log(self.size - held + 0.5) - math.log(held + 0.5)
             self.idf[word] = idf
             idf_sum += idf
             if idf < 0:
@@ -98,11 +109,13 @@ class Bm25:
         floor = self.epsilon * (idf_sum / len(self.idf)) if self.idf else 0.0
         for word in negative:
             self.idf[word] = floor
-        for word, holders in documents.items():
-            where = np.array(holders, dtype=np.int64)
-            tf = np.array(frequencies[word], dtype=np.int64)
-            norm = self.k1 * (1 - self.b + self.b * lengths[where] / average_length)
-            self.postings[word] = (where, tf * (self.k1 + 1) / (tf + norm))
+        start = 0
+        for word, held in zip(vocabulary, holders, strict=True):
+            self.postings[word] = (
+                where[start : start + held],
+                term[start : start + held],
+            )
+            start += held
 
     @property
     def weight(self) -> int:
