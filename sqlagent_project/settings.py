@@ -402,6 +402,12 @@ INSTALLED_APPS += ["knowledge"]
 KNOWLEDGE_TOP_K_EXAMPLES = env.int("KNOWLEDGE_TOP_K_EXAMPLES", default=3)
 KNOWLEDGE_TOP_K_INSTRUCTIONS = env.int("KNOWLEDGE_TOP_K_INSTRUCTIONS", default=5)
 KNOWLEDGE_TOP_K_TABLES = env.int("KNOWLEDGE_TOP_K_TABLES", default=5)
+# What one connection may keep (retrieval indexes all of it; beyond: a 400),
+# and the most lines one import file may bring.
+KNOWLEDGE_MAX_EXAMPLES = env.int("KNOWLEDGE_MAX_EXAMPLES", default=10000)
+KNOWLEDGE_MAX_INSTRUCTIONS = env.int("KNOWLEDGE_MAX_INSTRUCTIONS", default=1000)
+KNOWLEDGE_MAX_DESCRIPTIONS = env.int("KNOWLEDGE_MAX_DESCRIPTIONS", default=10000)
+KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
 EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)
 # The longest reply the model may generate per call (0: no cap sent).
 LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)
