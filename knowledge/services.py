@@ -17,7 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
 from agent import sql_guard
+from agent.catalog import SchemaCatalog
 from agent.models import Turn, TurnStatus
+from agent.sql_guard.attributes import attribute_calls_check
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
@@ -96,6 +98,10 @@ def sql_run_readonly(
     except TargetDatabaseUnavailable as exc:
         raise sql_guard.QueryFailed(exc.message) from exc
     try:
+        # PostgreSQL reads `t.f` as f(t) when t has no column f: references are
+        # checked against the catalog here too, as for the model's queries.
+        catalog = SchemaCatalog(engine, connection.db_type)
+        attribute_calls_check(sql, db_type=connection.db_type, catalog=catalog)
         return sql_guard.query_run(
             engine,
             db_type=connection.db_type,
