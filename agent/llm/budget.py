@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableBinding
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from sqlagent_project import capacity
 
@@ -81,6 +81,7 @@ class BoundedChatModel(BaseChatModel):
 
     inner: BaseChatModel
     bounds_its_calls: bool = False
+    _bindings: dict[Any, tuple[list[Any], Any]] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def wrap(cls, model: BaseChatModel, *, bounds_its_calls: bool) -> BaseChatModel:
@@ -130,17 +131,37 @@ class BoundedChatModel(BaseChatModel):
     def bind_tools(
         self, tools: Sequence[dict[str, Any] | type | Callable | Any], **kwargs: Any
     ) -> Any:
-        """The inner model's tool binding, its calls still going through here."""
+        """The inner model's tool binding, its calls still going through here.
+
+        The agent binds the same tools before every call: the binding is kept
+        (with the tools, so their ids are never reused) instead of made anew.
+        """
+        try:
+            key: Any = (tuple(map(id, tools)), tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:
+            key = None
+        cached = self._bindings.get(key) if key is not None else None
+        if cached is not None:
+            return cached[1]
         bound = self.inner.bind_tools(tools, **kwargs)
         if bound is self.inner:
-            return self
-        if isinstance(bound, RunnableBinding) and bound.bound is self.inner:
-            return RunnableBinding(bound=self, kwargs=bound.kwargs, config=bound.config)
-        # Anything else would call the model around the budget: refuse it.
-        raise TypeError(
-            f"{type(self.inner).__name__}.bind_tools returned {type(bound).__name__}, "
-            "not a binding of the model itself"
-        )
+            binding: Any = self
+        elif isinstance(bound, RunnableBinding) and bound.bound is self.inner:
+            binding = RunnableBinding(
+                bound=self, kwargs=bound.kwargs, config=bound.config
+            )
+        else:
+            # Anything else would call the model around the budget: refuse it.
+            raise TypeError(
+                f"{type(self.inner).__name__}.bind_tools returned "
+                f"{type(bound).__name__}, not a binding of the model itself"
+            )
+        if key is not None:
+            if len(self._bindings) >= 16:
+                self._bindings.clear()
+            self._bindings[key] = (list(tools), binding)
+        return binding
 
     def _generate(
         self,
