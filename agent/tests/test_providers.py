@@ -4,6 +4,7 @@ errors and cut-off replies in the service's vocabulary."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from django.core.management import call_command
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -227,6 +229,10 @@ def test_an_unknown_provider_is_refused_as_not_configured(
 
     assert response.status_code == 503
     assert response.json()["code"] == "llm_not_configured"
+    assert "LLM_PROVIDER='nosuch'" in response.json()["detail"]
+    out = io.StringIO()
+    call_command("llm_status", stdout=out)
+    assert "LLM_PROVIDER='nosuch' is not a known provider" in out.getvalue()
 
 
 _REQUEST = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
