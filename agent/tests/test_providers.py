@@ -158,6 +158,28 @@ def test_a_blocking_model_of_another_provider_keeps_the_budget_and_frees_the_slo
     assert capacity._cpu_slots.get()._value == 1  # the slot handed back
 
 
+def test_a_model_handed_to_the_ask_is_bounded_too(
+    db, settings, alice, connected_session, blocking_provider
+):
+    """Tests and evaluation pass their own model: it keeps to the budget as well."""
+    from agent.engines import engine_cache
+    from agent.llm import agent_get
+    from agent.services import thread_ask
+
+    settings.LLM_PROVIDER = "openai"
+    settings.LLM_ASK_BUDGET_S = 3.0
+    session = connected_session(alice, "sqlite")
+    agent_get(engine_cache.get(session), BlockingChatModel(), None)
+
+    started = time.monotonic()
+    with pytest.raises(LLMTimeout) as raised:
+        thread_ask(user=alice, question="Anyone?", chat_model=BlockingChatModel())
+
+    assert _entered.is_set(), "the model was never called"
+    assert time.monotonic() - started < BLOCK_S / 3
+    assert "3 s" in raised.value.message
+
+
 def test_a_blocked_stream_is_stopped_at_the_budget_with_the_slot_free(
     settings, blocking_provider
 ):
