@@ -296,7 +296,9 @@ LLM_MAX_CELL_CHARS = env.int("LLM_MAX_CELL_CHARS", default=2000)
 LLM_RESULT_MAX_ROWS = env.int("LLM_RESULT_MAX_ROWS", default=50)
 LLM_RESULT_MAX_CHARS = env.int("LLM_RESULT_MAX_CHARS", default=6000)
 
-# The LLM: any OpenAI-compatible server.
+# The LLM: which provider (agent.llm.providers.PROVIDERS) builds the chat model;
+# "openai" is OpenAI or any OpenAI-compatible server.
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai")
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4.1-mini")
