@@ -136,7 +136,15 @@ def history_messages(
             messages.append(
                 HumanMessage(f"I ran this SQL myself:\n```sql\n{turn.question}\n```")
             )
-            messages.append(AIMessage(turn.answer))
+            # Its answer is the row count or the database's error, written for
+            # the user: where values are restricted either can carry one.
+            messages.append(
+                AIMessage(
+                    "(Its result was shown to the user, not to you.)"
+                    if privacy.restricts
+                    else turn.answer
+                )
+            )
             continue
         messages.append(HumanMessage(turn.question))
         sql = "\n".join(f"```sql\n{s}\n```" for s in turn.sql)
