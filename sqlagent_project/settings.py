@@ -186,7 +186,8 @@ REST_FRAMEWORK = {
     # Personal access tokens (`Bearer sqa_…`) first; other bearer values are JWTs.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.PersonalAccessTokenAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, plus the denylist a logout writes (accounts/revocation.py).
+        "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
