@@ -44,6 +44,9 @@ HEAD_GATHER_MAX = 64 * 1024
 # How long a thread waits for a new connection's first bytes before giving the
 # connection to the poller (a client sends its request right after connecting).
 FIRST_BYTES_WAIT_S = 0.1
+# The shortest time a connection waits in the poller for its request's next
+# bytes (gthread uses the keep-alive time, which may be set to 0).
+PENDING_IDLE_MIN_S = 1.0
 # A body is read into memory when it is at most this large; a larger declared
 # one is left to the application, which refuses it (413) without reading it.
 BODY_BUFFER_MAX_DEFAULT = 1024 * 1024
@@ -195,6 +198,15 @@ class DeadlineThreadWorker(gthread.ThreadWorker):
         client_sock.setblocking(True)
         conn = DeadlineConn(self.cfg, client_sock, client_addr, listener.getsockname())
         self.enqueue_req(conn)
+
+    def finish_request(self, conn: gthread.TConn, fs: Any) -> None:
+        """As gthread, but a waiting request gets at least PENDING_IDLE_MIN_S."""
+        super().finish_request(conn, fs)
+        if self.pending_conns and self.pending_conns[-1] is conn:
+            # The same wait for every pending connection keeps them in order
+            # of expiry, as murder_pending expects.
+            idle = max(float(self.cfg.keepalive), PENDING_IDLE_MIN_S)
+            conn.timeout = time.monotonic() + idle
 
     def murder_pending(self) -> None:
         """Close waiting connections idle too long, or whose head is late."""

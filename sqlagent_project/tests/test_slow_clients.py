@@ -14,7 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sqlagent_project.gunicorn_worker import body_length_hint, head_length
+from sqlagent_project.gunicorn_worker import (
+    DeadlineSocket,
+    RequestReadTimeout,
+    body_length_hint,
+    head_length,
+)
 from testsupport.serving import (
     Gunicorn,
     app_database_migrate,
@@ -47,6 +52,23 @@ def test_a_head_ends_at_its_blank_line():
 )
 def test_only_one_plain_declared_length_is_gathered_before_parsing(headers, hint):
     assert body_length_hint(b"POST / HTTP/1.1\r\n" + headers + b"\r\n\r\n") == hint
+
+
+def test_a_read_past_the_deadline_raises_and_leaves_the_socket_as_it_was():
+    server_end, client_end = socket.socketpair()
+    with server_end, client_end:
+        reader = DeadlineSocket(server_end)
+        client_end.sendall(b"GET")
+        reader.deadline = time.monotonic() + 0.3
+        assert reader.recv(10) == b"GET"
+        started = time.monotonic()
+        with pytest.raises(RequestReadTimeout):
+            reader.recv(10)  # the client sends nothing more
+        assert 0.2 < time.monotonic() - started < 2
+        assert server_end.gettimeout() is None  # still blocking, for the answer
+        reader.deadline = None
+        client_end.sendall(b"x")
+        assert reader.recv(10) == b"x"
 
 
 @pytest.fixture(scope="module")
