@@ -3,15 +3,26 @@ queue as soon as the client is gone, or at the latest when its slot comes free."
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from agent.models import Turn, TurnStatus
 from sqlagent_project import capacity
+from testsupport.fixtures import PASSWORD, connection_fields
+from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.serving import (
+    Client,
+    Gunicorn,
+    app_database_migrate,
+    database_url_derived,
+    serving_env,
+)
 
 QUESTION = {"question": "Who lives in Germany?"}
 
@@ -117,3 +128,54 @@ def test_a_stream_whose_client_goes_away_once_it_started_stops_before_the_model(
     assert b'"code": "cancelled"' in rest
     assert Turn.objects.get().status == TurnStatus.CANCELLED
     assert llm_stub.requests == []
+
+
+@pytest.mark.slow
+def test_under_gunicorn_queued_streamed_asks_of_departed_clients_never_run(
+    shop_databases, tmp_path
+):
+    # One ask slot, held by a slow plain ask; five streamed asks queue behind it
+    # and their clients hang up. None of them may reach the model afterwards.
+    with StubLLMServer(responder=keyword_responder(), delay_s=2.0) as stub:
+        env = serving_env(
+            database_url=database_url_derived("queued_gone"),
+            sqlite_dir=shop_databases["sqlite_dir"],
+            llm_base_url=stub.base_url,
+            ASK_MAX_CONCURRENT="1",
+            ASK_QUEUE_TIMEOUT_S="30",
+        )
+        app_database_migrate(env)
+        with Gunicorn(env, workers=1, threads=8, log_dir=tmp_path) as server:
+            api = Client(server.url)
+            email = f"queue-{uuid.uuid4().hex[:8]}@example.com"
+            api.register_and_login(email, PASSWORD)
+            session_id = api.connect(connection_fields("sqlite"))
+            holder = threading.Thread(target=api.post, args=("/ask", QUESTION))
+            holder.start()
+            time.sleep(0.5)  # the holder has the slot
+            for _ in range(5):
+                _stream_and_hang_up(server.port, api.token, after_s=0.5)
+            holder.join(timeout=60)
+            turns = api.get(f"/threads/{session_id}").json()["turns"]
+
+    statuses = sorted(turn["status"] for turn in turns)
+    assert statuses == ["cancelled"] * 5 + ["ok"], statuses
+    # The holder's two model calls, nobody else's.
+    assert len(stub.requests) == 2
+
+
+def _stream_and_hang_up(port: int, token: str, *, after_s: float) -> None:
+    """POST a streamed /ask, then close the connection before any answer."""
+    body = json.dumps(QUESTION).encode()
+    head = (
+        "POST /ask HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\n"
+        "Accept: text/event-stream\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head.encode() + body)
+        time.sleep(after_s)
