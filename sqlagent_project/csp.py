@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "Content-Security-Policy"
@@ -46,9 +47,20 @@ class ContentSecurityPolicyMiddleware:
         nonce = secrets.token_urlsafe(16)
         request.csp_nonce = nonce  # type: ignore[attr-defined]
         response = self.get_response(request)
-        if HEADER not in response:
-            response[HEADER] = csp_policy(nonce)
+        if HEADER in response or _debug_page(response):
+            return response
+        response[HEADER] = csp_policy(nonce)
         return response
+
+
+def _debug_page(response: HttpResponse) -> bool:
+    # With DEBUG on, Django's own error pages (technical 404 and 500) are
+    # styled and scripted inline; they never show in production.
+    return (
+        settings.DEBUG
+        and response.status_code >= 400
+        and response.get("Content-Type", "").startswith("text/html")
+    )
 
 
 def csp_nonce(request: HttpRequest) -> dict[str, str]:

@@ -80,6 +80,19 @@ def test_the_policy_allows_only_this_site_and_names_a_fresh_nonce_each_time(db):
     assert "http" not in csp_policy("n")  # no remote origin anywhere
 
 
+def test_djangos_own_debug_error_pages_keep_their_inline_styles_only_with_debug(
+    db, settings
+):
+    client = Client()
+    page_404 = client.get("/no-such-page", HTTP_ACCEPT="text/html")
+    assert "Content-Security-Policy" in page_404
+
+    settings.DEBUG = True
+    debug_404 = client.get("/no-such-page", HTTP_ACCEPT="text/html")
+    assert "Content-Security-Policy" not in debug_404
+    assert "Content-Security-Policy" in client.get("/accounts/login/")
+
+
 def test_no_page_template_inlines_a_script_or_a_style():
     from django.conf import settings
 
