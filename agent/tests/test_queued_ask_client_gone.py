@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.cancellation import CLIENT_CHECK_S
 from agent.models import Turn, TurnStatus
 from sqlagent_project import capacity
 from testsupport.fixtures import PASSWORD, connection_fields
@@ -119,8 +120,10 @@ def test_a_stream_whose_client_goes_away_once_it_started_stops_before_the_model(
     assert b"event: turn" in next(chunks)
 
     # Gone before the run starts (the next read starts it): no heartbeat has
-    # been written yet to tell, only the client's socket says so.
+    # been written yet to tell, only the client's socket says so. (A look at the
+    # socket is reused for CLIENT_CHECK_S: wait that out.)
     client.close()
+    time.sleep(CLIENT_CHECK_S + 0.1)
     rest = b"".join(chunks)
     response.close()
 
