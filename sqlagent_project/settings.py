@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A strict Content-Security-Policy with a per-request nonce (csp.py).
+    "sqlagent_project.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sqlagent_project.middleware.RequestLogMiddleware",
     "sqlagent_project.middleware.RequestBodyLimitMiddleware",
@@ -101,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sqlagent_project.csp.csp_nonce",
             ],
         },
     },
@@ -186,7 +189,8 @@ REST_FRAMEWORK = {
     # Personal access tokens (`Bearer sqa_…`) first; other bearer values are JWTs.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.PersonalAccessTokenAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, plus the denylist a logout writes (accounts/revocation.py).
+        "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
