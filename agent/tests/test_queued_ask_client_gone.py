@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -38,9 +39,9 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 @pytest.fixture
-def one_slot(settings: object) -> None:
-    settings.ASK_MAX_CONCURRENT = 1  # type: ignore[attr-defined]
-    settings.ASK_QUEUE_TIMEOUT_S = 20  # type: ignore[attr-defined]
+def one_slot(settings: Any) -> None:
+    settings.ASK_MAX_CONCURRENT = 1
+    settings.ASK_QUEUE_TIMEOUT_S = 20
 
 
 def _ask(client, server, *, streamed: bool):

@@ -157,7 +157,7 @@ class DatabaseBackend:
         its connect function (target policy and host pinning included), for
         control statements only: cancelling or terminating its own sessions.
         It never runs a user's SQL, so it is not a gate of its own."""
-        creator: Any = engine.pool._creator  # type: ignore[attr-defined]
+        creator: Any = engine.pool._creator
         return creator(None)
 
     def terminate_sql(self, session_id: int) -> str:
