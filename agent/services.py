@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import queue
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,22 +19,22 @@ from langchain_core.language_models import BaseChatModel
 from accounts.models import User
 from agent import llm
 from agent.cancellation import CancelWatch, ask_cancel_request
-from agent.engines import engine_cache
 from agent.exceptions import (
     AskCancelled,
     AskFailed,
-    NoDatabaseConnected,
     QuestionInvalid,
 )
-from agent.llm.tools import EventSink
 from agent.models import Turn, TurnStatus
 from agent.orphans import turns_fail_orphaned_now_and_then, worker_id
+from agent.querying import (
+    EventSink,
+    connected_session,
+    engine_dropped_if_session_closes,
+    session_engine_get,
+)
 from agent.selectors import turn_get_for_user
-from agent.threads import thread_prepare
-from connections.exceptions import TargetDatabaseUnavailable
-from connections.models import SessionStatus, UserSession
-from connections.services import session_get_or_create_active
-from connections.target_policy import TargetRefused
+from agent.threads import HistoryTurn, text_checked, thread_prepare
+from connections.models import UserSession
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
@@ -50,7 +48,7 @@ class _Ask:
     turn: Turn
     session: UserSession
     question: str
-    history: list[llm.HistoryTurn]
+    history: list[HistoryTurn]
     chat_model: BaseChatModel | None
 
 
@@ -243,26 +241,6 @@ class AskEvents:
             connection.close()
 
 
-def text_checked(
-    text: str | None, *, what: str, limit: int, invalid: type[ApplicationError]
-) -> str:
-    """Return `text` stripped, or raise `invalid` when it is empty or too long."""
-    text = (text or "").strip()
-    if not text:
-        raise invalid(f"The {what} is empty.")
-    if len(text) > limit:
-        raise invalid(f"The {what} is longer than {limit} characters.")
-    return text
-
-
-def connected_session(*, user: User) -> UserSession:
-    """Return the user's active session, refusing (409) when no database is on it."""
-    session = session_get_or_create_active(user=user)
-    if session.db_connection is None:
-        raise NoDatabaseConnected()
-    return session
-
-
 def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -> _Ask:
     question = text_checked(
         question,
@@ -337,12 +315,7 @@ def _ask_run(
         started = time.perf_counter()
         try:
             with slot, engine_dropped_if_session_closes(ask.session.pk):
-                try:
-                    # On a miss this connects to the user's database: a wait.
-                    with capacity.cpu_released():
-                        session_engine = engine_cache.get(ask.session)
-                except TargetRefused as exc:
-                    raise TargetDatabaseUnavailable(str(exc)) from exc
+                session_engine = session_engine_get(ask.session)
                 # No app-DB connection held while the model thinks.
                 with capacity.app_database_released():
                     outcome = llm.agent_answer(
@@ -399,17 +372,3 @@ def ask_cancel(*, user: User, turn_id: int) -> Turn:
         ask_cancel_request(turn_id=turn.pk)
         logger.info("ask cancel requested turn=%s", turn.pk)
     return turn
-
-
-@contextlib.contextmanager
-def engine_dropped_if_session_closes(session_id: uuid.UUID) -> Iterator[None]:
-    """Drop the session's cached engine after the work if the session closed
-    meanwhile: a disconnect racing an ask must not leave an engine behind."""
-    try:
-        yield
-    finally:
-        closed = not UserSession.objects.filter(
-            pk=session_id, status=SessionStatus.ACTIVE
-        ).exists()
-        if closed and engine_cache.evict(session_id):
-            logger.info("engine dropped for a session closed mid-ask %s", session_id)

@@ -23,8 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agent.cancellation import QueryCanceller
-from agent.catalog import SchemaCatalog
-from agent.context import question_context_messages
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout
 from agent.grounding import grounding_nudge
@@ -41,10 +39,11 @@ from agent.llm.conversation import (
     messages_within_context,
     outcome_from,
 )
-from agent.llm.prompt import HistoryTurn, system_prompt
+from agent.llm.prompt import HistoryTurn, question_context_messages, system_prompt
 from agent.llm.providers import LLMSettings, Provider, provider_get
-from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
+from agent.llm.tools import EventSink, ToolContext, langchain_tools
 from agent.models import TurnOutcome
+from agent.querying import catalog_get, ignore_event
 from agent.tokens import count_tokens
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
 from sqlagent_project import capacity
@@ -62,20 +61,6 @@ STREAM_ROWS = 50
 
 def _never_stop() -> bool:
     return False
-
-
-def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
-    """Return the session engine's schema catalog, creating it once."""
-    with session_engine.lock:
-        catalog = session_engine.extras.get("catalog")
-        if catalog is None:
-            catalog = SchemaCatalog(
-                session_engine.engine,
-                session_engine.db_type,
-                privacy=session_engine.privacy_policy(),
-            )
-            session_engine.extras["catalog"] = catalog
-    return catalog
 
 
 def agent_get(
@@ -145,7 +130,7 @@ def agent_answer(
     question: str,
     history: Sequence[HistoryTurn] = (),
     chat_model: BaseChatModel | None = None,
-    emit: EventSink = _ignore_event,
+    emit: EventSink = ignore_event,
     should_stop: Callable[[], bool] = _never_stop,
     stream_tokens: bool = False,
 ) -> AgentOutcome:
@@ -169,13 +154,8 @@ def agent_answer(
         model_name = getattr(chat_model, "model_name", "") or type(chat_model).__name__
         # A model handed in (tests, evaluation) keeps to the budget and slot too.
         chat_model = BoundedChatModel.wrap(chat_model, bounds_its_calls=False)
-    catalog = catalog_get(session_engine)
-    context = ToolContext(
-        engine=session_engine.engine,
-        db_type=session_engine.db_type,
-        catalog=catalog,
-        privacy=catalog.privacy,
-    )
+    context = ToolContext.of(session_engine)
+    catalog = context.catalog
     canceller = QueryCanceller(
         engine=session_engine.engine,
         db_type=session_engine.db_type,
