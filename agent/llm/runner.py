@@ -22,7 +22,7 @@ from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from agent.cancellation import QueryCanceller
+from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout
 from agent.grounding import grounding_nudge
@@ -156,17 +156,16 @@ def agent_answer(
         chat_model = BoundedChatModel.wrap(chat_model, bounds_its_calls=False)
     context = ToolContext.of(session_engine)
     catalog = context.catalog
-    canceller = QueryCanceller(
-        engine=session_engine.engine,
-        db_type=session_engine.db_type,
-        should_stop=should_stop,
-    )
-    context.emit = _checked_sink(context, emit, should_stop, canceller)
+    context.emit = _checked_sink(context, emit, should_stop)
     ai_messages: list[AIMessage] = []
     # Every reply the model gave, so a failed run still reports its token usage.
     replies = ReplyRecorder()
-    # One budget for all the model calls of this ask (errors are worded inside it).
-    with model_time_budget(settings.LLM_ASK_BUDGET_S):
+    # One budget for all the model calls of this ask (errors are worded inside
+    # it); every query of the ask, whatever tool runs it, ends on its Stop.
+    with (
+        model_time_budget(settings.LLM_ASK_BUDGET_S),
+        sql_guard.queries_stopped_by(should_stop),
+    ):
         try:
             if should_stop():
                 raise AskCancelled()
@@ -231,8 +230,6 @@ def agent_answer(
             partial = outcome_from(context, replies.messages, model_name, provider)
             error.partial = partial  # type: ignore[attr-defined]
             raise error from exc
-        finally:
-            canceller.close()
     return outcome_from(context, ai_messages, model_name, provider)
 
 
@@ -240,19 +237,13 @@ def _checked_sink(
     context: ToolContext,
     emit: EventSink,
     should_stop: Callable[[], bool],
-    canceller: QueryCanceller,
 ) -> EventSink:
-    """Return the sink the tools call: it stops the run at a tool's start, has a
-    running query cancelled on the database if the run is stopped meanwhile, and
+    """Return the sink the tools call: it stops the run at a tool's start and
     follows a finished query with the first rows of its result."""
 
     def sink(name: str, data: dict[str, Any]) -> None:
         if name == "step" and should_stop():
             raise AskCancelled()
-        if name == "step" and data.get("tool") == "run_query":
-            canceller.start()
-        elif name == "query":
-            canceller.finish()
         emit(name, data)
         result = context.last_result
         if name == "query" and data.get("error") is None and result is not None:
