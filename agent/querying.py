@@ -73,6 +73,7 @@ def target_errors(
 def session_engine_get(session: UserSession) -> SessionEngine:
     """Return the session's engine; connecting on a miss is a wait (no CPU slot)."""
     with capacity.cpu_released():
+        capacity.wait_check("session engine")
         try:
             return engine_cache.get(session)
         except TargetRefused as exc:

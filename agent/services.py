@@ -75,8 +75,7 @@ def thread_ask(
         ask = _ask_begin(user=user, question=question, chat_model=chat_model)
         watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
         try:
-            with capacity.cpu_released():
-                slot = _ask_slot_take(ask, client_gone=client_gone)
+            slot = _ask_slot_take(ask, client_gone=client_gone)
             return _ask_run(ask=ask, slot=slot, should_stop=watch)
         finally:
             watch.close()
@@ -216,14 +215,16 @@ class AskEvents:
         self._queue.put((name, data))
 
     def _work(self) -> None:
+        # This thread's entry: the run's own work takes turns in a CPU slot.
         try:
-            finished = _ask_run(
-                ask=self._ask,
-                slot=self._slot,
-                emit=self._emit,
-                should_stop=self._watch,
-                stream_tokens=True,
-            )
+            with capacity.ask_cpu_turns():
+                finished = _ask_run(
+                    ask=self._ask,
+                    slot=self._slot,
+                    emit=self._emit,
+                    should_stop=self._watch,
+                    stream_tokens=True,
+                )
         except ApplicationError as exc:
             self._queue.put(("error", exc))
         except Exception:
@@ -280,8 +281,7 @@ def _ask_slot_take(
     """
     started = time.perf_counter()
     try:
-        with capacity.app_database_released():
-            slot = capacity.ask_slot_take(give_up=client_gone)
+        slot = capacity.ask_slot_take(give_up=client_gone)
         if client_gone is not None and client_gone():
             slot.release()
             raise capacity.AskGivenUp()
@@ -308,58 +308,55 @@ def _ask_run(
     """Run the agent for a begun ask and finish its turn, answered or not.
 
     `slot` is given back as soon as the agent is done, however it ends. The
-    run takes a CPU slot (on the plain path `thread_ask` holds one already).
+    caller took the ask's CPU slot (`thread_ask`, or the stream's worker).
     """
-    with capacity.ask_cpu_turns():
-        turn = ask.turn
-        started = time.perf_counter()
-        try:
-            with slot, engine_dropped_if_session_closes(ask.session.pk):
-                session_engine = session_engine_get(ask.session)
-                # No app-DB connection held while the model thinks.
-                with capacity.app_database_released():
-                    outcome = llm.agent_answer(
-                        session_engine=session_engine,
-                        question=ask.question,
-                        history=ask.history,
-                        chat_model=ask.chat_model,
-                        **({"emit": emit} if emit is not None else {}),
-                        should_stop=should_stop,
-                        stream_tokens=stream_tokens,
-                    )
-        except ApplicationError as exc:
-            turn.finish(
-                started=started, outcome=getattr(exc, "partial", None), error=exc
+    turn = ask.turn
+    started = time.perf_counter()
+    try:
+        with slot, engine_dropped_if_session_closes(ask.session.pk):
+            session_engine = session_engine_get(ask.session)
+            # No app-DB connection held while the model thinks.
+            capacity.app_database_hand_back()
+            outcome = llm.agent_answer(
+                session_engine=session_engine,
+                question=ask.question,
+                history=ask.history,
+                chat_model=ask.chat_model,
+                **({"emit": emit} if emit is not None else {}),
+                should_stop=should_stop,
+                stream_tokens=stream_tokens,
             )
-            logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
-            raise
-        except Exception as exc:
-            busy = capacity.app_database_busy_from(exc)
-            if busy is not None:
-                # Out of app-database connections mid-ask: 503 + Retry-After, the
-                # turn stored failed if a connection frees up, else by the sweep.
-                logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
-                try:
-                    turn.finish(started=started, error=busy)
-                except DatabaseError:
-                    logger.warning("turn left for the sweep turn=%s", turn.pk)
-                raise busy from exc
-            # Not the client's fault: a bug here or in a library. A 5xx with a stable
-            # code, logged with its traceback, so alerts fire.
-            failed = AskFailed()
-            logger.exception("ask failed unexpectedly turn=%s", turn.pk)
-            turn.finish(started=started, error=failed)
-            raise failed from exc
-        turn.finish(started=started, outcome=outcome)
-        logger.info(
-            "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
-            turn.pk,
-            turn.thread_id,
-            len(turn.queries),
-            turn.llm_calls,
-            turn.duration_ms,
-        )
-        return turn
+    except ApplicationError as exc:
+        turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
+        logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
+        raise
+    except Exception as exc:
+        busy = capacity.app_database_busy_from(exc)
+        if busy is not None:
+            # Out of app-database connections mid-ask: 503 + Retry-After, the
+            # turn stored failed if a connection frees up, else by the sweep.
+            logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
+            try:
+                turn.finish(started=started, error=busy)
+            except DatabaseError:
+                logger.warning("turn left for the sweep turn=%s", turn.pk)
+            raise busy from exc
+        # Not the client's fault: a bug here or in a library. A 5xx with a stable
+        # code, logged with its traceback, so alerts fire.
+        failed = AskFailed()
+        logger.exception("ask failed unexpectedly turn=%s", turn.pk)
+        turn.finish(started=started, error=failed)
+        raise failed from exc
+    turn.finish(started=started, outcome=outcome)
+    logger.info(
+        "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
+        turn.pk,
+        turn.thread_id,
+        len(turn.queries),
+        turn.llm_calls,
+        turn.duration_ms,
+    )
+    return turn
 
 
 def ask_cancel(*, user: User, turn_id: int) -> Turn:

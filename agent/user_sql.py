@@ -20,6 +20,7 @@ from agent.querying import (
     session_engine_get,
 )
 from agent.threads import text_checked, thread_prepare
+from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,13 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     check, read-only transaction, timeout, caps), with no LLM call, and store it
     as a turn of the thread marked as user SQL, failed or not.
     """
+    # Its own Python (the guard, the privacy trace) takes turns in a CPU slot
+    # as an ask's does; its waits give the slot up where they happen.
+    with capacity.ask_cpu_turns():
+        return _sql_run(user=user, sql=sql)
+
+
+def _sql_run(*, user: User, sql: str) -> Turn:
     sql = text_checked(
         sql, what="SQL", limit=settings.SQL_MAX_LENGTH, invalid=SqlInvalid
     )

@@ -46,7 +46,6 @@ from agent.models import TurnOutcome
 from agent.querying import catalog_get, ignore_event
 from agent.tokens import count_tokens
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
-from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger("agent.llm")
@@ -169,17 +168,16 @@ def agent_answer(
         try:
             if should_stop():
                 raise AskCancelled()
-            # Both may read the user's database (its schema, on a first ask)
-            # and the app database: waits, so the ask's CPU slot goes free.
-            with capacity.cpu_released():
-                compiled, prompt = agent_get(
-                    session_engine, chat_model, config.cache_key if config else None
-                )
-                context_messages = question_context_messages(
-                    connection_id=session_engine.connection_id,
-                    question=question,
-                    catalog=catalog,
-                )
+            # Their reads of the user's database give the CPU slot up (the
+            # catalog's and the query runner's own doing).
+            compiled, prompt = agent_get(
+                session_engine, chat_model, config.cache_key if config else None
+            )
+            context_messages = question_context_messages(
+                connection_id=session_engine.connection_id,
+                question=question,
+                catalog=catalog,
+            )
             asked = [*context_messages, HumanMessage(question)]
             inputs = {
                 "messages": [

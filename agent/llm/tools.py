@@ -22,7 +22,6 @@ from agent.querying import EventSink, QueryRecord, SessionQueries, ignore_event
 
 __all__ = ["EventSink", "QueryRecord", "ToolContext", "ignore_event"]
 from agent.tokens import count_tokens, schema_token_budget
-from sqlagent_project import capacity
 
 
 @dataclass
@@ -41,8 +40,7 @@ def list_tables(context: ToolContext, search: str | None = None) -> str:
     context.emit(
         "step", {"tool": "list_tables", **({"search": search} if search else {})}
     )
-    with capacity.cpu_released():  # may read the database's table list
-        names = context.catalog.table_names()
+    names = context.catalog.table_names()
     if search:
         words = [w for w in re.split(r"[^\w]+", search.lower()) if w]
         names = [n for n in names if any(w in n.lower() for w in words)]
@@ -72,8 +70,7 @@ def describe_tables(context: ToolContext, table_names: list[str] | str) -> str:
         table_names = [n.strip() for n in table_names.split(",") if n.strip()]
     names = [str(n) for n in table_names][:50]
     context.emit("step", {"tool": "describe_tables", "table_names": names})
-    with capacity.cpu_released():  # reads the database's catalog and samples
-        described = context.catalog.describe(names)
+    described = context.catalog.describe(names)
     return described or "No table names given."
 
 

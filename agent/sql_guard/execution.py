@@ -21,6 +21,7 @@ from agent.sql_guard.statement import statement_check
 from connections import target_policy
 from connections.backends import DatabaseBackend, backend_for
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
+from sqlagent_project import capacity
 
 # One logger for the whole guard, whatever module logs.
 logger = logging.getLogger("agent.sql_guard")
@@ -249,6 +250,31 @@ def query_run(
     Stop of the ask running in this context, see `queries_stopped_by`).
     """
     stop = stop if stop is not None else stop_signal()
+    # The whole query is a wait for this process: another ask may use its
+    # CPU slot meanwhile.
+    with capacity.cpu_released():
+        capacity.wait_check("query_run")
+        return _query_run(
+            engine,
+            db_type=db_type,
+            sql=sql,
+            max_rows=max_rows,
+            timeout_s=timeout_s,
+            check=check,
+            stop=stop,
+        )
+
+
+def _query_run(
+    engine: Engine,
+    *,
+    db_type: str,
+    sql: str,
+    max_rows: int,
+    timeout_s: float,
+    check: bool,
+    stop: StopSignal | None,
+) -> QueryResult:
     started = time.perf_counter()
     backend = backend_for(db_type)
     bounds = Bounds.from_settings(max_rows=max_rows)
