@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from sqlalchemy import Engine
@@ -190,7 +190,8 @@ class SessionQueries:
     last_exposure: Exposure = NOTHING_RESTRICTED
 
     @classmethod
-    def of(cls, session_engine: SessionEngine) -> SessionQueries:
+    def of(cls, session_engine: SessionEngine) -> Self:
+        """Return the queries of a new turn on the session engine's database."""
         catalog = catalog_get(session_engine)
         return cls(
             engine=session_engine.engine,
