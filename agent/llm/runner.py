@@ -163,7 +163,9 @@ def agent_answer(
     # it); every query of the ask, whatever tool runs it, ends on its Stop.
     with (
         model_time_budget(settings.LLM_ASK_BUDGET_S),
-        sql_guard.queries_stopped_by(should_stop),
+        sql_guard.queries_stopped_by(
+            None if should_stop is _never_stop else should_stop
+        ),
     ):
         try:
             if should_stop():

@@ -245,8 +245,9 @@ STOP_POLL_S = 0.1
 
 
 @contextlib.contextmanager
-def queries_stopped_by(stop: StopSignal) -> Iterator[None]:
-    """Let every query run inside this block end as soon as `stop()` says so."""
+def queries_stopped_by(stop: StopSignal | None) -> Iterator[None]:
+    """Let every query run inside this block end as soon as `stop()` says so
+    (None: nothing stops them but their deadline)."""
     token = _stop_signal.set(stop)
     try:
         yield
