@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.services import token_create
@@ -83,6 +84,13 @@ def _mcp(alice_client: Any, alice: Any) -> None:
     assert response.json()["result"]["isError"] is False, response.json()
 
 
+def _page(alice_client: Any, alice: Any) -> None:
+    page = Client()
+    page.force_login(alice)
+    response = page.post("/", {"question": "Countries?"})
+    assert response.status_code == 302, response.content[-300:]
+
+
 def _ask_sql(alice_client: Any, alice: Any) -> None:
     response = alice_client.post(
         "/ask/sql", {"sql": "SELECT country FROM customers LIMIT 3"}, format="json"
@@ -90,7 +98,7 @@ def _ask_sql(alice_client: Any, alice: Any) -> None:
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.parametrize("path", [_plain, _stream, _mcp, _ask_sql])
+@pytest.mark.parametrize("path", [_plain, _stream, _mcp, _page, _ask_sql])
 def test_no_wait_holds_the_cpu_slot_on_any_ask_path(
     alice, alice_client, connected, llm_stub, path
 ):
