@@ -51,10 +51,9 @@ class ConnectionAdminForm(forms.ModelForm):
             return cleaned
         if not cleaned.get("privacy"):
             cleaned["privacy"] = self.instance.privacy or "rows"
+        fields: dict[str, Any] = {name: cleaned.get(name) for name in VALIDATED_FIELDS}
         try:
-            connection_validate(
-                **{name: cleaned.get(name) for name in VALIDATED_FIELDS}
-            )
+            connection_validate(**fields)
         except ConnectionInvalid as exc:
             for name, message in exc.errors.items():
                 self.add_error(name if name in self.fields else None, message)

@@ -78,10 +78,9 @@ class ConnectionInputSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)
+        fields: dict[str, Any] = {name: merged.get(name) for name in VALIDATED_FIELDS}
         try:
-            valid = connection_validate(
-                **{name: merged.get(name) for name in VALIDATED_FIELDS}
-            )
+            valid = connection_validate(**fields)
         except ConnectionInvalid as exc:
             raise serializers.ValidationError(exc.errors) from exc
         # The given values as they will be stored (the services merge the rest).
