@@ -22,10 +22,11 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope
 from sqlglot.schema import ensure_schema
 
+from connections.backends import UnknownDatabaseType, backend_for
+
 if TYPE_CHECKING:
     from agent.catalog import SchemaCatalog
 
-SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 # Views expanded into their definitions, at most this deep (views of views).
 MAX_VIEW_DEPTH = 4
 
@@ -82,7 +83,12 @@ def result_sources(
     that sqlglot could not resolve): the caller must then treat every column as
     carrying anything.
     """
-    dialect = SQLGLOT_DIALECTS.get(db_type)
+    try:
+        # The backend's lineage dialect; an unknown engine, or one whose backend
+        # names none, is not traced (None: the caller masks every column).
+        dialect = backend_for(db_type).lineage_dialect
+    except (UnknownDatabaseType, NotImplementedError):
+        return None
     try:
         parsed = sqlglot.parse_one(sql, read=dialect)
         return _trace(parsed, dialect, column_count, catalog)
