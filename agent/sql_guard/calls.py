@@ -145,9 +145,9 @@ def _tables_as_functions_check(root: exp.Expression, dialect: Dialect) -> None:
         if not function_allowed(name=name, schema=None, dialect=dialect):
             raise StatementRefused(
                 f"The table-valued function {name} is not allowed: it is not on "
-                "the list of read-only functions this agent may call. Read the "
-                "schema with sqlite_master, pragma_table_info('t'), "
-                "pragma_index_list('t') or pragma_foreign_key_list('t') instead."
+                f"the list of read-only functions this agent may call on "
+                f"{dialect.label}. Read the schema through the tables and "
+                "functions that list allows instead."
             )
 
 

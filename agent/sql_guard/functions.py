@@ -19,53 +19,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from connections.backends import backends
+
 if TYPE_CHECKING:
     from agent.sql_guard.dialect import Dialect
-
-
-def _names(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Functions known to write, lock, sleep, signal, reach files or the network, or
-# run SQL from a string. None is on an allow-list; they are named here so the
-# refusal can say why, and so SQL_EXTRA_ALLOWED_FUNCTIONS cannot let them in.
-SIDE_EFFECT_FUNCTIONS = _names("""
-    pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write
-    pg_file_rename pg_file_unlink pg_file_sync pg_logdir_ls loread lowrite
-    query_to_xml query_to_xmlschema query_to_xml_and_xmlschema cursor_to_xml
-    cursor_to_xmlschema table_to_xml table_to_xmlschema table_to_xml_and_xmlschema
-    schema_to_xml schema_to_xmlschema schema_to_xml_and_xmlschema database_to_xml
-    database_to_xmlschema database_to_xml_and_xmlschema ts_stat ts_rewrite
-    pg_terminate_backend pg_cancel_backend pg_signal_backend pg_reload_conf
-    pg_rotate_logfile pg_log_backend_memory_contexts pg_promote pg_switch_wal
-    pg_create_restore_point pg_start_backup pg_stop_backup pg_backup_start
-    pg_backup_stop pg_import_system_collations pg_notify pg_export_snapshot
-    pg_replication_slot_advance pg_drop_replication_slot pg_wal_replay_pause
-    pg_wal_replay_resume pg_logical_emit_message set_config setseed
-    txid_current pg_current_xact_id nextval setval lastval currval
-    load_file sleep benchmark get_lock release_lock release_all_locks
-    is_free_lock is_used_lock master_pos_wait source_pos_wait master_gtid_wait
-    wait_for_executed_gtid_set wait_until_sql_thread_after_gtids sys_exec
-    sys_eval load_extension readfile writefile edit fts3_tokenizer lsdir fsdir
-""")
-SIDE_EFFECT_PREFIXES = (
-    "lo_",
-    "dblink",
-    "postgres_fdw",
-    "pg_advisory_",
-    "pg_try_advisory_",
-    "pg_sleep",
-    "pg_read_",
-    "pg_ls_",
-    "pg_file_",
-    "pg_stat_reset",
-    "pg_stat_statements_reset",
-    "pg_create_",
-    "pg_logical_slot_",
-    "pg_replication_origin_",
-    "txid_",
-)
 
 
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -77,8 +34,15 @@ def ascii_lower(name: str) -> str:
 
 
 def function_has_side_effects(name: str) -> bool:
-    """Tell whether `name` (lower case, unqualified) is a known side-effect function."""
-    return name in SIDE_EFFECT_FUNCTIONS or name.startswith(SIDE_EFFECT_PREFIXES)
+    """Tell whether `name` (lower case, unqualified) is a known side-effect function
+    of any registered engine (each backend's `side_effect_functions`): refused
+    everywhere, as a name that is dangerous on one server is on no allow-list."""
+    for backend in backends():
+        if name in backend.side_effect_functions or name.startswith(
+            backend.side_effect_prefixes
+        ):
+            return True
+    return False
 
 
 def _extra_allowed() -> frozenset[str]:

@@ -16,7 +16,6 @@ choices from here, and the backends may import the models.
 from __future__ import annotations
 
 import functools
-import logging
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -28,8 +27,6 @@ from connections.backends.base import (
     PrivilegeFinding,
     hooks_missing,
 )
-
-logger = logging.getLogger(__name__)
 
 
 class UnknownDatabaseType(LookupError):
@@ -83,9 +80,9 @@ def backends() -> list[DatabaseBackend]:
     for db_type in registered():
         try:
             found.append(backend_for(db_type))
-        except UnknownDatabaseType as exc:
-            # `manage.py check` reports it as an error; here it is not offered.
-            logger.error("%s", exc)
+        except UnknownDatabaseType:
+            # Not offered; `manage.py check` (connections/checks.py) reports it.
+            continue
     return found
 
 

@@ -141,6 +141,18 @@ class DatabaseBackend:
         raise self._missing("builtin_schemas")
 
     @property
+    def side_effect_functions(self) -> frozenset[str]:
+        """Return built-ins known to write, lock, sleep, signal, reach files or the
+        network, or run SQL from a string. Refused on every engine, named so the
+        refusal says why and SQL_EXTRA_ALLOWED_FUNCTIONS cannot let them in."""
+        raise self._missing("side_effect_functions")
+
+    @property
+    def side_effect_prefixes(self) -> tuple[str, ...]:
+        """Return name prefixes of such functions (`pg_advisory_`, `lo_`, ...)."""
+        raise self._missing("side_effect_prefixes")
+
+    @property
     def syntax_words_before_paren(self) -> frozenset[str]:
         """Return the unquoted words that come before "(" as syntax, not a call."""
         raise self._missing("syntax_words_before_paren")

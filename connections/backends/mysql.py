@@ -164,6 +164,13 @@ class MySQLBackend(DatabaseBackend):
         strings_may_name=True,  # with ANSI_QUOTES "name" is a name
     )
     read_only_functions = STANDARD_FUNCTIONS | _FUNCTIONS
+    side_effect_functions = names("""
+        load_file sleep benchmark get_lock release_lock release_all_locks
+        is_free_lock is_used_lock master_pos_wait source_pos_wait master_gtid_wait
+        wait_for_executed_gtid_set wait_until_sql_thread_after_gtids sys_exec
+        sys_eval
+    """)
+    side_effect_prefixes: tuple[str, ...] = ()
     # A database prefix names a user-defined function.
     builtin_schemas: frozenset[str] = frozenset()
     syntax_words_before_paren = STANDARD_SYNTAX_WORDS | names(

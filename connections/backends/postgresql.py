@@ -188,6 +188,39 @@ class PostgreSQLBackend(DatabaseBackend):
         attribute_calls=True,
     )
     read_only_functions = STANDARD_FUNCTIONS | _FUNCTIONS
+    side_effect_functions = names("""
+        pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file pg_file_write
+        pg_file_rename pg_file_unlink pg_file_sync pg_logdir_ls loread lowrite
+        query_to_xml query_to_xmlschema query_to_xml_and_xmlschema cursor_to_xml
+        cursor_to_xmlschema table_to_xml table_to_xmlschema
+        table_to_xml_and_xmlschema schema_to_xml schema_to_xmlschema
+        schema_to_xml_and_xmlschema database_to_xml database_to_xmlschema
+        database_to_xml_and_xmlschema ts_stat ts_rewrite pg_terminate_backend
+        pg_cancel_backend pg_signal_backend pg_reload_conf pg_rotate_logfile
+        pg_log_backend_memory_contexts pg_promote pg_switch_wal
+        pg_create_restore_point pg_start_backup pg_stop_backup pg_backup_start
+        pg_backup_stop pg_import_system_collations pg_notify pg_export_snapshot
+        pg_replication_slot_advance pg_drop_replication_slot pg_wal_replay_pause
+        pg_wal_replay_resume pg_logical_emit_message set_config setseed
+        txid_current pg_current_xact_id nextval setval lastval currval
+    """)
+    side_effect_prefixes = (
+        "lo_",
+        "dblink",
+        "postgres_fdw",
+        "pg_advisory_",
+        "pg_try_advisory_",
+        "pg_sleep",
+        "pg_read_",
+        "pg_ls_",
+        "pg_file_",
+        "pg_stat_reset",
+        "pg_stat_statements_reset",
+        "pg_create_",
+        "pg_logical_slot_",
+        "pg_replication_origin_",
+        "txid_",
+    )
     # Also where an unqualified name that is not the user's own is found.
     builtin_schemas = frozenset({"pg_catalog"})
     syntax_words_before_paren = STANDARD_SYNTAX_WORDS | names(

@@ -271,6 +271,10 @@ class SQLiteBackend(DatabaseBackend):
         strings_may_name=True,  # SQLite may read a 'string' as a name
     )
     read_only_functions = STANDARD_FUNCTIONS | _FUNCTIONS
+    side_effect_functions = names("""
+        load_extension readfile writefile edit fts3_tokenizer lsdir fsdir
+    """)
+    side_effect_prefixes: tuple[str, ...] = ()
     builtin_schemas: frozenset[str] = frozenset()
     syntax_words_before_paren = STANDARD_SYNTAX_WORDS | names("glob regexp match")
     assigns_with_colon_equals = False
