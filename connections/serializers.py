@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 
@@ -79,7 +79,8 @@ class ConnectionInputSerializer(serializers.Serializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["db_type"].choices = db_type_choices()
+        db_type = cast(serializers.ChoiceField, self.fields["db_type"])
+        db_type.choices = db_type_choices()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)

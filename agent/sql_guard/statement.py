@@ -234,10 +234,10 @@ def _tokens_agree(tokens: list[Any], lexed: Lexed) -> None:
         if token.comments:
             raise _disagreement()
         if token.token_type in _LITERAL_TOKENS:
-            literal = spans.get((token.start, token.end))
-            if literal is None:
+            found = spans.get((token.start, token.end))
+            if found is None:
                 raise _disagreement()
-            matched.add(literal)
+            matched.add(found)
         for k in range(token.start, token.end + 1):
             covered[k] = True
     if len(matched) != len(lexed.literals):
