@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +158,32 @@ def test_mysql_connects_to_the_checked_address_by_default():
 
 def test_mysql_verify_identity_keeps_the_host_name_for_the_certificate_check():
     assert _connect_params({"ssl_mode": "VERIFY_IDENTITY"})["host"] == "localhost"
+
+
+# Where an engine's name may still be written outside its backend, and why.
+ENGINE_NAME_ALLOWED = {
+    "sqlagent_project/settings.py": "the DATABASE_BACKENDS registration lines",
+    "agent/management/commands/seed_demo.py": "the demo is a SQLite file",
+    "sqlagent_project/capacity.py": "the app's own database, not a target",
+}
+ENGINE_NAME = re.compile(r"""["'](?:postgresql|postgres|mysql|sqlite)["']|DbType\.""")
+
+
+def test_no_engine_is_named_outside_its_backend():
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.html")]):
+        relative = path.relative_to(root).as_posix()
+        parts = relative.split("/")
+        if (
+            parts[0] in {".venv", "testsupport", "bench"}
+            or "tests" in parts
+            or "migrations" in parts
+            or relative.startswith("connections/backends/")
+            or relative in ENGINE_NAME_ALLOWED
+        ):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if ENGINE_NAME.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []
