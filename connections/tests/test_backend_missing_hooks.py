@@ -1,11 +1,12 @@
 """A backend registered with a hook missing is refused on every path that needs it.
 
 Each case registers, by dotted path in DATABASE_BACKENDS, the SQLite backend
-with one hook taken away (no dialect, no function allow-list, no lineage
-dialect, no default port, ...), and goes down every path that asks a backend:
-the statement check, PostgreSQL-style attribute checks, column lineage and
-privacy masking, evaluation, the target policy, saving a connection, checking
-and connecting it, building its engine and running a query. Each refuses with
+with one hook taken away (each of them in turn: no dialect, no function
+allow-list, no lineage dialect, no default port, ...), and goes down every
+path that asks a backend: the statement check, PostgreSQL-style attribute
+checks, column lineage and privacy masking, evaluation, the target policy,
+saving a connection, checking and connecting it, building its engine and
+running a query. Each refuses with
 its own error (never a 500, never another engine's rules, never running SQL).
 The same backend with nothing missing passes every one of them, so the
 refusals are the missing hook's doing.
@@ -34,6 +35,7 @@ from connections.backends import (
     backend_for,
     db_type_choices,
 )
+from connections.backends.base import hooks_missing
 from connections.backends.sqlite import SQLiteBackend
 from connections.checks import backends_check
 from connections.engines import connection_check, engine_create
@@ -44,26 +46,8 @@ from connections.validation import ConnectionInvalid, connection_validate
 from knowledge.evaluation import orders_at_top_level
 from testsupport.fixtures import SQLITE_FILE
 
-# The hooks the paths below read; each case leaves exactly one out.
-HOOKS = [
-    "sqlglot_dialect",
-    "lexer_rules",
-    "identifier_rules",
-    "read_only_functions",
-    "builtin_schemas",
-    "syntax_words_before_paren",
-    "assigns_with_colon_equals",
-    "values_statement_checkable",
-    "reads_table_as_function",
-    "lineage_dialect",
-    "default_port",
-    "is_file",
-    "django_vendor",
-    "allowed_options",
-    "version_sql",
-    "begin_read_only",
-    "engine_create_ungated",
-]
+# Every hook the base class declares; each case leaves exactly one out.
+HOOKS = hooks_missing(DatabaseBackend())
 
 
 class CompleteHalf(SQLiteBackend):
