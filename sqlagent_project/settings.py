@@ -249,6 +249,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 # TARGET DATABASES
+# The engines a connection may use: database type (stored on each connection) →
+# its `DatabaseBackend` class (connections/backends/). Adding an engine is one
+# backend module and one line here; a backend that leaves a hook out is refused.
+DATABASE_BACKENDS = {
+    "postgresql": "connections.backends.postgresql.PostgreSQLBackend",
+    "mysql": "connections.backends.mysql.MySQLBackend",
+    "sqlite": "connections.backends.sqlite.SQLiteBackend",
+}
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
 # point at. Names are resolved and checked again at every connect.
 TARGET_HOSTS_ALLOW = env.list("TARGET_HOSTS_ALLOW", default=[])
