@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import serializers as s
+from accounts.authentication import presented_access_jti
 from accounts.models import TokenScope
 from accounts.selectors import token_get_for_user, token_list_for_user
 from accounts.services import (
@@ -84,8 +85,12 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = s.LogoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        refresh_token_revoke(refresh=serializer.validated_data["refresh"])
-        return Response({"message": "Logged out: the refresh token is revoked."})
+        refresh_token_revoke(
+            refresh=serializer.validated_data["refresh"],
+            access_jti=presented_access_jti(request),
+        )
+        message = "Logged out: the refresh and access tokens are revoked."
+        return Response({"message": message})
 
 
 class MeApi(APIView):

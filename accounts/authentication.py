@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken, Token
 
 from accounts.models import PersonalAccessToken, User
+from accounts.revocation import access_revoked
 from accounts.services import token_touch
 from accounts.tokens import TOKEN_PREFIX, token_matches, token_prefix_of
 from sqlagent_project import logcontext
@@ -81,6 +87,34 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+class RevocableJWTAuthentication(JWTAuthentication):
+    """simplejwt's JWT check, plus the denylist a logout writes (one cache read)."""
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = super().get_validated_token(raw_token)
+        if access_revoked(token.payload):
+            raise exceptions.AuthenticationFailed(
+                detail="The access token has been revoked (logged out).",
+                code="token_revoked",
+            )
+        return token
+
+
+def presented_access_jti(request: Request) -> str:
+    """Return the id of a valid access JWT in the request's header, else ""."""
+    authenticator = JWTAuthentication()
+    header = authenticator.get_header(request)
+    raw = authenticator.get_raw_token(header) if header is not None else None
+    if raw is None:
+        return ""
+    try:
+        token = AccessToken(raw)
+    except TokenError:
+        return ""
+    jti = token.get(api_settings.JTI_CLAIM)
+    return jti if isinstance(jti, str) else ""
+
+
 class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
     """Document `Bearer sqa_…` on the operations a token may call."""
 
@@ -97,3 +131,9 @@ class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list] | None:
         scopes = getattr(auto_schema.view, "token_scopes", {})
         return {self.name: []} if auto_schema.method in scopes else None
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """Document the revocable JWT check as simplejwt's own (`jwtAuth`)."""
+
+    target_class = RevocableJWTAuthentication

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from accounts.models import PersonalAccessToken, TokenScope, User
+from accounts.revocation import SESSION_CLAIM, session_id_new
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -46,6 +47,15 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 class LoginSerializer(TokenObtainPairSerializer):
     """Email and password in; an access and a refresh token out."""
+
+    @classmethod
+    def get_token(cls, user: Any) -> Any:
+        # The login's session id travels in every access and refresh token of
+        # this login (simplejwt copies it on refresh and rotation): a logout
+        # revokes them all (accounts/revocation.py).
+        token = super().get_token(user)
+        token[SESSION_CLAIM] = session_id_new()
+        return token
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs[self.username_field] = attrs[self.username_field].strip().lower()

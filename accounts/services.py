@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import tokens
 from accounts.exceptions import InvalidRefreshToken, TokenExpiryInvalid
 from accounts.models import PersonalAccessToken, TokenScope, User
+from accounts.revocation import SESSION_CLAIM, access_session_revoke
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +29,22 @@ def user_register(*, email: str, password: str, name: str = "") -> User:
     return User.objects.create_user(email=email, password=password, name=name)
 
 
-def refresh_token_revoke(*, refresh: str) -> None:
-    """Blacklist a refresh token so it can never mint access tokens again."""
+def refresh_token_revoke(*, refresh: str, access_jti: str = "") -> None:
+    """Log out: blacklist the refresh token, and revoke its session's access tokens.
+
+    `access_jti` names an access token sent with the logout (one minted before
+    sessions were named carries no session id).
+    """
     try:
-        RefreshToken(refresh).blacklist()
+        token = RefreshToken(refresh)
+        token.blacklist()
     except TokenError as exc:
         raise InvalidRefreshToken() from exc
+    session_id = token.get(SESSION_CLAIM)
+    access_session_revoke(
+        session_id=session_id if isinstance(session_id, str) else None,
+        access_jti=access_jti,
+    )
 
 
 @dataclass(frozen=True)

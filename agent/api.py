@@ -171,7 +171,11 @@ class AskApi(APIView):
         serializer.is_valid(raise_exception=True)
         question = serializer.validated_data["question"]
         if isinstance(request.accepted_renderer, EventStreamRenderer):
-            ask = thread_ask_stream(user=request.user, question=question)
+            ask = thread_ask_stream(
+                user=request.user,
+                question=question,
+                client_gone=ClientWatch(request.META),
+            )
             response = StreamingHttpResponse(
                 _EventStream(ask.events), content_type="text/event-stream"
             )

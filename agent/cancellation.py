@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import connection
 from sqlalchemy import Engine, event
 
+from agent.sql_guard.deadline import expire_now
 from connections.backends import backend_for
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,12 @@ class QueryCanceller:
             while not done.wait(self.poll_s):
                 if not self.should_stop():
                     continue
+                # A guarded query's deadline is brought forward: cancelled now
+                # and, if the server ignores that, ended for certain after
+                # QUERY_TIMEOUT_GRACE_S (connection closed, session terminated).
+                if expire_now(ident):
+                    logger.info("query cancelled on the database (ask stopped)")
+                    return
                 pooled = _statements.get(ident)
                 if pooled is not None and not done.is_set():
                     backend_for(self.db_type).cancel(self.engine, pooled)

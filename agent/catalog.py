@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.tokens import count_tokens
@@ -28,6 +29,17 @@ SAMPLE_VALUE_CHARS = 40
 MIN_TOKENS_PER_TABLE = 40
 # A table list this short is always sent whole, whatever the budget.
 LIST_MIN_TOKENS = 200
+
+
+# `CREATE [OR REPLACE] [TEMP] [ALGORITHM=… DEFINER=… SQL SECURITY …] VIEW name
+# [(columns)] AS select`: the name quoted or not. What does not match stays a
+# CREATE, which the lineage cannot read: the view stays opaque (fail closed).
+_CREATE_VIEW = re.compile(
+    r"\s*create\b(?:`[^`]*`|[^`])*?\bview\s+"
+    r"(?:`[^`]*`|\"[^\"]*\"|\[[^\]]*\]|[\w$.]+)"
+    r"(?:\s*\([^)]*\))?\s+as\s+(.*)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -96,12 +108,22 @@ class SchemaCatalog:
         if cached is not None:
             return cached
         columns = {
-            column["name"]: str(column["type"])
-            for column in self.inspector.get_columns(name)
+            column["name"]: str(column["type"]) for column in self._columns_read(name)
         }
         with self._lock:
             self._columns[name] = columns
         return columns
+
+    def _columns_read(self, name: str) -> list[Any]:
+        """Return a table's reflected columns; none for a view this role may not
+        describe (MySQL/MariaDB want SHOW VIEW), which then stays opaque to
+        lineage (fail closed) instead of failing the whole ask."""
+        try:
+            return list(self.inspector.get_columns(name))
+        except SQLAlchemyError:
+            if not self.is_view(name):
+                raise
+            return []
 
     def view_definition(self, name: str) -> str | None:
         """Return a view's SELECT, or None when the database does not tell."""
@@ -113,12 +135,9 @@ class SchemaCatalog:
         except Exception:  # any failure: the view stays opaque
             text = None
         if text:
-            # PostgreSQL and MySQL give the SELECT; SQLite the CREATE VIEW.
-            match = re.match(
-                r"\s*create\s+(?:temp\w*\s+)?view\s+.+?\s+as\s+(.*)",
-                text,
-                re.IGNORECASE | re.DOTALL,
-            )
+            # PostgreSQL gives the SELECT; SQLite the CREATE VIEW; MySQL and
+            # MariaDB the CREATE with its ALGORITHM, DEFINER and SQL SECURITY.
+            match = _CREATE_VIEW.match(text)
             text = (match.group(1) if match else text).strip().rstrip(";")
         with self._lock:
             self._view_sql[name] = text or None
@@ -207,7 +226,15 @@ class SchemaCatalog:
         if cached is not None:
             return cached
         inspector = self.inspector
-        columns = inspector.get_columns(name)
+        columns = self._columns_read(name)
+        if not columns and self.is_view(name):
+            description = (
+                f"View {name}: its columns cannot be read with this database role "
+                "(MySQL/MariaDB need SHOW VIEW on the database)."
+            )
+            with self._lock:
+                self._descriptions[name] = description
+            return description
         primary_key = set(
             inspector.get_pk_constraint(name).get("constrained_columns") or []
         )
@@ -241,15 +268,21 @@ class SchemaCatalog:
         names = [c["name"] for c in columns]
         if self.privacy is None:
             return names
-        return [n for n in names if self.privacy.samples_allowed(table, n)]
+        # A view's columns are judged by what they are traced to, not by name.
+        return self.privacy.columns_sampled(
+            table, names, catalog=self, select_sql=self._select_sql(table, names)
+        )
+
+    def _select_sql(self, table: str, columns: list[str]) -> str:
+        preparer = self.engine.dialect.identifier_preparer
+        selected = ", ".join(preparer.quote(c) for c in columns)
+        return f"SELECT {selected} FROM {preparer.quote(table)}"  # noqa: S608
 
     def _samples(self, table: str, columns: list[str]) -> dict[str, list[str]]:
         if not columns:
             return {}
-        preparer = self.engine.dialect.identifier_preparer
         # Only the columns that may be described are read at all.
-        selected = ", ".join(preparer.quote(c) for c in columns)
-        sql = f"SELECT {selected} FROM {preparer.quote(table)} LIMIT {SAMPLE_ROWS}"  # noqa: S608
+        sql = f"{self._select_sql(table, columns)} LIMIT {SAMPLE_ROWS}"
         try:
             result = sql_guard.query_run(
                 self.engine,

@@ -22,25 +22,15 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope
 from sqlglot.schema import ensure_schema
 
+from agent.query_reads import UNKNOWN, QueryReads, Source
+from connections.backends import UnknownDatabaseType, backend_for
+
 if TYPE_CHECKING:
     from agent.catalog import SchemaCatalog
 
-SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 # Views expanded into their definitions, at most this deep (views of views).
 MAX_VIEW_DEPTH = 4
 
-
-@dataclass(frozen=True)
-class Source:
-    """A table column a result column reads, as the catalog spells it."""
-
-    table: str
-    column: str
-
-
-# A value of unknown origin: an unknown table, a view that cannot be read, a
-# whole-row reference, a function that runs SQL held in a string, ...
-UNKNOWN = Source("?", "?")
 
 # Functions that read tables named in a string argument (PostgreSQL's
 # query_to_xml('SELECT …'), table_to_xml('customers', …), dblink): what they
@@ -72,17 +62,42 @@ _CONSTANT_NODES: tuple[type[exp.Expr], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Traced:
+    """What a query's result is made of, as table columns.
+
+    `columns`: per output column, every column its values are computed from.
+    `count`: the columns that decide which rows come back and how many (FROM's
+    table functions, JOIN, WHERE, GROUP BY, HAVING, DISTINCT, LIMIT, and the
+    same inside derived tables and CTEs). `rows`: those and ORDER BY's.
+    `reads`: every column the query reads anywhere. `stored`: the output
+    columns whose values are stored values as stored, not computed from them.
+    """
+
+    columns: list[frozenset[Source]]
+    count: frozenset[Source]
+    rows: frozenset[Source]
+    reads: frozenset[Source]
+    stored: frozenset[int] = frozenset()
+
+
 def result_sources(
-    *, sql: str, db_type: str, column_count: int, catalog: SchemaCatalog
-) -> list[frozenset[Source]] | None:
-    """Return, per result column, the table columns its values come from.
+    *, sql: str, db_type: str, column_count: int | None, catalog: SchemaCatalog
+) -> Traced | None:
+    """Return the table columns the query's result is made of.
 
     None when the query cannot be traced (unparsable, a different number of
     output columns than the database returned, an opaque function, a reference
     that sqlglot could not resolve): the caller must then treat every column as
-    carrying anything.
+    carrying anything. `column_count` None skips the count check (errors, where
+    no result came back).
     """
-    dialect = SQLGLOT_DIALECTS.get(db_type)
+    try:
+        # The backend's lineage dialect; an unknown engine, or one whose backend
+        # names none, is not traced (None: the caller masks every column).
+        dialect = backend_for(db_type).lineage_dialect
+    except (UnknownDatabaseType, NotImplementedError):
+        return None
     try:
         parsed = sqlglot.parse_one(sql, read=dialect)
         return _trace(parsed, dialect, column_count, catalog)
@@ -91,8 +106,11 @@ def result_sources(
 
 
 def _trace(
-    parsed: exp.Expr, dialect: str | None, column_count: int, catalog: SchemaCatalog
-) -> list[frozenset[Source]] | None:
+    parsed: exp.Expr,
+    dialect: str | None,
+    column_count: int | None,
+    catalog: SchemaCatalog,
+) -> Traced | None:
     if not isinstance(parsed, exp.Query):
         return None
     if _has_opaque_function(parsed):
@@ -116,21 +134,43 @@ def _trace(
     if not isinstance(qualified, exp.Query):
         return None
     selects = qualified.selects
-    if len(selects) != column_count:
+    if column_count is not None and len(selects) != column_count:
         return None
     scope = build_scope(qualified)
     if scope is None:
         return None
+    reads = QueryReads(
+        scope, lambda table, column: _table_source(table, column, catalog, opaque)
+    )
     ensured = ensure_schema(schema, dialect=dialect)
     sources: list[frozenset[Source]] = []
-    for index, select in enumerate(selects):
-        if isinstance(select.unalias(), exp.Count):
-            # A count is a number of rows, never one of the values counted.
-            sources.append(frozenset())
-            continue
+    for index in range(len(selects)):
+        # sqlglot's lineage, and every column the expression reads besides
+        # (a scalar subquery's WHERE, a derived column's filters).
         node = to_node(index, scope, dialect, schema=ensured, trim_selects=False)
-        sources.append(_leaf_sources(node, catalog, opaque))
-    return sources
+        sources.append(_leaf_sources(node, catalog, opaque) | reads.output(index))
+    return Traced(
+        columns=sources,
+        count=reads.rows(with_order=False),
+        rows=reads.rows(with_order=True),
+        reads=reads.everything(),
+        stored=frozenset(i for i in range(len(selects)) if reads.passes_through(i)),
+    )
+
+
+def _table_source(
+    table: exp.Table, column: str, catalog: SchemaCatalog, opaque: set[str]
+) -> Source:
+    """Return a base table's column as the catalog spells it, or UNKNOWN."""
+    if table.db and table.db.lower() != catalog.default_schema_name.lower():
+        return UNKNOWN
+    name = catalog.table_resolve(table.name)
+    if name is None or name.lower() in opaque:
+        return UNKNOWN
+    for known in catalog.column_types(name):
+        if known.lower() == column.lower():
+            return Source(name, known)
+    return UNKNOWN
 
 
 def _is_count(tree: exp.Expr) -> bool:

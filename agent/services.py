@@ -78,7 +78,7 @@ def thread_ask(
         watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
         try:
             with capacity.cpu_released():
-                slot = _ask_slot_take(ask)
+                slot = _ask_slot_take(ask, client_gone=client_gone)
             return _ask_run(ask=ask, slot=slot, should_stop=watch)
         finally:
             watch.close()
@@ -96,7 +96,11 @@ class AskStream:
 
 
 def thread_ask_stream(
-    *, user: User, question: str, chat_model: BaseChatModel | None = None
+    *,
+    user: User,
+    question: str,
+    chat_model: BaseChatModel | None = None,
+    client_gone: Callable[[], bool] | None = None,
 ) -> AskStream:
     """Start answering `question` and return its events as they happen.
 
@@ -104,15 +108,17 @@ def thread_ask_stream(
     free ask slot) runs here, before the first event, so it is still an
     ordinary error; a full ask pool stores the turn as failed, as without a
     stream. The slot taken here goes to the run's worker thread (see
-    AskEvents).
+    AskEvents). A client that goes away (`client_gone`) while the ask waits
+    for its slot, or while it runs, stops it (stored as cancelled).
     """
     ask = _ask_begin(user=user, question=question, chat_model=chat_model)
-    slot = _ask_slot_take(ask)
+    slot = _ask_slot_take(ask, client_gone=client_gone)
     # Carries the request's log fields (user, session) into the worker thread.
     log_context = contextvars.copy_context()
-    return AskStream(
-        turn=ask.turn, events=AskEvents(ask=ask, slot=slot, log_context=log_context)
+    events = AskEvents(
+        ask=ask, slot=slot, log_context=log_context, client_gone=client_gone
     )
+    return AskStream(turn=ask.turn, events=events)
 
 
 class AskEvents:
@@ -131,12 +137,17 @@ class AskEvents:
     """
 
     def __init__(
-        self, *, ask: _Ask, slot: capacity.AskSlot, log_context: contextvars.Context
+        self,
+        *,
+        ask: _Ask,
+        slot: capacity.AskSlot,
+        log_context: contextvars.Context,
+        client_gone: Callable[[], bool] | None = None,
     ) -> None:
         self._ask = ask
         self._slot = slot
         self._log_context = log_context
-        self._watch = CancelWatch(ask.turn.pk)
+        self._watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._worker_started = False
         self._closed = False
@@ -279,18 +290,33 @@ def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -
     )
 
 
-def _ask_slot_take(ask: _Ask) -> capacity.AskSlot:
+def _ask_slot_take(
+    ask: _Ask, *, client_gone: Callable[[], bool] | None = None
+) -> capacity.AskSlot:
     """Take an ask slot for a begun ask, holding no app-database connection while
     waiting for one; when none frees up, store the turn as failed and raise
-    AskPoolFull (503 + Retry-After)."""
+    AskPoolFull (503 + Retry-After).
+
+    A queued ask whose client went away (while waiting, or by the time the slot
+    is free) never starts: its turn is stored as cancelled (AskCancelled).
+    """
     started = time.perf_counter()
     try:
         with capacity.app_database_released():
-            return capacity.ask_slot_take()
+            slot = capacity.ask_slot_take(give_up=client_gone)
+        if client_gone is not None and client_gone():
+            slot.release()
+            raise capacity.AskGivenUp()
     except capacity.AskPoolFull as exc:
         ask.turn.finish(started=started, error=exc)
         logger.info("ask failed turn=%s code=%s", ask.turn.pk, exc.code)
         raise
+    except capacity.AskGivenUp as exc:
+        cancelled = AskCancelled()
+        ask.turn.finish(started=started, error=cancelled)
+        logger.info("ask client went away while queued turn=%s", ask.turn.pk)
+        raise cancelled from exc
+    return slot
 
 
 def _ask_run(

@@ -71,7 +71,9 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
             except sql_guard.QueryFailed as exc:
                 if exc.timed_out:
                     raise SqlTimedOut(exc.message) from exc
-                raise SqlFailed(exc.message) from exc
+                # The database's text may quote a value the user may not see.
+                shown = context.policy.error_for_user(exc, context.exposure(sql))
+                raise SqlFailed(shown) from exc
     except ApplicationError as exc:
         ran = context.queries if context is not None else []
         partial = TurnOutcome(queries=[q.as_dict() for q in ran])

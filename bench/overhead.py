@@ -117,11 +117,12 @@ class InstantChatModel(BaseChatModel):
 def _instant_model_in_process() -> Iterator[None]:
     from agent.engines import engine_cache
     from agent.llm import runner
+    from agent.llm.budget import BoundedChatModel
 
     original = runner.chat_model_cached
     # One model for the process, as chat_model_cached gives: the compiled agent
     # is kept per model, and a new model per ask would compile one per ask.
-    model = InstantChatModel()
+    model = BoundedChatModel.wrap(InstantChatModel(), bounds_its_calls=True)
     runner.chat_model_cached = lambda config: model
     engine_cache.close_all()
     try:

@@ -40,7 +40,7 @@ def main() -> int:
     _step("migrating the bench app database")
     env = django_setup(sqlite_dir=sqlite_dir, llm_base_url=stub.base_url)
 
-    from bench import memory, overhead, prompt_cost, schemas, throughput
+    from bench import knowledge_cost, memory, overhead, prompt_cost, schemas, throughput
 
     rows: list[tuple[str, str, str, str, str, str]] = []
 
@@ -80,6 +80,23 @@ def main() -> int:
             f"+{o['added_median']:.1f} / +{o['added_p95']:.1f} ms added",
             "(reported; see the breakdown)",
             "—",
+        )
+    )
+
+    _step("1c /ask with 10,000 verified examples")
+    k = knowledge_cost.measure(sqlite_dir)
+    rows.append(
+        (
+            f"1c. /ask with {k['examples']:,} verified examples on the connection "
+            "(the default cap), as 1a (median / p95)",
+            f"/ask {k['many_median']:.1f} / {k['many_p95']:.1f} ms",
+            f"a connection with none {k['none_median']:.1f} / {k['none_p95']:.1f} ms",
+            f"+{k['added_median']:.1f} ms added (retrieval "
+            f"{k['many_retrieval_median']:.1f} vs {k['none_retrieval_median']:.1f} "
+            f"ms); index built once per change, {k['build_ms']:.0f} ms "
+            f"(first ask after it {k['first_ask_ms']:.0f} ms)",
+            "< 10 ms added (median)",
+            _ok(k["added_median"] < 10),
         )
     )
 

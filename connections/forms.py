@@ -9,8 +9,9 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
+from connections.backends import db_type_choices
 from connections.fields import EDITABLE_FIELDS
-from connections.models import DatabaseConnection, DbType, PrivacyTier
+from connections.models import DatabaseConnection, PrivacyTier
 from connections.selectors import connection_list_for_user
 from connections.serializers import ConnectionInputSerializer
 
@@ -43,7 +44,7 @@ class ConnectionForm(forms.Form):
     """Add or edit a connection; the password is write-only."""
 
     label = forms.CharField(max_length=100, required=False)
-    db_type = forms.ChoiceField(label="Database type", choices=DbType.choices)
+    db_type = forms.ChoiceField(label="Database type", choices=db_type_choices)
     host = forms.CharField(
         max_length=255, required=False, help_text="Not used for SQLite."
     )

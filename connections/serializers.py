@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 
+from connections.backends import db_type_choices
 from connections.fields import EDITABLE_FIELDS, VALIDATED_FIELDS
-from connections.models import DatabaseConnection, DbType, PrivacyTier, UserSession
+from connections.models import DatabaseConnection, PrivacyTier, UserSession
 from connections.validation import ConnectionInvalid, connection_validate
 
 
@@ -34,7 +35,8 @@ class ConnectionInputSerializer(serializers.Serializer):
     label = serializers.CharField(  # type: ignore[assignment]
         max_length=100, required=False, allow_blank=True
     )
-    db_type = serializers.ChoiceField(choices=DbType.choices)
+    # The registered engines, read per instance (see __init__).
+    db_type = serializers.ChoiceField(choices=[])
     host = serializers.CharField(
         max_length=255, required=False, allow_blank=True, default=""
     )
@@ -75,6 +77,11 @@ class ConnectionInputSerializer(serializers.Serializer):
         help_text="Show masked values as their tokens to the user too "
         "(answers, stored rows, CSV, pages).",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        db_type = cast(serializers.ChoiceField, self.fields["db_type"])
+        db_type.choices = db_type_choices()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from knowledge import limits
+from knowledge.exceptions import KnowledgeLimitReached
 from knowledge.models import (
     EvaluationResult,
     EvaluationRun,
@@ -14,19 +20,53 @@ from knowledge.models import (
 )
 
 
+class _CappedAdmin(admin.ModelAdmin):
+    """Hold additions made here to the connection's cap, as every other way in."""
+
+    kind: limits.Kind
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+        kind = self.kind
+
+        class CappedForm(base):  # type: ignore[valid-type,misc]
+            def clean(self) -> dict[str, Any]:
+                cleaned: dict[str, Any] = super().clean() or {}
+                connection = cleaned.get("connection")
+                adds = self.instance.pk is None or (
+                    connection is not None
+                    and connection.pk != self.instance.connection_id
+                )
+                if connection is not None and adds:
+                    try:
+                        limits.knowledge_room_check(
+                            connection_id=connection.pk, kind=kind
+                        )
+                    except KnowledgeLimitReached as exc:
+                        raise forms.ValidationError(exc.message, code=exc.code) from exc
+                return cleaned
+
+        return CappedForm
+
+
 @admin.register(SchemaNote)
-class SchemaNoteAdmin(admin.ModelAdmin):
+class SchemaNoteAdmin(_CappedAdmin):
+    kind = limits.DESCRIPTIONS
     list_display = ["connection", "table_name", "column_name", "source"]
     list_filter = ["source"]
 
 
 @admin.register(Instruction)
-class InstructionAdmin(admin.ModelAdmin):
+class InstructionAdmin(_CappedAdmin):
+    kind = limits.INSTRUCTIONS
     list_display = ["connection", "text"]
 
 
 @admin.register(Example)
-class ExampleAdmin(admin.ModelAdmin):
+class ExampleAdmin(_CappedAdmin):
+    kind = limits.EXAMPLES
     list_display = ["connection", "question", "source", "last_check_ok"]
     list_filter = ["source", "last_check_ok"]
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.types import AuthenticatedRequest
 from agent.selectors import thread_get_for_user
 from connections.selectors import connection_get_for_user
-from knowledge import evaluation, selectors, services
+from knowledge import evaluation, imports, selectors, services
 from knowledge import serializers as s
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
 
@@ -223,7 +223,7 @@ class ImportApi(APIView):
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         serializer = s.ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        report = services.examples_import_file(
+        report = imports.examples_import_file(
             connection=connection,
             file=serializer.validated_data["file"],
             set_name=serializer.validated_data.get("set") or None,

@@ -10,6 +10,7 @@ class KnowledgeConfig(AppConfig):
     def ready(self) -> None:
         # The agent never imports this app: it asks the providers registered here.
         from agent.context import context_provider_register
+        from knowledge import versions  # noqa: F401  (its signals mark changes)
         from knowledge.retrieval import knowledge_context
 
         context_provider_register(knowledge_context)

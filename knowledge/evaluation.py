@@ -99,8 +99,12 @@ def _row_key(row: list[Any]) -> tuple[tuple[int, str], ...]:
 
 
 def orders_at_top_level(sql: str, *, db_type: str) -> bool:
-    """Return whether the statement's outermost query has an ORDER BY."""
-    dialect = {"postgresql": "postgres", "mysql": "mysql"}.get(db_type, "sqlite")
+    """Return whether the statement's outermost query has an ORDER BY.
+
+    Read in the engine's own dialect (its backend's); an engine without one is
+    refused (StatementRefused), never read as another engine's SQL.
+    """
+    dialect = sql_guard.dialect_for(db_type).sqlglot
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
@@ -231,12 +235,11 @@ def _score_one(
     started = time.perf_counter()
     gold_rows: list[list[Any]] | None = None
     try:
-        gold_rows = sql_run_readonly(connection=run.connection, sql=item.sql).rows
-        result.gold_rows = gold_rows[:STORED_ROWS]
+        gold = sql_run_readonly(connection=run.connection, sql=item.sql)
+        gold_rows = gold.rows
+        result.gold_rows = _rows_for_user(session_engine, item.sql, gold)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
-        result.error = "gold SQL: " + getattr(
-            exc, "message", getattr(exc, "reason", "")
-        )
+        result.error = "gold SQL: " + _error_for_user(session_engine, item.sql, exc)
     try:
         outcome = agent_answer(
             session_engine=session_engine, question=item.question, chat_model=chat_model
@@ -260,7 +263,7 @@ def _score_one(
             # The server's own name for the model it ran (gateways alias).
             run.model = outcome.model
             run.save(update_fields=["model"])
-        _classify(result, outcome.queries, gold_rows, run, item)
+        _classify(result, outcome.queries, gold_rows, session_engine, item)
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     if gold_rows is None and result.outcome == Outcome.CORRECT:
         result.outcome = Outcome.GOLD_ERROR
@@ -280,11 +283,42 @@ def _last_sql(queries: list[dict[str, Any]], *, ok: bool = True) -> str | None:
     return None
 
 
+def _rows_for_user(
+    session_engine: SessionEngine, sql: str, result: sql_guard.QueryResult
+) -> list[list[Any]]:
+    """Return the rows to store for the user: tokens for masked values when the
+    connection hides them from its users, as /ask/sql shows them."""
+    policy = session_engine.privacy_policy()
+    if policy.masked_hidden:
+        exposure = policy.exposure(
+            sql=sql,
+            db_type=session_engine.db_type,
+            catalog=catalog_get(session_engine),
+            column_count=len(result.columns),
+        )
+        result = policy.result_for_user(result, exposure)
+    return result.rows[:STORED_ROWS]
+
+
+def _error_for_user(session_engine: SessionEngine, sql: str, exc: Exception) -> str:
+    """Return a failed query's reason as the user may read it (only the error's
+    code and class when masked values are hidden and the query reads one)."""
+    if not isinstance(exc, sql_guard.QueryFailed):
+        return getattr(exc, "reason", str(exc))
+    policy = session_engine.privacy_policy()
+    if not policy.masked_hidden:
+        return exc.message
+    exposure = policy.exposure(
+        sql=sql, db_type=session_engine.db_type, catalog=catalog_get(session_engine)
+    )
+    return policy.error_for_user(exc, exposure)
+
+
 def _classify(
     result: EvaluationResult,
     queries: list[dict[str, Any]],
     gold_rows: list[list[Any]] | None,
-    run: EvaluationRun,
+    session_engine: SessionEngine,
     item: GoldenItem,
 ) -> None:
     sql = _last_sql(queries)
@@ -301,17 +335,19 @@ def _classify(
         )
         return
     result.generated_sql = sql
+    connection = result.run.connection
     try:
-        returned = sql_run_readonly(connection=run.connection, sql=sql).rows
+        answered = sql_run_readonly(connection=connection, sql=sql)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
         result.outcome = Outcome.SQL_ERROR
-        result.error = getattr(exc, "message", getattr(exc, "reason", ""))
+        result.error = _error_for_user(session_engine, sql, exc)
         return
-    result.returned_rows = returned[:STORED_ROWS]
+    returned = answered.rows
+    result.returned_rows = _rows_for_user(session_engine, sql, answered)
     if gold_rows is None:
         result.outcome = Outcome.GOLD_ERROR
         return
-    ordered = orders_at_top_level(item.sql, db_type=run.connection.db_type)
+    ordered = orders_at_top_level(item.sql, db_type=connection.db_type)
     result.outcome = (
         Outcome.CORRECT
         if rows_match(gold_rows, returned, ordered=ordered)

@@ -33,3 +33,19 @@ class NoteTargetTaken(ApplicationError):
     status_code = 400
     code = "note_target_taken"
     default_message = "That table or column already has a description."
+
+
+class KnowledgeLimitReached(ApplicationError):
+    """The connection has as many examples, instructions or descriptions as allowed."""
+
+    status_code = 400
+    code = "knowledge_limit_reached"
+    default_message = "This connection has as much knowledge of this kind as allowed."
+
+
+class ImportTooLong(ApplicationError):
+    """The import file has more lines than one import may bring."""
+
+    status_code = 400
+    code = "import_too_long"
+    default_message = "The file has more lines than one import may bring."

@@ -91,6 +91,26 @@ class Example(models.Model):
         return self.question[:80]
 
 
+class KnowledgeVersion(models.Model):
+    """A marker of a connection's knowledge, replaced on every change to it.
+
+    Retrieval reads it (one indexed row) before each question and rebuilds its
+    index only when it differs. A random token, not a counter: a rolled-back
+    transaction or a reused connection id can never bring back an old value.
+    """
+
+    connection = models.OneToOneField(
+        DatabaseConnection,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="knowledge_version",
+    )
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"knowledge of connection {self.connection_id}: {self.token}"
+
+
 class GoldenSet(models.Model):
     """A named set of questions with gold SQL, kept apart from the examples."""
 

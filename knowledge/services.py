@@ -1,17 +1,15 @@
-"""Writes on knowledge: notes, instructions, examples (checked), imports, feedback."""
+"""Writes on knowledge: notes, instructions, examples (checked), feedback.
+
+Imports of files are in `knowledge.imports`; every addition fits a cap
+(`knowledge.limits`).
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 from sqlalchemy import inspect
@@ -19,30 +17,31 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
 from agent import sql_guard
+from agent.catalog import SchemaCatalog
 from agent.models import Turn, TurnStatus
+from agent.sql_guard.attributes import attribute_calls_check
+from connections.backends import UnknownDatabaseType, backend_for
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
+from knowledge import limits
 from knowledge.exceptions import (
     ExampleSqlRefused,
-    ImportFileInvalid,
     NoteTargetTaken,
     TurnNotSavable,
 )
+from knowledge.limits import knowledge_room, knowledge_room_check
 from knowledge.models import (
     Example,
     ExampleSource,
     Feedback,
-    GoldenQuestion,
     GoldenSet,
     Instruction,
     SchemaNote,
 )
+from knowledge.versions import knowledge_changed, knowledge_lock
 
 logger = logging.getLogger("knowledge")
-
-# Column names other tools use for the SQL (Defog sql-eval, Spider: `query`).
-DEFAULT_ALIASES = {"query": "sql", "gold_sql": "sql", "nl": "question"}
 
 
 def example_sql_check(*, connection: DatabaseConnection, sql: str) -> str:
@@ -63,13 +62,14 @@ def example_create(
 ) -> Example:
     """Save a verified example once its SQL passes the read-only statement check."""
     example_sql_check(connection=connection, sql=sql)
-    return Example.objects.create(
-        connection=connection,
-        question=question.strip(),
-        sql=sql.strip(),
-        instructions=instructions.strip(),
-        source=source,
-    )
+    with knowledge_room(connection_id=connection.pk, kind=limits.EXAMPLES):
+        return Example.objects.create(
+            connection=connection,
+            question=question.strip(),
+            sql=sql.strip(),
+            instructions=instructions.strip(),
+            source=source,
+        )
 
 
 def example_update(*, example: Example, **fields: Any) -> Example:
@@ -99,6 +99,10 @@ def sql_run_readonly(
     except TargetDatabaseUnavailable as exc:
         raise sql_guard.QueryFailed(exc.message) from exc
     try:
+        # PostgreSQL reads `t.f` as f(t) when t has no column f: references are
+        # checked against the catalog here too, as for the model's queries.
+        catalog = SchemaCatalog(engine, connection.db_type)
+        attribute_calls_check(sql, db_type=connection.db_type, catalog=catalog)
         return sql_guard.query_run(
             engine,
             db_type=connection.db_type,
@@ -144,8 +148,9 @@ def example_from_turn(*, turn: Turn) -> Example:
 
 
 def instruction_create(*, connection: DatabaseConnection, text: str) -> Instruction:
-    """Add an instruction to the connection's knowledge."""
-    return Instruction.objects.create(connection=connection, text=text.strip())
+    """Add an instruction to the connection's knowledge, within its cap."""
+    with knowledge_room(connection_id=connection.pk, kind=limits.INSTRUCTIONS):
+        return Instruction.objects.create(connection=connection, text=text.strip())
 
 
 def instruction_update(*, instruction: Instruction, text: str) -> Instruction:
@@ -167,16 +172,26 @@ def note_upsert(
     column_name: str = "",
     description: str,
 ) -> SchemaNote:
-    """Set the description of a table or column, replacing any earlier one."""
-    note, _ = SchemaNote.objects.update_or_create(
-        connection=connection,
-        table_name=table_name.strip(),
-        column_name=column_name.strip(),
-        defaults={
-            "description": description.strip(),
-            "source": SchemaNote.Source.MANUAL,
-        },
-    )
+    """Set the description of a table or column, replacing any earlier one.
+
+    A new one must fit under the cap; replacing one adds nothing.
+    """
+    target: dict[str, Any] = {
+        "connection": connection,
+        "table_name": table_name.strip(),
+        "column_name": column_name.strip(),
+    }
+    with transaction.atomic():
+        knowledge_lock(connection.pk)
+        if not SchemaNote.objects.filter(**target).exists():
+            knowledge_room_check(connection_id=connection.pk, kind=limits.DESCRIPTIONS)
+        note, _ = SchemaNote.objects.update_or_create(
+            **target,
+            defaults={
+                "description": description.strip(),
+                "source": SchemaNote.Source.MANUAL,
+            },
+        )
     return note
 
 
@@ -212,11 +227,15 @@ def note_delete(*, note: SchemaNote) -> None:
 def notes_prefill(*, connection: DatabaseConnection) -> int:
     """Copy the database's own table and column comments into notes not yet written.
 
-    Returns how many notes were added. SQLite has no comments: nothing is added.
+    Returns how many notes were added. An engine that keeps no comments (its
+    backend says so: SQLite) adds nothing.
     A database that cannot be read raises TargetDatabaseUnavailable with the reason.
     """
-    if connection.db_type == "sqlite":
-        return 0
+    try:
+        if not backend_for(connection.db_type).schema_comments:
+            return 0
+    except UnknownDatabaseType as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from None
     engine = engine_create(connection, pooled=False)
     found: list[tuple[str, str, str]] = []
     try:
@@ -236,135 +255,45 @@ def notes_prefill(*, connection: DatabaseConnection) -> int:
         ) from exc
     finally:
         engine.dispose()
-    added = 0
-    for table, column, comment in found:
-        _, created = SchemaNote.objects.get_or_create(
-            connection=connection,
-            table_name=table,
-            column_name=column,
-            defaults={"description": comment, "source": SchemaNote.Source.DATABASE},
+    return _notes_add_from_database(connection=connection, found=found)
+
+
+def _notes_add_from_database(
+    *, connection: DatabaseConnection, found: list[tuple[str, str, str]]
+) -> int:
+    """Save the comments of targets not yet described, all or none (the cap)."""
+    with transaction.atomic():
+        knowledge_lock(connection.pk)
+        taken = set(
+            SchemaNote.objects.filter(connection=connection).values_list(
+                "table_name", "column_name"
+            )
         )
-        added += created
-    return added
+        new: dict[tuple[str, str], str] = {}
+        for table, column, comment in found:
+            if (table, column) not in taken:
+                new.setdefault((table, column), comment)
+        knowledge_room_check(
+            connection_id=connection.pk, kind=limits.DESCRIPTIONS, adding=len(new)
+        )
+        SchemaNote.objects.bulk_create(
+            SchemaNote(
+                connection=connection,
+                table_name=table,
+                column_name=column,
+                description=comment,
+                source=SchemaNote.Source.DATABASE,
+            )
+            for (table, column), comment in new.items()
+        )
+        if new:
+            knowledge_changed(connection.pk)
+    return len(new)
 
 
 def golden_set_delete(*, golden_set: GoldenSet) -> None:
     """Delete a golden set and its questions; past runs on it keep their results."""
     golden_set.delete()
-
-
-# ---------------------------------------------------------------------------
-# Import
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class ImportReport:
-    created: int = 0
-    # (line number, reason) for every line that was not imported.
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _records(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield (line, record or error) from CSV, JSONL or a JSON array."""
-    stripped = text.lstrip("\ufeff").strip()
-    if not stripped:
-        return
-    if stripped.startswith("["):
-        try:
-            items = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise ImportFileInvalid(f"The JSON array is not valid JSON: {exc}") from exc
-        for number, item in enumerate(items, start=1):
-            yield number, item if isinstance(item, dict) else "not a JSON object"
-        return
-    if stripped.startswith("{"):
-        for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, f"not valid JSON ({exc.msg})"
-                continue
-            yield number, item if isinstance(item, dict) else "not a JSON object"
-        return
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames:
-        raise ImportFileInvalid("The CSV file has no header line.")
-    for row in reader:
-        if None in row:
-            yield reader.line_num, "more values than header columns"
-            continue
-        yield reader.line_num, dict(row)
-
-
-def examples_import(
-    *,
-    connection: DatabaseConnection,
-    text: str,
-    set_name: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-) -> ImportReport:
-    """Import question/SQL pairs; each bad line is reported and skipped, never fatal.
-
-    Without `set_name` they become verified examples; with it, the questions of
-    that golden set (created with the first good line).
-    """
-    aliases = {**DEFAULT_ALIASES, **(mapping or {})}
-    report = ImportReport()
-    golden_set = None
-    for number, record in _records(text):
-        if isinstance(record, str):
-            report.errors.append((number, record))
-            continue
-        values = {aliases.get(k, k): v for k, v in record.items() if k is not None}
-        question = str(values.get("question") or "").strip()
-        sql = str(values.get("sql") or "").strip()
-        instructions = str(values.get("instructions") or "").strip()
-        if not question or not sql:
-            missing = "question" if not question else "sql"
-            report.errors.append((number, f"missing {missing}"))
-            continue
-        try:
-            example_sql_check(connection=connection, sql=sql)
-        except ExampleSqlRefused as exc:
-            report.errors.append((number, exc.message))
-            continue
-        with transaction.atomic():
-            if set_name and golden_set is None:
-                # Made with its first good line: a file of bad lines leaves none.
-                golden_set, _ = GoldenSet.objects.get_or_create(
-                    connection=connection, name=set_name
-                )
-            if golden_set is not None:
-                GoldenQuestion.objects.create(
-                    golden_set=golden_set,
-                    question=question,
-                    sql=sql,
-                    instructions=instructions,
-                )
-            else:
-                Example.objects.create(
-                    connection=connection,
-                    question=question,
-                    sql=sql,
-                    instructions=instructions,
-                    source=ExampleSource.IMPORT,
-                )
-        report.created += 1
-    return report
-
-
-def examples_import_file(
-    *, connection: DatabaseConnection, file: File, set_name: str | None = None
-) -> ImportReport:
-    """Import an uploaded UTF-8 file of question/SQL pairs (see examples_import)."""
-    try:
-        text = file.read().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ImportFileInvalid("The file is not UTF-8 text.") from exc
-    return examples_import(connection=connection, text=text, set_name=set_name)
 
 
 # ---------------------------------------------------------------------------

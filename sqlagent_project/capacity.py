@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -91,15 +92,33 @@ class AskSlot:
         self.release()
 
 
-def ask_slot_take() -> AskSlot:
+# How often a waiting ask asks `give_up` (a look at its client's socket).
+GIVE_UP_POLL_S = 0.2
+
+
+class AskGivenUp(Exception):
+    """A waiting ask gave up its place in the queue (its client went away)."""
+
+
+def ask_slot_take(*, give_up: Callable[[], bool] | None = None) -> AskSlot:
     """Take one of the process's ask slots, waiting briefly for one to free up.
 
-    Raise AskPoolFull (503) when none frees up within ASK_QUEUE_TIMEOUT_S.
+    Raise AskPoolFull (503) when none frees up within ASK_QUEUE_TIMEOUT_S, and
+    AskGivenUp as soon as `give_up` says so while waiting (the client went
+    away: its ask must not take a slot another client waits for).
     """
     semaphore = _ask_slots.get()
-    if not semaphore.acquire(timeout=settings.ASK_QUEUE_TIMEOUT_S):
-        raise AskPoolFull()
-    return AskSlot(semaphore)
+    deadline = time.monotonic() + settings.ASK_QUEUE_TIMEOUT_S
+    while True:
+        wait = max(deadline - time.monotonic(), 0)
+        if give_up is not None:
+            wait = min(wait, GIVE_UP_POLL_S)
+        if semaphore.acquire(timeout=wait):
+            return AskSlot(semaphore)
+        if give_up is not None and give_up():
+            raise AskGivenUp()
+        if time.monotonic() >= deadline:
+            raise AskPoolFull()
 
 
 class _CpuTurn:

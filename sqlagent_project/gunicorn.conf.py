@@ -18,13 +18,14 @@ bind = [
 # Import Django and LangChain (about 1 s) once in the master, then fork.
 preload_app = True
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# gthread with deadlines on a request's arrival (sqlagent_project/gunicorn_worker.py).
 # Threads, because most of an /ask is spent waiting for the LLM: a worker
 # keeps serving other requests meanwhile. Many of them: a waiting ask costs a
 # thread and some memory, no app-database connection (it hands it back to the
 # pool while the model thinks) and no CPU. See README "Benchmarks" for the
 # measurements behind these defaults (gevent was not chosen: not every driver
 # here is proven safe under it).
-worker_class = "gthread"
+worker_class = "sqlagent_project.gunicorn_worker.DeadlineThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "512"))
 # Accepted connections per worker (waiting ones queue here, not in errors).
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
@@ -35,6 +36,11 @@ reuse_port = True
 # only kills a worker that is truly stuck.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Slow clients: a request's headers must arrive within REQUEST_HEADER_TIMEOUT_S
+# of their first byte (gathered without holding a thread), its body within
+# REQUEST_BODY_TIMEOUT_S of the headers (read before the app runs; else 408).
+request_header_timeout_s = float(os.environ.get("REQUEST_HEADER_TIMEOUT_S", "10"))
+request_body_timeout_s = float(os.environ.get("REQUEST_BODY_TIMEOUT_S", "30"))
 # Short keep-alive: a client is not pinned to one busy worker for long.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
 # Recycling workers is off: a recycle drops the worker's kept-alive connections
@@ -75,6 +81,13 @@ def when_ready(server: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     if gc_thresholds:
         gc.set_threshold(*gc_thresholds)
+    if worker is not None:
+        from django.conf import settings
+
+        worker.header_timeout_s = request_header_timeout_s
+        worker.body_timeout_s = request_body_timeout_s
+        # A body up to the app's own limit is read before the app runs.
+        worker.body_buffer_max = settings.REQUEST_MAX_BYTES
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A strict Content-Security-Policy with a per-request nonce (csp.py).
+    "sqlagent_project.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sqlagent_project.middleware.RequestLogMiddleware",
     "sqlagent_project.middleware.RequestBodyLimitMiddleware",
@@ -101,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sqlagent_project.csp.csp_nonce",
             ],
         },
     },
@@ -181,7 +184,8 @@ REST_FRAMEWORK = {
     # Personal access tokens (`Bearer sqa_…`) first; other bearer values are JWTs.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.PersonalAccessTokenAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, plus the denylist a logout writes (accounts/revocation.py).
+        "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -240,6 +244,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 # TARGET DATABASES
+# The engines a connection may use: database type (stored on each connection) →
+# its `DatabaseBackend` class (connections/backends/). Adding an engine is one
+# backend module and one line here; a backend that leaves a hook out is refused.
+DATABASE_BACKENDS = {
+    "postgresql": "connections.backends.postgresql.PostgreSQLBackend",
+    "mysql": "connections.backends.mysql.MySQLBackend",
+    "sqlite": "connections.backends.sqlite.SQLiteBackend",
+}
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
 # point at. Names are resolved and checked again at every connect.
 TARGET_HOSTS_ALLOW = env.list("TARGET_HOSTS_ALLOW", default=[])
@@ -280,6 +292,10 @@ ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900
 
 # Query bounds on every user database.
 QUERY_TIMEOUT_S = env.float("QUERY_TIMEOUT_S", default=10.0)
+# Seconds a statement still running at its deadline (a cancel the server only
+# honours between steps of its work) is given before the service closes its
+# connection and terminates its session on the server through another one.
+QUERY_TIMEOUT_GRACE_S = env.float("QUERY_TIMEOUT_GRACE_S", default=2.0)
 QUERY_MAX_ROWS = env.int("QUERY_MAX_ROWS", default=1000)
 # Bytes of one cell the user sees (longer ones are cut and marked) and of a whole
 # result (rows past it are dropped and the result marked truncated).
@@ -291,7 +307,9 @@ LLM_MAX_CELL_CHARS = env.int("LLM_MAX_CELL_CHARS", default=2000)
 LLM_RESULT_MAX_ROWS = env.int("LLM_RESULT_MAX_ROWS", default=50)
 LLM_RESULT_MAX_CHARS = env.int("LLM_RESULT_MAX_CHARS", default=6000)
 
-# The LLM: any OpenAI-compatible server.
+# The LLM: which provider (agent.llm.providers.PROVIDERS) builds the chat model;
+# "openai" is OpenAI or any OpenAI-compatible server.
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai")
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4.1-mini")
@@ -399,4 +417,10 @@ INSTALLED_APPS += ["knowledge"]
 KNOWLEDGE_TOP_K_EXAMPLES = env.int("KNOWLEDGE_TOP_K_EXAMPLES", default=3)
 KNOWLEDGE_TOP_K_INSTRUCTIONS = env.int("KNOWLEDGE_TOP_K_INSTRUCTIONS", default=5)
 KNOWLEDGE_TOP_K_TABLES = env.int("KNOWLEDGE_TOP_K_TABLES", default=5)
+# What one connection may keep (retrieval indexes all of it; beyond: a 400),
+# and the most lines one import file may bring.
+KNOWLEDGE_MAX_EXAMPLES = env.int("KNOWLEDGE_MAX_EXAMPLES", default=10000)
+KNOWLEDGE_MAX_INSTRUCTIONS = env.int("KNOWLEDGE_MAX_INSTRUCTIONS", default=1000)
+KNOWLEDGE_MAX_DESCRIPTIONS = env.int("KNOWLEDGE_MAX_DESCRIPTIONS", default=10000)
+KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
 EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)

@@ -34,6 +34,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ANSWER_TIMEOUT_MS = 30_000
+# Runs before any page script (Playwright injects it; the policy does not apply).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.sqlagentCspViolation(
+    event.effectiveDirective + " blocked " + (event.blockedURI || "inline") +
+    " at " + (event.sourceFile || document.location.href) + ":" + event.lineNumber
+  );
+});
+"""
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -55,11 +64,29 @@ def new_page(
     contexts: list[BrowserContext] = []
     pages: list[Page] = []
     dialogs: list[str] = []
+    csp_violations: list[str] = []
 
     def open_page() -> Page:
         context = browser.new_context(viewport={"width": 1100, "height": 900})
         context.set_default_timeout(10_000)
+        # The live server's first request imports the agent's libraries: on a
+        # loaded 2-core machine that alone took 9-13 s.
+        context.set_default_navigation_timeout(30_000)
+        # Everything the Content-Security-Policy refused, however it was found:
+        # the page's own event, and Chromium's console line.
+        context.expose_function(
+            "sqlagentCspViolation", lambda text: csp_violations.append(text)
+        )
+        context.add_init_script(CSP_LISTENER)
         page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                csp_violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
 
         # A script injected through the data would open an alert.
         def dismiss(dialog: Any) -> None:
@@ -88,6 +115,7 @@ def new_page(
     for context in contexts:
         context.close()
     assert not dialogs, f"a script from the data ran: {dialogs}"
+    assert not csp_violations, f"the Content-Security-Policy refused: {csp_violations}"
 
 
 @pytest.fixture

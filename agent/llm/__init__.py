@@ -1,27 +1,26 @@
-"""The agent: the only package that imports LangChain and OpenAI.
+"""The agent: the only package that imports LangChain and a model provider's SDK.
 
-- `chat_model`: LLM settings and the chat model client, one per process.
+- `providers`: one module per model provider (settings, chat model, its errors
+  and stop reasons), chosen by LLM_PROVIDER.
+- `budget`: the ask's model time and CPU slot, kept around any chat model.
+- `chat_model`: the configured provider's chat model, bounded, one per process.
 - `tools`: the tools as plain functions over a per-run `ToolContext`.
 - `prompt`: the system prompt, history replay, tables a question names.
+- `conversation`: the history that fits the context, replies, the outcome.
 - `runner`: one run of the compiled agent and the errors it translates.
 """
 
 from __future__ import annotations
 
 from agent.llm.chat_model import (
-    LLMSettings,
     chat_model_cached,
     chat_model_create,
     llm_settings,
 )
+from agent.llm.conversation import result_as_dict
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
-from agent.llm.runner import (
-    AgentOutcome,
-    agent_answer,
-    agent_get,
-    catalog_get,
-    result_as_dict,
-)
+from agent.llm.providers import LLMSettings
+from agent.llm.runner import AgentOutcome, agent_answer, agent_get, catalog_get
 from agent.llm.tools import QueryRecord, ToolContext, result_for_llm
 
 __all__ = [

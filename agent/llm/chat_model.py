@@ -1,277 +1,28 @@
-"""The chat model: settings read from the environment, one client per process."""
+"""The chat model: the configured provider's, bounded, one per process."""
 
 from __future__ import annotations
 
-import contextvars
-import hashlib
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
-import httpx2
-import openai
-from django.conf import settings
 from langchain_core.language_models import BaseChatModel
-from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_openai import ChatOpenAI
-from openai._base_client import make_request_options
-from openai._constants import DEFAULT_CONNECTION_LIMITS
-from openai._types import Omit
-from openai.resources.chat.completions import Completions
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from pydantic import PrivateAttr
 
-from agent.exceptions import LLMNotConfigured
-from sqlagent_project import capacity
-
-
-@dataclass(frozen=True)
-class LLMSettings:
-    model: str
-    api_key: str
-    base_url: str
-    timeout_s: float
-    max_retries: int
-    temperature: float
-    max_tokens: int | None = None
-
-    @property
-    def cache_key(self) -> str:
-        parts = (
-            self.model,
-            self.base_url,
-            self.api_key,
-            self.timeout_s,
-            self.max_retries,
-            self.temperature,
-            self.max_tokens,
-        )
-        raw = "|".join(map(str, parts))
-        return hashlib.sha256(raw.encode()).hexdigest()
+from agent.llm.budget import BoundedChatModel
+from agent.llm.providers import LLMSettings, provider_get
 
 
 def llm_settings() -> LLMSettings:
     """Return the LLM settings, or refuse when no LLM is configured."""
-    api_key = settings.OPENAI_API_KEY.strip()
-    base_url = settings.OPENAI_BASE_URL.strip()
-    if not api_key and not base_url:
-        raise LLMNotConfigured()
-    return LLMSettings(
-        model=settings.OPENAI_MODEL,
-        # Local OpenAI-compatible servers ignore the key, but the client wants one.
-        api_key=api_key or "not-needed",
-        base_url=base_url,
-        timeout_s=settings.LLM_TIMEOUT_S,
-        max_retries=settings.LLM_MAX_RETRIES,
-        temperature=settings.LLM_TEMPERATURE,
-        max_tokens=settings.LLM_MAX_TOKENS or None,
-    )
-
-
-# When the running ask's model time ends (time.monotonic()), or None outside an ask.
-_ask_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "ask_deadline", default=None
-)
-
-
-class AskBudgetSpent(openai.OpenAIError):
-    """The ask's model time (LLM_ASK_BUDGET_S) is spent: no further call is made.
-
-    An OpenAIError, because the SDK passes those up at once instead of retrying.
-    """
-
-
-@contextmanager
-def model_time_budget(seconds: float) -> Iterator[None]:
-    """Bound every model call made inside, retries included, to end within
-    `seconds` from now: one budget for a whole ask, however many calls it takes."""
-    token = _ask_deadline.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _ask_deadline.reset(token)
-
-
-def model_time_left() -> float | None:
-    """Seconds left of the running ask's model time; None outside an ask."""
-    deadline = _ask_deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
-
-
-def _request_within_budget(request: httpx2.Request) -> None:
-    """Cap one HTTP request to the model at the ask's remaining time, or refuse it.
-
-    The client's own timeout (LLM_TIMEOUT_S) bounds one try; retries resend the
-    same request, so without this one call could take (1 + retries) timeouts.
-    Called by the transport for every try.
-    """
-    left = model_time_left()
-    if left is None:
-        return
-    if left <= 0:
-        raise AskBudgetSpent()
-    timeout = dict(request.extensions.get("timeout") or {})
-    for phase in ("connect", "read", "write", "pool"):
-        current = timeout.get(phase)
-        timeout[phase] = left if current is None else min(current, left)
-    request.extensions["timeout"] = timeout
-
-
-class _WireCompletions(Completions):
-    """chat.completions.create, sending LangChain's payload as it is.
-
-    LangChain already builds the request in the wire format; the SDK's own
-    `create` walks all of it again against its typed schema (maybe_transform),
-    which was the largest single cost of an ask under load (about a fifth of a
-    worker's CPU). The request, retries, timeouts and parsing are the SDK's.
-    """
-
-    def create(
-        self,
-        *,
-        extra_headers: Any = None,
-        extra_query: Any = None,
-        extra_body: Any = None,
-        timeout: Any = openai.NOT_GIVEN,
-        **params: Any,
-    ) -> Any:
-        body = {
-            key: value
-            for key, value in params.items()
-            if not isinstance(value, openai.NotGiven | Omit)
-        }
-        return self._post(
-            "/chat/completions",
-            body=body,
-            options=make_request_options(
-                extra_headers=extra_headers,
-                extra_query=extra_query,
-                extra_body=extra_body,
-                timeout=timeout,
-                security={"bearer_auth": True},
-            ),
-            cast_to=ChatCompletion,
-            stream=bool(body.get("stream")),
-            stream_cls=openai.Stream[ChatCompletionChunk],
-        )
-
-
-class _WaitingStream(httpx2.SyncByteStream):
-    """A model's reply read chunk by chunk, the ask's CPU slot handed over while
-    each chunk is awaited (a streamed answer takes seconds of mostly waiting)."""
-
-    def __init__(self, stream: httpx2.SyncByteStream) -> None:
-        self._stream = stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        chunks = iter(self._stream)
-        while True:
-            with capacity.cpu_released():
-                chunk = next(chunks, None)
-            if chunk is None:
-                return
-            yield chunk
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-class _ModelTransport(httpx2.HTTPTransport):
-    """The SDK's transport, for every try of every call to the model: the try is
-    cut to what is left of the ask's budget, and the ask's CPU slot is given up
-    while the model thinks."""
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        _request_within_budget(request)
-        with capacity.cpu_released():
-            response = super().handle_request(request)
-        if isinstance(response.stream, httpx2.SyncByteStream):
-            response.stream = _WaitingStream(response.stream)
-        return response
-
-
-# Tool schemas in the wire format, by tool (the tools are module constants, kept
-# alive here so an id is never reused) and strictness.
-_tool_schemas: dict[tuple[int, bool | None], tuple[BaseTool, dict[str, Any]]] = {}
-_tool_schemas_lock = threading.Lock()
-
-
-def _tool_schema(tool: BaseTool, strict: bool | None) -> dict[str, Any]:
-    key = (id(tool), strict)
-    with _tool_schemas_lock:
-        cached = _tool_schemas.get(key)
-    if cached is not None and cached[0] is tool:
-        return cached[1]
-    schema = convert_to_openai_tool(tool, strict=strict)
-    with _tool_schemas_lock:
-        _tool_schemas[key] = (tool, schema)
-    return schema
-
-
-class _ChatModel(ChatOpenAI):
-    """ChatOpenAI without the per-call work whose result never changes.
-
-    The agent binds its tools before every model call, and LangChain turns each
-    tool's pydantic schema into JSON again each time; the model's own settings
-    are also re-read into a dict per call (under a warnings filter). Together
-    about a tenth of an ask's CPU under load; both are the same every time, as
-    this process's model and tools never change.
-    """
-
-    _invocation_base: dict[str, Any] | None = PrivateAttr(default=None)
-
-    def bind_tools(
-        self,
-        tools: Sequence[dict[str, Any] | type | Callable | BaseTool],
-        *,
-        strict: bool | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        formatted = [
-            _tool_schema(tool, strict)
-            if isinstance(tool, BaseTool) and not getattr(tool, "extras", None)
-            else tool
-            for tool in tools
-        ]
-        return super().bind_tools(formatted, strict=strict, **kwargs)
-
-    def _get_invocation_params(
-        self, stop: list[str] | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        if self._invocation_base is None:
-            self._invocation_base = super()._get_invocation_params()
-        # Our tools are plain functions: the parent's redaction of remote MCP
-        # tools' credentials has nothing to do here.
-        return {**self._invocation_base, "stop": stop, **kwargs}
+    return provider_get().settings_read()
 
 
 def chat_model_create(config: LLMSettings) -> BaseChatModel:
-    """Return the chat model, on chat completions (what compatible servers speak)."""
-    model = _ChatModel(
-        model=config.model,
-        api_key=config.api_key,
-        base_url=config.base_url or None,
-        timeout=config.timeout_s,
-        max_retries=config.max_retries,
-        temperature=config.temperature,
-        # Bounds one reply: a small model may otherwise generate for minutes.
-        max_tokens=config.max_tokens,
-        use_responses_api=False,
-        # Token counts on streamed answers too (the last chunk carries them).
-        stream_usage=True,
-        # The SDK's own client and connection limits, on a transport that keeps
-        # to the ask's budget and CPU slot.
-        http_client=openai.DefaultHttpxClient(
-            timeout=config.timeout_s,
-            transport=_ModelTransport(limits=DEFAULT_CONNECTION_LIMITS),
-        ),
+    """Return the provider's chat model for `config`, kept to the ask's budget
+    and CPU slot (agent.llm.budget)."""
+    provider = provider_get(config.provider)
+    return BoundedChatModel.wrap(
+        provider.chat_model_create(config),
+        bounds_its_calls=provider.bounds_its_calls,
     )
-    model.client = _WireCompletions(model.root_client)
-    return model
 
 
 _chat_models: dict[str, BaseChatModel] = {}

@@ -38,16 +38,19 @@ def privacy_rules(privacy: PrivacyPolicy) -> str:
     if not privacy.values_visible:
         rules += (
             "- Privacy: you never see values from this database. run_query "
-            "returns only the column names and the row count; the user sees the "
-            "rows as a table (and chart) under your answer. Write the SQL that "
+            "returns the column names and, when no value decides it, the row "
+            "count; errors come back as their code and class only. The user sees "
+            "the rows as a table (and chart) under your answer. Write the SQL that "
             "answers the question, then answer without quoting values: describe "
             "what the result holds and say 'see the table' for the figures.\n"
         )
     if privacy.masks:
         rules += (
-            "- Some columns are masked: their values appear as tokens like "
-            "⟪mask:3f9a1c⟫ (equal values, equal tokens). You may group, count and "
-            "compare them, but never guess or ask for the real values.\n"
+            "- Some columns are masked: a stored value appears as a token like "
+            "⟪mask:3f9a1c⟫ (equal values, equal tokens), a value computed from one "
+            "as ⟪masked⟫. When a masked column filters, joins, groups or sorts the "
+            "rows you get only the column names: point the user to the table. "
+            "Never guess or ask for the real values.\n"
         )
     return rules
 
@@ -133,7 +136,15 @@ def history_messages(
             messages.append(
                 HumanMessage(f"I ran this SQL myself:\n```sql\n{turn.question}\n```")
             )
-            messages.append(AIMessage(turn.answer))
+            # Its answer is the row count or the database's error, written for
+            # the user: where values are restricted either can carry one.
+            messages.append(
+                AIMessage(
+                    "(Its result was shown to the user, not to you.)"
+                    if privacy.restricts
+                    else turn.answer
+                )
+            )
             continue
         messages.append(HumanMessage(turn.question))
         sql = "\n".join(f"```sql\n{s}\n```" for s in turn.sql)

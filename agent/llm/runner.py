@@ -5,55 +5,47 @@ loop over the model and tools, and the translation of library errors at this sea
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import openai
 from django.conf import settings
 from langchain.agents import create_agent
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
-    BaseMessage,
     HumanMessage,
     SystemMessage,
 )
-from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from agent import sql_guard
 from agent.cancellation import QueryCanceller
 from agent.catalog import SchemaCatalog
-from agent.charts import chart_for
 from agent.context import question_context_messages
 from agent.engines import SessionEngine
-from agent.exceptions import (
-    AgentStepLimit,
-    AskCancelled,
-    LLMTimeout,
-    LLMUnavailable,
-    PromptTooLong,
-)
-from agent.grounding import grounding_nudge, is_grounded
-from agent.llm.chat_model import (
+from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout
+from agent.grounding import grounding_nudge
+from agent.llm.budget import (
     AskBudgetSpent,
-    LLMSettings,
-    chat_model_cached,
-    llm_settings,
+    BoundedChatModel,
     model_time_budget,
     model_time_left,
 )
-from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
+from agent.llm.chat_model import chat_model_cached
+from agent.llm.conversation import (
+    ReplyRecorder,
+    message_text,
+    messages_within_context,
+    outcome_from,
+)
+from agent.llm.prompt import HistoryTurn, system_prompt
+from agent.llm.providers import LLMSettings, Provider, provider_get
 from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
 from agent.models import TurnOutcome
-from agent.privacy import PrivacyPolicy
-from agent.tokens import TOOL_DEFINITIONS_TOKENS, count_tokens, prompt_token_limit
+from agent.tokens import count_tokens
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
@@ -135,41 +127,6 @@ def _compiled_agent(chat_model: BaseChatModel, cache_key: str | None) -> Any:
     return compiled
 
 
-def result_as_dict(result: sql_guard.QueryResult | None) -> dict[str, Any] | None:
-    """Return the rows stored on the turn (and shown to the user), types included."""
-    if result is None:
-        return None
-    stored: dict[str, Any] = {
-        "columns": result.columns,
-        "rows": result.rows,
-        "row_count": result.row_count,
-        "truncated": result.truncated,
-    }
-    stored["column_types"] = list(result.column_types)
-    # Why the rows stopped ("rows" or "bytes") and how many cells were cut.
-    stored["truncated_reason"] = result.truncated_reason
-    stored["cut_cells"] = result.cut_cells
-    return stored
-
-
-def _text(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, list):
-        return "".join(
-            part.get("text", "") if isinstance(part, dict) else str(part)
-            for part in content
-        )
-    return str(content or "")
-
-
-# How OpenAI, llama.cpp, vLLM and Ollama word a request over the context window.
-_CONTEXT_OVERFLOW = re.compile(
-    r"context[_ ]length|context window|maximum context|too many tokens|"
-    r"exceeds? the (available )?context|prompt is too long|n_ctx",
-    re.IGNORECASE,
-)
-
-
 def _budget_spent() -> LLMTimeout:
     logger.warning(
         "llm failed reason=ask_budget budget_s=%g advice='raise LLM_ASK_BUDGET_S "
@@ -180,51 +137,6 @@ def _budget_spent() -> LLMTimeout:
         "The language model did not finish this question within "
         f"{settings.LLM_ASK_BUDGET_S:g} s."
     )
-
-
-def _llm_error(exc: openai.OpenAIError) -> ApplicationError:
-    """Return the error the person sees; log what the operator needs, at WARNING."""
-    retries = settings.LLM_MAX_RETRIES
-    left = model_time_left()
-    if isinstance(exc, AskBudgetSpent) or (left is not None and left <= 0):
-        return _budget_spent()
-    if isinstance(exc, openai.APITimeoutError):
-        logger.warning(
-            "llm failed reason=timeout timeout_s=%g retries=%d",
-            settings.LLM_TIMEOUT_S,
-            retries,
-        )
-        return LLMTimeout(
-            f"The language model did not answer within {settings.LLM_TIMEOUT_S:g} s."
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        logger.warning(
-            "llm failed reason=unreachable retries=%d advice='check OPENAI_BASE_URL "
-            "and that the model server is running' error=%s",
-            retries,
-            type(exc.__cause__ or exc).__name__,
-        )
-        return LLMUnavailable()
-    if isinstance(exc, openai.AuthenticationError):
-        logger.warning(
-            "llm failed reason=authentication status=%s advice='check OPENAI_API_KEY'",
-            exc.status_code,
-        )
-        return LLMUnavailable()
-    if isinstance(exc, openai.BadRequestError) and _CONTEXT_OVERFLOW.search(str(exc)):
-        logger.warning("llm failed reason=prompt_too_long status=%s", exc.status_code)
-        return PromptTooLong()
-    if isinstance(exc, openai.APIStatusError):
-        logger.warning(
-            "llm failed reason=http_status status=%s retries=%d",
-            exc.status_code,
-            retries,
-        )
-        return LLMUnavailable(
-            f"The language model answered with an error (HTTP {exc.status_code})."
-        )
-    logger.warning("llm failed reason=%s", type(exc).__name__)
-    return LLMUnavailable()
 
 
 def agent_answer(
@@ -247,15 +159,16 @@ def agent_answer(
     A domain error raised here carries the run so far as `exc.partial` (an
     AgentOutcome), so a failed turn keeps the SQL it ran.
     """
+    provider = provider_get()
     config: LLMSettings | None = None
     if chat_model is None:
-        config = llm_settings()
+        config = provider.settings_read()
         chat_model = chat_model_cached(config)
-    model_name = (
-        config.model
-        if config
-        else getattr(chat_model, "model_name", "") or type(chat_model).__name__
-    )
+        model_name = config.model
+    else:
+        model_name = getattr(chat_model, "model_name", "") or type(chat_model).__name__
+        # A model handed in (tests, evaluation) keeps to the budget and slot too.
+        chat_model = BoundedChatModel.wrap(chat_model, bounds_its_calls=False)
     catalog = catalog_get(session_engine)
     context = ToolContext(
         engine=session_engine.engine,
@@ -271,7 +184,7 @@ def agent_answer(
     context.emit = _checked_sink(context, emit, should_stop, canceller)
     ai_messages: list[AIMessage] = []
     # Every reply the model gave, so a failed run still reports its token usage.
-    replies = _ReplyRecorder()
+    replies = ReplyRecorder()
     # One budget for all the model calls of this ask (errors are worded inside it).
     with model_time_budget(settings.LLM_ASK_BUDGET_S):
         try:
@@ -292,7 +205,7 @@ def agent_answer(
             inputs = {
                 "messages": [
                     prompt,
-                    *_within_context(
+                    *messages_within_context(
                         system_tokens=session_engine.extras["system_tokens"],
                         history=history,
                         privacy=context.policy,
@@ -328,74 +241,19 @@ def agent_answer(
             new_messages = state["messages"][len(inputs["messages"]) :]
             ai_messages = [m for m in new_messages if isinstance(m, AIMessage)]
         except ApplicationError as exc:
-            exc.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
+            partial = outcome_from(context, replies.messages, model_name, provider)
+            exc.partial = partial  # type: ignore[attr-defined]
             raise
         except Exception as exc:
-            error = _run_error(exc)
+            error = _run_error(exc, provider)
             if error is None:
                 raise
-            error.partial = _outcome(context, replies.messages, model_name)  # type: ignore[attr-defined]
+            partial = outcome_from(context, replies.messages, model_name, provider)
+            error.partial = partial  # type: ignore[attr-defined]
             raise error from exc
         finally:
             canceller.close()
-    return _outcome(context, ai_messages, model_name)
-
-
-def _within_context(
-    *,
-    system_tokens: int,
-    history: Sequence[HistoryTurn],
-    privacy: PrivacyPolicy,
-    asked: list[BaseMessage],
-) -> list[BaseMessage]:
-    """Return the conversation to send: as many of the latest turns as fit the
-    model's context (LLM_CONTEXT_TOKENS less the reply's room) beside the system
-    prompt and the question, which must fit or the model is not called at all."""
-    limit = prompt_token_limit()
-    used = (
-        system_tokens
-        + TOOL_DEFINITIONS_TOKENS
-        + sum(count_tokens(_text(m)) for m in asked)
-    )
-    if used > limit:
-        logger.warning(
-            "prompt too long before any call tokens=%d limit=%d advice='raise "
-            "LLM_CONTEXT_TOKENS if the model has more, or lower SCHEMA_PROMPT_SHARE'",
-            used,
-            limit,
-        )
-        raise PromptTooLong(
-            f"The question and the schema need about {used} tokens, more than the "
-            f"{limit} the model can take; ask a shorter question."
-        )
-    kept: list[BaseMessage] = []
-    for turn in reversed(history):
-        messages = history_messages([turn], privacy=privacy)
-        cost = sum(count_tokens(_text(m)) for m in messages)
-        if used + cost > limit:
-            logger.info(
-                "history cut to fit the context kept_turns=%d of=%d",
-                len(kept) // 2,
-                len(history),
-            )
-            break
-        kept[:0] = messages
-        used += cost
-    return [*kept, *asked]
-
-
-class _ReplyRecorder(BaseCallbackHandler):
-    """Keep each model reply as it arrives: the graph state is lost on error."""
-
-    def __init__(self) -> None:
-        self.messages: list[AIMessage] = []
-
-    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        for generations in response.generations:
-            for generation in generations:
-                message = getattr(generation, "message", None)
-                if isinstance(message, AIMessage):
-                    self.messages.append(message)
+    return outcome_from(context, ai_messages, model_name, provider)
 
 
 def _checked_sink(
@@ -463,7 +321,7 @@ def _stream(
                 continue
             chunk, _metadata = item
             if isinstance(chunk, AIMessageChunk):
-                text = _text(chunk)
+                text = message_text(chunk)
                 if text:
                     emit("token", {"text": text})
     finally:
@@ -472,7 +330,7 @@ def _stream(
     return state
 
 
-def _run_error(exc: Exception) -> ApplicationError | None:
+def _run_error(exc: Exception, provider: Provider) -> ApplicationError | None:
     """Translate a library error into a domain error; None for the unexpected."""
     if isinstance(exc, GraphRecursionError):
         return AgentStepLimit(
@@ -487,38 +345,6 @@ def _run_error(exc: Exception) -> ApplicationError | None:
         return TargetDatabaseUnavailable(
             "The database could not be read: " + str(getattr(exc, "orig", exc))[:200]
         )
-    if isinstance(exc, openai.OpenAIError):
-        return _llm_error(exc)
-    return None
-
-
-def _outcome(
-    context: ToolContext, ai_messages: list[AIMessage], model_name: str
-) -> AgentOutcome:
-    prompt_tokens = completion_tokens = 0
-    for message in ai_messages:
-        usage = message.usage_metadata or {}
-        prompt_tokens += usage.get("input_tokens", 0)
-        completion_tokens += usage.get("output_tokens", 0)
-    answer = _text(ai_messages[-1]) if ai_messages else ""
-    # The server's own name for the model it ran, when it says (gateways alias).
-    for message in reversed(ai_messages):
-        served = (message.response_metadata or {}).get("model_name")
-        if served:
-            model_name = served
-            break
-    result = result_as_dict(context.last_result)
-    queries = [q.as_dict() for q in context.queries]
-    return AgentOutcome(
-        answer=answer,
-        queries=queries,
-        result=result,
-        chart=chart_for(result, request=context.chart_request),
-        model=model_name,
-        llm_calls=len(ai_messages),
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        grounded=is_grounded(queries),
-        cut_off=bool(ai_messages)
-        and (ai_messages[-1].response_metadata or {}).get("finish_reason") == "length",
-    )
+    if isinstance(exc, AskBudgetSpent):
+        return _budget_spent()
+    return provider.llm_error(exc)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
-from agent.privacy import PrivacyPolicy, policy_default
+from agent.privacy import NOTHING_RESTRICTED, Exposure, PrivacyPolicy, policy_default
 from agent.sql_guard.attributes import attribute_calls_check
 from agent.tokens import count_tokens, schema_token_budget
 from sqlagent_project import capacity
@@ -68,8 +68,8 @@ class ToolContext:
     emit: EventSink = _ignore_event
     # What may leave for the model; by default the catalog's (the session's).
     privacy: PrivacyPolicy | None = None
-    # Indexes of last_result's columns that carry masked values.
-    last_masked: frozenset[int] = frozenset()
+    # What of last_result may be shown (masked columns, hidden rows).
+    last_exposure: Exposure = NOTHING_RESTRICTED
 
     def __post_init__(self) -> None:
         if self.privacy is None:
@@ -79,12 +79,26 @@ class ToolContext:
     def policy(self) -> PrivacyPolicy:
         return self.privacy or self.catalog.privacy or policy_default()
 
+    @property
+    def last_masked(self) -> frozenset[int]:
+        """Return the indexes of last_result's columns that carry masked values."""
+        return self.last_exposure.masked
+
+    def exposure(self, sql: str, column_count: int | None = None) -> Exposure:
+        return self.policy.exposure(
+            sql=sql,
+            db_type=self.db_type,
+            catalog=self.catalog,
+            column_count=column_count,
+        )
+
     def query(self, sql: str) -> sql_guard.QueryResult:
         """Run `sql` through the guard and record it, whatever the outcome.
 
         Return the raw result; `last_result` keeps what the user may get (masked
-        values as tokens when the connection hides them) and `last_masked` the
-        columns that carry masked values.
+        values as tokens when the connection hides them) and `last_exposure`
+        what of it the model may read. A failed query's error is recorded as
+        the user may read it.
         """
         record = QueryRecord(sql=sql)
         self.queries.append(record)
@@ -104,7 +118,7 @@ class ToolContext:
             record.error = f"Refused: {exc.reason}"
             raise
         except sql_guard.QueryFailed as exc:
-            record.error = exc.message
+            record.error = self.policy.error_for_user(exc, self.exposure(sql))
             raise
         finally:
             if record.error is not None:
@@ -112,11 +126,9 @@ class ToolContext:
         record.row_count = result.row_count
         record.truncated = result.truncated
         record.duration_ms = result.duration_ms
-        masked = self.policy.masked_columns_of(
-            sql=sql, result=result, db_type=self.db_type, catalog=self.catalog
-        )
-        self.last_masked = masked
-        self.last_result = self.policy.result_for_user(result, masked)
+        exposure = self.exposure(sql, len(result.columns))
+        self.last_exposure = exposure
+        self.last_result = self.policy.result_for_user(result, exposure)
         self.emit("query", record.as_dict())
         return result
 
@@ -176,9 +188,11 @@ def run_query(context: ToolContext, sql: str) -> str:
         )
     except sql_guard.QueryFailed as exc:
         hint = " You may simplify the query and try again." if exc.timed_out else ""
-        message = context.policy.error_for_model(exc.message, sql=sql)
+        message = context.policy.error_for_model(exc, context.exposure(sql))
         return f"Error: {message}{hint}"
-    return result_for_llm(result, privacy=context.policy, masked=context.last_masked)
+    return result_for_llm(
+        result, privacy=context.policy, exposure=context.last_exposure
+    )
 
 
 def choose_chart(
@@ -196,14 +210,14 @@ def result_for_llm(
     result: sql_guard.QueryResult,
     *,
     privacy: PrivacyPolicy | None = None,
-    masked: frozenset[int] = frozenset(),
+    exposure: Exposure = NOTHING_RESTRICTED,
 ) -> str:
     """Return the result as the LLM sees it: fewer rows, cells and characters than
     the user, and under the connection's privacy policy (no values under
     `schema`, tokens for masked columns)."""
     return (privacy or policy_default()).result_for_model(
         result,
-        masked,
+        exposure,
         max_rows=settings.LLM_RESULT_MAX_ROWS,
         max_chars=settings.LLM_RESULT_MAX_CHARS,
         max_cell=settings.LLM_MAX_CELL_CHARS,

@@ -83,6 +83,20 @@ def message_parse(request: Request) -> types.JSONRPCMessage | Reply:
         return error_reply(
             None, types.INVALID_REQUEST, "Batches are not supported.", status=400
         )
+    # Without this, an object, float, bool or null id made the message a
+    # notification (202, never answered).
+    if (
+        isinstance(data, dict)
+        and "method" in data
+        and "id" in data
+        and not _is_request_id(data["id"])
+    ):
+        return error_reply(
+            None,
+            types.INVALID_REQUEST,
+            "Invalid Request: the id must be a string or an integer.",
+            status=400,
+        )
     try:
         return types.jsonrpc_message_adapter.validate_python(data)
     except ValidationError:
@@ -92,6 +106,24 @@ def message_parse(request: Request) -> types.JSONRPCMessage | Reply:
         return error_reply(
             request_id, types.INVALID_REQUEST, "Invalid JSON-RPC message.", status=400
         )
+
+
+def _is_request_id(value: Any) -> bool:
+    """Say whether `value` is an MCP request id: a string or an integer."""
+    return isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
+
+
+def _holds_nul(value: Any) -> bool:
+    """Return whether a NUL character is in any string of a JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def tool_spec(tool: McpTool) -> types.Tool:
@@ -188,6 +220,11 @@ def _tools_call(
     if tool is None:
         raise JsonRpcFailure(types.INVALID_PARAMS, f"Unknown tool: {call.name}")
     started = time.perf_counter()
+    if _holds_nul(call.arguments):
+        # No database stores it (PostgreSQL refuses NUL in text): a clear
+        # refusal instead of a failed write.
+        _log_call(tool, started, "invalid_arguments")
+        return _tool_error("invalid_arguments: NUL characters are not allowed.")
     try:
         arguments = tool.arguments.model_validate(call.arguments or {})
     except ValidationError as exc:

@@ -101,47 +101,51 @@ def turn_payload(*, user: User, turn: Turn) -> dict[str, Any]:
     """Return what a tool reports of a turn: the turn's public view (as the API
     and the pages show it), its rows capped and under the privacy policy."""
     payload = TurnView.of(turn).public()
-    rows, privacy_note = _rows_for_client(user=user, turn=turn, sql=payload["sql"])
+    shown = _rows_for_client(user=user, turn=turn, sql=payload["sql"])
+    rows = shown.rows
     cap = _rows_cap()
     payload["rows"] = rows[:cap]
     payload["rows_returned"] = min(len(rows), cap)
-    # The query's own cap (QUERY_MAX_ROWS) or this one cut rows off.
-    payload["truncated"] = payload["truncated"] or len(rows) > cap
+    if shown.count_hidden:
+        # The number itself is restricted (rows a masked column chose).
+        payload["row_count"] = None
+        payload["truncated"] = False
+    else:
+        # The query's own cap (QUERY_MAX_ROWS) or this one cut rows off.
+        payload["truncated"] = payload["truncated"] or len(rows) > cap
     chart = payload.pop("chart")
-    if privacy_note is not None:
-        payload["privacy"] = privacy_note
+    if shown.note is not None:
+        payload["privacy"] = shown.note
     elif chart:
         # A chart holds the rows' values: only sent when nothing is restricted.
         payload["chart"] = chart
     return payload
 
 
-def _rows_for_client(
-    *, user: User, turn: Turn, sql: list[str]
-) -> tuple[list[list[Any]], str | None]:
+@dataclass(frozen=True)
+class _ClientRows:
+    rows: list[list[Any]]
+    note: str | None = None
+    count_hidden: bool = False
+
+
+def _rows_for_client(*, user: User, turn: Turn, sql: list[str]) -> _ClientRows:
     """Return the rows an AI client may read, under the connection's privacy
     policy (an MCP client is a model too), and a note when rules applied.
 
     Tier `schema`: no values. Masked columns: tokens, traced as for the agent's
-    model; anything that cannot be checked is withheld (fail closed).
+    model; rows a masked column chose: neither rows nor their number; anything
+    that cannot be checked is withheld (fail closed).
     """
     result = turn.result or {}
     rows = [list(row) for row in result.get("rows") or []]
     if not rows:
-        return rows, None
+        return _ClientRows(rows)
     try:
         session_engine = engine_cache.get(session_get_or_create_active(user=user))
         policy = session_engine.privacy or policy_default()
         if not policy.restricts:
-            return rows, None
-        if not policy.values_visible:
-            return [], (
-                "Privacy tier 'schema': values are not sent to AI clients; the "
-                "user sees them in SQLAgent."
-            )
-        if policy.masked_hidden:
-            # The stored rows already hold tokens in place of masked values.
-            return rows, "Masked columns show a token per value."
+            return _ClientRows(rows)
         stored = sql_guard.QueryResult(
             columns=list(result.get("columns") or []),
             column_types=list(result.get("column_types") or []),
@@ -150,17 +154,36 @@ def _rows_for_client(
             truncated=bool(result.get("truncated")),
             duration_ms=0.0,
         )
-        masked = policy.masked_columns_of(
+        exposure = policy.exposure(
             sql=sql[-1] if sql else "",
-            result=stored,
             db_type=session_engine.db_type,
             catalog=llm.catalog_get(session_engine),
+            column_count=len(stored.columns),
         )
     except Exception:
         logger.warning("mcp rows withheld: privacy could not be checked", exc_info=True)
-        return [], "Rows withheld: the privacy rules could not be checked."
-    note = "Masked columns show a token per value." if masked else None
-    return policy.tokenize(stored, masked).rows, note
+        return _ClientRows(
+            [], "Rows withheld: the privacy rules could not be checked.", True
+        )
+    if not policy.values_visible:
+        return _ClientRows(
+            [],
+            "Privacy tier 'schema': values are not sent to AI clients; the "
+            "user sees them in SQLAgent.",
+            exposure.count_hidden,
+        )
+    if exposure.count_hidden:
+        return _ClientRows(
+            [],
+            "Rows withheld: a masked column chooses which rows this query "
+            "returns; the user sees them in SQLAgent.",
+            True,
+        )
+    if policy.masked_hidden:
+        # The stored rows already hold tokens in place of masked values.
+        return _ClientRows(rows, "Masked columns show a token per value.")
+    note = "Masked columns show a token per value." if exposure.masked else None
+    return _ClientRows(policy.shown(stored, exposure).rows, note)
 
 
 def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
@@ -227,21 +250,29 @@ def run_sql(user: User, arguments: RunSqlArguments) -> dict[str, Any]:
     try:
         turn = thread_run_sql(user=user, sql=arguments.sql)
     except SqlFailed as exc:
-        # A database error may quote a stored value; hide it as for the agent's
-        # model when the connection restricts values.
-        raise SqlFailed(
-            _error_for_client(user=user, message=exc.message, sql=arguments.sql)
-        ) from exc
+        # A database error may quote a stored value: the client gets it as the
+        # agent's model would (its code and class only, when values are
+        # restricted), never the user's own rendering.
+        shown = _error_for_client(user=user, error=exc, sql=arguments.sql)
+        raise SqlFailed(shown) from exc
     return turn_payload(user=user, turn=turn)
 
 
-def _error_for_client(*, user: User, message: str, sql: str) -> str:
+def _error_for_client(*, user: User, error: SqlFailed, sql: str) -> str:
+    failed = error.__cause__
+    if not isinstance(failed, sql_guard.QueryFailed):
+        return "The query failed."
     try:
         session_engine = engine_cache.get(session_get_or_create_active(user=user))
+        policy = session_engine.privacy or policy_default()
+        exposure = policy.exposure(
+            sql=sql,
+            db_type=session_engine.db_type,
+            catalog=llm.catalog_get(session_engine),
+        )
     except Exception:
-        return "The query failed."
-    policy = session_engine.privacy or policy_default()
-    return policy.error_for_model(message, sql=sql)
+        return failed.summary()
+    return policy.error_for_model(failed, exposure)
 
 
 def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str, Any]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agent.sql_guard.bounds import Bounds, cell_bound, prefix_cell, row_bytes
+from agent.sql_guard.deadline import DeadlineWatch, slot_take
 from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.statement import statement_check
 from connections import target_policy
@@ -82,10 +83,12 @@ def _db_message(exc: BaseException, engine: Engine) -> str:
             continue
         kept.append(line)
     lines = [line for line in kept if line is not _QUOTED]
-    message = "\n".join(lines[:4]) or type(original).__name__
+    # Secrets are scrubbed before the cut: a password straddling the limit
+    # would otherwise keep its first part.
+    message = _scrub("\n".join(lines[:4]) or type(original).__name__, engine)
     if len(message) > _MESSAGE_LIMIT:
         message = message[: _MESSAGE_LIMIT - 1] + "…"
-    return _scrub(message, engine)
+    return message
 
 
 def _log_sql(sql: str) -> str:
@@ -209,48 +212,15 @@ class _DeadlinePassed(Exception):
     """The client-side deadline passed between two fetched rows."""
 
 
-class _Canceller:
-    """Cancel the running statement from a timer thread at the deadline, once."""
-
-    def __init__(
-        self, backend: DatabaseBackend, engine: Engine, connection: Connection
-    ) -> None:
-        self._backend = backend
-        self._engine = engine
-        self._pooled = connection.connection
-        self._lock = threading.Lock()
-        self._done = False
-        self.fired = False
-        self._timer: threading.Timer | None = None
-
-    def start(self, seconds: float) -> None:
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.fired = True
-            try:
-                self._backend.cancel(self._engine, self._pooled)
-            except Exception:
-                logger.warning(
-                    "cancelling a query at its deadline failed", exc_info=True
-                )
-
-    def stop(self) -> None:
-        # Under the lock: a cancel never reaches the connection once it is
-        # handed back for the next query.
-        with self._lock:
-            self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
-
-
-def _release(connection: Connection, backend: DatabaseBackend) -> None:
+def _release(
+    connection: Connection, backend: DatabaseBackend, *, severed: bool = False
+) -> None:
     """Roll back and drop every session state the query left; else discard."""
+    if severed:  # its socket was shut down at deadline + grace: nothing to reset
+        with contextlib.suppress(Exception):
+            connection.invalidate()
+            connection.close()
+        return
     try:
         connection.rollback()
         if not connection.invalidated:
@@ -281,26 +251,36 @@ def query_run(
     except StatementRefused as exc:
         logger.info("query refused db_type=%s reason=%s", db_type, exc.reason)
         raise
-    connection = _connect(engine)
+    # A statement the server keeps working on after its session was terminated
+    # keeps its slot until the server reports it gone (see deadline.py).
+    slots = slot_take(engine)
+    try:
+        connection = _connect(engine)
+    except BaseException:
+        slots.release()
+        raise
     # One deadline for execution, fetch and serialisation: the server's own
-    # timeout, a timer that cancels the statement from outside, and a check
+    # timeout, a timer that cancels the statement from outside (and, a grace
+    # later, closes the connection and terminates the session), and a check
     # between fetched rows.
     deadline = time.monotonic() + timeout_s
-    canceller = _Canceller(backend, engine, connection)
+    watch: DeadlineWatch | None = None
     try:
         connection, statement = backend.begin_read_only(
             connection, statement=statement, timeout_s=timeout_s
         )
-        canceller.start(deadline - time.monotonic())
+        watch = DeadlineWatch(backend, engine, connection, slots.release)
+        watch.start(deadline - time.monotonic(), settings.QUERY_TIMEOUT_GRACE_S)
         fetched = _fetch(
             connection, statement, backend=backend, bounds=bounds, deadline=deadline
         )
-    except (DBAPIError, _DeadlinePassed) as exc:
+    except (DBAPIError, _DeadlinePassed, engine.dialect.loaded_dbapi.Error) as exc:
+        # A driver error raised outside SQLAlchemy (a backend's own cursor) too.
         duration_ms = (time.perf_counter() - started) * 1000
         # Whatever error ends a statement past its deadline is the deadline's.
         if (
             isinstance(exc, _DeadlinePassed)
-            or canceller.fired
+            or (watch is not None and watch.fired)
             or backend.is_timeout(exc)
             or time.monotonic() >= deadline
         ):
@@ -326,8 +306,10 @@ def query_run(
         )
         raise QueryFailed(message) from exc
     finally:
-        canceller.stop()
-        _release(connection, backend)
+        reaped = watch is not None and watch.stop()
+        _release(connection, backend, severed=watch is not None and watch.killed)
+        if not reaped:
+            slots.release()
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
     logger.info(
         "query ok db_type=%s rows=%d truncated=%s cut_cells=%d bytes=%d "

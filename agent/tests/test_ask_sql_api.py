@@ -142,3 +142,32 @@ def test_a_postgresql_error_quotes_no_statement_the_user_never_wrote(
     assert detail.startswith('column "nope" does not exist')
     assert "CURSOR" not in detail
     assert "LINE 1" not in detail
+
+
+@pytest.mark.parametrize(
+    "restriction", [{"privacy": "schema"}, {"masked_columns": ["customers.email"]}]
+)
+def test_user_sql_replayed_where_values_are_restricted_keeps_its_result_back(
+    alice, make_connection, restriction
+):
+    from agent.services import thread_ask
+    from agent.user_sql import thread_run_sql
+    from connections.services import session_connect, session_get_or_create_active
+    from testsupport.fake_llm import scripted
+
+    session = session_get_or_create_active(user=alice)
+    connection = make_connection(alice, "sqlite", **restriction)
+    session_connect(session=session, connection=connection)
+    # The row count of a filter on a value answers a question about it.
+    thread_run_sql(
+        user=alice,
+        sql="SELECT id FROM customers WHERE email LIKE 'a%' AND country = 'Germany'",
+    )
+    model = scripted("Some.")
+
+    thread_ask(user=alice, question="how many was that?", chat_model=model)
+
+    sent = "\n".join(str(m.content) for m in model.received[0])
+    assert "I ran this SQL myself" in sent
+    assert "row(s)" not in sent
+    assert "shown to the user, not to you" in sent

@@ -2,7 +2,8 @@
 
 A user-defined function taking the table's row type is created in the target
 database; the statement check alone sees a column and lets it run, so every
-path with a catalog (the model's run_query, /ask/sql, MCP run_sql) checks
+path (the model's run_query, /ask/sql, MCP run_sql, example checks and
+evaluation runs) checks
 qualified column references against the catalog and refuses the rest.
 """
 
@@ -110,3 +111,32 @@ def test_real_column_references_still_run(
 
     assert response.status_code == 200, response.json()
     assert response.json()["result"]["row_count"] >= 1
+
+
+def test_an_example_check_and_gold_sql_refuse_a_reference_to_no_real_column(
+    probe_function: str, alice_client: Any, alice: Any, make_connection: Any
+):
+    from agent.sql_guard import StatementRefused
+    from knowledge.models import Example
+    from knowledge.services import sql_run_readonly
+
+    connection = make_connection(alice, "postgresql")
+    # Saved as an admin could have before this check existed: the Check re-runs it.
+    example = Example.objects.create(
+        connection=connection,
+        question="Probe",
+        sql="SELECT c.rt_attr_probe FROM customers c",
+    )
+
+    checked = alice_client.post(
+        f"/databases/{connection.id}/knowledge/examples/{example.id}/check"
+    ).json()
+
+    assert checked["last_check_ok"] is False
+    assert "rt_attr_probe" in checked["last_check_error"]
+    assert "called:" not in str(checked)
+    # Evaluation runs gold (and model) SQL through the same function.
+    with pytest.raises(StatementRefused):
+        sql_run_readonly(
+            connection=connection, sql="SELECT c.rt_attr_probe FROM customers c"
+        )

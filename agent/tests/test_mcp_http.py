@@ -300,7 +300,9 @@ def test_a_database_error_quoting_a_value_is_hidden_from_an_ai_client(
     text = result["content"][0]["text"]
     assert result["isError"] is True
     assert text.startswith("query_failed: ")
-    assert "⟪value hidden⟫" in text
+    # On the schema tier the client gets the error's code and class, not its text.
+    assert "InvalidTextRepresentation, SQLSTATE 22P02" in text
+    assert "Lovelace" not in text
 
 
 def test_an_ask_through_mcp_stops_when_its_client_has_left(

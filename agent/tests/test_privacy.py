@@ -15,7 +15,7 @@ from django.utils import timezone
 from agent.catalog import SchemaCatalog
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.tools import ToolContext, describe_tables, run_query
-from agent.privacy import HIDDEN_IN_ERROR, TOKEN_PREFIX, PrivacyPolicy
+from agent.privacy import COMPUTED_MASK, TOKEN_PREFIX, PrivacyPolicy
 from connections.engines import engine_create
 from testsupport.fixtures import CUSTOMERS, ENGINES, SQLITE_FILE, TARGET_DB
 
@@ -43,17 +43,24 @@ def tools_for(alice, make_connection):
         engine.dispose()
 
 
+# Stored values as stored: a token per value (equal values, equal tokens).
 MASKED_QUERIES = [
     "SELECT email FROM customers ORDER BY id",
     "SELECT email AS e FROM customers ORDER BY id",
-    "SELECT lower(email) AS e FROM customers ORDER BY id",
-    "SELECT COALESCE(email, 'none') AS e FROM customers ORDER BY id",
-    "SELECT CASE WHEN id > 0 THEN email END AS e FROM customers ORDER BY id",
     "SELECT e FROM (SELECT id, email AS e FROM customers) AS s ORDER BY id",
     "WITH c AS (SELECT id, email FROM customers) SELECT c.email FROM c ORDER BY c.id",
     "SELECT c.email FROM customers AS c JOIN orders AS o ON o.customer_id = c.id",
     "SELECT name FROM customers UNION ALL SELECT email FROM customers",
+]
+# Values computed from masked ones: one mark, so that no text the query
+# chooses can be given a token to compare with.
+COMPUTED_QUERIES = [
+    "SELECT lower(email) AS e FROM customers ORDER BY id",
+    "SELECT COALESCE(email, 'none') AS e FROM customers ORDER BY id",
+    "SELECT CASE WHEN id > 0 THEN email END AS e FROM customers ORDER BY id",
     "SELECT (SELECT MAX(email) FROM customers) AS m",
+    "SELECT substr(email, 1, 1) AS c FROM customers ORDER BY id",
+    "SELECT email AS e FROM customers UNION ALL SELECT 'ada@example.com'",
 ]
 
 
@@ -69,6 +76,39 @@ def test_a_masked_columns_values_reach_the_model_only_as_tokens(
     assert "row(s)" in shown
     assert "@example.com" not in shown
     assert TOKEN_PREFIX in shown
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+@pytest.mark.parametrize("sql", COMPUTED_QUERIES)
+def test_values_computed_from_a_masked_column_reach_the_model_as_one_mark(
+    tools_for, db_type, sql
+):
+    context = tools_for(db_type, masked_columns=["*email*"])
+
+    shown = run_query(context, sql)
+
+    assert "row(s)" in shown
+    assert "@example.com" not in shown
+    assert COMPUTED_MASK in shown
+    assert TOKEN_PREFIX not in shown
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_no_chosen_text_gets_a_token_to_decode_a_masked_one_with(tools_for, db_type):
+    context = tools_for(db_type, masked_columns=["customers.email"])
+    glue = "CONCAT('a', {})" if db_type == "mysql" else "'a' || {}"
+
+    first = run_query(context, "SELECT substr(email, 1, 1) AS c FROM customers")
+    guess = run_query(
+        context,
+        "SELECT " + glue.format("substr(email, 1, 0)") + " AS c FROM customers",
+    )
+
+    # Ada's email starts with "a": equal tokens would have said so.
+    for shown in (first, guess):
+        assert TOKEN_PREFIX not in shown
+        assert '["a"]' not in shown
+        assert COMPUTED_MASK in shown
 
 
 @pytest.mark.parametrize("db_type", ENGINES)
@@ -109,12 +149,33 @@ def test_columns_that_carry_no_masked_value_stay_readable(tools_for, db_type):
 
     shown = run_query(
         context,
+        "SELECT c.name, COUNT(*) AS n FROM customers AS c JOIN orders AS o "
+        "ON o.customer_id = c.id WHERE c.country = 'Germany' "
+        "GROUP BY c.name ORDER BY c.name",
+    )
+
+    assert shown.startswith("3 row(s)")
+    assert '["Ada Lovelace", 2]' in shown
+    assert context.last_masked == frozenset()
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_rows_a_masked_column_chooses_reach_the_model_neither_as_rows_nor_count(
+    tools_for, db_type
+):
+    context = tools_for(db_type, masked_columns=["*email*"])
+
+    shown = run_query(
+        context,
         "SELECT c.name, COUNT(*) AS n, COUNT(email) AS with_email "
         "FROM customers AS c WHERE c.email LIKE '%a%' GROUP BY c.name ORDER BY c.name",
     )
 
-    assert "Ada Lovelace" in shown
-    assert context.last_masked == frozenset()
+    assert "Rows withheld" in shown
+    assert "Lovelace" not in shown
+    assert "row(s)" not in shown
+    # The user still gets the rows (the connection does not hide them).
+    assert context.last_result.rows[0][0] == "Ada Lovelace"
 
 
 @pytest.mark.parametrize("db_type", ENGINES)
@@ -251,7 +312,8 @@ def test_a_database_error_quoting_a_value_hides_it(tools_for):
 
     assert shown.startswith("Error:")
     assert CANARY not in shown
-    assert HIDDEN_IN_ERROR in shown
+    assert "InvalidTextRepresentation, SQLSTATE 22P02" in shown
+    assert "withheld" in shown
 
 
 def test_history_drops_answers_written_before_the_privacy_rules_changed(alice):

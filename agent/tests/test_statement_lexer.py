@@ -469,7 +469,9 @@ def test_postgresql_ends_a_comment_at_a_carriage_return_and_the_check_refuses_it
     sql = "SELECT 1 AS a -- note\r, pg_backend_pid() AS b"
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=TARGET_DB) as conn:
         # The control: PostgreSQL reads the call after the CR.
-        assert len(conn.execute(sql).fetchone()) == 2
+        row = conn.execute(sql).fetchone()
+        assert row is not None
+        assert len(row) == 2
 
     with pytest.raises(StatementRefused):
         query_run(

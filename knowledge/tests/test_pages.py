@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from agent.models import Thread, Turn, TurnStatus
-from knowledge import services
+from knowledge import imports, services
 from knowledge.models import (
     EvaluationResult,
     EvaluationRun,
@@ -583,7 +583,7 @@ def test_a_golden_set_is_deleted_with_its_questions_only_by_a_post(
     alice_page, alice, make_connection
 ):
     connection = make_connection(alice, "sqlite")
-    services.examples_import(
+    imports.examples_import(
         connection=connection,
         text="question,sql\nHow many?,SELECT COUNT(*) FROM orders\n",
         set_name="smoke",
@@ -609,7 +609,7 @@ def test_a_golden_set_is_deleted_with_its_questions_only_by_a_post(
 @pytest.fixture
 def alices_knowledge(alice, make_connection):
     connection = make_connection(alice, "sqlite")
-    services.examples_import(
+    imports.examples_import(
         connection=connection,
         text="question,sql\nHow many?,SELECT COUNT(*) FROM orders\n",
         set_name="smoke",

@@ -168,8 +168,8 @@ def test_tables_rank_by_descriptions_and_examples(alice, make_connection):
     ) == ["t_y"]
 
 
-def test_knowledge_exists_says_whether_a_connection_has_any(alice, make_connection):
-    from knowledge.retrieval import knowledge_exists
+def test_the_index_says_whether_a_connection_has_any_knowledge(alice, make_connection):
+    from knowledge.index import index_cache
 
     empty = make_connection(alice, "sqlite")
     described = make_connection(alice, "sqlite")
@@ -177,5 +177,5 @@ def test_knowledge_exists_says_whether_a_connection_has_any(alice, make_connecti
         connection=described, table_name="orders", description="one row per order"
     )
 
-    assert knowledge_exists(empty.id) is False
-    assert knowledge_exists(described.id) is True
+    assert index_cache.get(empty.id).empty is True
+    assert index_cache.get(described.id).empty is False

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.types import AuthenticatedHttpRequest
 from connections.selectors import connection_get_for_user
-from knowledge import selectors, services
+from knowledge import imports, selectors
 from knowledge.forms import ImportForm
 from knowledge.views.page import errors_as_messages
 
@@ -32,7 +32,7 @@ def examples_import(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespon
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
             set_name = form.cleaned_data["set"]
-            report = services.examples_import_file(
+            report = imports.examples_import_file(
                 connection=connection,
                 file=form.cleaned_data["file"],
                 set_name=set_name or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from agent.exceptions import LLMNotConfigured
@@ -17,7 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             config = llm_settings()
-        except LLMNotConfigured:
+        except LLMNotConfigured as exc:
+            if settings.LLM_PROVIDER.strip().lower() != "openai":
+                # Another provider (or an unknown one) says what it misses itself.
+                self.stdout.write(self.style.WARNING(exc.message))
+                return
             self.stdout.write(
                 self.style.WARNING(
                     "No LLM is configured: every question will be refused (503 "
@@ -30,5 +35,8 @@ class Command(BaseCommand):
             return
         # Host and port only: a URL may carry credentials.
         parts = urlsplit(config.base_url)
-        server = parts.netloc.rpartition("@")[2] if parts.netloc else "api.openai.com"
-        self.stdout.write(f"LLM: {config.model} at {server}")
+        default = "api.openai.com" if config.provider == "openai" else "its default"
+        server = parts.netloc.rpartition("@")[2] if parts.netloc else default
+        self.stdout.write(
+            f"LLM: {config.model} at {server} (LLM_PROVIDER={config.provider})"
+        )

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import DatabaseConnection
-from knowledge.services import examples_import
+from knowledge.imports import examples_import
 from sqlagent_project.errors import ApplicationError
 
 
@@ -35,6 +35,9 @@ class Command(BaseCommand):
             connection = DatabaseConnection.objects.get(pk=options["connection_id"])
         except DatabaseConnection.DoesNotExist as exc:
             raise CommandError(f"No connection {options['connection_id']}.") from exc
+        set_name = options["set_name"]
+        if set_name is not None and not 0 < len(set_name) <= 100:
+            raise CommandError("--set wants a name of 1 to 100 characters.")
         mapping = {}
         for pair in options["map"]:
             source, _, target = pair.partition("=")
@@ -49,16 +52,14 @@ class Command(BaseCommand):
             report = examples_import(
                 connection=connection,
                 text=text,
-                set_name=options["set_name"],
+                set_name=set_name,
                 mapping=mapping,
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         for line, reason in report.errors:
             self.stderr.write(f"line {line}: {reason}")
-        target = (
-            f"golden set {options['set_name']!r}" if options["set_name"] else "examples"
-        )
+        target = f"golden set {set_name!r}" if set_name else "examples"
         self.stdout.write(
             f"Imported {report.created} into {target}; "
             f"{len(report.errors)} lines skipped."

@@ -19,6 +19,14 @@
     holder.dataset.rendered = "1";
     window.vegaEmbed(holder, spec, {
       renderer: "svg",
+      // The Content-Security-Policy allows no eval and no inline style: Vega
+      // interprets its expressions instead of compiling them to functions, and
+      // the embed's and tooltip's styles come from vendor/vega/vega-embed.css.
+      ast: true,
+      expr: window.vega.expressionInterpreter,
+      defaultStyle: false,
+      forceActionsMenu: true,
+      tooltip: { disableDefaultStyle: true },
       theme: darkMode() ? "dark" : undefined,
       // Download as PNG or SVG; no links out to online editors.
       actions: { export: true, source: false, compiled: false, editor: false },
