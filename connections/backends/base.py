@@ -228,14 +228,6 @@ class DatabaseBackend:
         read without a round trip; None where no server session exists (SQLite)."""
         raise self._missing("session_identify")
 
-    def control_connection_open(self, engine: Engine) -> Any:
-        """Open a separate DBAPI connection of the engine's own account, through
-        its connect function (target policy and host pinning included), for
-        control statements only: cancelling or terminating its own sessions.
-        It never runs a user's SQL, so it is not a gate of its own."""
-        creator: Any = engine.pool._creator
-        return creator(None)
-
     def terminate_sql(self, session_id: int) -> str:
         """Return the statement that ends session `session_id` on the server, run
         by the same account on another connection."""
@@ -266,6 +258,15 @@ class DatabaseBackend:
     ) -> list[str]:
         """Map a cursor description to COLUMN_TYPES, one per column."""
         raise self._missing("column_types")
+
+
+def control_connection_open(engine: Engine) -> Any:
+    """Open a separate DBAPI connection of the engine's own account, through its
+    connect function (target policy and host pinning included), for control
+    statements only: cancelling or terminating its own sessions. It never runs a
+    user's SQL, so it is not a gate of its own."""
+    creator: Any = engine.pool._creator
+    return creator(None)
 
 
 def hooks_missing(backend: DatabaseBackend) -> list[str]:

@@ -15,6 +15,7 @@ from connections.backends.base import (
     DatabaseBackend,
     PrivilegeFinding,
     column_types_from_values,
+    control_connection_open,
 )
 from connections.backends.server import pin_resolved_address, pool_args, server_url
 from connections.backends.sql import (
@@ -313,7 +314,7 @@ class MySQLBackend(DatabaseBackend):
         # mysqlclient refuses any call on a connection busy in another thread:
         # the id was noted when the connection opened.
         thread_id = int(pooled_connection.info["thread_id"])
-        killer = self.control_connection_open(engine)
+        killer = control_connection_open(engine)
         try:
             cursor = killer.cursor()
             cursor.execute(f"KILL QUERY {thread_id}")
