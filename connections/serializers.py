@@ -5,6 +5,7 @@ from typing import Any, cast
 from rest_framework import serializers
 
 from connections.backends import db_type_choices
+from connections.fields import EDITABLE_FIELDS, VALIDATED_FIELDS
 from connections.models import DatabaseConnection, PrivacyTier, UserSession
 from connections.validation import ConnectionInvalid, connection_validate
 
@@ -84,25 +85,14 @@ class ConnectionInputSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)
+        fields: dict[str, Any] = {name: merged.get(name) for name in VALIDATED_FIELDS}
         try:
-            valid = connection_validate(
-                db_type=merged["db_type"],
-                database_name=merged["database_name"],
-                host=merged.get("host", ""),
-                port=merged.get("port"),
-                username=merged.get("username", ""),
-                options=merged.get("options"),
-                privacy=merged.get("privacy"),
-                masked_columns=merged.get("masked_columns"),
-                masked_hidden=merged.get("masked_hidden"),
-            )
+            valid = connection_validate(**fields)
         except ConnectionInvalid as exc:
             raise serializers.ValidationError(exc.errors) from exc
-        for name in ("privacy", "masked_columns", "masked_hidden"):
+        # The given values as they will be stored (the services merge the rest).
+        for name in VALIDATED_FIELDS:
             if name in attrs:
-                attrs[name] = getattr(valid, name)
-        for name in ("host", "port", "username", "options"):
-            if name in attrs or valid.is_file:
                 attrs[name] = getattr(valid, name)
         if valid.is_file:
             attrs.pop("db_password", None)
@@ -115,17 +105,7 @@ class ConnectionInputSerializer(serializers.Serializer):
         instance: DatabaseConnection | None = self.instance
         if instance is None:
             return attrs
-        current = {
-            "db_type": instance.db_type,
-            "host": instance.host,
-            "port": instance.port,
-            "database_name": instance.database_name,
-            "username": instance.username,
-            "options": instance.options,
-            "privacy": instance.privacy,
-            "masked_columns": instance.masked_columns,
-            "masked_hidden": instance.masked_hidden,
-        }
+        current = {name: getattr(instance, name) for name in VALIDATED_FIELDS}
         return {**current, **attrs}
 
 
@@ -137,16 +117,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
         model = DatabaseConnection
         fields = [
             "id",
-            "label",
-            "db_type",
-            "host",
-            "port",
-            "database_name",
-            "username",
-            "options",
-            "privacy",
-            "masked_columns",
-            "masked_hidden",
+            *EDITABLE_FIELDS,
             "has_password",
             "owner_id",
             "created_at",
