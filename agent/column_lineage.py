@@ -23,11 +23,11 @@ from sqlglot.optimizer.scope import build_scope
 from sqlglot.schema import ensure_schema
 
 from agent.query_reads import UNKNOWN, QueryReads, Source
+from connections.backends import UnknownDatabaseType, backend_for
 
 if TYPE_CHECKING:
     from agent.catalog import SchemaCatalog
 
-SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 # Views expanded into their definitions, at most this deep (views of views).
 MAX_VIEW_DEPTH = 4
 
@@ -92,7 +92,12 @@ def result_sources(
     carrying anything. `column_count` None skips the count check (errors, where
     no result came back).
     """
-    dialect = SQLGLOT_DIALECTS.get(db_type)
+    try:
+        # The backend's lineage dialect; an unknown engine, or one whose backend
+        # names none, is not traced (None: the caller masks every column).
+        dialect = backend_for(db_type).lineage_dialect
+    except (UnknownDatabaseType, NotImplementedError):
+        return None
     try:
         parsed = sqlglot.parse_one(sql, read=dialect)
         return _trace(parsed, dialect, column_count, catalog)

@@ -20,15 +20,12 @@ from typing import Any
 from django.conf import settings
 from sqlalchemy import Engine
 
+from agent.exceptions import NoDatabaseConnected
 from agent.privacy import PrivacyPolicy
 from connections.engines import engine_create
 from connections.models import DatabaseConnection, UserSession
 
 logger = logging.getLogger(__name__)
-
-
-class NoDatabaseConnected(Exception):
-    """The session has no database bound to it."""
 
 
 @dataclass

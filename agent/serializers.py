@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from agent.models import Thread, Turn
+from agent.turn_view import TurnView
 
 
 class AskInputSerializer(serializers.Serializer):
@@ -89,32 +90,39 @@ class AskOutputSerializer(serializers.Serializer):
         # Once per question, with up to QUERY_MAX_ROWS rows: binding the nested
         # fields above and walking every cell through them costs more than the
         # dict. They still define the schema; a test pins this output to theirs.
-        thread_id = _nullable(_UUID, turn.thread_id)
+        # The shared values come from the one public view of a turn, which the
+        # MCP tools and the pages show as well.
+        view = TurnView.of(turn)
+        public = view.public()
         return {
-            "session_id": thread_id,
-            "thread_id": thread_id,
-            "turn_id": _nullable(int, turn.id),
-            "question": _nullable(str, turn.question),
-            "answer": _nullable(str, turn.answer),
+            "session_id": public["thread_id"],
+            "thread_id": public["thread_id"],
+            "turn_id": public["turn_id"],
+            "question": public["question"],
+            "answer": public["answer"],
             "queries": None
-            if turn.queries is None
-            else [_query(query) for query in turn.queries],
-            "result": None if turn.result is None else _result(turn.result),
-            "chart": turn.chart,
-            "duration_ms": _nullable(float, turn.duration_ms),
-            "grounded": _nullable(_BOOLEAN, turn.grounded),
-            "cut_off": _nullable(_BOOLEAN, turn.cut_off),
+            if view.queries is None
+            else [_query(query) for query in view.queries],
+            "result": None
+            if view.result is None
+            else {name: public[name] for name in _RESULT_FIELDS},
+            "chart": public["chart"],
+            "duration_ms": _nullable(float, view.duration_ms),
+            "grounded": public["grounded"],
+            "cut_off": public["cut_off"],
             "llm": {
-                "model": _nullable(str, turn.model),
-                "calls": _nullable(int, turn.llm_calls),
-                "prompt_tokens": _nullable(int, turn.prompt_tokens),
-                "completion_tokens": _nullable(int, turn.completion_tokens),
+                "model": _nullable(str, view.model),
+                "calls": _nullable(int, view.llm_calls),
+                "prompt_tokens": _nullable(int, view.prompt_tokens),
+                "completion_tokens": _nullable(int, view.completion_tokens),
             },
         }
 
 
+_RESULT_FIELDS = tuple(ResultSerializer().fields)
+
+
 # Unbound fields, used only for their output format.
-_UUID = serializers.UUIDField().to_representation
 _BOOLEAN = serializers.BooleanField().to_representation
 
 
@@ -140,15 +148,6 @@ def _query(query: dict[str, Any]) -> dict[str, Any]:
         "truncated": _nullable(_BOOLEAN, query["truncated"]),
         "duration_ms": _nullable(float, query["duration_ms"]),
         "error": _nullable(str, query["error"]),
-    }
-
-
-def _result(result: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "columns": [_nullable(str, column) for column in result["columns"]],
-        "rows": [None if row is None else list(row) for row in result["rows"]],
-        "row_count": _nullable(int, result["row_count"]),
-        "truncated": _nullable(_BOOLEAN, result["truncated"]),
     }
 
 

@@ -26,6 +26,7 @@ from agent.schema_browser import questions_suggest
 from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
 from agent.services import thread_ask
 from agent.threads import thread_continue, thread_delete, thread_rename
+from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
 from connections.forms import SessionConnectForm
 from connections.selectors import connection_list_for_user
@@ -100,7 +101,8 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         "form": form,
         "session": session,
         "thread": thread,
-        "turns": thread.turns.all() if thread else [],
+        # The public view of each turn, as the API and MCP render it too.
+        "turns": [TurnView.of(turn) for turn in thread.turns.all()] if thread else [],
         "connect_form": SessionConnectForm(
             user=request.user,
             initial={"connection": session.db_connection_id},
@@ -140,7 +142,7 @@ def history_detail(
     session = session_get_or_create_active(user=request.user)
     context = {
         "thread": thread,
-        "turns": page,
+        "turns": [TurnView.of(turn) for turn in page],
         "page": page,
         "is_current": thread.id == session.id,
         "nav": "history",

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from connections import services
+from connections.fields import EDITABLE_FIELDS, VALIDATED_FIELDS
 from connections.models import DatabaseConnection, UserSession
 from connections.validation import ConnectionInvalid, connection_validate
 
@@ -30,19 +31,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = DatabaseConnection
-        fields = [
-            "owner",
-            "label",
-            "db_type",
-            "host",
-            "port",
-            "database_name",
-            "username",
-            "options",
-            "privacy",
-            "masked_columns",
-            "masked_hidden",
-        ]
+        fields = ["owner", *EDITABLE_FIELDS]
         help_texts = {
             "privacy": "rows: the model sees capped result rows and sample values; "
             "schema: names, types and row counts only, never a value.",
@@ -62,18 +51,9 @@ class ConnectionAdminForm(forms.ModelForm):
             return cleaned
         if not cleaned.get("privacy"):
             cleaned["privacy"] = self.instance.privacy or "rows"
+        fields: dict[str, Any] = {name: cleaned.get(name) for name in VALIDATED_FIELDS}
         try:
-            connection_validate(
-                db_type=cleaned.get("db_type", ""),
-                database_name=cleaned.get("database_name", ""),
-                host=cleaned.get("host", ""),
-                port=cleaned.get("port"),
-                username=cleaned.get("username", ""),
-                options=cleaned.get("options"),
-                privacy=cleaned.get("privacy"),
-                masked_columns=cleaned.get("masked_columns"),
-                masked_hidden=cleaned.get("masked_hidden"),
-            )
+            connection_validate(**fields)
         except ConnectionInvalid as exc:
             for name, message in exc.errors.items():
                 self.add_error(name if name in self.fields else None, message)
@@ -82,7 +62,7 @@ class ConnectionAdminForm(forms.ModelForm):
     def connection_fields(self) -> dict[str, Any]:
         """Return the validated fields as the connection services take them."""
         data = self.cleaned_data
-        fields = {name: data.get(name) for name in _SERVICE_FIELDS}
+        fields = {name: data.get(name) for name in EDITABLE_FIELDS}
         fields["label"] = fields["label"] or ""
         fields["options"] = fields["options"] or {}
         fields["masked_columns"] = fields["masked_columns"] or []
@@ -91,12 +71,6 @@ class ConnectionAdminForm(forms.ModelForm):
         elif data.get("new_password"):
             fields["password"] = data["new_password"]
         return fields
-
-
-# The form's fields as the connection services take them (the owner aside).
-_SERVICE_FIELDS = tuple(
-    name for name in ConnectionAdminForm.Meta.fields if name != "owner"
-)
 
 
 @admin.register(DatabaseConnection)
@@ -131,7 +105,10 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
         """Save through the connection services, with their checks and effects."""
         fields = form.connection_fields()
         if change:
-            saved = services.connection_update(connection=obj, **fields)
+            # The form has already written its values onto `obj`; the service
+            # compares them with the stored row to tell what changed.
+            stored = DatabaseConnection.objects.get(pk=obj.pk)
+            saved = services.connection_update(connection=stored, **fields)
         else:
             saved = services.connection_create(
                 owner=form.cleaned_data["owner"], **fields

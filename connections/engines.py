@@ -22,8 +22,12 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from connections import target_policy
-from connections.backends import PrivilegeFinding, backend_for
-from connections.backends.sqlite import sqlite_authorizer, sqlite_connect_readonly
+from connections.backends import (
+    DatabaseBackend,
+    PrivilegeFinding,
+    UnknownDatabaseType,
+    backend_for,
+)
 from connections.crypto import DecryptionError
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
@@ -40,8 +44,6 @@ __all__ = [
     "describe_connect_error",
     "engine_create",
     "scrub_secret",
-    "sqlite_authorizer",
-    "sqlite_connect_readonly",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,8 +132,16 @@ def _gate_first_connect(engine: Engine, conn: DatabaseConnection) -> None:
         )
 
 
+def _backend(conn: DatabaseConnection) -> DatabaseBackend:
+    """Return the connection's backend; an unknown or incomplete one refuses."""
+    try:
+        return backend_for(conn.db_type)
+    except UnknownDatabaseType as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from None
+
+
 def _engine_ungated(conn: DatabaseConnection, *, pooled: bool) -> Engine:
-    backend = backend_for(conn.db_type)
+    backend = _backend(conn)
     try:
         return backend.engine_create_ungated(conn, pooled=pooled)
     except DecryptionError as exc:
@@ -142,7 +152,7 @@ def _engine_ungated(conn: DatabaseConnection, *, pooled: bool) -> Engine:
 
 def _target_recheck(conn: DatabaseConnection) -> None:
     """Apply the save-time policy again: the policy may have tightened since."""
-    if conn.db_type == "sqlite":
+    if _backend(conn).is_file:
         return  # the file is resolved inside the folder at every open
     target_policy.check_hostname(conn.host)
     target_policy.check_not_app_database(
@@ -176,8 +186,8 @@ def connection_check(conn: DatabaseConnection) -> ConnectionCheck:
     verdict for this version of the record.
     """
     started = time.perf_counter()
-    backend = backend_for(conn.db_type)
     try:
+        backend = _backend(conn)
         _target_recheck(conn)
         engine = _engine_ungated(conn, pooled=False)
         try:

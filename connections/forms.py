@@ -9,7 +9,9 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
-from connections.models import DatabaseConnection, DbType, PrivacyTier
+from connections.backends import db_type_choices
+from connections.fields import EDITABLE_FIELDS
+from connections.models import DatabaseConnection, PrivacyTier
 from connections.selectors import connection_list_for_user
 from connections.serializers import ConnectionInputSerializer
 
@@ -42,7 +44,7 @@ class ConnectionForm(forms.Form):
     """Add or edit a connection; the password is write-only."""
 
     label = forms.CharField(max_length=100, required=False)
-    db_type = forms.ChoiceField(label="Database type", choices=DbType.choices)
+    db_type = forms.ChoiceField(label="Database type", choices=db_type_choices)
     host = forms.CharField(
         max_length=255, required=False, help_text="Not used for SQLite."
     )
@@ -113,16 +115,10 @@ class ConnectionForm(forms.Form):
         self.instance = instance
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = {
-                "label": instance.label,
-                "db_type": instance.db_type,
-                "host": instance.host,
+                **{name: getattr(instance, name) for name in EDITABLE_FIELDS},
                 "port": instance.port or None,
-                "database_name": instance.database_name,
-                "username": instance.username,
                 "options": instance.options or "",
-                "privacy": instance.privacy,
                 "masked_columns": "\n".join(instance.masked_columns or []),
-                "masked_hidden": instance.masked_hidden,
             }
         super().__init__(*args, **kwargs)
         self.sqlite_files = sqlite_files()
@@ -161,12 +157,9 @@ class ConnectionForm(forms.Form):
         if self.errors:
             return cleaned
         data: dict[str, Any] = {
-            "label": cleaned.get("label", ""),
-            "db_type": cleaned["db_type"],
-            "host": cleaned.get("host", ""),
+            **{name: cleaned.get(name) for name in EDITABLE_FIELDS},
+            "label": cleaned.get("label") or "",
             "port": cleaned.get("port") or 0,
-            "database_name": cleaned.get("database_name", ""),
-            "username": cleaned.get("username", ""),
             "options": cleaned.get("options") or {},
             "privacy": cleaned.get("privacy")
             or (self.instance.privacy if self.instance else PrivacyTier.ROWS),

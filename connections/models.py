@@ -9,17 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from connections import crypto
-from connections.backends import BACKENDS
-
-# One choice per registered engine backend ("postgresql", "mysql", "sqlite"):
-# adding an engine to connections.backends.BACKENDS adds its choice here.
-DbType = models.TextChoices(  # type: ignore[call-overload]  # (value, label) pairs
-    "DbType",
-    [
-        (backend.db_type.upper(), (backend.db_type, backend.label))
-        for backend in BACKENDS.values()
-    ],
-)
+from connections.backends import UnknownDatabaseType, backend_for, db_type_choices
 
 
 class PrivacyTier(models.TextChoices):
@@ -36,7 +26,9 @@ class DatabaseConnection(models.Model):
         related_name="db_connections",
     )
     label = models.CharField(max_length=100, blank=True)
-    db_type = models.CharField(max_length=20, choices=DbType.choices)
+    # One choice per registered engine backend (settings.DATABASE_BACKENDS),
+    # read when needed: adding an engine needs no migration.
+    db_type = models.CharField(max_length=20, choices=db_type_choices)
     host = models.CharField(max_length=255, blank=True)
     port = models.PositiveIntegerField(default=0)
     database_name = models.CharField(max_length=255)
@@ -63,7 +55,11 @@ class DatabaseConnection(models.Model):
         indexes = [models.Index(fields=["owner", "id"])]
 
     def __str__(self) -> str:
-        if self.db_type == DbType.SQLITE:
+        try:
+            is_file = self.is_file
+        except UnknownDatabaseType:  # an engine no longer registered
+            is_file = False
+        if is_file:
             target = self.database_name
         else:
             target = f"{self.host}:{self.port}/{self.database_name}"
@@ -76,6 +72,11 @@ class DatabaseConnection(models.Model):
         return (
             crypto.decrypt(self.password_encrypted) if self.password_encrypted else ""
         )
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the database is a file (its backend says): no host or port."""
+        return backend_for(self.db_type).is_file
 
     @property
     def has_password(self) -> bool:

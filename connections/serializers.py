@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 
-from connections.models import DatabaseConnection, DbType, PrivacyTier, UserSession
+from connections.backends import db_type_choices
+from connections.fields import EDITABLE_FIELDS, VALIDATED_FIELDS
+from connections.models import DatabaseConnection, PrivacyTier, UserSession
 from connections.validation import ConnectionInvalid, connection_validate
 
 
@@ -33,7 +35,8 @@ class ConnectionInputSerializer(serializers.Serializer):
     label = serializers.CharField(  # type: ignore[assignment]
         max_length=100, required=False, allow_blank=True
     )
-    db_type = serializers.ChoiceField(choices=DbType.choices)
+    # The registered engines, read per instance (see __init__).
+    db_type = serializers.ChoiceField(choices=[])
     host = serializers.CharField(
         max_length=255, required=False, allow_blank=True, default=""
     )
@@ -75,27 +78,21 @@ class ConnectionInputSerializer(serializers.Serializer):
         "(answers, stored rows, CSV, pages).",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        db_type = cast(serializers.ChoiceField, self.fields["db_type"])
+        db_type.choices = db_type_choices()
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = self._merged(attrs)
+        fields: dict[str, Any] = {name: merged.get(name) for name in VALIDATED_FIELDS}
         try:
-            valid = connection_validate(
-                db_type=merged["db_type"],
-                database_name=merged["database_name"],
-                host=merged.get("host", ""),
-                port=merged.get("port"),
-                username=merged.get("username", ""),
-                options=merged.get("options"),
-                privacy=merged.get("privacy"),
-                masked_columns=merged.get("masked_columns"),
-                masked_hidden=merged.get("masked_hidden"),
-            )
+            valid = connection_validate(**fields)
         except ConnectionInvalid as exc:
             raise serializers.ValidationError(exc.errors) from exc
-        for name in ("privacy", "masked_columns", "masked_hidden"):
+        # The given values as they will be stored (the services merge the rest).
+        for name in VALIDATED_FIELDS:
             if name in attrs:
-                attrs[name] = getattr(valid, name)
-        for name in ("host", "port", "username", "options"):
-            if name in attrs or valid.is_file:
                 attrs[name] = getattr(valid, name)
         if valid.is_file:
             attrs.pop("db_password", None)
@@ -108,17 +105,7 @@ class ConnectionInputSerializer(serializers.Serializer):
         instance: DatabaseConnection | None = self.instance
         if instance is None:
             return attrs
-        current = {
-            "db_type": instance.db_type,
-            "host": instance.host,
-            "port": instance.port,
-            "database_name": instance.database_name,
-            "username": instance.username,
-            "options": instance.options,
-            "privacy": instance.privacy,
-            "masked_columns": instance.masked_columns,
-            "masked_hidden": instance.masked_hidden,
-        }
+        current = {name: getattr(instance, name) for name in VALIDATED_FIELDS}
         return {**current, **attrs}
 
 
@@ -130,16 +117,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
         model = DatabaseConnection
         fields = [
             "id",
-            "label",
-            "db_type",
-            "host",
-            "port",
-            "database_name",
-            "username",
-            "options",
-            "privacy",
-            "masked_columns",
-            "masked_hidden",
+            *EDITABLE_FIELDS,
             "has_password",
             "owner_id",
             "created_at",

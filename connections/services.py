@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,12 +15,19 @@ from accounts.models import User
 from connections import crypto
 from connections.engines import ConnectionCheck, connection_check
 from connections.exceptions import TargetDatabaseUnavailable
+from connections.fields import (
+    EDITABLE_FIELDS,
+    PRIVACY_FIELDS,
+    VALIDATED_FIELDS,
+    ConnectionFields,
+)
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.privileges import privileged_refusal
 from connections.signals import session_released
 from connections.validation import ValidConnection, connection_validate
 from sqlagent_project import logcontext
 from sqlagent_project.errors import ApplicationError
+from sqlagent_project.services import model_update
 
 logger = logging.getLogger(__name__)
 
@@ -37,36 +45,24 @@ def _connection_unsaved(
     return connection
 
 
+def _validate(fields: Mapping[str, Any]) -> ValidConnection:
+    # A misspelt field is a bug to report, never a value to drop silently.
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise TypeError(f"Unknown connection field(s): {', '.join(unknown)}")
+    return connection_validate(
+        **{name: fields[name] for name in VALIDATED_FIELDS if name in fields}
+    )
+
+
 @transaction.atomic
 def connection_create(
-    *,
-    owner: User,
-    db_type: str,
-    database_name: str,
-    label: str = "",
-    host: str = "",
-    port: int | None = 0,
-    username: str = "",
-    options: dict[str, Any] | None = None,
-    password: str = "",
-    privacy: str = "rows",
-    masked_columns: list[str] | None = None,
-    masked_hidden: bool = False,
+    *, owner: User, password: str = "", **fields: Unpack[ConnectionFields]
 ) -> DatabaseConnection:
     """Save a connection for `owner` with its password encrypted."""
-    valid = connection_validate(
-        db_type=db_type,
-        database_name=database_name,
-        host=host,
-        port=port,
-        username=username,
-        options=options,
-        privacy=privacy,
-        masked_columns=masked_columns,
-        masked_hidden=masked_hidden,
-    )
+    valid = _validate(fields)
     connection = _connection_unsaved(
-        owner=owner, valid=valid, password=password, label=label
+        owner=owner, valid=valid, password=password, label=fields.get("label") or ""
     )
     connection.save()
     logger.info(
@@ -82,91 +78,44 @@ def connection_create(
 def connection_update(
     *,
     connection: DatabaseConnection,
-    label: str | None = None,
-    db_type: str | None = None,
-    database_name: str | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    username: str | None = None,
-    options: dict[str, Any] | None = None,
     password: str | None = None,
-    privacy: str | None = None,
-    masked_columns: list[str] | None = None,
-    masked_hidden: bool | None = None,
+    **changes: Unpack[ConnectionFields],
 ) -> DatabaseConnection:
-    """Change a connection; an argument left None keeps the stored value."""
-    valid = connection_validate(
-        db_type=connection.db_type if db_type is None else db_type,
-        database_name=(
-            connection.database_name if database_name is None else database_name
-        ),
-        host=connection.host if host is None else host,
-        port=connection.port if port is None else port,
-        username=connection.username if username is None else username,
-        options=connection.options if options is None else options,
-        privacy=connection.privacy if privacy is None else privacy,
-        masked_columns=(
-            connection.masked_columns if masked_columns is None else masked_columns
-        ),
-        masked_hidden=(
-            connection.masked_hidden if masked_hidden is None else masked_hidden
-        ),
-    )
-    privacy_changed = (
-        valid.privacy != connection.privacy
-        or valid.masked_columns != list(connection.masked_columns or [])
-        or valid.masked_hidden != connection.masked_hidden
-    )
-    if label is not None:
-        connection.label = label
-    connection.db_type = valid.db_type
-    connection.host = valid.host
-    connection.port = valid.port
-    connection.database_name = valid.database_name
-    connection.username = valid.username
-    connection.options = valid.options
-    connection.privacy = valid.privacy
-    connection.masked_columns = valid.masked_columns
-    connection.masked_hidden = valid.masked_hidden
-    if privacy_changed:
-        connection.privacy_changed_at = timezone.now()
+    """Change a connection; a field left out or None keeps the stored value."""
+    given = {name: value for name, value in changes.items() if value is not None}
+    stored = {name: getattr(connection, name) for name in VALIDATED_FIELDS}
+    valid = _validate({**stored, **given})
+    data: dict[str, Any] = valid.stored_fields()
+    if "label" in given:
+        data["label"] = given["label"]
+    if any(data[name] != stored[name] for name in PRIVACY_FIELDS):
+        # Turns answered before this are replayed without their answers.
+        data["privacy_changed_at"] = timezone.now()
     if valid.is_file:
-        connection.set_password("")
-    elif password is not None:
-        connection.set_password(password)
-    connection.save()
-    _release_sessions_using(connection)
+        password = ""
+    if password is not None and (password or connection.has_password):
+        # A new Fernet token each time: setting a password always counts as a change.
+        data["password_encrypted"] = crypto.encrypt(password) if password else ""
+    changed = model_update(
+        instance=connection,
+        fields=[*EDITABLE_FIELDS, "privacy_changed_at", "password_encrypted"],
+        data=data,
+    )
+    if changed:
+        _release_sessions_using(connection)
     return connection
 
 
 def connection_try(
-    *,
-    owner: User,
-    db_type: str,
-    database_name: str,
-    host: str = "",
-    port: int | None = 0,
-    username: str = "",
-    options: dict[str, Any] | None = None,
-    password: str = "",
-    **unsaved: Any,
+    *, owner: User, password: str = "", **fields: Unpack[ConnectionFields]
 ) -> ConnectionCheck:
-    """Open a connection with these fields once, without saving anything.
-
-    `unsaved` takes the fields that do not change how to connect (label,
-    privacy, ...), so a form's fields can be passed as they are.
-    """
-    valid = connection_validate(
-        db_type=db_type,
-        database_name=database_name,
-        host=host,
-        port=port,
-        username=username,
-        options=options,
-    )
+    """Open a connection with these fields once, without saving anything."""
+    valid = _validate(fields)
     connection = _connection_unsaved(owner=owner, valid=valid, password=password)
     check = connection_check(connection)
-    logger.info("connection tried owner=%s type=%s ok=%s", owner.pk, db_type, check.ok)
+    logger.info(
+        "connection tried owner=%s type=%s ok=%s", owner.pk, valid.db_type, check.ok
+    )
     return check
 
 

@@ -250,12 +250,25 @@ def _is_app_database(path: Path) -> bool:
 def check_not_app_database(
     *, db_type: str, host: str, port: int, database_name: str
 ) -> None:
-    """Refuse a server connection that names this service's own database."""
+    """Refuse a server connection that names this service's own database.
+
+    The backend says whether its engine is the app database's (Django's vendor
+    name) and which port an unset one means; an unknown or incomplete backend
+    is refused.
+    """
+    from django.db import connections
+
+    from connections.backends import UnknownDatabaseType, backend_for
+
+    try:
+        backend = backend_for(db_type)
+        same_engine = backend.django_vendor == connections["default"].vendor
+        if backend.is_file or not same_engine:
+            return  # a file is checked by its path (sqlite_path_resolve)
+        default_port = backend.default_port
+    except UnknownDatabaseType as exc:
+        raise TargetRefused(str(exc), field="db_type") from None
     app_db = settings.DATABASES["default"]
-    engines = {"postgresql": "postgresql", "mysql": "mysql"}
-    if engines.get(db_type) is None or engines[db_type] not in app_db["ENGINE"]:
-        return
-    default_port = 5432 if db_type == "postgresql" else 3306
     app_port = int(app_db.get("PORT") or default_port)
     if database_name != app_db.get("NAME") or int(port) != app_port:
         return

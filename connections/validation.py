@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connections import target_policy
-from connections.models import DbType, PrivacyTier
+from connections.backends import UnknownDatabaseType, backend_for
+from connections.models import PrivacyTier
 from sqlagent_project.errors import ApplicationError
 
 
@@ -41,7 +42,7 @@ class ValidConnection:
 
     @property
     def is_file(self) -> bool:
-        return self.db_type == DbType.SQLITE
+        return backend_for(self.db_type).is_file
 
     def stored_fields(self) -> dict[str, Any]:
         """Return the fields as DatabaseConnection stores them."""
@@ -65,9 +66,11 @@ def connection_validate(
     host = (host or "").strip()
     port = port or 0
     username = username or ""
-    if db_type not in DbType.values:
-        raise ConnectionInvalid({"db_type": f"Unknown database type '{db_type}'."})
-    if db_type == DbType.SQLITE:
+    try:
+        backend = backend_for(db_type)
+    except UnknownDatabaseType as exc:
+        raise ConnectionInvalid({"db_type": str(exc)}) from None
+    if backend.is_file:
         # Server fields mean nothing for a file; clients send "" and 0.
         host, port, username = "", 0, ""
         try:

@@ -100,8 +100,12 @@ def _row_key(row: list[Any]) -> tuple[tuple[int, str], ...]:
 
 
 def orders_at_top_level(sql: str, *, db_type: str) -> bool:
-    """Return whether the statement's outermost query has an ORDER BY."""
-    dialect = {"postgresql": "postgres", "mysql": "mysql"}.get(db_type, "sqlite")
+    """Return whether the statement's outermost query has an ORDER BY.
+
+    Read in the engine's own dialect (its backend's); an engine without one is
+    refused (StatementRefused), never read as another engine's SQL.
+    """
+    dialect = sql_guard.dialect_for(db_type).sqlglot
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:

@@ -19,6 +19,7 @@ from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.models import Turn, TurnStatus
 from agent.querying import query_checked_run
+from connections.backends import UnknownDatabaseType, backend_for
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
@@ -222,11 +223,15 @@ def note_delete(*, note: SchemaNote) -> None:
 def notes_prefill(*, connection: DatabaseConnection) -> int:
     """Copy the database's own table and column comments into notes not yet written.
 
-    Returns how many notes were added. SQLite has no comments: nothing is added.
+    Returns how many notes were added. An engine that keeps no comments (its
+    backend says so: SQLite) adds nothing.
     A database that cannot be read raises TargetDatabaseUnavailable with the reason.
     """
-    if connection.db_type == "sqlite":
-        return 0
+    try:
+        if not backend_for(connection.db_type).schema_comments:
+            return 0
+    except UnknownDatabaseType as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from None
     engine = engine_create(connection, pooled=False)
     found: list[tuple[str, str, str]] = []
     try:

@@ -160,11 +160,6 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     )
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default=""))
 
-# The only folder SQLite connections may point into.
-SQLITE_DATABASES_DIR = Path(
-    env.str("SQLITE_DATABASES_DIR", default=str(VAR_DIR / "databases"))
-).resolve()
-
 # AUTH
 AUTH_USER_MODEL = "accounts.User"
 # django-axes first: it refuses a locked-out email+address before the password
@@ -249,6 +244,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 # TARGET DATABASES
+# The engines a connection may use: database type (stored on each connection) →
+# its `DatabaseBackend` class (connections/backends/). Adding an engine is one
+# backend module and one line here; a backend that leaves a hook out is refused.
+DATABASE_BACKENDS = {
+    "postgresql": "connections.backends.postgresql.PostgreSQLBackend",
+    "mysql": "connections.backends.mysql.MySQLBackend",
+    "sqlite": "connections.backends.sqlite.SQLiteBackend",
+}
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
 # point at. Names are resolved and checked again at every connect.
 TARGET_HOSTS_ALLOW = env.list("TARGET_HOSTS_ALLOW", default=[])
@@ -259,6 +262,13 @@ TARGET_HOSTS_DENY = env.list(
 # Roles that are superusers or may reach server files, run programs or write
 # beyond their database are refused unless this is on (they are still warned about).
 ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
+TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
+TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)
+TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
+# The only folder SQLite connections may point into.
+SQLITE_DATABASES_DIR = Path(
+    env.str("SQLITE_DATABASES_DIR", default=str(VAR_DIR / "databases"))
+).resolve()
 
 # CAPACITY
 # Asks a process runs at once (each waits on the model); one more waits up to
@@ -279,9 +289,6 @@ ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=1)
 # An entry is about 0.3 MB; ENGINE_CACHE_IDLE_TIMEOUT_S drops idle ones.
 ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=1024)
 ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900)
-TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
-TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)
-TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
 
 # Query bounds on every user database.
 QUERY_TIMEOUT_S = env.float("QUERY_TIMEOUT_S", default=10.0)
@@ -314,6 +321,8 @@ LLM_ASK_BUDGET_S = env.float("LLM_ASK_BUDGET_S", default=180.0)
 # The model's context window in tokens; the prompt budgets are shares of it.
 LLM_CONTEXT_TOKENS = env.int("LLM_CONTEXT_TOKENS", default=32768)
 LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.0)
+# The longest reply the model may generate per call (0: no cap sent).
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)
 # Steps of the agent loop (each LLM call and each tool call is a step).
 AGENT_MAX_STEPS = env.int("AGENT_MAX_STEPS", default=16)
 # The share of LLM_CONTEXT_TOKENS the schema may take in the system prompt: up to
@@ -415,5 +424,3 @@ KNOWLEDGE_MAX_INSTRUCTIONS = env.int("KNOWLEDGE_MAX_INSTRUCTIONS", default=1000)
 KNOWLEDGE_MAX_DESCRIPTIONS = env.int("KNOWLEDGE_MAX_DESCRIPTIONS", default=10000)
 KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
 EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)
-# The longest reply the model may generate per call (0: no cap sent).
-LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1024)

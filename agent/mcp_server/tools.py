@@ -25,6 +25,7 @@ from agent.models import Turn
 from agent.privacy import policy_default
 from agent.querying import catalog_get, session_engine_get, target_errors
 from agent.services import thread_ask
+from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
 from connections.selectors import connection_get_for_user, connection_list_for_user
 from connections.services import session_connect, session_get_or_create_active
@@ -95,32 +96,27 @@ def _rows_cap() -> int:
 
 
 def turn_payload(*, user: User, turn: Turn) -> dict[str, Any]:
-    """Return what a tool reports of a turn: answer, SQL, capped rows, chart."""
-    result = turn.result or {}
-    sql = [q["sql"] for q in turn.queries or [] if not q.get("error")]
-    shown = _rows_for_client(user=user, turn=turn, sql=sql)
+    """Return what a tool reports of a turn: the turn's public view (as the API
+    and the pages show it), its rows capped and under the privacy policy."""
+    payload = TurnView.of(turn).public()
+    shown = _rows_for_client(user=user, turn=turn, sql=payload["sql"])
     rows = shown.rows
     cap = _rows_cap()
-    payload: dict[str, Any] = {
-        "turn_id": turn.pk,
-        "thread_id": str(turn.thread_id),
-        "answer": turn.answer,
-        "sql": sql,
-        "columns": list(result.get("columns") or []),
-        # None when the number itself is restricted (rows a masked column chose).
-        "row_count": None if shown.count_hidden else result.get("row_count", 0),
-        "rows": rows[:cap],
-        "rows_returned": min(len(rows), cap),
+    payload["rows"] = rows[:cap]
+    payload["rows_returned"] = min(len(rows), cap)
+    if shown.count_hidden:
+        # The number itself is restricted (rows a masked column chose).
+        payload["row_count"] = None
+        payload["truncated"] = False
+    else:
         # The query's own cap (QUERY_MAX_ROWS) or this one cut rows off.
-        "truncated": False
-        if shown.count_hidden
-        else bool(result.get("truncated")) or len(rows) > cap,
-    }
+        payload["truncated"] = payload["truncated"] or len(rows) > cap
+    chart = payload.pop("chart")
     if shown.note is not None:
         payload["privacy"] = shown.note
-    elif turn.chart:
+    elif chart:
         # A chart holds the rows' values: only sent when nothing is restricted.
-        payload["chart"] = turn.chart
+        payload["chart"] = chart
     return payload
 
 

@@ -10,7 +10,9 @@
    quoted or escaped) and no MySQL executable comment or optimizer hint. The
    statement that runs is that comment-free text. With the catalog at hand,
    `attribute_calls_check` also refuses a PostgreSQL `t.f` that names no
-   column of t (the server would call f(t)).
+   column of t (the server would call f(t)). Every engine fact (dialect,
+   lexer rules, name rules, function allow-list, syntax words) is its
+   backend's, read by `dialect_for`: an engine without them is refused.
 2. `query_run` opens a transaction the database itself keeps read-only
    (PostgreSQL `BEGIN READ ONLY`, MySQL/MariaDB `START TRANSACTION READ ONLY` on
    a session whose default access mode is read-only too, SQLite opened `mode=ro`
@@ -25,14 +27,17 @@
 """
 
 from agent.sql_guard.deadline import queries_stopped_by
+from agent.sql_guard.dialect import Dialect, dialect_for
 from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.execution import QueryResult, query_run
 from agent.sql_guard.statement import statement_check
 
 __all__ = [
+    "Dialect",
     "QueryFailed",
     "QueryResult",
     "StatementRefused",
+    "dialect_for",
     "queries_stopped_by",
     "query_run",
     "statement_check",

@@ -19,24 +19,25 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from agent.sql_guard.dialect import dialect_for
 from agent.sql_guard.errors import StatementRefused
 from agent.sql_guard.statement import statement_check
 
 if TYPE_CHECKING:
     from agent.catalog import SchemaCatalog
 
-# Where PostgreSQL finds an unqualified table that is not the user's own.
-_IMPLICIT_SCHEMAS = ("pg_catalog",)
-
 
 def attribute_calls_check(sql: str, *, db_type: str, catalog: SchemaCatalog) -> None:
-    """Refuse a PostgreSQL column reference that is not a column of its source."""
-    if db_type != "postgresql":
+    """Refuse a column reference that is not a column of its source, on an engine
+    whose backend says `t.f` may call f(t) (PostgreSQL)."""
+    dialect = dialect_for(db_type)
+    if not dialect.names.attribute_calls:
         return
     statement = statement_check(sql, db_type=db_type)
     try:
         root = normalize_identifiers(
-            sqlglot.parse_one(statement, read="postgres"), dialect="postgres"
+            sqlglot.parse_one(statement, read=dialect.sqlglot),
+            dialect=dialect.sqlglot,
         )
         scopes = traverse_scope(root)
     except (SqlglotError, RecursionError, ValueError) as exc:
@@ -47,11 +48,13 @@ def attribute_calls_check(sql: str, *, db_type: str, catalog: SchemaCatalog) -> 
     for dot in root.find_all(exp.Dot):
         if isinstance(dot.this, exp.Paren):
             raise StatementRefused(
-                f"Field selection on an expression ({dot.sql('postgres')[:80]}) is "
-                "refused: PostgreSQL may read it as a function call. Select the "
+                "Field selection on an expression "
+                f"({dot.sql(dialect.sqlglot)[:80]}) is refused: "
+                f"{dialect.label} may read it as a function call. Select the "
                 "columns of a table by name."
             )
-    resolver = _Columns(catalog)
+    # Where the server finds an unqualified table that is not the user's own.
+    resolver = _Columns(catalog, implicit_schemas=tuple(dialect.builtin_schemas))
     for scope in scopes:
         for column in scope.columns:
             if not column.table:
@@ -66,7 +69,7 @@ def attribute_calls_check(sql: str, *, db_type: str, catalog: SchemaCatalog) -> 
             if known is None or column.name not in known:
                 raise StatementRefused(
                     f"{column.table}.{column.name} is not a column the catalog "
-                    f"lists for {column.table}, and PostgreSQL would read it as "
+                    f"lists for {column.table}, and {dialect.label} would read it as "
                     f"the function call {column.name}({column.table}). Use the "
                     "table's own column names."
                 )
@@ -106,8 +109,9 @@ def _function_columns(function: Any, alias: Any) -> set[str] | None:
 class _Columns:
     """The columns of a query's sources, from the catalog; None when unknown."""
 
-    def __init__(self, catalog: SchemaCatalog) -> None:
+    def __init__(self, catalog: SchemaCatalog, *, implicit_schemas: tuple[str, ...]):
         self.catalog = catalog
+        self.implicit_schemas = implicit_schemas
 
     def of_reference(self, scope: Scope, column: exp.Column) -> set[str] | None:
         current: Scope | None = scope
@@ -137,7 +141,7 @@ class _Columns:
             name = self.catalog.table_resolve(table.name)
             if name is not None and (schema is not None or name == table.name):
                 return set(self.catalog.column_types(name))
-        for candidate in (schema,) if schema else _IMPLICIT_SCHEMAS:
+        for candidate in (schema,) if schema else self.implicit_schemas:
             try:
                 columns = self.catalog.inspector.get_columns(
                     table.name, schema=candidate

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from connections.backends import DatabaseBackend
+from connections.backends.base import control_connection_open
 from connections.exceptions import TargetDatabaseBusy
 
 logger = logging.getLogger("agent.sql_guard")
@@ -170,7 +171,7 @@ def _terminate_and_wait(
         while True:
             try:
                 if killer is None:
-                    killer = backend.control_connection_open(engine)
+                    killer = control_connection_open(engine)
                 cursor = killer.cursor()
                 if attempts < _TERMINATE_ATTEMPTS:
                     # A refusal is not retried forever: the closed socket ends

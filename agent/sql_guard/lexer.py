@@ -4,7 +4,8 @@ sqlglot's tokenizer is not the server's: it starts a MySQL `--` comment before
 any character Python calls a space (MariaDB only before an ASCII one, and reads
 the rest of the line as SQL), and it knows nothing of sql_mode or
 standard_conforming_strings. So the text is scanned here first, per dialect,
-exactly as the server scans strings, quoted names and comments; whatever two
+exactly as the server scans strings, quoted names and comments (the rules are
+the backend's `lexer_rules`); whatever two
 readings could disagree on is refused:
 
 - a character outside string literals and quoted names that is not printable
@@ -32,6 +33,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from agent.sql_guard.errors import StatementRefused
+from connections.backends.sql import LexerRules
 
 # More levels of parentheses, CASE and prefix operators than this are refused
 # before parsing: sqlglot's parser recurses per level (about 25 frames for a
@@ -41,23 +43,11 @@ MAX_NESTING = 20
 
 _CODE_WHITESPACE = frozenset(" \t\n\r")
 _PREFIX_OPERATORS = frozenset("-+~!")
-_NUMBER = {
-    "mysql": re.compile(
-        r"0x[0-9a-fA-F]+|0b[01]+|[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
-    ),
-    "postgresql": re.compile(r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"),
-    "sqlite": re.compile(r"0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"),
-}
 # Block comments the server may run (MySQL `/*!`, MariaDB `/*M!`) or read as
 # optimizer hints (`/*+`, which can lift the timeout). Refused in any dialect.
 _EXECUTABLE_COMMENT = re.compile(r"/\*\s*(?:[mM]?!|\+)")
-# Prefixes that make a quote part of one literal: E'…' (PostgreSQL escapes),
-# B'…' / X'…' (bits, hex), N'…' (national), U&'…' / U&"…" (PostgreSQL Unicode).
-_STRING_PREFIXES = {
-    "postgresql": frozenset({"e", "b", "x", "n"}),
-    "mysql": frozenset({"b", "x", "n"}),
-    "sqlite": frozenset({"x"}),
-}
+# Prefixes (the backend's `string_prefixes`) make a quote part of one literal:
+# E'…' (escapes), B'…' / X'…' (bits, hex), N'…' (national), U&'…' / U&"…".
 _DIGITS_ONLY = {"b": re.compile(r"[01]*\Z"), "x": re.compile(r"[0-9a-fA-F]*\Z")}
 
 
@@ -104,9 +94,9 @@ def _word_char(char: str) -> bool:
 class _Scanner:
     """One pass over the text; the dialect's rules for strings and comments."""
 
-    def __init__(self, sql: str, db_type: str) -> None:
+    def __init__(self, sql: str, rules: LexerRules) -> None:
         self.sql = sql
-        self.db = db_type
+        self.rules = rules
         self.out: list[str] = []
         self.length = 0  # of the text emitted so far: literals are placed in it
         self.literals: list[Literal] = []
@@ -169,11 +159,11 @@ class _Scanner:
             return i + 1
         if char == "-" and nxt == "-":
             return self._line_comment(i)
-        if char == "#" and self.db == "mysql":
+        if char == "#" and self.rules.hash_comments:
             return self._line_comment(i)
         if char == "/" and nxt == "*":
             return self._block_comment(i)
-        if char in "'\"`" or (char == "[" and self.db == "sqlite"):
+        if char in "'\"`" or (char == "[" and self.rules.bracket_names):
             self._token()
             return self._literal(i, i)
         if _word_char(char):
@@ -189,8 +179,8 @@ class _Scanner:
             )
         if char == "\\":
             raise _refuse("The query contains a backslash outside a string.")
-        if self.db == "sqlite" and char in "?:@$#":
-            raise _refuse(f"The query contains a SQLite parameter ({char}…).")
+        if char in self.rules.parameter_marks:
+            raise _refuse(f"The query contains a parameter ({char}…).")
         if char in "([":
             self._deeper(char)
         elif char in ")]":
@@ -215,7 +205,7 @@ class _Scanner:
                 "The query contains a dollar-quoted string or a parameter ($…)."
             )
         if sql[i] in "0123456789":
-            match = _NUMBER[self.db].match(sql, i)
+            match = self.rules.number.match(sql, i)
             end = match.end() if match else i
             if end == i or (end < len(sql) and _word_char(sql[end])):
                 stop = end
@@ -233,11 +223,11 @@ class _Scanner:
         word = sql[i:end]
         after = sql[end : end + 1]
         lower = word.lower()
-        if after == "'" and lower in _STRING_PREFIXES[self.db]:
+        if after == "'" and lower in self.rules.string_prefixes:
             self._token()
             return self._literal(i, end, prefix=lower)
         if (
-            self.db == "postgresql"
+            self.rules.unicode_escapes
             and lower == "u"
             and sql[end : end + 1] == "&"
             and sql[end + 1 : end + 2] in ("'", '"')
@@ -252,12 +242,12 @@ class _Scanner:
 
     def _line_comment(self, i: int) -> int:
         sql = self.sql
-        if self.db == "mysql" and sql[i] == "-":
+        if self.rules.dash_comment_needs_space and sql[i] == "-":
             follow = sql[i + 2 : i + 3]
             if follow and follow not in _CODE_WHITESPACE:
                 raise _refuse(
-                    f"'--' is followed by {_char_name(follow)}: MySQL and MariaDB "
-                    "start a comment only at '--' and an ASCII space, and read "
+                    f"'--' is followed by {_char_name(follow)}: this database "
+                    "starts a comment only at '--' and an ASCII space, and reads "
                     "anything else as SQL."
                 )
         end = i + 2 if sql[i] == "-" else i + 1
@@ -290,9 +280,10 @@ class _Scanner:
                 depth -= 1
                 end += 2
             elif pair == "/*":
-                if self.db != "postgresql":
+                if not self.rules.nested_comments:
                     raise _refuse(
-                        "A comment opens inside a comment; only PostgreSQL nests them."
+                        "A comment opens inside a comment; this database does not "
+                        "nest them."
                     )
                 depth += 1
                 end += 2
@@ -318,7 +309,7 @@ class _Scanner:
             if close < 0:
                 raise _refuse("A [quoted name] is not closed.")
             ends = {close}
-        elif self.db == "postgresql" and prefix == "e":
+        elif prefix in self.rules.escape_prefixes:
             ends = {self._end(quote_at, escapes=True)}
         else:
             ends = {self._end(quote_at, escapes=False)}
@@ -344,15 +335,12 @@ class _Scanner:
         return end + 1
 
     def _backslash_may_escape(self, quote: str, prefix: str) -> bool:
-        """Tell whether a backslash may escape the closing quote on this server."""
-        if self.db == "mysql":
-            # NO_BACKSLASH_ESCAPES turns escapes off; ANSI_QUOTES makes "…" a
-            # name, where a backslash never escapes: both readings must agree.
-            return quote in "'\""
-        if self.db == "postgresql":
-            # '…' when standard_conforming_strings is off.
-            return quote == "'" and prefix in ("", "n")
-        return False
+        """Tell whether a backslash may escape the closing quote on this server,
+        depending on a setting: then both readings must agree."""
+        return (
+            quote in self.rules.setting_escape_quotes
+            and prefix in self.rules.setting_escape_prefixes
+        )
 
     def _end(self, quote_at: int, *, escapes: bool) -> int:
         """Return where the literal opened at `quote_at` closes, or -1."""
@@ -372,9 +360,9 @@ class _Scanner:
         return -1
 
 
-def lex(sql: str, *, db_type: str) -> Lexed:
+def lex(sql: str, *, rules: LexerRules) -> Lexed:
     """Scan `sql` as the server does, or raise StatementRefused where unsure."""
     if "\x00" in sql:
         # Anywhere, strings included: no server takes it inside a statement.
         raise _refuse("The query contains a NUL character.")
-    return _Scanner(sql, db_type).scan()
+    return _Scanner(sql, rules).scan()

@@ -8,19 +8,18 @@ from typing import Any
 import sqlglot
 from django.conf import settings
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
 from agent.sql_guard.calls import alias_positions, calls_check, tree_calls_check
+from agent.sql_guard.dialect import Dialect, dialect_for
 from agent.sql_guard.errors import StatementRefused
 from agent.sql_guard.lexer import Lexed, Literal, lex
 
 # ---------------------------------------------------------------------------
-# Layer 1: the statement check
+# Layer 1: the statement check (every engine fact comes from its backend)
 # ---------------------------------------------------------------------------
-
-_SQLGLOT_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
 # Statement kinds that may not appear anywhere in the tree.
 _WRITE_NODES: dict[type[exp.Expression], str] = {
@@ -91,7 +90,7 @@ def _where(node: exp.Expression, root: exp.Expression) -> str:
     return ""
 
 
-def _tree_check(root: exp.Expression, *, dialect: str) -> None:
+def _tree_check(root: exp.Expression, *, dialect: Dialect) -> None:
     for node in root.walk():
         label = _write_label(node)
         if label is not None:
@@ -106,7 +105,7 @@ def _tree_check(root: exp.Expression, *, dialect: str) -> None:
             raise StatementRefused(
                 f"{_ONLY_SELECT}; locking clauses (FOR UPDATE / FOR SHARE) are refused."
             )
-        if dialect == "mysql" and isinstance(node, exp.PropertyEQ):
+        if dialect.assigns_with_colon_equals and isinstance(node, exp.PropertyEQ):
             raise StatementRefused(
                 f"{_ONLY_SELECT}; assigning variables (:=) is refused."
             )
@@ -118,9 +117,7 @@ def statement_check(sql: str, *, db_type: str) -> str:
     The statement returned is the text as the server reads it with every
     comment replaced by a space (see `lexer`): run it, not `sql`.
     """
-    dialect = _SQLGLOT_DIALECTS.get(db_type)
-    if dialect is None:
-        raise StatementRefused(f"Unknown database type '{db_type}'.")
+    dialect = dialect_for(db_type)
     if not sql or not sql.strip():
         raise StatementRefused("The query is empty.")
     limit = settings.SQL_MAX_LENGTH
@@ -130,7 +127,7 @@ def statement_check(sql: str, *, db_type: str) -> str:
             "allowed. Write a shorter query."
         )
     try:
-        return _statement(lex(sql, db_type=db_type), db_type=db_type, dialect=dialect)
+        return _statement(lex(sql, rules=dialect.lexer), dialect=dialect)
     except RecursionError:
         # A backstop: the lexer bounds nesting well below Python's limit.
         raise StatementRefused(
@@ -139,7 +136,7 @@ def statement_check(sql: str, *, db_type: str) -> str:
         ) from None
 
 
-def _statement(lexed: Lexed, *, db_type: str, dialect: str) -> str:
+def _statement(lexed: Lexed, *, dialect: Dialect) -> str:
     sql = lexed.text
     if _INTO_FILE.search(lexed.code):
         raise StatementRefused(
@@ -147,9 +144,9 @@ def _statement(lexed: Lexed, *, db_type: str, dialect: str) -> str:
             "as the SELECT's result instead."
         )
     try:
-        all_tokens = Dialect.get_or_raise(dialect).tokenize(sql)
+        all_tokens = SqlglotDialect.get_or_raise(dialect.sqlglot).tokenize(sql)
     except TokenError as exc:
-        raise StatementRefused(_parse_refusal(exc, db_type=db_type)) from exc
+        raise StatementRefused(_parse_refusal(exc, dialect=dialect)) from exc
     _tokens_agree(all_tokens, lexed)
     tokens = [t for t in all_tokens if t.token_type != TokenType.SEMICOLON]
     if not tokens:
@@ -164,18 +161,18 @@ def _statement(lexed: Lexed, *, db_type: str, dialect: str) -> str:
             f"{_ONLY_SELECT}; the text goes on after a semicolon. "
             "Send one statement without semicolons between statements."
         )
-    if db_type == "mysql" and _starts_with_values(tokens):
+    if not dialect.values_statement_checkable and _starts_with_values(tokens):
         raise StatementRefused(
-            f"{_ONLY_SELECT}; a VALUES statement cannot be checked on MySQL/MariaDB. "
+            f"{_ONLY_SELECT}; a VALUES statement cannot be checked on {dialect.label}. "
             "Write SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y' instead."
         )
     try:
-        parsed = sqlglot.parse(sql, read=dialect)
+        parsed = sqlglot.parse(sql, read=dialect.sqlglot)
     except ParseError as exc:
         # Name a refused function when there is one: a clearer reason than the
         # parser's, and UESCAPE names never parse.
-        calls_check(tokens, sql, db_type=db_type, skip=frozenset(), only_certain=True)
-        raise StatementRefused(_parse_refusal(exc, db_type=db_type)) from exc
+        calls_check(tokens, sql, dialect=dialect, skip=frozenset(), only_certain=True)
+        raise StatementRefused(_parse_refusal(exc, dialect=dialect)) from exc
     statements = [
         s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)
     ]
@@ -195,8 +192,8 @@ def _statement(lexed: Lexed, *, db_type: str, dialect: str) -> str:
         raise StatementRefused(f"{_ONLY_SELECT}; found {label}.")
     _tree_check(root, dialect=dialect)
     skip = alias_positions(root)
-    calls_check(tokens, sql, db_type=db_type, skip=skip)
-    tree_calls_check(root, tokens, sql, db_type=db_type, skip=skip)
+    calls_check(tokens, sql, dialect=dialect, skip=skip)
+    tree_calls_check(root, tokens, sql, dialect=dialect, skip=skip)
     # Run exactly the checked tokens: text after the last token (a trailing
     # semicolon) is cut off.
     return sql[tokens[0].start : tokens[-1].end + 1]
@@ -265,11 +262,11 @@ def _starts_with_values(tokens: list[Any]) -> bool:
     return False
 
 
-def _parse_refusal(exc: Exception, *, db_type: str) -> str:
+def _parse_refusal(exc: Exception, *, dialect: Dialect) -> str:
     first_line = (
         str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else ""
     )
     return (
-        f"The query could not be parsed as {db_type} SQL: {first_line[:200]}. "
+        f"The query could not be parsed as {dialect.db_type} SQL: {first_line[:200]}. "
         "Write one plain SELECT in this dialect."
     )

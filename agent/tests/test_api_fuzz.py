@@ -24,7 +24,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from testsupport.llm_stub import StubLLMServer, keyword_responder
 
-pytestmark = pytest.mark.django_db
+# Slow: hundreds of generated requests through the WSGI handler (over a minute).
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # 25 keeps the run near half a minute; FUZZ_EXAMPLES=500 hunts harder.
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "25"))

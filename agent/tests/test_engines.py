@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from agent.engines import EngineCache, NoDatabaseConnected, engine_cache
+from agent.engines import EngineCache, engine_cache
+from agent.exceptions import NoDatabaseConnected
 from connections.services import (
     connection_update,
     session_connect,
@@ -110,9 +111,14 @@ def test_a_second_get_returns_the_cached_entry(alice, connected_session):
 def test_a_session_without_database_has_no_engine(alice):
     session = session_get_or_create_active(user=alice)
 
-    with pytest.raises(NoDatabaseConnected):
+    with pytest.raises(NoDatabaseConnected) as excinfo:
         engine_cache.get(session)
     assert session.id not in engine_cache
+    # The one domain error: a client that reaches this gets a 409, never a 500.
+    assert (excinfo.value.status_code, excinfo.value.code) == (
+        409,
+        "no_database_connected",
+    )
 
 
 def test_the_cache_keeps_at_most_max_size_evicting_the_least_recently_used(

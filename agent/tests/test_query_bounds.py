@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from agent.sql_guard import QueryFailed, QueryResult, query_run
 from agent.sql_guard.bounds import cell_bound, cell_for_llm, cut_marker
-from connections.backends import BACKENDS
+from connections.backends import backend_for
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseBusy
 from testsupport.fixtures import TARGET_DB
@@ -281,7 +281,7 @@ _SLEEP = {
 @pytest.fixture
 def server_timeout_lifted(monkeypatch: pytest.MonkeyPatch, db_type: str) -> None:
     """Give the server (and SQLite's progress handler) an hour, not the timeout."""
-    backend = BACKENDS[db_type]
+    backend = backend_for(db_type)
     original = backend.begin_read_only
 
     def begin(connection: Any, *, statement: str, timeout_s: float) -> Any:

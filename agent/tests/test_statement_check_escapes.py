@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from agent.sql_guard import StatementRefused, statement_check
-from agent.sql_guard.functions import ALLOWED_FUNCTIONS, function_has_side_effects
+from agent.sql_guard.functions import function_has_side_effects
+from connections.backends import backend_for, registered
 from testsupport.fixtures import TARGET_DB
 
 QUERIES_DIR = Path(__file__).parent / "statement_queries"
@@ -338,9 +339,10 @@ def test_the_setting_cannot_let_a_side_effect_function_in(settings: Any):
     assert "sleep()" in refusal("SELECT sleep(1)", "mysql")
 
 
-@pytest.mark.parametrize("db_type", sorted(ALLOWED_FUNCTIONS))
+@pytest.mark.parametrize("db_type", sorted(registered()))
 def test_no_allowed_function_is_a_known_side_effect_function(db_type: str):
-    assert not [n for n in ALLOWED_FUNCTIONS[db_type] if function_has_side_effects(n)]
+    allowed = backend_for(db_type).read_only_functions
+    assert not [n for n in allowed if function_has_side_effects(n)]
 
 
 # --- ordinary analytic queries still pass -------------------------------------
@@ -586,7 +588,7 @@ PG_REVIEWED_VOLATILE = {
 def test_every_allowed_postgresql_function_exists_and_no_unreviewed_one_is_volatile(
     pg_with_dblink: Any,
 ):
-    names = sorted(ALLOWED_FUNCTIONS["postgresql"])
+    names = sorted(backend_for("postgresql").read_only_functions)
     rows = pg_with_dblink.execute(
         "SELECT p.proname, string_agg(DISTINCT p.provolatile::text, '') "
         "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "

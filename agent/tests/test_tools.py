@@ -113,6 +113,7 @@ def test_list_tables_with_a_search_word_lists_only_matching_names(context):
     assert "No table name contains" in list_tables(tool_context, "zebra")
 
 
+@pytest.mark.slow  # builds and reflects 3,000 tables
 def test_on_thousands_of_tables_the_list_is_cut_and_search_reaches_the_rest(
     tmp_path, settings
 ):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from connections.backends.sql import IdentifierRules, LexerRules
     from connections.models import DatabaseConnection
 
 # The small vocabulary of column types a query result carries.
@@ -97,6 +98,81 @@ class DatabaseBackend:
         raise self._missing("prompt_dialect_name")
 
     @property
+    def is_file(self) -> bool:
+        """Return whether a connection is a file (no host, port or user)."""
+        raise self._missing("is_file")
+
+    @property
+    def django_vendor(self) -> str:
+        """Return Django's `connection.vendor` for this engine (to spot the app's own
+        database among the targets)."""
+        raise self._missing("django_vendor")
+
+    @property
+    def schema_comments(self) -> bool:
+        """Return whether the engine keeps comments on tables and columns."""
+        raise self._missing("schema_comments")
+
+    # --- how the engine reads SQL (the statement check and lineage ask) ------
+    @property
+    def lineage_dialect(self) -> str:
+        """Return the sqlglot dialect column lineage (privacy masking) traces in."""
+        raise self._missing("lineage_dialect")
+
+    @property
+    def lexer_rules(self) -> LexerRules:
+        """Return how the server scans strings, quoted names and comments."""
+        raise self._missing("lexer_rules")
+
+    @property
+    def identifier_rules(self) -> IdentifierRules:
+        """Return how the server folds, cuts and resolves names."""
+        raise self._missing("identifier_rules")
+
+    @property
+    def read_only_functions(self) -> frozenset[str]:
+        """Return the built-in functions (lower case) a query may call: no side
+        effects. Anything else is refused."""
+        raise self._missing("read_only_functions")
+
+    @property
+    def builtin_schemas(self) -> frozenset[str]:
+        """Return the schemas where a qualified name still reaches a built-in."""
+        raise self._missing("builtin_schemas")
+
+    @property
+    def side_effect_functions(self) -> frozenset[str]:
+        """Return built-ins known to write, lock, sleep, signal, reach files or the
+        network, or run SQL from a string. Refused on every engine, named so the
+        refusal says why and SQL_EXTRA_ALLOWED_FUNCTIONS cannot let them in."""
+        raise self._missing("side_effect_functions")
+
+    @property
+    def side_effect_prefixes(self) -> tuple[str, ...]:
+        """Return name prefixes of such functions (`pg_advisory_`, `lo_`, ...)."""
+        raise self._missing("side_effect_prefixes")
+
+    @property
+    def syntax_words_before_paren(self) -> frozenset[str]:
+        """Return the unquoted words that come before "(" as syntax, not a call."""
+        raise self._missing("syntax_words_before_paren")
+
+    @property
+    def assigns_with_colon_equals(self) -> bool:
+        """Return whether `x := v` inside a query assigns a variable."""
+        raise self._missing("assigns_with_colon_equals")
+
+    @property
+    def values_statement_checkable(self) -> bool:
+        """Return whether sqlglot reads a bare VALUES statement as the server does."""
+        raise self._missing("values_statement_checkable")
+
+    def reads_table_as_function(self, name: str) -> bool:
+        """Return whether a table named `name` (lower case) may be a table-valued
+        function the server calls without parentheses."""
+        raise self._missing("reads_table_as_function")
+
+    @property
     def allowed_options(self) -> dict[str, frozenset[str]]:
         """Return the driver options a user may set, with the values allowed."""
         raise self._missing("allowed_options")
@@ -152,14 +228,6 @@ class DatabaseBackend:
         read without a round trip; None where no server session exists (SQLite)."""
         raise self._missing("session_identify")
 
-    def control_connection_open(self, engine: Engine) -> Any:
-        """Open a separate DBAPI connection of the engine's own account, through
-        its connect function (target policy and host pinning included), for
-        control statements only: cancelling or terminating its own sessions.
-        It never runs a user's SQL, so it is not a gate of its own."""
-        creator: Any = engine.pool._creator
-        return creator(None)
-
     def terminate_sql(self, session_id: int) -> str:
         """Return the statement that ends session `session_id` on the server, run
         by the same account on another connection."""
@@ -190,6 +258,26 @@ class DatabaseBackend:
     ) -> list[str]:
         """Map a cursor description to COLUMN_TYPES, one per column."""
         raise self._missing("column_types")
+
+
+def control_connection_open(engine: Engine) -> Any:
+    """Open a separate DBAPI connection of the engine's own account, through its
+    connect function (target policy and host pinning included), for control
+    statements only: cancelling or terminating its own sessions. It never runs a
+    user's SQL, so it is not a gate of its own."""
+    creator: Any = engine.pool._creator
+    return creator(None)
+
+
+def hooks_missing(backend: DatabaseBackend) -> list[str]:
+    """Return the hooks `backend`'s class leaves to the base (which refuses them)."""
+    return [
+        name
+        for name, member in vars(DatabaseBackend).items()
+        if not name.startswith("_")
+        and (isinstance(member, property) or callable(member))
+        and getattr(type(backend), name) is member
+    ]
 
 
 def column_types_from_values(width: int, rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -15,8 +15,16 @@ from connections.backends.base import (
     DatabaseBackend,
     PrivilegeFinding,
     column_types_from_values,
+    control_connection_open,
 )
 from connections.backends.server import pin_resolved_address, pool_args, server_url
+from connections.backends.sql import (
+    STANDARD_FUNCTIONS,
+    STANDARD_SYNTAX_WORDS,
+    IdentifierRules,
+    LexerRules,
+    names,
+)
 
 if TYPE_CHECKING:
     from connections.models import DatabaseConnection
@@ -84,6 +92,48 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
+# Read-only built-ins beyond the standard's (see `read_only_functions`).
+_FUNCTIONS = names("""
+    group_concat bit_and bit_or bit_xor std stddev stddev_pop stddev_samp
+    variance var_pop var_samp json_arrayagg json_objectagg any_value median
+    percentile_cont percentile_disc
+
+    ceiling conv cot crc32 div log2 pow rand truncate oct bin hex unhex format
+    greatest least interval
+
+    ascii bit_length char char_length character_length concat concat_ws elt
+    export_set field find_in_set from_base64 to_base64 insert instr lcase left
+    locate lpad make_set mid octet_length ord position quote regexp
+    regexp_instr regexp_like regexp_replace regexp_substr repeat reverse right
+    rpad soundex space strcmp substring_index ucase md5 sha sha1 sha2
+    natural_sort_key sformat charset collation coercibility convert binary
+
+    adddate addtime convert_tz curdate curtime date date_add date_format
+    date_sub datediff day dayname dayofmonth dayofweek dayofyear extract
+    from_days from_unixtime get_format hour last_day localtime localtimestamp
+    makedate maketime microsecond minute month monthname now period_add
+    period_diff quarter sec_to_time second str_to_date subdate subtime sysdate
+    time time_format time_to_sec timediff timestamp timestampadd timestampdiff
+    to_days to_seconds unix_timestamp utc_date utc_time utc_timestamp week
+    weekday weekofyear year yearweek
+
+    json_array json_array_append json_array_insert json_contains
+    json_contains_path json_depth json_extract json_insert json_keys
+    json_length json_merge json_merge_patch json_merge_preserve json_object
+    json_overlaps json_pretty json_quote json_remove json_replace
+    json_schema_valid json_search json_set json_storage_size json_table
+    json_type json_unquote json_valid json_value json_exists json_query
+    json_compact json_detailed json_loose json_equals json_normalize
+
+    if ifnull isnull
+    database schema version user current_user session_user system_user connection_id
+    current_role
+
+    uuid inet_aton inet_ntoa inet6_aton inet6_ntoa is_ipv4 is_ipv6 bin_to_uuid
+    uuid_to_bin
+""")
+
+
 class MySQLBackend(DatabaseBackend):
     """MySQL and MariaDB: every hook implemented."""
 
@@ -93,12 +143,52 @@ class MySQLBackend(DatabaseBackend):
     sqlglot_dialect = "mysql"
     prompt_dialect_name = "MySQL/MariaDB"
     version_sql = "SELECT VERSION()"
+    lineage_dialect = "mysql"
+    django_vendor = "mysql"
+    is_file = False
+    schema_comments = True
+    lexer_rules = LexerRules(
+        number=re.compile(
+            r"0x[0-9a-fA-F]+|0b[01]+|[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+        ),
+        string_prefixes=frozenset({"b", "x", "n"}),
+        # NO_BACKSLASH_ESCAPES turns escapes off; ANSI_QUOTES makes "…" a name,
+        # where a backslash never escapes: both readings must agree.
+        setting_escape_quotes=frozenset({"'", '"'}),
+        setting_escape_prefixes=frozenset({"", "b", "x", "n"}),
+        hash_comments=True,
+        dash_comment_needs_space=True,
+    )
+    identifier_rules = IdentifierRules(
+        quoted_keep_case=False,  # function names are case-blind, quoted or not
+        max_bytes=None,
+        strings_may_name=True,  # with ANSI_QUOTES "name" is a name
+    )
+    read_only_functions = STANDARD_FUNCTIONS | _FUNCTIONS
+    side_effect_functions = names("""
+        load_file sleep benchmark get_lock release_lock release_all_locks
+        is_free_lock is_used_lock master_pos_wait source_pos_wait master_gtid_wait
+        wait_for_executed_gtid_set wait_until_sql_thread_after_gtids sys_exec
+        sys_eval
+    """)
+    side_effect_prefixes: tuple[str, ...] = ()
+    # A database prefix names a user-defined function.
+    builtin_schemas: frozenset[str] = frozenset()
+    syntax_words_before_paren = STANDARD_SYNTAX_WORDS | names(
+        "regexp rlike match against index key"
+    )
+    assigns_with_colon_equals = True  # SELECT @v := 1 sets a session variable
+    # sqlglot reads MySQL's VALUES statement (8.0.19+) differently from MariaDB.
+    values_statement_checkable = False
     allowed_options = {
         "ssl_mode": frozenset(
             {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
         ),
         "charset": frozenset({"utf8mb4", "utf8", "latin1"}),
     }
+
+    def reads_table_as_function(self, name: str) -> bool:
+        return False  # a table-valued function is always called with "("
 
     def engine_create_ungated(
         self, conn: DatabaseConnection, *, pooled: bool
@@ -224,7 +314,7 @@ class MySQLBackend(DatabaseBackend):
         # mysqlclient refuses any call on a connection busy in another thread:
         # the id was noted when the connection opened.
         thread_id = int(pooled_connection.info["thread_id"])
-        killer = self.control_connection_open(engine)
+        killer = control_connection_open(engine)
         try:
             cursor = killer.cursor()
             cursor.execute(f"KILL QUERY {thread_id}")

@@ -17,6 +17,13 @@ from connections.backends.base import (
     column_types_from_values,
 )
 from connections.backends.server import pool_args
+from connections.backends.sql import (
+    STANDARD_FUNCTIONS,
+    STANDARD_SYNTAX_WORDS,
+    IdentifierRules,
+    LexerRules,
+    names,
+)
 from connections.backends.sqlite_costs import costs_bound
 
 if TYPE_CHECKING:
@@ -209,6 +216,39 @@ def _declared_kind(declared: str | None) -> str | None:
     return None
 
 
+# Read-only built-ins beyond the standard's (see `read_only_functions`).
+_FUNCTIONS = names("""
+    char concat concat_ws format glob hex ifnull iif instr like likelihood
+    likely octet_length printf quote random randomblob rtrim soundex
+    sqlite_source_id sqlite_version substring typeof unhex unicode unlikely
+    zeroblob unistr changes total_changes
+
+    total group_concat string_agg json_group_array json_group_object
+    jsonb_group_array jsonb_group_object
+
+    date time datetime julianday unixepoch strftime timediff
+
+    acosh asinh atanh cosh sinh tanh log2 pow trunc
+
+    json jsonb json_array jsonb_array json_array_length json_error_position
+    json_extract jsonb_extract json_insert jsonb_insert json_object jsonb_object
+    json_patch jsonb_patch json_pretty json_remove jsonb_remove json_replace
+    jsonb_replace json_set jsonb_set json_type json_valid json_quote json_each
+    json_tree jsonb_each jsonb_tree
+
+    pragma_table_info pragma_table_xinfo pragma_table_list pragma_index_list
+    pragma_index_info pragma_index_xinfo pragma_foreign_key_list
+    pragma_collation_list pragma_function_list pragma_module_list
+    generate_series
+""")
+# Table-valued functions SQLite reads named like a table, without parentheses
+# (`SELECT * FROM pragma_database_list`), when no real table has that name.
+_EPONYMOUS_TABLES = names("""
+    json_each json_tree jsonb_each jsonb_tree generate_series fsdir lsdir zipfile
+    sqlite_dbpage sqlite_stmt dbstat carray completion
+""")
+
+
 class SQLiteBackend(DatabaseBackend):
     """SQLite: every hook implemented."""
 
@@ -218,7 +258,34 @@ class SQLiteBackend(DatabaseBackend):
     sqlglot_dialect = "sqlite"
     prompt_dialect_name = "SQLite"
     version_sql = "SELECT sqlite_version()"
+    lineage_dialect = "sqlite"
+    django_vendor = "sqlite"
+    is_file = True
+    schema_comments = False
+    lexer_rules = LexerRules(
+        number=re.compile(r"0x[0-9a-fA-F]+|[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"),
+        string_prefixes=frozenset({"x"}),
+        bracket_names=True,
+        parameter_marks="?:@$#",
+    )
+    identifier_rules = IdentifierRules(
+        quoted_keep_case=False,
+        max_bytes=None,
+        strings_may_name=True,  # SQLite may read a 'string' as a name
+    )
+    read_only_functions = STANDARD_FUNCTIONS | _FUNCTIONS
+    side_effect_functions = names("""
+        load_extension readfile writefile edit fts3_tokenizer lsdir fsdir
+    """)
+    side_effect_prefixes: tuple[str, ...] = ()
+    builtin_schemas: frozenset[str] = frozenset()
+    syntax_words_before_paren = STANDARD_SYNTAX_WORDS | names("glob regexp match")
+    assigns_with_colon_equals = False
+    values_statement_checkable = True
     allowed_options: dict[str, frozenset[str]] = {}
+
+    def reads_table_as_function(self, name: str) -> bool:
+        return name.startswith("pragma_") or name in _EPONYMOUS_TABLES
 
     def engine_create_ungated(
         self, conn: DatabaseConnection, *, pooled: bool

@@ -1,23 +1,28 @@
-"""Engine backends: one registry, every hook implemented, a missing one fails closed."""
+"""Engine backends: one registry (a setting), every hook implemented, none missing."""
 
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from django.conf import settings
+from django.test import override_settings
 
-from agent.sql_guard import query_run
 from connections import target_policy
 from connections.backends import (
-    BACKENDS,
     DatabaseBackend,
     UnknownDatabaseType,
     backend_for,
+    backends,
+    db_type_choices,
+    registered,
 )
-from connections.engines import engine_create
-from connections.models import DbType
+from connections.backends.base import hooks_missing
+from connections.backends.sqlite import SQLiteBackend
+from connections.models import DatabaseConnection
 
 HOOKS = [
     name
@@ -27,35 +32,29 @@ HOOKS = [
 ]
 
 
-class HalfBackend(DatabaseBackend):
-    """An engine someone started to add: it can open SQLite, nothing more."""
+class SecondSQLite(SQLiteBackend):
+    """An engine added by one module and one registration line."""
 
-    def engine_create_ungated(self, conn: Any, *, pooled: bool) -> Engine:
-        return BACKENDS["sqlite"].engine_create_ungated(conn, pooled=pooled)
-
-    def is_timeout(self, exc: BaseException) -> bool:
-        return False
+    db_type = "sqlite2"
+    label = "SQLite, again"
 
 
-@pytest.fixture
-def half_registered(monkeypatch: pytest.MonkeyPatch) -> DatabaseBackend:
-    backend = HalfBackend()
-    monkeypatch.setitem(BACKENDS, "half", backend)
-    return backend
+class Misnamed(SQLiteBackend):
+    """Registered under a name it does not carry."""
 
 
 def test_every_registered_backend_implements_every_hook():
-    for backend in BACKENDS.values():
-        missing = []
+    assert [b.db_type for b in backends()] == list(registered())
+    for backend in backends():
+        assert hooks_missing(backend) == [], type(backend).__name__
         for hook in HOOKS:
             member = getattr(type(backend), hook)
-            if member is vars(DatabaseBackend)[hook]:
-                missing.append(hook)
-        assert missing == [], f"{type(backend).__name__} lacks {missing}"
+            assert member is not vars(DatabaseBackend)[hook], hook
 
 
 def test_the_base_backend_refuses_every_hook_loudly():
     base = DatabaseBackend()
+    assert hooks_missing(base) == HOOKS
     for hook in HOOKS:
         member = getattr(DatabaseBackend, hook)
         if isinstance(member, property):
@@ -72,8 +71,42 @@ def test_the_base_backend_refuses_every_hook_loudly():
 
 
 def test_db_type_choices_are_the_registered_backends_with_their_labels():
-    assert DbType.choices == [(b.db_type, b.label) for b in BACKENDS.values()]
-    assert DbType.values == ["postgresql", "mysql", "sqlite"]
+    assert db_type_choices() == [(b.db_type, b.label) for b in backends()]
+    assert [value for value, _ in db_type_choices()] == [
+        "postgresql",
+        "mysql",
+        "sqlite",
+    ]
+
+
+def test_one_registration_line_adds_an_engine_to_the_choices():
+    field = DatabaseConnection._meta.get_field("db_type")
+    with override_settings(
+        DATABASE_BACKENDS={
+            **settings.DATABASE_BACKENDS,
+            "sqlite2": f"{__name__}.SecondSQLite",
+        }
+    ):
+        assert ("sqlite2", "SQLite, again") in field.choices
+        assert backend_for("sqlite2").is_file
+    assert "sqlite2" not in dict(field.choices or [])
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("connections.backends.nowhere.Backend", "cannot be loaded"),
+        ("connections.models.DatabaseConnection", "not a DatabaseBackend"),
+        (f"{__name__}.Misnamed", "says it is 'sqlite'"),
+    ],
+)
+def test_a_backend_that_does_not_load_as_registered_is_refused(path, reason):
+    with override_settings(
+        DATABASE_BACKENDS={**settings.DATABASE_BACKENDS, "other": path}
+    ):
+        with pytest.raises(UnknownDatabaseType, match=reason):
+            backend_for("other")
+        assert "other" not in dict(db_type_choices())
 
 
 def test_an_unknown_database_type_is_refused_by_name():
@@ -89,47 +122,6 @@ def test_driver_options_are_checked_against_the_backends_allow_list():
         target_policy.validate_options("mysql", {"init_command": "SET x=1"})
     with pytest.raises(target_policy.TargetRefused, match="Unknown database type"):
         target_policy.validate_options("oracle", {})
-
-
-@pytest.mark.django_db
-def test_a_backend_registered_without_its_hooks_fails_at_first_use_and_runs_nothing(
-    alice: Any, make_connection: Any, half_registered: DatabaseBackend
-):
-    connection = make_connection(alice, "sqlite")
-    engine = engine_create(connection)
-    executed: list[str] = []
-    event.listen(
-        engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, *rest: executed.append(statement),
-    )
-    try:
-        with pytest.raises(NotImplementedError, match="begin_read_only"):
-            query_run(
-                engine,
-                db_type="half",
-                sql="SELECT count(*) FROM orders",
-                max_rows=10,
-                timeout_s=5,
-                check=False,
-            )
-    finally:
-        engine.dispose()
-
-    assert not any("orders" in statement for statement in executed)
-
-
-@pytest.mark.django_db
-def test_a_connection_check_on_a_backend_without_a_version_query_fails_loudly(
-    alice: Any, make_connection: Any, half_registered: DatabaseBackend
-):
-    from connections.engines import connection_check
-
-    connection = make_connection(alice, "sqlite")
-    connection.db_type = "half"
-
-    with pytest.raises(NotImplementedError, match="version_sql"):
-        connection_check(connection)
 
 
 def _connect_params(options: dict[str, str]) -> dict[str, object]:
@@ -166,3 +158,32 @@ def test_mysql_connects_to_the_checked_address_by_default():
 
 def test_mysql_verify_identity_keeps_the_host_name_for_the_certificate_check():
     assert _connect_params({"ssl_mode": "VERIFY_IDENTITY"})["host"] == "localhost"
+
+
+# Where an engine's name may still be written outside its backend, and why.
+ENGINE_NAME_ALLOWED = {
+    "sqlagent_project/settings.py": "the DATABASE_BACKENDS registration lines",
+    "agent/management/commands/seed_demo.py": "the demo is a SQLite file",
+    "sqlagent_project/capacity.py": "the app's own database, not a target",
+}
+ENGINE_NAME = re.compile(r"""["'](?:postgresql|postgres|mysql|sqlite)["']|DbType\.""")
+
+
+def test_no_engine_is_named_outside_its_backend():
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.html")]):
+        relative = path.relative_to(root).as_posix()
+        parts = relative.split("/")
+        if (
+            parts[0] in {".venv", "testsupport", "bench"}
+            or "tests" in parts
+            or "migrations" in parts
+            or relative.startswith("connections/backends/")
+            or relative in ENGINE_NAME_ALLOWED
+        ):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if ENGINE_NAME.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []

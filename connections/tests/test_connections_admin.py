@@ -271,3 +271,26 @@ def test_the_admin_sets_the_privacy_tier_and_masks_and_refuses_a_bad_pattern(
     assert connection.privacy == "schema"
     assert connection.masked_columns == ["*email*", "customers.phone"]
     assert connection.masked_hidden is True
+
+
+def test_an_admin_privacy_change_is_recorded_and_a_label_change_is_not(
+    admin_client, alice, make_connection
+):
+    # The admin form writes its values onto the instance before saving; the
+    # change must still be told apart from what the row held.
+    labelled = make_connection(alice, "sqlite")
+    tiered = make_connection(alice, "sqlite")
+
+    admin_client.post(
+        f"{CONNECTIONS}{labelled.id}/change/", _change_form(labelled, label="New")
+    )
+    admin_client.post(
+        f"{CONNECTIONS}{tiered.id}/change/", _change_form(tiered, privacy="schema")
+    )
+
+    labelled.refresh_from_db()
+    tiered.refresh_from_db()
+    assert labelled.label == "New"
+    assert labelled.privacy_changed_at is None
+    assert tiered.privacy == "schema"
+    assert tiered.privacy_changed_at is not None

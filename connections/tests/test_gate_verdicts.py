@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connections import privileges
-from connections.backends import BACKENDS
+from connections.backends import backend_for, backends
 from connections.engines import engine_create
 from connections.exceptions import PrivilegedConnectionRefused
 from connections.privileges import verdicts
@@ -44,7 +44,8 @@ def _fresh_verdicts() -> Iterator[None]:
 def inspections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count the privilege inspections each backend runs."""
     seen: list[str] = []
-    for db_type, backend in BACKENDS.items():
+    for backend in backends():
+        db_type = backend.db_type
         original = backend.privileges_inspect
 
         def counting(dbapi_connection: Any, _o=original, _t=db_type) -> Any:
@@ -188,7 +189,7 @@ def test_an_engine_built_while_allowed_is_refused_on_its_next_use_once_not(
 def test_rights_that_cannot_be_read_refuse_the_role_until_they_can(
     alice, make_connection, monkeypatch, db_type
 ):
-    backend = BACKENDS[db_type]
+    backend = backend_for(db_type)
     readable = backend.privileges_inspect
     connection = make_connection(alice, db_type)
 

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.types import AuthenticatedHttpRequest
+from connections.backends import backend_for
 from connections.models import DatabaseConnection
 from connections.selectors import connection_get_for_user
 from knowledge import selectors, services
@@ -250,8 +251,8 @@ def notes_prefill(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse
         messages.success(
             request, f"Added {added} description(s) from the database's comments."
         )
-    elif connection.db_type == "sqlite":
-        messages.info(request, "SQLite keeps no comments: nothing to add.")
+    elif not (backend := backend_for(connection.db_type)).schema_comments:
+        messages.info(request, f"{backend.label} keeps no comments: nothing to add.")
     else:
         messages.info(
             request,

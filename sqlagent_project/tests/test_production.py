@@ -76,6 +76,7 @@ def test_the_cache_check_fails_when_the_cache_table_is_missing():
     assert "migrate" in errors[0].hint
 
 
+@pytest.mark.slow  # a manage.py subprocess
 def test_check_deploy_fails_loudly_when_redis_does_not_answer():
     # Port 1 on 127.0.0.1: nothing listens there.
     result = _manage("check", "--deploy", CACHE_URL="redis://127.0.0.1:1/0")
@@ -85,6 +86,7 @@ def test_check_deploy_fails_loudly_when_redis_does_not_answer():
     assert "RedisCache" in result.stderr
 
 
+@pytest.mark.slow  # a manage.py subprocess
 def test_management_commands_print_no_axes_banner():
     result = _manage("check")
 

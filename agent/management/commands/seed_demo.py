@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import User
-from connections.models import DatabaseConnection, DbType
+from connections.models import DatabaseConnection
 from connections.services import session_connect, session_get_or_create_active
 
 DEMO_FILE = "demo_shop.sqlite3"
@@ -235,7 +235,7 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             connection, created = DatabaseConnection.objects.get_or_create(
                 owner=user,
-                db_type=DbType.SQLITE,
+                db_type="sqlite",  # the demo is a SQLite file it writes itself
                 database_name=DEMO_FILE,
                 defaults={"label": "Demo shop (SQLite)", "host": "", "port": 0},
             )
