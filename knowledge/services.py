@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from sqlalchemy import inspect
@@ -18,7 +19,7 @@ from accounts.models import User
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.models import Turn, TurnStatus
-from agent.querying import query_checked_run
+from agent.sql_guard.attributes import attribute_calls_check
 from connections.backends import UnknownDatabaseType, backend_for
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
@@ -98,13 +99,16 @@ def sql_run_readonly(
     except TargetDatabaseUnavailable as exc:
         raise sql_guard.QueryFailed(exc.message) from exc
     try:
-        # Checked as the model's queries are (attribute calls too), on the
-        # catalog of this engine.
-        return query_checked_run(
+        # PostgreSQL reads `t.f` as f(t) when t has no column f: references are
+        # checked against the catalog here too, as for the model's queries.
+        catalog = SchemaCatalog(engine, connection.db_type)
+        attribute_calls_check(sql, db_type=connection.db_type, catalog=catalog)
+        return sql_guard.query_run(
             engine,
             db_type=connection.db_type,
-            catalog=SchemaCatalog(engine, connection.db_type),
             sql=sql,
+            max_rows=settings.QUERY_MAX_ROWS,
+            timeout_s=settings.QUERY_TIMEOUT_S,
         )
     except TargetDatabaseUnavailable as exc:
         raise sql_guard.QueryFailed(exc.message) from exc
