@@ -259,7 +259,12 @@ def test_under_gunicorn_a_hung_up_ask_ends_cancelled_with_fewer_llm_calls(
     # to reach the agent after 0.5 s), never the one after the query.
     assert interrupted_calls <= 1
     assert interrupted_calls < uninterrupted_calls == 2
-    assert f"ask client went away turn={turn['turn_id']}" in log
+    # On a machine slow enough that the client left before the ask took its
+    # slot, the ask never started: it says so instead.
+    assert (
+        f"ask client went away turn={turn['turn_id']}" in log
+        or f"ask client went away while queued turn={turn['turn_id']}" in log
+    )
 
 
 def _post_and_hang_up(port: int, token: str, *, after_s: float) -> None:
