@@ -44,7 +44,7 @@ from knowledge.models import (
     RunStatus,
 )
 from knowledge.retrieval import examples_excluded
-from knowledge.services import sql_run_readonly
+from knowledge.services import sql_run_on
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger("knowledge.evaluation")
@@ -235,7 +235,7 @@ def _score_one(
     started = time.perf_counter()
     gold_rows: list[list[Any]] | None = None
     try:
-        gold = sql_run_readonly(connection=run.connection, sql=item.sql)
+        gold = _sql_run(session_engine, item.sql)
         gold_rows = gold.rows
         result.gold_rows = _rows_for_user(session_engine, item.sql, gold)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
@@ -281,6 +281,17 @@ def _last_sql(queries: list[dict[str, Any]], *, ok: bool = True) -> str | None:
         if query.get("sql") and (not ok or not query.get("error")):
             return query["sql"]
     return None
+
+
+def _sql_run(session_engine: SessionEngine, sql: str) -> sql_guard.QueryResult:
+    """Run gold or model SQL on the run's own engine and catalog (one of each
+    per run, not per query)."""
+    return sql_run_on(
+        session_engine.engine,
+        db_type=session_engine.db_type,
+        catalog=catalog_get(session_engine),
+        sql=sql,
+    )
 
 
 def _rows_for_user(
@@ -337,7 +348,7 @@ def _classify(
     result.generated_sql = sql
     connection = result.run.connection
     try:
-        answered = sql_run_readonly(connection=connection, sql=sql)
+        answered = _sql_run(session_engine, sql)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
         result.outcome = Outcome.SQL_ERROR
         result.error = _error_for_user(session_engine, sql, exc)

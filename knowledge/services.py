@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
@@ -99,13 +99,24 @@ def sql_run_readonly(
     except TargetDatabaseUnavailable as exc:
         raise sql_guard.QueryFailed(exc.message) from exc
     try:
+        catalog = SchemaCatalog(engine, connection.db_type)
+        return sql_run_on(engine, db_type=connection.db_type, catalog=catalog, sql=sql)
+    finally:
+        engine.dispose()
+
+
+def sql_run_on(
+    engine: Engine, *, db_type: str, catalog: SchemaCatalog, sql: str
+) -> sql_guard.QueryResult:
+    """Run SQL read-only and bounded on an open engine whose catalog is known
+    (an evaluation run keeps one of each for all its questions)."""
+    try:
         # PostgreSQL reads `t.f` as f(t) when t has no column f: references are
         # checked against the catalog here too, as for the model's queries.
-        catalog = SchemaCatalog(engine, connection.db_type)
-        attribute_calls_check(sql, db_type=connection.db_type, catalog=catalog)
+        attribute_calls_check(sql, db_type=db_type, catalog=catalog)
         return sql_guard.query_run(
             engine,
-            db_type=connection.db_type,
+            db_type=db_type,
             sql=sql,
             max_rows=settings.QUERY_MAX_ROWS,
             timeout_s=settings.QUERY_TIMEOUT_S,
@@ -114,8 +125,6 @@ def sql_run_readonly(
         raise sql_guard.QueryFailed(exc.message) from exc
     except SQLAlchemyError as exc:
         raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
-    finally:
-        engine.dispose()
 
 
 def example_check(*, example: Example) -> Example:
