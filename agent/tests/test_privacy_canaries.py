@@ -12,6 +12,7 @@ import pytest
 from agent.models import Turn
 from testsupport.fixtures import CUSTOMERS, ENGINES
 from testsupport.llm_stub import StubReply, scripted_responder
+from testsupport.mcp import mcp_tool_call
 
 pytestmark = pytest.mark.django_db
 
@@ -225,23 +226,7 @@ def test_a_tier_changed_to_schema_applies_to_the_next_ask_and_its_history(
 
 
 def _mcp_ask(token: str, question: str) -> dict[str, Any]:
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": "ask", "arguments": {"question": question}},
-    }
-    response = client.post(
-        "/mcp",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_ACCEPT="application/json, text/event-stream",
-    )
-    result = response.json()["result"]
+    result = mcp_tool_call(token, "ask", {"question": question})
     assert result["isError"] is False, result
     return result["structuredContent"]
 

@@ -18,6 +18,7 @@ from agent.models import Turn
 from agent.privacy import COMPUTED_MASK, TOKEN_PREFIX
 from testsupport.fixtures import CUSTOMERS, ENGINES, SQLITE_FILE, TARGET_DB
 from testsupport.llm_stub import StubReply, scripted_responder
+from testsupport.mcp import mcp_tool_call
 
 pytestmark = pytest.mark.django_db
 
@@ -45,25 +46,7 @@ def _connect(client: Any, connection: Any) -> None:
 
 
 def _mcp(token: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Call one MCP tool over /mcp and return the JSON-RPC result."""
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments},
-    }
-    response = client.post(
-        "/mcp",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_ACCEPT="application/json, text/event-stream",
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["result"]
+    return mcp_tool_call(token, tool, arguments)
 
 
 def _admin_run(db_type: str, sqlite_dir: Any, statements: list[str]) -> None:

@@ -24,6 +24,7 @@ from connections.privileges import verdicts
 from knowledge import evaluation
 from knowledge.models import EvaluationResult, Example, GoldenQuestion, GoldenSet
 from testsupport.llm_stub import StubLLMServer, keyword_responder
+from testsupport.mcp import mcp_tool_call
 
 pytestmark = pytest.mark.django_db
 
@@ -104,23 +105,7 @@ def _mcp(case: Case, tool: str, arguments: dict[str, Any]) -> Seen:
         token = case.notes["token"] = token_create(
             owner=case.user, name="gate", scope="sql"
         ).value
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments},
-    }
-    response = client.post(
-        "/mcp",
-        json.dumps(body),
-        content_type="application/json",
-        HTTP_ACCEPT="application/json, text/event-stream",
-    )
-    result = response.json()["result"]
+    result = mcp_tool_call(token, tool, arguments)
     text = result["content"][0]["text"]
     return Seen(
         refused=result["isError"] and text.startswith(f"{REFUSAL_CODE}: {REFUSED}"),
