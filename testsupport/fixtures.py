@@ -376,3 +376,33 @@ def connected_session(make_connection: Callable[..., Any]) -> Callable[..., Any]
         return session_connect(session=session, connection=connection)
 
     return connect
+
+
+def shop_admin_run(db_type: str, sqlite_dir: Any, statements: list[str]) -> None:
+    """Run statements on the shop as its owner (views are made and dropped)."""
+    if db_type == "postgresql":
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname=TARGET_DB, autocommit=True
+        ) as conn:
+            for statement in statements:
+                conn.execute(statement)
+    elif db_type == "mysql":
+        import MySQLdb
+
+        conn = MySQLdb.connect(host="127.0.0.1", user="root", database=TARGET_DB)
+        try:
+            for statement in statements:
+                conn.cursor().execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+    else:
+        lite = sqlite3.connect(sqlite_dir / SQLITE_FILE)
+        try:
+            for statement in statements:
+                lite.execute(statement)
+            lite.commit()
+        finally:
+            lite.close()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 
-from agent.tests.test_privacy_leaks import _admin_run, _sent_to_llm
-from testsupport.fixtures import TARGET_DB
+from testsupport.fixtures import TARGET_DB, shop_admin_run
 from testsupport.llm_stub import StubReply, scripted_responder
 
 VIEW = "reader_blind_v"
@@ -19,16 +19,16 @@ def view_without_show_view(shop):
     import MySQLdb
 
     create = f"CREATE VIEW {VIEW} AS SELECT id FROM customers"
-    _admin_run("mysql", None, [f"DROP VIEW IF EXISTS {VIEW}", create])
+    shop_admin_run("mysql", None, [f"DROP VIEW IF EXISTS {VIEW}", create])
     for host in ("localhost", "127.0.0.1", "%"):
         # MariaDB answers "no such grant" when the reader never had it.
         with contextlib.suppress(MySQLdb.OperationalError):
             revoke = (
                 f"REVOKE SHOW VIEW ON `{TARGET_DB}`.* FROM 'sqlagent_reader'@'{host}'"
             )
-            _admin_run("mysql", None, [revoke])
+            shop_admin_run("mysql", None, [revoke])
     yield VIEW
-    _admin_run("mysql", None, [f"DROP VIEW IF EXISTS {VIEW}"])
+    shop_admin_run("mysql", None, [f"DROP VIEW IF EXISTS {VIEW}"])
 
 
 def test_an_ask_on_a_database_with_a_view_the_role_cannot_describe_answers(
@@ -48,5 +48,5 @@ def test_an_ask_on_a_database_with_a_view_the_role_cannot_describe_answers(
     asked = alice_client.post("/ask", {"question": "What views?"}, format="json")
 
     assert asked.status_code == 200, asked.json()
-    sent = _sent_to_llm(llm_stub)
+    sent = "\n".join(json.dumps(body, ensure_ascii=False) for body in llm_stub.requests)
     assert f"View {VIEW}: its columns cannot be read" in sent

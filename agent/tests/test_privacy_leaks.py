@@ -8,7 +8,6 @@ searched in every request the stub model received and in every MCP response.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +15,12 @@ import pytest
 
 from agent.models import Turn
 from agent.privacy import COMPUTED_MASK, TOKEN_PREFIX
-from testsupport.fixtures import CUSTOMERS, ENGINES, SQLITE_FILE, TARGET_DB
+from testsupport.fixtures import (
+    CUSTOMERS,
+    ENGINES,
+    TARGET_DB,
+    shop_admin_run,
+)
 from testsupport.llm_stub import StubReply, scripted_responder
 from testsupport.mcp import mcp_tool_call
 
@@ -49,36 +53,6 @@ def _mcp(token: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return mcp_tool_call(token, tool, arguments)
 
 
-def _admin_run(db_type: str, sqlite_dir: Any, statements: list[str]) -> None:
-    """Run statements on the shop as its owner (views are made and dropped)."""
-    if db_type == "postgresql":
-        import psycopg
-
-        with psycopg.connect(
-            host="127.0.0.1", user="postgres", dbname=TARGET_DB, autocommit=True
-        ) as conn:
-            for statement in statements:
-                conn.execute(statement)
-    elif db_type == "mysql":
-        import MySQLdb
-
-        conn = MySQLdb.connect(host="127.0.0.1", user="root", database=TARGET_DB)
-        try:
-            for statement in statements:
-                conn.cursor().execute(statement)
-            conn.commit()
-        finally:
-            conn.close()
-    else:
-        lite = sqlite3.connect(sqlite_dir / SQLITE_FILE)
-        try:
-            for statement in statements:
-                lite.execute(statement)
-            lite.commit()
-        finally:
-            lite.close()
-
-
 @pytest.fixture
 def shop_view(shop, sqlite_dir) -> Iterator[Callable[[str, str, str], None]]:
     """Create views on the shop for one test, dropped after it."""
@@ -92,7 +66,7 @@ def shop_view(shop, sqlite_dir) -> Iterator[Callable[[str, str, str], None]]:
             # As the README grants the reader: MariaDB describes a view (and
             # shows its definition) only with SHOW VIEW.
             statements += _reader_grants("GRANT SHOW VIEW ON {db}.* TO {user}")
-        _admin_run(db_type, sqlite_dir, statements)
+        shop_admin_run(db_type, sqlite_dir, statements)
         made.append((db_type, name))
 
     yield create
@@ -100,7 +74,7 @@ def shop_view(shop, sqlite_dir) -> Iterator[Callable[[str, str, str], None]]:
         revoke = []
         if db_type == "mysql":
             revoke = _reader_grants("REVOKE SHOW VIEW ON {db}.* FROM {user}")
-        _admin_run(db_type, sqlite_dir, [f"DROP VIEW IF EXISTS {name}", *revoke])
+        shop_admin_run(db_type, sqlite_dir, [f"DROP VIEW IF EXISTS {name}", *revoke])
 
 
 def _reader_grants(template: str) -> list[str]:
