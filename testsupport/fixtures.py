@@ -216,6 +216,8 @@ def sqlite_dir() -> Iterator[Path]:
 @pytest.fixture(autouse=True)
 def _sqlite_databases_dir(settings: Any, sqlite_dir: Path) -> None:
     settings.SQLITE_DATABASES_DIR = sqlite_dir
+    # No background value-index build races a test; tests build it themselves.
+    settings.VALUE_INDEX_ON_CONNECT = False
 
 
 @pytest.fixture(autouse=True)
