@@ -216,3 +216,30 @@ def test_filters_are_resolved_through_aliases_to_base_table_columns(
         ("customers", "country", "=", "Spain"),
         ("customers", "name", "LIKE", "A%"),
     }
+
+
+def test_the_chat_page_shows_the_diagnosis_under_the_answer(
+    alice, alice_page, connected_session
+):
+    connected_session(alice, "sqlite")
+    model = scripted(tool_call(MISSPELT), tool_call(FIXED), "Three customers.")
+    turn = thread_ask(user=alice, question="Who lives in Germani?", chat_model=model)
+
+    page = alice_page.get(f"/history/{turn.thread_id}/").content.decode()
+
+    answer_at = page.index("Three customers.")
+    diagnosis_at = page.index('class="diagnosis')
+    assert answer_at < diagnosis_at
+    assert "<code>customers.country = 'Germani'</code>" in page
+    assert "close stored values: <code>'Germany'</code>" in page
+
+
+def test_the_api_returns_the_turns_diagnosis(alice, alice_client, connected_session):
+    connected_session(alice, "sqlite")
+    model = scripted(tool_call(MISSPELT), tool_call(FIXED), "Three customers.")
+    turn = thread_ask(user=alice, question="Who lives in Germani?", chat_model=model)
+
+    body = alice_client.get(f"/threads/{turn.thread_id}").json()
+
+    [listed] = [t for t in body["turns"] if t["turn_id"] == turn.pk]
+    assert listed["diagnosis"][0]["checks"][0]["close"] == ["Germany"]
