@@ -14,6 +14,7 @@ from django.conf import settings
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog
+from agent.schema_linking import brief_description, tables_to_describe
 from agent.tokens import count_tokens, schema_token_budget
 from sqlagent_project.capacity import app_database_released
 
@@ -84,11 +85,19 @@ def question_context_messages(
         candidates += [t for t in context.tables if t not in candidates]
         described: list[str] = []
         used = 0
-        for table in candidates[: settings.KNOWLEDGE_TOP_K_TABLES]:
-            text = catalog.describe([table])
+        # The ranked tables, then the tables they reference (dimensions).
+        chosen = tables_to_describe(
+            catalog, candidates, top_k=settings.KNOWLEDGE_TOP_K_TABLES
+        )
+        for table, why in chosen:
+            text = (
+                catalog.describe([table])
+                if why == "ranked"
+                else brief_description(catalog, table, why)
+            )
             cost = count_tokens(text)
             if used + cost > budget // 2:
-                break
+                continue
             described.append(text)
             used += cost
         if described:

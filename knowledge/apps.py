@@ -22,8 +22,10 @@ class KnowledgeConfig(AppConfig):
             value_context,
         )
 
-        context_provider_register(knowledge_context)
+        # Values first: a table whose stored value the question names leads
+        # the tables described with it on a big schema.
         context_provider_register(value_context)
+        context_provider_register(knowledge_context)
         session_released.connect(
             on_session_bound, dispatch_uid="knowledge.values.connect", weak=False
         )
