@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from agent.empty_results import text_filters
+from agent import sql_guard
+from agent.empty_results import empty_result_diagnosis, text_filters
 from agent.engines import engine_cache
 from agent.llm import catalog_get
+from agent.privacy import NOTHING_RESTRICTED, policy_default
 from agent.services import thread_ask
 from testsupport.fake_llm import scripted, tool_call, tool_results
 from testsupport.fixtures import CUSTOMERS, ENGINES
@@ -243,3 +245,53 @@ def test_the_api_returns_the_turns_diagnosis(alice, alice_client, connected_sess
 
     [listed] = [t for t in body["turns"] if t["turn_id"] == turn.pk]
     assert listed["diagnosis"][0]["checks"][0]["close"] == ["Germany"]
+
+
+# Wrong case, missing accents, another spelling: what a user types for a value.
+MISTYPED = [
+    ("places", "city", "zürich", "Zürich"),
+    ("places", "city", "Zurich", "Zürich"),
+    ("places", "city", "ZURICH", "Zürich"),
+    ("places", "city", "Sao Paulo", "São Paulo"),
+    ("places", "city", "sao paulo", "São Paulo"),
+    ("places", "city", "New-York", "New York"),
+    ("places", "city", "NewYork", "New York"),
+    ("customers", "country", "germany", "Germany"),
+    ("customers", "country", "Germani", "Germany"),
+    ("customers", "country", "Frnace", "France"),
+    ("customers", "country", "spain ", "Spain"),
+    ("customers", "country", "U.S.A.", "USA"),
+]
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_every_mistyped_value_is_handed_back_stored_or_forgiven_by_the_engine(
+    alice, connected_session, places, db_type
+):
+    """The diagnosis's value recall on this set: a mistyped literal either
+    matches rows as it is (the engine's collation forgives case or accents:
+    MariaDB's does) or its diagnosis names the stored value."""
+    session = connected_session(alice, db_type)
+    session_engine = engine_cache.get(session)
+    catalog = catalog_get(session_engine)
+    handed = forgiven = 0
+    for table, column, typed, stored in MISTYPED:
+        sql = f"SELECT id FROM {table} WHERE {column} = '{typed}'"
+        result = sql_guard.query_run(
+            session_engine.engine, db_type=db_type, sql=sql, max_rows=10, timeout_s=5
+        )
+        if result.row_count:
+            forgiven += 1
+            continue
+        diagnosis = empty_result_diagnosis(
+            sql=sql,
+            catalog=catalog,
+            policy=policy_default(),
+            exposure=NOTHING_RESTRICTED,
+        )
+        assert diagnosis is not None, typed
+        [check] = diagnosis.checks
+        assert check.close[0] == stored, (typed, check.close)
+        handed += 1
+    assert handed + forgiven == len(MISTYPED)
+    assert handed >= 5  # no engine forgives a misspelling

@@ -4,7 +4,6 @@ matched against the question before the first model call, shown on the page."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,30 +13,9 @@ from connections.services import connection_update
 from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
 from knowledge.values import value_context, value_index_build
 from testsupport.fake_llm import scripted, tool_call
-from testsupport.fixtures import ENGINES, shop_admin_run
+from testsupport.fixtures import CITIES, ENGINES
 
 pytestmark = pytest.mark.django_db
-
-CITIES = ["Zürich", "São Paulo", "Zug", "New York"]
-
-
-@pytest.fixture
-def places(shop: dict[str, Any], sqlite_dir: Any, db_type: str) -> Iterator[None]:
-    """A `places` table with accented city names, on the shop of `db_type`."""
-    text = "VARCHAR(100)" if db_type == "mysql" else "TEXT"
-    statements = [
-        "DROP TABLE IF EXISTS places",
-        f"CREATE TABLE places (id INTEGER PRIMARY KEY, city {text} NOT NULL)",
-        *(
-            f"INSERT INTO places VALUES ({i}, '{city}')"
-            for i, city in enumerate(CITIES, start=1)
-        ),
-    ]
-    if db_type == "postgresql":
-        statements.append("GRANT SELECT ON places TO sqlagent_reader")
-    shop_admin_run(db_type, sqlite_dir, statements)
-    yield
-    shop_admin_run(db_type, sqlite_dir, ["DROP TABLE IF EXISTS places"])
 
 
 def _indexed(connection: Any) -> dict[str, list[str]]:
