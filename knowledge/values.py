@@ -34,7 +34,6 @@ from agent.value_matching import (
     StoredValue,
     ValueSet,
     question_matches,
-    value_compact,
 )
 from connections.engines import engine_create
 from connections.models import DatabaseConnection, UserSession
@@ -42,6 +41,7 @@ from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
 
 logger = logging.getLogger("knowledge.values")
 
+_BUILD_GIVEN_UP = timedelta(hours=1)
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 _pending: set[int] = set()
@@ -204,8 +204,12 @@ def value_index_stale(index: ValueIndex | None, *, now: datetime) -> bool:
     """Say whether an index is missing, failed or older than its age limit."""
     if index is None or index.status == ValueIndexStatus.FAILED:
         return True
+    if index.status == ValueIndexStatus.BUILDING:
+        # A build this long under way died with its process.
+        started = index.started_at
+        return started is None or now - started > _BUILD_GIVEN_UP
     if index.built_at is None:
-        return index.status != ValueIndexStatus.BUILDING
+        return True
     return now - index.built_at > timedelta(seconds=settings.VALUE_INDEX_MAX_AGE_S)
 
 
@@ -259,9 +263,13 @@ _sets_lock = threading.Lock()
 def _value_set(connection_id: int, policy: PrivacyPolicy) -> ValueSet | None:
     """Return the connection's values as a matchable set (cached per build),
     leaving out columns the current rules mask."""
-    index = ValueIndex.objects.filter(
-        connection_id=connection_id, status=ValueIndexStatus.READY
-    ).first()
+    # The last finished build serves while the next one is under way (or
+    # failed: its columns are replaced only when a build succeeds).
+    index = (
+        ValueIndex.objects.filter(connection_id=connection_id, built_at__isnull=False)
+        .exclude(status=ValueIndexStatus.OFF)
+        .first()
+    )
     if index is None:
         return None
     stamp = (index.built_at, policy.masks)
@@ -299,7 +307,9 @@ def value_context(
     values = _value_set(connection_id, policy)
     if values is None or not values.values:
         return QuestionContext()
-    skip = frozenset(value_compact(name) for name in table_names)
+    # Table names are the question's names for tables, not values (folded
+    # cheaply: thousands of them are read per question).
+    skip = frozenset(name.lower().replace("_", "") for name in table_names)
     matches = question_matches(
         question, values, skip=skip, limit=settings.VALUE_MATCHES_MAX
     )

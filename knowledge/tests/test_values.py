@@ -220,3 +220,62 @@ def test_the_api_reports_the_index_and_queues_a_rebuild(
     assert queued == [connection.pk]
     assert bob_client.get(url).status_code == 404
     assert bob_client.post(url).status_code == 404
+
+
+def _queue_recorder(monkeypatch) -> list[int]:
+    queued: list[int] = []
+
+    def queue(*, connection_id: int) -> bool:
+        queued.append(connection_id)
+        return True
+
+    monkeypatch.setattr("knowledge.values.value_index_build_in_background", queue)
+    return queued
+
+
+def test_a_connect_queues_a_build_only_when_the_index_is_missing_or_old(
+    alice,
+    make_connection,
+    shop,
+    settings,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from connections.services import session_connect, session_get_or_create_active
+
+    settings.VALUE_INDEX_ON_CONNECT = True
+    queued = _queue_recorder(monkeypatch)
+    connection = make_connection(alice, "sqlite")
+    session = session_get_or_create_active(user=alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_connect(session=session, connection=connection)
+    assert queued == [connection.pk]
+
+    value_index_build(connection=connection)
+    with django_capture_on_commit_callbacks(execute=True):
+        session_connect(session=session, connection=connection)
+    assert queued == [connection.pk]  # fresh: not again
+
+    settings.VALUE_INDEX_MAX_AGE_S = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        session_connect(session=session, connection=connection)
+    assert queued == [connection.pk, connection.pk]
+
+
+def test_the_last_build_keeps_serving_while_the_next_one_runs(
+    alice, make_connection, shop
+):
+    connection = make_connection(alice, "sqlite")
+    value_index_build(connection=connection)
+    ValueIndex.objects.filter(connection=connection).update(
+        status=ValueIndexStatus.BUILDING
+    )
+
+    found = value_context(
+        connection_id=connection.pk,
+        question="Customers in germany",
+        table_names=["customers"],
+    )
+
+    assert "customers.country = 'Germany'" in found.text
