@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ _BUILD_GIVEN_UP = timedelta(hours=1)
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 _pending: set[int] = set()
+_futures: dict[int, Future[None]] = {}
 
 
 @dataclass
@@ -182,8 +183,19 @@ def value_index_build_in_background(*, connection_id: int) -> bool:
                 max_workers=1, thread_name_prefix="value-index"
             )
         executor = _executor
-    executor.submit(_background, connection_id)
+    future = executor.submit(_background, connection_id)
+    with _executor_lock:
+        _futures[connection_id] = future
     return True
+
+
+def value_index_build_wait(*, connection_id: int, timeout_s: float) -> None:
+    """Wait for the connection's queued build to end (management commands,
+    tests); at once when none was queued."""
+    with _executor_lock:
+        future = _futures.get(connection_id)
+    if future is not None:
+        future.result(timeout=timeout_s)
 
 
 def _background(connection_id: int) -> None:

@@ -11,7 +11,12 @@ import pytest
 from agent.services import thread_ask
 from connections.services import connection_update
 from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
-from knowledge.values import value_context, value_index_build
+from knowledge.values import (
+    value_context,
+    value_index_build,
+    value_index_build_in_background,
+    value_index_build_wait,
+)
 from testsupport.fake_llm import scripted, tool_call
 from testsupport.fixtures import CITIES, ENGINES
 
@@ -279,3 +284,15 @@ def test_the_last_build_keeps_serving_while_the_next_one_runs(
     )
 
     assert "customers.country = 'Germany'" in found.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_queued_in_the_background_fills_the_index(alice, make_connection, shop):
+    connection = make_connection(alice, "sqlite")
+
+    assert value_index_build_in_background(connection_id=connection.pk)
+    value_index_build_wait(connection_id=connection.pk, timeout_s=60)
+
+    index = ValueIndex.objects.get(connection=connection)
+    assert index.status == ValueIndexStatus.READY
+    assert "customers.country" in _indexed(connection)
