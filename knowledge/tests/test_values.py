@@ -296,3 +296,22 @@ def test_a_build_queued_in_the_background_fills_the_index(alice, make_connection
     index = ValueIndex.objects.get(connection=connection)
     assert index.status == ValueIndexStatus.READY
     assert "customers.country" in _indexed(connection)
+
+
+def test_the_admin_lists_each_index_with_its_size_and_no_values(
+    alice, make_user, make_connection, shop
+):
+    from django.test import Client
+
+    connection = make_connection(alice, "sqlite")
+    value_index_build(connection=connection)
+    operator = make_user("operator@example.com")
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    client = Client()
+    client.force_login(operator)
+
+    page = client.get("/admin/knowledge/valueindex/").content.decode()
+
+    assert "ready" in page.lower()
+    assert "Germany" not in page
