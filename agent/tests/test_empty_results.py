@@ -14,6 +14,7 @@ from agent.engines import engine_cache
 from agent.llm import catalog_get
 from agent.privacy import NOTHING_RESTRICTED, policy_default
 from agent.services import thread_ask
+from agent.value_lookup import values_near
 from testsupport.fake_llm import scripted, tool_call, tool_results
 from testsupport.fixtures import CUSTOMERS, ENGINES
 
@@ -295,3 +296,17 @@ def test_every_mistyped_value_is_handed_back_stored_or_forgiven_by_the_engine(
         handed += 1
     assert handed + forgiven == len(MISTYPED)
     assert handed >= 5  # no engine forgives a misspelling
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_a_many_valued_column_is_searched_by_shared_letters(
+    alice, connected_session, places, settings, db_type
+):
+    """Past VALUE_INDEX_MAX_DISTINCT values the column is not read whole: the
+    values sharing letter trigrams with the word are read instead."""
+    settings.VALUE_INDEX_MAX_DISTINCT = 2
+    session = connected_session(alice, db_type)
+    catalog = catalog_get(engine_cache.get(session))
+
+    assert values_near(catalog, "customers", "country", "Germani") == ["Germany"]
+    assert values_near(catalog, "places", "city", "zurich")[0] == "Zürich"
