@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from agent.catalog import SchemaCatalog
 
 # "references customers.id" in a catalog description (agent/catalog.py).
+# The reason given to a table brought by a foreign key ("orders references it").
+REFERENCED = "references it"
 _REFERENCES = re.compile(r"references ([^\s;()]+)\.[^\s;()]+")
 
 
@@ -28,17 +30,22 @@ def referenced_tables(catalog: SchemaCatalog, table: str) -> list[str]:
 
 
 def tables_to_describe(
-    catalog: SchemaCatalog, ranked: list[str], *, top_k: int
+    catalog: SchemaCatalog,
+    ranked: list[str],
+    *,
+    top_k: int,
+    why: dict[str, str] | None = None,
 ) -> list[tuple[str, str]]:
     """Return (table, why) for the first `top_k` ranked tables, followed by the
     tables they reference that are not among them."""
-    chosen = [(table, "ranked") for table in ranked[:top_k]]
+    why = why or {}
+    chosen = [(table, why.get(table, "ranked")) for table in ranked[:top_k]]
     names = {table for table, _ in chosen}
     for table, _ in list(chosen):
         for referenced in referenced_tables(catalog, table):
             if referenced not in names:
                 names.add(referenced)
-                chosen.append((referenced, f"{table} references it"))
+                chosen.append((referenced, f"{table} {REFERENCED}"))
     return chosen
 
 

@@ -233,7 +233,14 @@ def on_session_bound(sender: object, session_id: object, **kwargs: Any) -> None:
     if session is None or session.db_connection_id is None:
         return
     index = ValueIndex.objects.filter(connection_id=session.db_connection_id).first()
-    if value_index_stale(index, now=timezone.now()):
+    stale = value_index_stale(index, now=timezone.now())
+    if index is not None and index.status == ValueIndexStatus.OFF:
+        # Off for the `schema` tier: built once the tier lets values go.
+        connection = session.db_connection
+        stale = connection is not None and (
+            PrivacyPolicy.for_connection(connection).values_visible
+        )
+    if stale:
         # After the connect's transaction, so the build sees its rows.
         connection_id = session.db_connection_id
         transaction.on_commit(
@@ -335,7 +342,11 @@ def value_context(
     for match in matches:
         if match.stored.table not in tables:
             tables.append(match.stored.table)
-    return QuestionContext(text=text, tables=tables)
+    return QuestionContext(
+        text=text,
+        tables=tables,
+        why={t: "a value the question names" for t in tables},
+    )
 
 
 def value_index_summary(*, connection: DatabaseConnection) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def test_the_question_naming_orders_gets_customers_described_up_front(
 
 @pytest.mark.parametrize("db_type", ENGINES)
 def test_a_stored_value_the_question_names_brings_its_table(
-    alice, connected_session, settings, db_type
+    alice, connected_session, settings, caplog, db_type
 ):
     settings.SCHEMA_PROMPT_TOKEN_BUDGET = 260
     settings.KNOWLEDGE_TOP_K_TABLES = 1
@@ -75,3 +75,5 @@ def test_a_stored_value_the_question_names_brings_its_table(
     assert "Table customers:" in first
     assert "\"spain\" → customers.country = 'Spain'" in first
     assert turn.llm_calls == 2
+    # The log says which tables were described, and why.
+    assert "described=customers (a value the question names)" in caplog.text

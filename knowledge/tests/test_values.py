@@ -315,3 +315,29 @@ def test_the_admin_lists_each_index_with_its_size_and_no_values(
 
     assert "ready" in page.lower()
     assert "Germany" not in page
+
+
+def test_an_index_turned_off_by_the_schema_tier_is_built_once_rows_are_allowed(
+    alice,
+    make_connection,
+    shop,
+    settings,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from connections.services import session_connect, session_get_or_create_active
+
+    settings.VALUE_INDEX_ON_CONNECT = True
+    queued = _queue_recorder(monkeypatch)
+    connection = make_connection(alice, "sqlite", privacy="schema")
+    value_index_build(connection=connection)
+    session = session_get_or_create_active(user=alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_connect(session=session, connection=connection)
+    assert queued == []
+
+    connection_update(connection=connection, privacy="rows")
+    with django_capture_on_commit_callbacks(execute=True):
+        session_connect(session=session, connection=connection)
+    assert queued == [connection.pk]
