@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
@@ -129,7 +130,12 @@ def _columns_read(
             # A view's values are its tables' (and a view may hide a mask).
             if catalog.is_view(table):
                 continue
-            for column, declared in catalog.column_types(table).items():
+            try:
+                declared_types = catalog.column_types(table)
+            except SQLAlchemyError:  # dropped meanwhile, or not readable
+                skipped += 1
+                continue
+            for column, declared in declared_types.items():
                 if not is_text_type(declared) or policy.column_masked(table, column):
                     continue
                 if caps.columns <= 0:
