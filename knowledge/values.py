@@ -277,6 +277,17 @@ def on_connection_saved(
         ]
         if masked:
             IndexedColumn.objects.filter(pk__in=masked).delete()
+            _sizes_recount(instance)
+
+
+def _sizes_recount(connection: DatabaseConnection) -> None:
+    """Make the index's size say what it holds after columns were dropped."""
+    kept = [c.values for c in IndexedColumn.objects.filter(connection=connection)]
+    ValueIndex.objects.filter(connection=connection).update(
+        columns=len(kept),
+        values=sum(len(v) for v in kept),
+        bytes=sum(len(x.encode()) for v in kept for x in v),
+    )
 
 
 # -- matching a question ----------------------------------------------------

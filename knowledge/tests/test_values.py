@@ -119,6 +119,8 @@ def test_rules_tightened_after_a_build_drop_what_they_now_hide(
     connection_update(connection=connection, masked_columns=["country"])
     assert "customers.country" not in _indexed(connection)
     assert "customers.name" in _indexed(connection)
+    index = ValueIndex.objects.get(connection=connection)
+    assert index.values == sum(len(v) for v in _indexed(connection).values())
 
     connection_update(connection=connection, privacy="schema")
     assert _indexed(connection) == {}
