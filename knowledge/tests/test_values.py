@@ -343,3 +343,25 @@ def test_an_index_turned_off_by_the_schema_tier_is_built_once_rows_are_allowed(
     with django_capture_on_commit_callbacks(execute=True):
         session_connect(session=session, connection=connection)
     assert queued == [connection.pk]
+
+
+def test_the_command_builds_the_index_and_reports_it(alice, make_connection, shop):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    connection = make_connection(alice, "sqlite")
+    out = StringIO()
+
+    call_command("build_value_index", str(connection.pk), "--json", stdout=out)
+
+    summary = json.loads(out.getvalue())
+    assert summary["status"] == "ready"
+    assert summary["values"] == ValueIndex.objects.get(connection=connection).values
+
+
+def test_the_command_refuses_an_unknown_connection(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No connection 999999"):
+        call_command("build_value_index", "999999")
