@@ -210,7 +210,7 @@ def test_the_knowledge_page_shows_the_index_size_and_age(
 
 
 def test_the_api_reports_the_index_and_queues_a_rebuild(
-    alice, alice_client, bob_client, make_connection, shop, monkeypatch
+    alice, alice_client, bob_client, anon_client, make_connection, shop, monkeypatch
 ):
     connection = make_connection(alice, "sqlite")
     queued: list[int] = []
@@ -227,6 +227,8 @@ def test_the_api_reports_the_index_and_queues_a_rebuild(
     assert queued == [connection.pk]
     assert bob_client.get(url).status_code == 404
     assert bob_client.post(url).status_code == 404
+    assert anon_client.get(url).status_code == 401
+    assert anon_client.post(url).status_code == 401
 
 
 def _queue_recorder(monkeypatch) -> list[int]:
@@ -365,3 +367,19 @@ def test_the_command_refuses_an_unknown_connection(db):
 
     with pytest.raises(CommandError, match="No connection 999999"):
         call_command("build_value_index", "999999")
+
+
+def test_the_rebuild_button_queues_a_build_for_the_owner_only(
+    alice, alice_page, bob_page, make_connection, shop, monkeypatch
+):
+    connection = make_connection(alice, "sqlite")
+    queued = _queue_recorder(monkeypatch)
+    url = f"/knowledge/{connection.pk}/"
+
+    response = alice_page.post(url, {"action": "values"})
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("#values")
+    assert queued == [connection.pk]
+    assert bob_page.post(url, {"action": "values"}).status_code == 404
+    assert queued == [connection.pk]
