@@ -31,6 +31,7 @@ from agent.value_lookup import (
     column_readable,
     is_text_type,
     literal_matches,
+    lookups_within,
     values_near,
 )
 from connections.backends import UnknownDatabaseType, backend_for
@@ -141,10 +142,12 @@ def empty_result_diagnosis(
     if not filters:
         return None
     checks = []
-    for item in filters:
-        check = _check(catalog, item)
-        if check is not None:
-            checks.append(check)
+    # All the checks of one empty result share one lookup time.
+    with lookups_within(settings.VALUE_LOOKUP_TIMEOUT_S):
+        for item in filters:
+            check = _check(catalog, item)
+            if check is not None:
+                checks.append(check)
     return Diagnosis(sql=sql, checks=checks) if checks else None
 
 

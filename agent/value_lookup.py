@@ -11,7 +11,11 @@ at all is the privacy policy's call (`column_readable`), never this module's.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,13 +75,38 @@ def _select(catalog: SchemaCatalog, table: str, columns: list[str]) -> str:
     return f"SELECT {selected} FROM {_quote(catalog, table)}"  # noqa: S608
 
 
+# When set, the monotonic time by which every lookup of this context must end
+# (a diagnosis's several lookups share VALUE_LOOKUP_TIMEOUT_S).
+_deadline: ContextVar[float | None] = ContextVar("value_lookup_deadline", default=None)
+
+
+@contextlib.contextmanager
+def lookups_within(seconds: float) -> Iterator[None]:
+    """Bound every lookup made inside to `seconds` in all; once spent, a
+    lookup fails at once (QueryFailed) instead of reading the database."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 def _run(engine: Engine, db_type: str, sql: str, max_rows: int) -> list[list[object]]:
+    timeout_s = settings.VALUE_LOOKUP_TIMEOUT_S
+    deadline = _deadline.get()
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            raise sql_guard.QueryFailed(
+                "The value lookups ran out of time.", timed_out=True
+            )
+        timeout_s = min(timeout_s, left)
     result = sql_guard.query_run(
         engine,
         db_type=db_type,
         sql=sql,
         max_rows=max_rows,
-        timeout_s=settings.VALUE_LOOKUP_TIMEOUT_S,
+        timeout_s=timeout_s,
     )
     return result.rows
 

@@ -310,3 +310,21 @@ def test_a_many_valued_column_is_searched_by_shared_letters(
 
     assert values_near(catalog, "customers", "country", "Germani") == ["Germany"]
     assert values_near(catalog, "places", "city", "zurich")[0] == "Zürich"
+
+
+def test_the_checks_of_one_empty_result_share_one_lookup_time(
+    alice, connected_session, settings
+):
+    """Spent, the lookups stop at once: no literal is checked, nothing waits."""
+    settings.VALUE_LOOKUP_TIMEOUT_S = 0
+    session = connected_session(alice, "sqlite")
+    catalog = catalog_get(engine_cache.get(session))
+
+    diagnosis = empty_result_diagnosis(
+        sql=MISSPELT,
+        catalog=catalog,
+        policy=policy_default(),
+        exposure=NOTHING_RESTRICTED,
+    )
+
+    assert diagnosis is None
