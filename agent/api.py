@@ -67,7 +67,8 @@ agent works (each `data:` is one JSON object):
 
 - `turn`: `{turn_id, thread_id}`, at once;
 - `step`: a tool call as it starts: `{tool: "list_tables"}`,
-  `{tool: "describe_tables", table_names: [...]}` or `{tool: "run_query", sql}`;
+  `{tool: "describe_tables", table_names: [...]}`, `{tool: "run_query", sql}` or
+  `{tool: "find_values", table, column}`;
 - `query`: a query finished: `{sql, row_count, truncated, duration_ms, error}`;
 - `rows`: the first rows of the latest result:
   `{columns, rows, row_count, truncated}`;

@@ -14,6 +14,7 @@ from django.conf import settings
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog
+from agent.schema_linking import REFERENCED, brief_description, tables_to_describe
 from agent.tokens import count_tokens, schema_token_budget
 from sqlagent_project.capacity import app_database_released
 
@@ -26,6 +27,9 @@ class QuestionContext:
 
     text: str = ""
     tables: list[str] = field(default_factory=list)
+    # Why a table is ranked, when the provider says ("a value the question
+    # names"); the others are "retrieved".
+    why: dict[str, str] = field(default_factory=dict)
 
 
 ContextProvider = Callable[..., QuestionContext]
@@ -46,6 +50,7 @@ def question_context(
     """Return every provider's text joined and their ranked tables merged."""
     texts: list[str] = []
     tables: list[str] = []
+    why: dict[str, str] = {}
     inlined = catalog.prompt(token_budget=schema_token_budget()).inlined
     for provider in _providers:
         found = provider(
@@ -57,12 +62,14 @@ def question_context(
         if found.text:
             texts.append(found.text)
         tables.extend(t for t in found.tables if t not in tables)
+        for table, reason in found.why.items():
+            why.setdefault(table, reason)
     if _providers:
         # Providers read the app database: hand its connection back before
         # the model is called, as the ask did before calling us.
         with app_database_released():
             pass
-    return QuestionContext(text="\n\n".join(texts), tables=tables)
+    return QuestionContext(text="\n\n".join(texts), tables=tables, why=why)
 
 
 def question_context_messages(
@@ -81,16 +88,38 @@ def question_context_messages(
     budget = schema_token_budget()
     if not catalog.prompt(token_budget=budget).inlined:
         candidates = catalog.tables_named_in(question)
-        candidates += [t for t in context.tables if t not in candidates]
         described: list[str] = []
         used = 0
-        for table in candidates[: settings.KNOWLEDGE_TOP_K_TABLES]:
-            text = catalog.describe([table])
+        # The ranked tables, then the tables they reference (dimensions).
+        named = set(candidates)
+        candidates += [t for t in context.tables if t not in named]
+        reasons_of = {
+            t: "named in the question"
+            if t in named
+            else context.why.get(t, "retrieved")
+            for t in candidates
+        }
+        chosen = tables_to_describe(
+            catalog, candidates, top_k=settings.KNOWLEDGE_TOP_K_TABLES, why=reasons_of
+        )
+        reasons: list[str] = []
+        for table, why in chosen:
+            text = (
+                brief_description(catalog, table, why)
+                if why.endswith(REFERENCED)
+                else catalog.describe([table])
+            )
             cost = count_tokens(text)
             if used + cost > budget // 2:
-                break
+                continue
             described.append(text)
+            reasons.append(f"{table} ({why})")
             used += cost
+        if reasons:
+            # Which tables the first request describes, and why (schema linking).
+            logger.info(
+                "question context described=%s tokens=%d", ", ".join(reasons), used
+            )
         if described:
             parts.append(
                 "The tables most relevant to my next question (others: use "

@@ -69,6 +69,9 @@ class TurnOutcome:
     grounded: bool = True
     # The model's last reply stopped at the token cap (finish_reason "length").
     cut_off: bool = False
+    # Empty results explained before the answer (agent/empty_results.py):
+    # [{sql, true_negative, checks: [{table, column, op, literal, found, close}]}].
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TurnSource(models.TextChoices):
@@ -106,6 +109,8 @@ class Turn(models.Model):
     grounded = models.BooleanField(default=True)
     # The model's last reply stopped at LLM_MAX_TOKENS: the answer is incomplete.
     cut_off = models.BooleanField(default=False)
+    # Empty results explained to the model before it answered (TurnOutcome).
+    diagnosis = models.JSONField(default=list, blank=True)
     # Which process ran it, so a restarted worker can fail its orphans.
     worker = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -84,6 +84,11 @@ class AskOutputSerializer(serializers.Serializer):
     cut_off = serializers.BooleanField(
         help_text="True when the model's reply stopped at LLM_MAX_TOKENS."
     )
+    diagnosis = serializers.JSONField(
+        help_text="Empty results checked against the data before the answer: "
+        "[{sql, true_negative, checks: [{table, column, op, literal, found, "
+        "close}]}]."
+    )
     llm = LLMUsageSerializer(source="*")
 
     def to_representation(self, turn: Turn) -> dict[str, Any]:
@@ -110,6 +115,7 @@ class AskOutputSerializer(serializers.Serializer):
             "duration_ms": _nullable(float, view.duration_ms),
             "grounded": public["grounded"],
             "cut_off": public["cut_off"],
+            "diagnosis": list(view.diagnosis or []),
             "llm": {
                 "model": _nullable(str, view.model),
                 "calls": _nullable(int, view.llm_calls),
@@ -173,6 +179,7 @@ class TurnSerializer(serializers.ModelSerializer):
             "duration_ms",
             "grounded",
             "cut_off",
+            "diagnosis",
             "llm",
             "created_at",
             "finished_at",

@@ -17,6 +17,7 @@ from knowledge.models import (
     GoldenSet,
     Instruction,
     SchemaNote,
+    ValueIndex,
 )
 
 
@@ -112,3 +113,26 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_filter = ["rating"]
     search_fields = ["turn__question", "comment"]
     raw_id_fields = ["turn", "user"]
+
+
+@admin.register(ValueIndex)
+class ValueIndexAdmin(admin.ModelAdmin):
+    """The value index of each connection: read here, rebuilt from the
+    knowledge page (its values are the database's, never edited by hand)."""
+
+    list_display = ["connection", "status", "columns", "values", "bytes", "built_at"]
+    list_filter = ["status"]
+    readonly_fields = [
+        "connection",
+        "status",
+        "columns",
+        "values",
+        "bytes",
+        "skipped",
+        "error",
+        "started_at",
+        "built_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

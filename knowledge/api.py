@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.types import AuthenticatedRequest
 from agent.selectors import thread_get_for_user
 from connections.selectors import connection_get_for_user
-from knowledge import evaluation, imports, selectors, services
+from knowledge import evaluation, imports, selectors, services, values
 from knowledge import serializers as s
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
 
@@ -124,6 +124,24 @@ class NotePrefillApi(APIView):
     def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
         return Response({"added": services.notes_prefill(connection=connection)})
+
+
+class ValueIndexApi(APIView):
+    """The connection's value index: its state, size and age; POST rebuilds it
+    in the background (202)."""
+
+    @extend_schema(tags=TAGS, responses={200: None, **ERROR_RESPONSES, **NOT_FOUND})
+    def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        return Response(values.value_index_summary(connection=connection))
+
+    @extend_schema(
+        tags=TAGS, request=None, responses={202: None, **ERROR_RESPONSES, **NOT_FOUND}
+    )
+    def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
+        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        queued = values.value_index_build_in_background(connection_id=connection.pk)
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema_view(

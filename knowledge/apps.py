@@ -9,8 +9,29 @@ class KnowledgeConfig(AppConfig):
 
     def ready(self) -> None:
         # The agent never imports this app: it asks the providers registered here.
+        from django.db.models.signals import post_save
+
         from agent.context import context_provider_register
+        from connections.models import DatabaseConnection
+        from connections.signals import session_released
         from knowledge import versions  # noqa: F401  (its signals mark changes)
         from knowledge.retrieval import knowledge_context
+        from knowledge.values import (
+            on_connection_saved,
+            on_session_bound,
+            value_context,
+        )
 
+        # Values first: a table whose stored value the question names leads
+        # the tables described with it on a big schema.
+        context_provider_register(value_context)
         context_provider_register(knowledge_context)
+        session_released.connect(
+            on_session_bound, dispatch_uid="knowledge.values.connect", weak=False
+        )
+        post_save.connect(
+            on_connection_saved,
+            sender=DatabaseConnection,
+            dispatch_uid="knowledge.values.privacy",
+            weak=False,
+        )

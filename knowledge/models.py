@@ -236,3 +236,61 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating} on turn {self.turn_id}"
+
+
+class ValueIndexStatus(models.TextChoices):
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    OFF = "off", "Off (privacy)"
+
+
+class ValueIndex(models.Model):
+    """The state of a connection's value index: when built, how big, and why
+    not (a `schema`-tier connection gets none)."""
+
+    connection = models.OneToOneField(
+        DatabaseConnection,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="value_index",
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=ValueIndexStatus.choices,
+        default=ValueIndexStatus.BUILDING,
+    )
+    columns = models.PositiveIntegerField(default=0)
+    values = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveIntegerField(default=0)
+    # Columns left out for having too many distinct values, or past the caps.
+    skipped = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"value index of connection {self.connection_id}: {self.status}"
+
+
+class IndexedColumn(models.Model):
+    """One column's distinct values, as stored in the database."""
+
+    connection = models.ForeignKey(
+        DatabaseConnection, on_delete=models.CASCADE, related_name="indexed_columns"
+    )
+    table_name = models.CharField(max_length=255)
+    column_name = models.CharField(max_length=255)
+    values = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["table_name", "column_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "table_name", "column_name"],
+                name="knowledge_indexedcolumn_unique_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table_name}.{self.column_name}"

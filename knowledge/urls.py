@@ -36,6 +36,7 @@ urlpatterns = [
         name="knowledge-example-check",
     ),
     path(f"{K}/import", api.ImportApi.as_view(), name="knowledge-import"),
+    path(f"{K}/values", api.ValueIndexApi.as_view(), name="knowledge-values"),
     path(
         "databases/<int:db_id>/evaluations",
         api.RunListApi.as_view(),

@@ -141,4 +141,5 @@ def outcome_from(
         completion_tokens=completion_tokens,
         grounded=is_grounded(queries),
         cut_off=bool(ai_messages) and provider.cut_off(ai_messages[-1]),
+        diagnosis=list(context.diagnoses),
     )

@@ -70,6 +70,8 @@ class ToolContext:
     privacy: PrivacyPolicy | None = None
     # What of last_result may be shown (masked columns, hidden rows).
     last_exposure: Exposure = NOTHING_RESTRICTED
+    # Empty results explained to the model (agent.empty_results), for the turn.
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.privacy is None:
@@ -190,9 +192,12 @@ def run_query(context: ToolContext, sql: str) -> str:
         hint = " You may simplify the query and try again." if exc.timed_out else ""
         message = context.policy.error_for_model(exc, context.exposure(sql))
         return f"Error: {message}{hint}"
-    return result_for_llm(
+    text = result_for_llm(
         result, privacy=context.policy, exposure=context.last_exposure
     )
+    from agent.llm.value_tools import empty_result_note
+
+    return text + empty_result_note(context, sql, result)
 
 
 def choose_chart(
@@ -266,9 +271,12 @@ def _choose_chart_tool(
 
 def langchain_tools() -> list[BaseTool]:
     """Return the tools as LangChain runs them (the context comes per run)."""
+    from agent.llm.value_tools import find_values_tool
+
     return [
         _list_tables_tool,
         _describe_tables_tool,
         _run_query_tool,
+        find_values_tool,
         _choose_chart_tool,
     ]

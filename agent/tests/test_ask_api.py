@@ -75,7 +75,13 @@ def test_ask_answers_with_the_sql_and_the_rows(
     assert body["turn_id"] == Turn.objects.get().id
     # The real client sent the tools with exactly these names.
     tools = {t["function"]["name"] for t in llm_stub.requests[0]["tools"]}
-    assert tools == {"list_tables", "describe_tables", "run_query", "choose_chart"}
+    assert tools == {
+        "list_tables",
+        "describe_tables",
+        "run_query",
+        "find_values",
+        "choose_chart",
+    }
     assert llm_stub.requests[0]["messages"][0]["role"] == "system"
 
 

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.types import AuthenticatedHttpRequest
 from connections.models import DatabaseConnection
 from connections.selectors import connection_get_for_user
-from knowledge import evaluation, selectors, services
+from knowledge import evaluation, selectors, services, values
 from knowledge.forms import ExampleForm, ImportForm, InstructionForm
 from sqlagent_project.errors import ApplicationError
 
@@ -107,6 +107,12 @@ def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespons
         if action in ADD_FORMS:
             _add(request, connection, action)
             return redirect("knowledge-page", db_id=db_id)
+        if action == "values":
+            values.value_index_build_in_background(connection_id=connection.pk)
+            messages.info(
+                request, "The value index is being rebuilt in the background."
+            )
+            return back_to_page(db_id, "values")
         if action == "evaluate":
             set_name = request.POST.get("set") or None
             run = evaluation.run_start(connection=connection, set_name=set_name)
@@ -125,6 +131,7 @@ def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespons
             user=user, connection_id=db_id
         ),
         "import_form": ImportForm(),
+        "value_index": values.value_index_summary(connection=connection),
         "nav": "connections",
     }
     return render(request, "knowledge/knowledge.html", context)

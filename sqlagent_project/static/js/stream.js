@@ -10,6 +10,7 @@
     list_tables: "Listing the tables",
     describe_tables: "Reading the columns of ",
     run_query: "Running a query",
+    find_values: "Looking up stored values",
     choose_chart: "Choosing a chart"
   };
   var MAX_ROWS_SHOWN = 20;
