@@ -8,6 +8,7 @@ while the current ask holds a CPU slot; a new wait left unreleased shows up.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -130,3 +131,46 @@ def test_a_wait_left_unreleased_is_caught(connected, settings):
     assert any("SELECT 1" in what for what in held), held
     assert "a new wait" in held
     assert not any("SELECT 2" in what for what in held), held
+
+
+def _turn_finished() -> Turn:
+    """Wait (bounded) for the ask's worker thread to store its turn."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        turn = Turn.objects.get()
+        if turn.status != TurnStatus.RUNNING:
+            return turn
+        time.sleep(0.05)
+    raise AssertionError("the ask never finished")
+
+
+def _slots_back() -> int:
+    """The free CPU slots once every ask thread has given its slot back."""
+    deadline = time.monotonic() + 10
+    while capacity._cpu_slots.get()._value != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return capacity._cpu_slots.get()._value
+
+
+@pytest.mark.parametrize("events_read", [0, 1, 2])
+def test_an_abandoned_stream_gives_its_cpu_slot_back(
+    alice_client, connected, llm_stub, events_read
+):
+    """A reader that leaves a stream unread, or after its first events, stops
+    the ask; whichever thread ends it, the process's slot comes back."""
+    _script(llm_stub)
+    response = alice_client.post(
+        "/ask",
+        {"question": "Countries?"},
+        format="json",
+        HTTP_ACCEPT="text/event-stream",
+    )
+    chunks = iter(response.streaming_content)
+    for _ in range(events_read):
+        next(chunks)
+    response.close()
+
+    turn = _turn_finished()
+
+    assert turn.status in {TurnStatus.OK, TurnStatus.CANCELLED}
+    assert _slots_back() == 1
