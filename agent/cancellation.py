@@ -1,6 +1,7 @@
 """Stop a running ask: a flag shared by every worker process through the cache,
 an event for the asks running in this process, and a look at whether the HTTP
-client is still connected, all checked at each agent step.
+client is still connected, all checked at each agent step and by every query
+the ask runs (`sql_guard.queries_stopped_by`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,11 @@ import select
 import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from sqlalchemy import Engine, event
-
-from agent.sql_guard.deadline import expire_now
-from connections.backends import backend_for
 
 logger = logging.getLogger(__name__)
 
@@ -195,89 +191,3 @@ class ClientWatch:
         finally:
             self._lock.release()
         return self._gone
-
-
-# The pooled connection each thread's latest statement ran on, for every engine
-# a run may need to interrupt (filled by a SQLAlchemy event); the backends'
-# `cancel` hook takes it.
-_statements: dict[int, Any] = {}
-_tracked: weakref.WeakSet[Engine] = weakref.WeakSet()
-_tracked_lock = threading.Lock()
-
-
-def _remember_statement(conn: Any, *args: Any) -> None:
-    _statements[threading.get_ident()] = conn.connection
-
-
-def statements_track(engine: Engine) -> None:
-    """Remember which connection each thread's statement runs on (once per engine)."""
-    with _tracked_lock:
-        if engine in _tracked:
-            return
-        event.listen(engine, "before_cursor_execute", _remember_statement)
-        _tracked.add(engine)
-
-
-class QueryCanceller:
-    """While a tool's query runs, cancel it on the database if the run is stopped:
-    a Stop must not wait for a long query to end by itself."""
-
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        db_type: str,
-        should_stop: Callable[[], bool],
-        poll_s: float = 0.1,
-    ) -> None:
-        self.engine = engine
-        self.db_type = db_type
-        self.should_stop = should_stop
-        self.poll_s = poll_s
-        self._watching: dict[int, threading.Event] = {}
-        statements_track(engine)
-
-    def start(self) -> None:
-        """Watch the query the calling thread is about to run."""
-        ident = threading.get_ident()
-        _statements.pop(ident, None)  # an older statement's connection
-        done = threading.Event()
-        self._watching[ident] = done
-        threading.Thread(
-            target=self._watch, args=(ident, done), name="ask-query-watch", daemon=True
-        ).start()
-
-    def finish(self) -> None:
-        """The calling thread's query ended: stop watching it."""
-        ident = threading.get_ident()
-        done = self._watching.pop(ident, None)
-        if done is not None:
-            done.set()
-        _statements.pop(ident, None)
-
-    def close(self) -> None:
-        for done in self._watching.values():
-            done.set()
-        self._watching.clear()
-
-    def _watch(self, ident: int, done: threading.Event) -> None:
-        try:
-            while not done.wait(self.poll_s):
-                if not self.should_stop():
-                    continue
-                # A guarded query's deadline is brought forward: cancelled now
-                # and, if the server ignores that, ended for certain after
-                # QUERY_TIMEOUT_GRACE_S (connection closed, session terminated).
-                if expire_now(ident):
-                    logger.info("query cancelled on the database (ask stopped)")
-                    return
-                pooled = _statements.get(ident)
-                if pooled is not None and not done.is_set():
-                    backend_for(self.db_type).cancel(self.engine, pooled)
-                    logger.info("query cancelled on the database (ask stopped)")
-                return
-        except Exception:
-            logger.warning("query could not be cancelled", exc_info=True)
-        finally:
-            # The cache check may have opened this thread's app-database connection.
-            connection.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.tokens import count_tokens
+from sqlagent_project import capacity
 
 if TYPE_CHECKING:
     from agent.privacy import PrivacyPolicy
@@ -71,8 +72,12 @@ class SchemaCatalog:
 
     @property
     def inspector(self) -> Inspector:
+        """The engine's inspector; each of its reads is a wait on the database,
+        made without the ask's CPU slot."""
         if self._inspector is None:
-            self._inspector = inspect(self.engine)
+            with capacity.cpu_released():
+                inspector = inspect(self.engine)
+            self._inspector = cast(Inspector, _Released(inspector))
         return self._inspector
 
     def table_names(self) -> list[str]:
@@ -307,3 +312,22 @@ class SchemaCatalog:
             samples[column] = values
         # Only the columns asked for: a masked column's values are never kept.
         return {c: samples.get(c, []) for c in columns}
+
+
+class _Released:
+    """An inspector whose every method call gives the ask's CPU slot up while
+    it reads the database."""
+
+    def __init__(self, inspector: Inspector) -> None:
+        self._inspector = inspector
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inspector, name)
+        if not callable(attribute):
+            return attribute
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            with capacity.cpu_released():
+                return attribute(*args, **kwargs)
+
+        return read

@@ -17,11 +17,9 @@ from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
-from agent.engines import engine_cache
+from agent.querying import session_engine_get, target_errors
 from connections.engines import engine_create
-from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection, SessionStatus, UserSession
-from connections.target_policy import TargetRefused
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +65,9 @@ def _engine_for(
         .filter(user=user, status=SessionStatus.ACTIVE, db_connection=connection)
         .first()
     )
-    try:
+    with target_errors():
         if session is not None:
-            session_engine = engine_cache.get(session)
+            session_engine = session_engine_get(session)
             yield session_engine.engine, session_engine.extras
             return
         engine = engine_create(connection, pooled=False)
@@ -77,17 +75,6 @@ def _engine_for(
             yield engine, {}
         finally:
             engine.dispose()
-    except TargetRefused as exc:
-        raise TargetDatabaseUnavailable(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        logger.warning(
-            "schema read failed connection=%s error=%s",
-            connection.pk,
-            type(exc).__name__,
-        )
-        raise TargetDatabaseUnavailable(
-            "The database's schema could not be read."
-        ) from exc
 
 
 def schema_tables(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import queue
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,22 +19,22 @@ from langchain_core.language_models import BaseChatModel
 from accounts.models import User
 from agent import llm
 from agent.cancellation import CancelWatch, ask_cancel_request
-from agent.engines import engine_cache
 from agent.exceptions import (
     AskCancelled,
     AskFailed,
-    NoDatabaseConnected,
     QuestionInvalid,
 )
-from agent.llm.tools import EventSink
 from agent.models import Turn, TurnStatus
 from agent.orphans import turns_fail_orphaned_now_and_then, worker_id
+from agent.querying import (
+    EventSink,
+    connected_session,
+    engine_dropped_if_session_closes,
+    session_engine_get,
+)
 from agent.selectors import turn_get_for_user
-from agent.threads import thread_prepare
-from connections.exceptions import TargetDatabaseUnavailable
-from connections.models import SessionStatus, UserSession
-from connections.services import session_get_or_create_active
-from connections.target_policy import TargetRefused
+from agent.threads import HistoryTurn, text_checked, thread_prepare
+from connections.models import UserSession
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
@@ -50,7 +48,7 @@ class _Ask:
     turn: Turn
     session: UserSession
     question: str
-    history: list[llm.HistoryTurn]
+    history: list[HistoryTurn]
     chat_model: BaseChatModel | None
 
 
@@ -77,8 +75,7 @@ def thread_ask(
         ask = _ask_begin(user=user, question=question, chat_model=chat_model)
         watch = CancelWatch(ask.turn.pk, client_gone=client_gone)
         try:
-            with capacity.cpu_released():
-                slot = _ask_slot_take(ask, client_gone=client_gone)
+            slot = _ask_slot_take(ask, client_gone=client_gone)
             return _ask_run(ask=ask, slot=slot, should_stop=watch)
         finally:
             watch.close()
@@ -218,14 +215,16 @@ class AskEvents:
         self._queue.put((name, data))
 
     def _work(self) -> None:
+        # This thread's entry: the run's own work takes turns in a CPU slot.
         try:
-            finished = _ask_run(
-                ask=self._ask,
-                slot=self._slot,
-                emit=self._emit,
-                should_stop=self._watch,
-                stream_tokens=True,
-            )
+            with capacity.ask_cpu_turns():
+                finished = _ask_run(
+                    ask=self._ask,
+                    slot=self._slot,
+                    emit=self._emit,
+                    should_stop=self._watch,
+                    stream_tokens=True,
+                )
         except ApplicationError as exc:
             self._queue.put(("error", exc))
         except Exception:
@@ -241,26 +240,6 @@ class AskEvents:
             self._watch.close()
             # This thread's own app-database connection (the turn's finish).
             connection.close()
-
-
-def text_checked(
-    text: str | None, *, what: str, limit: int, invalid: type[ApplicationError]
-) -> str:
-    """Return `text` stripped, or raise `invalid` when it is empty or too long."""
-    text = (text or "").strip()
-    if not text:
-        raise invalid(f"The {what} is empty.")
-    if len(text) > limit:
-        raise invalid(f"The {what} is longer than {limit} characters.")
-    return text
-
-
-def connected_session(*, user: User) -> UserSession:
-    """Return the user's active session, refusing (409) when no database is on it."""
-    session = session_get_or_create_active(user=user)
-    if session.db_connection is None:
-        raise NoDatabaseConnected()
-    return session
 
 
 def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -> _Ask:
@@ -302,8 +281,7 @@ def _ask_slot_take(
     """
     started = time.perf_counter()
     try:
-        with capacity.app_database_released():
-            slot = capacity.ask_slot_take(give_up=client_gone)
+        slot = capacity.ask_slot_take(give_up=client_gone)
         if client_gone is not None and client_gone():
             slot.release()
             raise capacity.AskGivenUp()
@@ -330,63 +308,55 @@ def _ask_run(
     """Run the agent for a begun ask and finish its turn, answered or not.
 
     `slot` is given back as soon as the agent is done, however it ends. The
-    run takes a CPU slot (on the plain path `thread_ask` holds one already).
+    caller took the ask's CPU slot (`thread_ask`, or the stream's worker).
     """
-    with capacity.ask_cpu_turns():
-        turn = ask.turn
-        started = time.perf_counter()
-        try:
-            with slot, engine_dropped_if_session_closes(ask.session.pk):
-                try:
-                    # On a miss this connects to the user's database: a wait.
-                    with capacity.cpu_released():
-                        session_engine = engine_cache.get(ask.session)
-                except TargetRefused as exc:
-                    raise TargetDatabaseUnavailable(str(exc)) from exc
-                # No app-DB connection held while the model thinks.
-                with capacity.app_database_released():
-                    outcome = llm.agent_answer(
-                        session_engine=session_engine,
-                        question=ask.question,
-                        history=ask.history,
-                        chat_model=ask.chat_model,
-                        **({"emit": emit} if emit is not None else {}),
-                        should_stop=should_stop,
-                        stream_tokens=stream_tokens,
-                    )
-        except ApplicationError as exc:
-            turn.finish(
-                started=started, outcome=getattr(exc, "partial", None), error=exc
+    turn = ask.turn
+    started = time.perf_counter()
+    try:
+        with slot, engine_dropped_if_session_closes(ask.session.pk):
+            session_engine = session_engine_get(ask.session)
+            # No app-DB connection held while the model thinks.
+            capacity.app_database_hand_back()
+            outcome = llm.agent_answer(
+                session_engine=session_engine,
+                question=ask.question,
+                history=ask.history,
+                chat_model=ask.chat_model,
+                **({"emit": emit} if emit is not None else {}),
+                should_stop=should_stop,
+                stream_tokens=stream_tokens,
             )
-            logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
-            raise
-        except Exception as exc:
-            busy = capacity.app_database_busy_from(exc)
-            if busy is not None:
-                # Out of app-database connections mid-ask: 503 + Retry-After, the
-                # turn stored failed if a connection frees up, else by the sweep.
-                logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
-                try:
-                    turn.finish(started=started, error=busy)
-                except DatabaseError:
-                    logger.warning("turn left for the sweep turn=%s", turn.pk)
-                raise busy from exc
-            # Not the client's fault: a bug here or in a library. A 5xx with a stable
-            # code, logged with its traceback, so alerts fire.
-            failed = AskFailed()
-            logger.exception("ask failed unexpectedly turn=%s", turn.pk)
-            turn.finish(started=started, error=failed)
-            raise failed from exc
-        turn.finish(started=started, outcome=outcome)
-        logger.info(
-            "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
-            turn.pk,
-            turn.thread_id,
-            len(turn.queries),
-            turn.llm_calls,
-            turn.duration_ms,
-        )
-        return turn
+    except ApplicationError as exc:
+        turn.finish(started=started, outcome=getattr(exc, "partial", None), error=exc)
+        logger.info("ask failed turn=%s code=%s", turn.pk, exc.code)
+        raise
+    except Exception as exc:
+        busy = capacity.app_database_busy_from(exc)
+        if busy is not None:
+            # Out of app-database connections mid-ask: 503 + Retry-After, the
+            # turn stored failed if a connection frees up, else by the sweep.
+            logger.warning("ask failed turn=%s code=%s", turn.pk, busy.code)
+            try:
+                turn.finish(started=started, error=busy)
+            except DatabaseError:
+                logger.warning("turn left for the sweep turn=%s", turn.pk)
+            raise busy from exc
+        # Not the client's fault: a bug here or in a library. A 5xx with a stable
+        # code, logged with its traceback, so alerts fire.
+        failed = AskFailed()
+        logger.exception("ask failed unexpectedly turn=%s", turn.pk)
+        turn.finish(started=started, error=failed)
+        raise failed from exc
+    turn.finish(started=started, outcome=outcome)
+    logger.info(
+        "ask answered turn=%s thread=%s queries=%d llm_calls=%d duration_ms=%.1f",
+        turn.pk,
+        turn.thread_id,
+        len(turn.queries),
+        turn.llm_calls,
+        turn.duration_ms,
+    )
+    return turn
 
 
 def ask_cancel(*, user: User, turn_id: int) -> Turn:
@@ -399,17 +369,3 @@ def ask_cancel(*, user: User, turn_id: int) -> Turn:
         ask_cancel_request(turn_id=turn.pk)
         logger.info("ask cancel requested turn=%s", turn.pk)
     return turn
-
-
-@contextlib.contextmanager
-def engine_dropped_if_session_closes(session_id: uuid.UUID) -> Iterator[None]:
-    """Drop the session's cached engine after the work if the session closed
-    meanwhile: a disconnect racing an ask must not leave an engine behind."""
-    try:
-        yield
-    finally:
-        closed = not UserSession.objects.filter(
-            pk=session_id, status=SessionStatus.ACTIVE
-        ).exists()
-        if closed and engine_cache.evict(session_id):
-            logger.info("engine dropped for a session closed mid-ask %s", session_id)

@@ -4,19 +4,36 @@ history an ask replays."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from agent import llm
 from agent.exceptions import ThreadTitleInvalid
 from agent.models import Thread, Turn, TurnSource, TurnStatus
 from connections.models import UserSession
 from connections.services import session_resume
+from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HistoryTurn:
+    """An answered turn of the thread, as an ask replays it to the model."""
+
+    question: str
+    answer: str
+    sql: Sequence[str]
+    # The user ran this SQL themselves (the question is the SQL).
+    user_sql: bool = False
+    # When the turn was asked: an answer from before the privacy rules last
+    # changed is not replayed (it may hold values the model may no longer see).
+    asked_at: datetime | None = None
 
 
 def thread_title_from(question: str, *, limit: int = 80) -> str:
@@ -68,7 +85,7 @@ def thread_get_or_create(*, session: UserSession, question: str) -> Thread:
     return thread
 
 
-def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTurn]:
+def thread_prepare(*, session: UserSession, question: str) -> list[HistoryTurn]:
     """Make sure the session's thread exists on the session's database; return its
     last THREAD_HISTORY_TURNS answered turns, oldest first.
 
@@ -96,7 +113,7 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
             db_connection_id=session.db_connection_id, updated_at=timezone.now()
         )
     return [
-        llm.HistoryTurn(
+        HistoryTurn(
             question=asked,
             answer=answer,
             sql=[q["sql"] for q in queries if not q.get("error")],
@@ -105,3 +122,15 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
         )
         for asked, answer, queries, _, source, asked_at in reversed(rows)
     ]
+
+
+def text_checked(
+    text: str | None, *, what: str, limit: int, invalid: type[ApplicationError]
+) -> str:
+    """Return `text` stripped, or raise `invalid` when it is empty or too long."""
+    text = (text or "").strip()
+    if not text:
+        raise invalid(f"The {what} is empty.")
+    if len(text) > limit:
+        raise invalid(f"The {what} is longer than {limit} characters.")
+    return text

@@ -8,27 +8,19 @@ import time
 from django.conf import settings
 
 from accounts.models import User
-from agent import llm, sql_guard
 from agent.charts import chart_for
-from agent.engines import engine_cache
-from agent.exceptions import (
-    AskFailed,
-    SqlFailed,
-    SqlInvalid,
-    SqlRefused,
-    SqlTimedOut,
-)
-from agent.llm.tools import ToolContext
+from agent.exceptions import AskFailed, SqlInvalid
 from agent.models import Turn, TurnOutcome, TurnSource, TurnStatus
 from agent.orphans import worker_id
-from agent.services import (
+from agent.querying import (
+    SessionQueries,
     connected_session,
     engine_dropped_if_session_closes,
-    text_checked,
+    result_as_dict,
+    session_engine_get,
 )
-from agent.threads import thread_prepare
-from connections.exceptions import TargetDatabaseUnavailable
-from connections.target_policy import TargetRefused
+from agent.threads import text_checked, thread_prepare
+from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -39,6 +31,13 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     check, read-only transaction, timeout, caps), with no LLM call, and store it
     as a turn of the thread marked as user SQL, failed or not.
     """
+    # Its own Python (the guard, the privacy trace) takes turns in a CPU slot
+    # as an ask's does; its waits give the slot up where they happen.
+    with capacity.ask_cpu_turns():
+        return _sql_run(user=user, sql=sql)
+
+
+def _sql_run(*, user: User, sql: str) -> Turn:
     sql = text_checked(
         sql, what="SQL", limit=settings.SQL_MAX_LENGTH, invalid=SqlInvalid
     )
@@ -52,28 +51,11 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
         worker=worker_id(),
     )
     started = time.perf_counter()
-    context: ToolContext | None = None
+    context: SessionQueries | None = None
     try:
         with engine_dropped_if_session_closes(session.pk):
-            try:
-                session_engine = engine_cache.get(session)
-            except TargetRefused as exc:
-                raise TargetDatabaseUnavailable(str(exc)) from exc
-            context = ToolContext(
-                engine=session_engine.engine,
-                db_type=session_engine.db_type,
-                catalog=llm.catalog_get(session_engine),
-            )
-            try:
-                result = context.query(sql)
-            except sql_guard.StatementRefused as exc:
-                raise SqlRefused(exc.reason) from exc
-            except sql_guard.QueryFailed as exc:
-                if exc.timed_out:
-                    raise SqlTimedOut(exc.message) from exc
-                # The database's text may quote a value the user may not see.
-                shown = context.policy.error_for_user(exc, context.exposure(sql))
-                raise SqlFailed(shown) from exc
+            context = SessionQueries.of(session_engine_get(session))
+            result = context.query_for_user(sql)
     except ApplicationError as exc:
         ran = context.queries if context is not None else []
         partial = TurnOutcome(queries=[q.as_dict() for q in ran])
@@ -86,7 +68,7 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
         turn.finish(started=started, error=failed)
         raise failed from exc
     # What the user may get: masked values as tokens when the connection hides them.
-    stored = llm.result_as_dict(context.last_result or result)
+    stored = result_as_dict(context.last_result or result)
     outcome = TurnOutcome(
         answer=f"{result.row_count} row(s)"
         + (" (more exist: the result was capped)." if result.truncated else "."),

@@ -30,8 +30,9 @@ from langchain_core.language_models import BaseChatModel
 
 from agent import sql_guard
 from agent.engines import SessionEngine
-from agent.llm import agent_answer, catalog_get, system_prompt
+from agent.llm import agent_answer, system_prompt
 from agent.privacy import PrivacyPolicy
+from agent.querying import catalog_get
 from agent.tokens import schema_token_budget
 from connections.engines import engine_create
 from connections.models import DatabaseConnection

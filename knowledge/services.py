@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from sqlalchemy import Engine, inspect
@@ -19,7 +18,7 @@ from accounts.models import User
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.models import Turn, TurnStatus
-from agent.sql_guard.attributes import attribute_calls_check
+from agent.querying import query_checked_run
 from connections.backends import UnknownDatabaseType, backend_for
 from connections.engines import engine_create
 from connections.exceptions import TargetDatabaseUnavailable
@@ -111,15 +110,12 @@ def sql_run_on(
     """Run SQL read-only and bounded on an open engine whose catalog is known
     (an evaluation run keeps one of each for all its questions)."""
     try:
-        # PostgreSQL reads `t.f` as f(t) when t has no column f: references are
-        # checked against the catalog here too, as for the model's queries.
-        attribute_calls_check(sql, db_type=db_type, catalog=catalog)
-        return sql_guard.query_run(
+        # Checked as the model's queries are (attribute calls too).
+        return query_checked_run(
             engine,
             db_type=db_type,
+            catalog=catalog,
             sql=sql,
-            max_rows=settings.QUERY_MAX_ROWS,
-            timeout_s=settings.QUERY_TIMEOUT_S,
         )
     except TargetDatabaseUnavailable as exc:
         raise sql_guard.QueryFailed(exc.message) from exc

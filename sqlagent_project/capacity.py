@@ -1,7 +1,7 @@
 """Bounded resources of one process, and the 503 a client gets when one runs out.
 
 An ask spends seconds waiting on the model. It must hold no app-database
-connection meanwhile (`app_database_released`), and a process runs at most
+connection meanwhile (`app_database_hand_back`), and a process runs at most
 ASK_MAX_CONCURRENT of them (`ask_slot_take`): past that, and past the app-database
 pool, the client is told to come back (503 + Retry-After) instead of a 500.
 """
@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -109,16 +110,20 @@ def ask_slot_take(*, give_up: Callable[[], bool] | None = None) -> AskSlot:
     """
     semaphore = _ask_slots.get()
     deadline = time.monotonic() + settings.ASK_QUEUE_TIMEOUT_S
-    while True:
-        wait = max(deadline - time.monotonic(), 0)
-        if give_up is not None:
-            wait = min(wait, GIVE_UP_POLL_S)
-        if semaphore.acquire(timeout=wait):
-            return AskSlot(semaphore)
-        if give_up is not None and give_up():
-            raise AskGivenUp()
-        if time.monotonic() >= deadline:
-            raise AskPoolFull()
+    # A wait: neither a CPU slot nor an app-database connection is held.
+    with cpu_released():
+        app_database_hand_back()
+        wait_check("ask slot")
+        while True:
+            wait = max(deadline - time.monotonic(), 0)
+            if give_up is not None:
+                wait = min(wait, GIVE_UP_POLL_S)
+            if semaphore.acquire(timeout=wait):
+                return AskSlot(semaphore)
+            if give_up is not None and give_up():
+                raise AskGivenUp()
+            if time.monotonic() >= deadline:
+                raise AskPoolFull()
 
 
 class _CpuTurn:
@@ -164,15 +169,23 @@ _cpu_turn: contextvars.ContextVar[_CpuTurn | None] = contextvars.ContextVar(
 @contextmanager
 def ask_cpu_turns() -> Iterator[None]:
     """Run an ask's own work (not its waits) in one of the process's
-    ASK_CPU_SLOTS, taking turns with the other asks; nested, it does nothing.
+    ASK_CPU_SLOTS, taking turns with the other asks. Taken once, where an ask
+    enters (its view, its service, its stream worker); nested, it does nothing.
 
     One process runs Python on one core at a time (the GIL), shared by every
     runnable thread: with a hundred asks between two model calls, a page request
     got one slice in a hundred and waited seconds. Asks now queue for a CPU slot
     instead, and pages, which never queue, stay quick. An ask holds no slot
-    while it waits on the model, a query or another slot (`cpu_released`).
+    while it waits on the model, a query or another slot: each of those waits
+    gives it up where it happens (`cpu_released` in the model's wrapper, in
+    `sql_guard.query_run`, the schema catalog, the session engine's connect
+    and `ask_slot_take`), so no caller has to remember it; tests check every
+    wait with `waits_checked`.
     """
-    if settings.ASK_CPU_SLOTS <= 0 or _cpu_turn.get() is not None:
+    current = _cpu_turn.get()
+    # A thread started with a copy of an ended ask's context (a stream's
+    # worker, after its request returned) takes a slot of its own.
+    if settings.ASK_CPU_SLOTS <= 0 or (current is not None and not current.ended):
         yield
         return
     turn = _CpuTurn(_cpu_slots.get())
@@ -217,13 +230,6 @@ def app_database_hand_back() -> None:
             conn.close()
 
 
-@contextmanager
-def app_database_released() -> Iterator[None]:
-    """Run a long wait holding no app-database connection (see above)."""
-    app_database_hand_back()
-    yield
-
-
 def app_database_busy_from(exc: BaseException | None) -> AppDatabaseBusy | None:
     """Return a 503 error when `exc` says the app database has no connection free."""
     if not isinstance(exc, OperationalError):
@@ -244,3 +250,63 @@ def app_database_pools_close() -> None:
         # Only a pool that exists: the `pool` property would create one.
         if conn.alias in getattr(conn, "_connection_pools", {}):
             conn.close_pool()  # type: ignore[attr-defined]  # the psycopg backend
+
+
+# ---------------------------------------------------------------------------
+# Waits checked (tests): a wait that runs while an ask holds its CPU slot
+# ---------------------------------------------------------------------------
+
+# What waited holding a slot, while checking is on; None when off.
+_held_waits: list[str] | None = None
+
+
+def wait_check(what: str) -> None:
+    """Record `what` when it waits while this ask holds its CPU slot (checked
+    only inside `waits_checked`, in tests)."""
+    if _held_waits is None:
+        return
+    turn = _cpu_turn.get()
+    if turn is not None and turn.held > 0:
+        _held_waits.append(what)
+
+
+def _target_statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    wait_check(f"user-database statement: {' '.join(statement.split())[:80]}")
+
+
+@contextmanager
+def waits_checked() -> Iterator[list[str]]:
+    """(Tests) Yield the list of waits that ran while an ask held its CPU slot:
+    the known wait points (`wait_check`), every statement on a user's database
+    (any SQLAlchemy engine) and every read on a Python socket (the model's
+    HTTP client). A new wait left unreleased shows up here."""
+    import socket
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    global _held_waits
+    held: list[str] = []
+    _held_waits = held
+    originals = {name: getattr(socket.socket, name) for name in _SOCKET_WAITS}
+
+    def checked(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def wait(self: socket.socket, *args: Any, **kwargs: Any) -> Any:
+            wait_check(f"socket {name}")
+            return original(self, *args, **kwargs)
+
+        return wait
+
+    for name, original in originals.items():
+        setattr(socket.socket, name, checked(name, original))
+    event.listen(Engine, "before_cursor_execute", _target_statement)
+    try:
+        yield held
+    finally:
+        event.remove(Engine, "before_cursor_execute", _target_statement)
+        for name, original in originals.items():
+            setattr(socket.socket, name, original)
+        _held_waits = None
+
+
+_SOCKET_WAITS = ("recv", "recv_into", "recvfrom", "accept")

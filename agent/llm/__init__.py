@@ -17,10 +17,9 @@ from agent.llm.chat_model import (
     chat_model_create,
     llm_settings,
 )
-from agent.llm.conversation import result_as_dict
 from agent.llm.prompt import HistoryTurn, history_messages, system_prompt
 from agent.llm.providers import LLMSettings
-from agent.llm.runner import AgentOutcome, agent_answer, agent_get, catalog_get
+from agent.llm.runner import AgentOutcome, agent_answer, agent_get
 from agent.llm.tools import QueryRecord, ToolContext, result_for_llm
 
 __all__ = [
@@ -31,12 +30,10 @@ __all__ = [
     "ToolContext",
     "agent_answer",
     "agent_get",
-    "catalog_get",
     "chat_model_cached",
     "chat_model_create",
     "history_messages",
     "llm_settings",
-    "result_as_dict",
     "result_for_llm",
     "system_prompt",
 ]

@@ -183,6 +183,7 @@ class BoundedChatModel(BaseChatModel):
                 return call()
             if left is None:
                 with capacity.cpu_released():
+                    capacity.wait_check("model call")
                     return call()
             return _call_watched(call, left)
         except AskBudgetSpent:
@@ -254,6 +255,7 @@ def _call_watched(call: Callable[[], T], left: float) -> T:
 
     threading.Thread(target=run, name="model-call", daemon=True).start()
     with capacity.cpu_released():
+        capacity.wait_check("model call")
         finished = done.wait(left)
     if not finished:
         raise AskBudgetSpent()
@@ -294,6 +296,7 @@ def _stream_watched(chunks: Iterator[T]) -> Iterator[T]:
         while True:
             left = model_time_left()
             with capacity.cpu_released():
+                capacity.wait_check("model stream")
                 try:
                     chunk, error = arrived.get(
                         timeout=None if left is None else max(left, 0)

@@ -11,7 +11,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import LLMResult
 
-from agent import sql_guard
 from agent.charts import chart_for
 from agent.exceptions import PromptTooLong
 from agent.grounding import is_grounded
@@ -20,26 +19,10 @@ from agent.llm.providers import Provider
 from agent.llm.tools import ToolContext
 from agent.models import TurnOutcome
 from agent.privacy import PrivacyPolicy
+from agent.querying import result_as_dict
 from agent.tokens import TOOL_DEFINITIONS_TOKENS, count_tokens, prompt_token_limit
 
 logger = logging.getLogger("agent.llm")
-
-
-def result_as_dict(result: sql_guard.QueryResult | None) -> dict[str, Any] | None:
-    """Return the rows stored on the turn (and shown to the user), types included."""
-    if result is None:
-        return None
-    stored: dict[str, Any] = {
-        "columns": result.columns,
-        "rows": result.rows,
-        "row_count": result.row_count,
-        "truncated": result.truncated,
-    }
-    stored["column_types"] = list(result.column_types)
-    # Why the rows stopped ("rows" or "bytes") and how many cells were cut.
-    stored["truncated_reason"] = result.truncated_reason
-    stored["cut_cells"] = result.cut_cells
-    return stored
 
 
 def message_text(message: BaseMessage) -> str:

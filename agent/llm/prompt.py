@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog
+from agent.context import question_context
 from agent.privacy import PrivacyPolicy, policy_default
+from agent.schema_linking import REFERENCED, brief_description, tables_to_describe
+from agent.threads import HistoryTurn
 from agent.tokens import count_tokens, schema_token_budget
 from connections.backends import backend_for
 
-
-@dataclass(frozen=True)
-class HistoryTurn:
-    question: str
-    answer: str
-    sql: Sequence[str]
-    # The user ran this SQL themselves (the question is the SQL).
-    user_sql: bool = False
-    # When the turn was asked: an answer from before the privacy rules last
-    # changed is not replayed (it may hold values the model may no longer see).
-    asked_at: datetime | None = None
+logger = logging.getLogger("agent.context")
 
 
 def dialect_name(db_type: str) -> str:
@@ -151,3 +143,61 @@ def history_messages(
         reply = f"SQL used:\n{sql}\n\nAnswer: {turn.answer}" if sql else turn.answer
         messages.append(AIMessage(reply))
     return messages
+
+
+def question_context_messages(
+    *, connection_id: int, question: str, catalog: SchemaCatalog
+) -> list[BaseMessage]:
+    """Return the knowledge message sent before the question, or nothing.
+
+    On a schema too big for the prompt, the tables the question names, then the
+    retrieved ones, are described up front (within half the schema budget), so a
+    typical question costs no describe_tables call.
+    """
+    context = question_context(
+        connection_id=connection_id, question=question, catalog=catalog
+    )
+    parts = [context.text] if context.text else []
+    budget = schema_token_budget()
+    if not catalog.prompt(token_budget=budget).inlined:
+        candidates = catalog.tables_named_in(question)
+        described: list[str] = []
+        used = 0
+        # The ranked tables, then the tables they reference (dimensions).
+        named = set(candidates)
+        candidates += [t for t in context.tables if t not in named]
+        reasons_of = {
+            t: "named in the question"
+            if t in named
+            else context.why.get(t, "retrieved")
+            for t in candidates
+        }
+        chosen = tables_to_describe(
+            catalog, candidates, top_k=settings.KNOWLEDGE_TOP_K_TABLES, why=reasons_of
+        )
+        reasons: list[str] = []
+        for table, why in chosen:
+            text = (
+                brief_description(catalog, table, why)
+                if why.endswith(REFERENCED)
+                else catalog.describe([table])
+            )
+            cost = count_tokens(text)
+            if used + cost > budget // 2:
+                continue
+            described.append(text)
+            reasons.append(f"{table} ({why})")
+            used += cost
+        if reasons:
+            # Which tables the first request describes, and why (schema linking).
+            logger.info(
+                "question context described=%s tokens=%d", ", ".join(reasons), used
+            )
+        if described:
+            parts.append(
+                "The tables most relevant to my next question (others: use "
+                "describe_tables):\n" + "\n\n".join(described)
+            )
+    if not parts:
+        return []
+    return [HumanMessage("For reference before my question:\n\n" + "\n\n".join(parts))]

@@ -22,9 +22,7 @@ from langgraph.errors import GraphRecursionError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from agent.cancellation import QueryCanceller
-from agent.catalog import SchemaCatalog
-from agent.context import question_context_messages
+from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout
 from agent.grounding import grounding_nudge
@@ -41,13 +39,13 @@ from agent.llm.conversation import (
     messages_within_context,
     outcome_from,
 )
-from agent.llm.prompt import HistoryTurn, system_prompt
+from agent.llm.prompt import HistoryTurn, question_context_messages, system_prompt
 from agent.llm.providers import LLMSettings, Provider, provider_get
-from agent.llm.tools import EventSink, ToolContext, _ignore_event, langchain_tools
+from agent.llm.tools import EventSink, ToolContext, langchain_tools
 from agent.models import TurnOutcome
+from agent.querying import catalog_get, ignore_event
 from agent.tokens import count_tokens
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
-from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger("agent.llm")
@@ -62,20 +60,6 @@ STREAM_ROWS = 50
 
 def _never_stop() -> bool:
     return False
-
-
-def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
-    """Return the session engine's schema catalog, creating it once."""
-    with session_engine.lock:
-        catalog = session_engine.extras.get("catalog")
-        if catalog is None:
-            catalog = SchemaCatalog(
-                session_engine.engine,
-                session_engine.db_type,
-                privacy=session_engine.privacy_policy(),
-            )
-            session_engine.extras["catalog"] = catalog
-    return catalog
 
 
 def agent_get(
@@ -145,7 +129,7 @@ def agent_answer(
     question: str,
     history: Sequence[HistoryTurn] = (),
     chat_model: BaseChatModel | None = None,
-    emit: EventSink = _ignore_event,
+    emit: EventSink = ignore_event,
     should_stop: Callable[[], bool] = _never_stop,
     stream_tokens: bool = False,
 ) -> AgentOutcome:
@@ -169,38 +153,33 @@ def agent_answer(
         model_name = getattr(chat_model, "model_name", "") or type(chat_model).__name__
         # A model handed in (tests, evaluation) keeps to the budget and slot too.
         chat_model = BoundedChatModel.wrap(chat_model, bounds_its_calls=False)
-    catalog = catalog_get(session_engine)
-    context = ToolContext(
-        engine=session_engine.engine,
-        db_type=session_engine.db_type,
-        catalog=catalog,
-        privacy=catalog.privacy,
-    )
-    canceller = QueryCanceller(
-        engine=session_engine.engine,
-        db_type=session_engine.db_type,
-        should_stop=should_stop,
-    )
-    context.emit = _checked_sink(context, emit, should_stop, canceller)
+    context = ToolContext.of(session_engine)
+    catalog = context.catalog
+    context.emit = _checked_sink(context, emit, should_stop)
     ai_messages: list[AIMessage] = []
     # Every reply the model gave, so a failed run still reports its token usage.
     replies = ReplyRecorder()
-    # One budget for all the model calls of this ask (errors are worded inside it).
-    with model_time_budget(settings.LLM_ASK_BUDGET_S):
+    # One budget for all the model calls of this ask (errors are worded inside
+    # it); every query of the ask, whatever tool runs it, ends on its Stop.
+    with (
+        model_time_budget(settings.LLM_ASK_BUDGET_S),
+        sql_guard.queries_stopped_by(
+            None if should_stop is _never_stop else should_stop
+        ),
+    ):
         try:
             if should_stop():
                 raise AskCancelled()
-            # Both may read the user's database (its schema, on a first ask)
-            # and the app database: waits, so the ask's CPU slot goes free.
-            with capacity.cpu_released():
-                compiled, prompt = agent_get(
-                    session_engine, chat_model, config.cache_key if config else None
-                )
-                context_messages = question_context_messages(
-                    connection_id=session_engine.connection_id,
-                    question=question,
-                    catalog=catalog,
-                )
+            # Their reads of the user's database give the CPU slot up (the
+            # catalog's and the query runner's own doing).
+            compiled, prompt = agent_get(
+                session_engine, chat_model, config.cache_key if config else None
+            )
+            context_messages = question_context_messages(
+                connection_id=session_engine.connection_id,
+                question=question,
+                catalog=catalog,
+            )
             asked = [*context_messages, HumanMessage(question)]
             inputs = {
                 "messages": [
@@ -251,8 +230,6 @@ def agent_answer(
             partial = outcome_from(context, replies.messages, model_name, provider)
             error.partial = partial  # type: ignore[attr-defined]
             raise error from exc
-        finally:
-            canceller.close()
     return outcome_from(context, ai_messages, model_name, provider)
 
 
@@ -260,19 +237,13 @@ def _checked_sink(
     context: ToolContext,
     emit: EventSink,
     should_stop: Callable[[], bool],
-    canceller: QueryCanceller,
 ) -> EventSink:
-    """Return the sink the tools call: it stops the run at a tool's start, has a
-    running query cancelled on the database if the run is stopped meanwhile, and
+    """Return the sink the tools call: it stops the run at a tool's start and
     follows a finished query with the first rows of its result."""
 
     def sink(name: str, data: dict[str, Any]) -> None:
         if name == "step" and should_stop():
             raise AskCancelled()
-        if name == "step" and data.get("tool") == "run_query":
-            canceller.start()
-        elif name == "query":
-            canceller.finish()
         emit(name, data)
         result = context.last_result
         if name == "query" and data.get("error") is None and result is not None:

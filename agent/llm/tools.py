@@ -9,130 +9,30 @@ concurrent runs of a session; everything a run records lives in its own context.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool
-from sqlalchemy import Engine
 
 from agent import sql_guard
-from agent.catalog import SchemaCatalog
 from agent.charts import CHART_TYPES, ChartRequest
 from agent.privacy import NOTHING_RESTRICTED, Exposure, PrivacyPolicy, policy_default
-from agent.sql_guard.attributes import attribute_calls_check
+from agent.querying import EventSink, QueryRecord, SessionQueries, ignore_event
 from agent.tokens import count_tokens, schema_token_budget
-from sqlagent_project import capacity
 
-EventSink = Callable[[str, dict[str, Any]], None]
-
-
-def _ignore_event(name: str, data: dict[str, Any]) -> None:
-    return None
+__all__ = ["EventSink", "QueryRecord", "ToolContext", "ignore_event"]
 
 
 @dataclass
-class QueryRecord:
-    """One query the agent ran, as stored on the turn."""
-
-    sql: str
-    row_count: int = 0
-    truncated: bool = False
-    duration_ms: float = 0.0
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "sql": self.sql,
-            "row_count": self.row_count,
-            "truncated": self.truncated,
-            "duration_ms": self.duration_ms,
-            "error": self.error,
-        }
-
-
-@dataclass
-class ToolContext:
+class ToolContext(SessionQueries):
     """What the tools of one run work with, and what the run has done so far."""
 
-    engine: Engine
-    db_type: str
-    catalog: SchemaCatalog
-    queries: list[QueryRecord] = field(default_factory=list)
-    last_result: sql_guard.QueryResult | None = None
     # The chart the model asked for (validated again against the result).
     chart_request: ChartRequest | None = None
-    # Told of each step and finished query as it happens (streaming listens).
-    emit: EventSink = _ignore_event
-    # What may leave for the model; by default the catalog's (the session's).
-    privacy: PrivacyPolicy | None = None
-    # What of last_result may be shown (masked columns, hidden rows).
-    last_exposure: Exposure = NOTHING_RESTRICTED
     # Empty results explained to the model (agent.empty_results), for the turn.
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.privacy is None:
-            self.privacy = self.catalog.privacy or policy_default()
-
-    @property
-    def policy(self) -> PrivacyPolicy:
-        return self.privacy or self.catalog.privacy or policy_default()
-
-    @property
-    def last_masked(self) -> frozenset[int]:
-        """Return the indexes of last_result's columns that carry masked values."""
-        return self.last_exposure.masked
-
-    def exposure(self, sql: str, column_count: int | None = None) -> Exposure:
-        return self.policy.exposure(
-            sql=sql,
-            db_type=self.db_type,
-            catalog=self.catalog,
-            column_count=column_count,
-        )
-
-    def query(self, sql: str) -> sql_guard.QueryResult:
-        """Run `sql` through the guard and record it, whatever the outcome.
-
-        Return the raw result; `last_result` keeps what the user may get (masked
-        values as tokens when the connection hides them) and `last_exposure`
-        what of it the model may read. A failed query's error is recorded as
-        the user may read it.
-        """
-        record = QueryRecord(sql=sql)
-        self.queries.append(record)
-        try:
-            # Another ask may use this one's CPU slot while the database works.
-            with capacity.cpu_released():
-                # PostgreSQL reads `t.f` as f(t) when t has no column f.
-                attribute_calls_check(sql, db_type=self.db_type, catalog=self.catalog)
-                result = sql_guard.query_run(
-                    self.engine,
-                    db_type=self.db_type,
-                    sql=sql,
-                    max_rows=settings.QUERY_MAX_ROWS,
-                    timeout_s=settings.QUERY_TIMEOUT_S,
-                )
-        except sql_guard.StatementRefused as exc:
-            record.error = f"Refused: {exc.reason}"
-            raise
-        except sql_guard.QueryFailed as exc:
-            record.error = self.policy.error_for_user(exc, self.exposure(sql))
-            raise
-        finally:
-            if record.error is not None:
-                self.emit("query", record.as_dict())
-        record.row_count = result.row_count
-        record.truncated = result.truncated
-        record.duration_ms = result.duration_ms
-        exposure = self.exposure(sql, len(result.columns))
-        self.last_exposure = exposure
-        self.last_result = self.policy.result_for_user(result, exposure)
-        self.emit("query", record.as_dict())
-        return result
 
 
 def list_tables(context: ToolContext, search: str | None = None) -> str:
@@ -143,8 +43,7 @@ def list_tables(context: ToolContext, search: str | None = None) -> str:
     context.emit(
         "step", {"tool": "list_tables", **({"search": search} if search else {})}
     )
-    with capacity.cpu_released():  # may read the database's table list
-        names = context.catalog.table_names()
+    names = context.catalog.table_names()
     if search:
         words = [w for w in re.split(r"[^\w]+", search.lower()) if w]
         names = [n for n in names if any(w in n.lower() for w in words)]
@@ -174,8 +73,7 @@ def describe_tables(context: ToolContext, table_names: list[str] | str) -> str:
         table_names = [n.strip() for n in table_names.split(",") if n.strip()]
     names = [str(n) for n in table_names][:50]
     context.emit("step", {"tool": "describe_tables", "table_names": names})
-    with capacity.cpu_released():  # reads the database's catalog and samples
-        described = context.catalog.describe(names)
+    described = context.catalog.describe(names)
     return described or "No table names given."
 
 

@@ -16,21 +16,19 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import PersonalAccessToken, TokenScope, User
-from agent import llm, sql_guard
+from agent import sql_guard
 from agent.engines import engine_cache
 from agent.exceptions import NoDatabaseConnected, SqlFailed
 from agent.models import Turn
 from agent.privacy import policy_default
+from agent.querying import catalog_get, session_engine_get, target_errors
 from agent.services import thread_ask
 from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
-from connections.exceptions import TargetDatabaseUnavailable
 from connections.selectors import connection_get_for_user, connection_list_for_user
 from connections.services import session_connect, session_get_or_create_active
-from connections.target_policy import TargetRefused
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -157,7 +155,7 @@ def _rows_for_client(*, user: User, turn: Turn, sql: list[str]) -> _ClientRows:
         exposure = policy.exposure(
             sql=sql[-1] if sql else "",
             db_type=session_engine.db_type,
-            catalog=llm.catalog_get(session_engine),
+            catalog=catalog_get(session_engine),
             column_count=len(stored.columns),
         )
     except Exception:
@@ -268,7 +266,7 @@ def _error_for_client(*, user: User, error: SqlFailed, sql: str) -> str:
         exposure = policy.exposure(
             sql=sql,
             db_type=session_engine.db_type,
-            catalog=llm.catalog_get(session_engine),
+            catalog=catalog_get(session_engine),
         )
     except Exception:
         return failed.summary()
@@ -279,8 +277,8 @@ def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str,
     session = session_get_or_create_active(user=user)
     if session.db_connection is None:
         raise NoDatabaseConnected()
-    try:
-        catalog = llm.catalog_get(engine_cache.get(session))
+    with target_errors():
+        catalog = catalog_get(session_engine_get(session))
         if not arguments.table_names:
             names = catalog.table_names()
             return {
@@ -292,13 +290,6 @@ def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str,
             "database_name": session.db_connection.database_name,
             "description": catalog.describe(arguments.table_names[:50]),
         }
-    except TargetRefused as exc:
-        raise TargetDatabaseUnavailable(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        logger.warning("mcp schema read failed error=%s", type(exc).__name__)
-        raise TargetDatabaseUnavailable(
-            "The database's schema could not be read."
-        ) from exc
 
 
 _READ_ONLY = (

@@ -21,9 +21,12 @@
    timeout, a cancel from a timer thread, a check between rows), a row cap and
    byte caps per cell and per result applied while rows are fetched in small
    batches from a server-side cursor (`bounds.py`), and no session state left
-   behind (`session_reset`).
+   behind (`session_reset`). Stop is a property of the query: inside
+   `queries_stopped_by(stop)` (the ask's run), the deadline is brought forward
+   to the moment `stop()` says yes, whatever tool or path ran the query.
 """
 
+from agent.sql_guard.deadline import queries_stopped_by
 from agent.sql_guard.dialect import Dialect, dialect_for
 from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.execution import QueryResult, query_run
@@ -35,6 +38,7 @@ __all__ = [
     "QueryResult",
     "StatementRefused",
     "dialect_for",
+    "queries_stopped_by",
     "query_run",
     "statement_check",
 ]

@@ -21,13 +21,14 @@ next ones wait, then answer `database_busy`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -231,24 +232,39 @@ def reap(
 # ---------------------------------------------------------------------------
 
 
-# The watch of the statement each thread runs now, for a Stop to bring forward.
-_watching: dict[int, DeadlineWatch] = {}
+StopSignal = Callable[[], bool]
+
+# The Stop of the ask running in this context (copied into the threads its
+# agent run starts): every query of the ask ends when it says so, whatever
+# tool or path ran it.
+_stop_signal: contextvars.ContextVar[StopSignal | None] = contextvars.ContextVar(
+    "query_stop_signal", default=None
+)
+# How often a running query asks its Stop (a local event, a shared flag read
+# at most every CANCEL_POLL_S, a look at the client's socket).
+STOP_POLL_S = 0.1
 
 
-def expire_now(thread_ident: int) -> bool:
-    """Treat the statement that thread runs as past its deadline now (the ask was
-    stopped): cancel it, and end it for certain after the grace. Return whether
-    that thread runs one."""
-    watch = _watching.get(thread_ident)
-    if watch is None:
-        return False
-    watch.expire()
-    return True
+@contextlib.contextmanager
+def queries_stopped_by(stop: StopSignal | None) -> Iterator[None]:
+    """Let every query run inside this block end as soon as `stop()` says so
+    (None: nothing stops them but their deadline)."""
+    token = _stop_signal.set(stop)
+    try:
+        yield
+    finally:
+        _stop_signal.reset(token)
+
+
+def stop_signal() -> StopSignal | None:
+    """Return the Stop of the ask running in this context, if any."""
+    return _stop_signal.get()
 
 
 class DeadlineWatch:
-    """Cancel the running statement at the deadline; end it for certain after
-    the grace. The query thread calls `stop()` once its statement is over."""
+    """Cancel the running statement at the deadline, or as soon as its ask is
+    stopped; end it for certain after the grace. The query thread calls
+    `stop()` once its statement is over."""
 
     def __init__(
         self,
@@ -266,17 +282,42 @@ class DeadlineWatch:
         self._lock = threading.Lock()
         self._done = False
         self.fired = False
+        # Fired because the ask was stopped, not at the deadline.
+        self.stopped = False
         self.killed = False
         self._grace_s = 0.0
         self._timers: list[threading.Timer] = []
-        self._thread: int | None = None
+        self._over = threading.Event()
 
-    def start(self, seconds: float, grace_s: float) -> None:
-        """Start the clock; called by the query thread."""
+    def start(
+        self, seconds: float, grace_s: float, *, stop: StopSignal | None = None
+    ) -> None:
+        """Start the clock, and the look at `stop`; called by the query thread."""
         self._grace_s = max(grace_s, 0.0)
-        self._thread = threading.get_ident()
-        _watching[self._thread] = self
         self._timer_start(seconds, self._fire)
+        if stop is not None:
+            threading.Thread(
+                target=self._stop_watch, args=(stop,), name="query-stop", daemon=True
+            ).start()
+
+    def _stop_watch(self, stop: StopSignal) -> None:
+        """Bring the deadline forward to now once the ask is stopped: a Stop
+        must not wait for a long query to end by itself."""
+        from django.db import connection
+
+        try:
+            while not self._over.wait(STOP_POLL_S):
+                if stop():
+                    logger.info("query cancelled on the database (ask stopped)")
+                    self.stopped = True
+                    self.expire()
+                    return
+        except Exception:
+            logger.warning("a stopped query could not be cancelled", exc_info=True)
+        finally:
+            # Reading a shared Stop flag may have opened this thread's
+            # app-database connection.
+            connection.close()
 
     def expire(self) -> None:
         """Act as if the deadline were now."""
@@ -329,8 +370,7 @@ class DeadlineWatch:
         """End the watch; return whether the slot is now the reaper's to release."""
         with self._lock:
             self._done = True
-        if self._thread is not None and _watching.get(self._thread) is self:
-            del _watching[self._thread]
+        self._over.set()
         for timer in list(self._timers):
             timer.cancel()
         return self.killed and self._identity is not None

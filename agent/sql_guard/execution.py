@@ -15,12 +15,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agent.sql_guard.bounds import Bounds, cell_bound, prefix_cell, row_bytes
-from agent.sql_guard.deadline import DeadlineWatch, slot_take
+from agent.sql_guard.deadline import DeadlineWatch, StopSignal, slot_take, stop_signal
 from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.statement import statement_check
 from connections import target_policy
 from connections.backends import DatabaseBackend, backend_for
 from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
+from sqlagent_project import capacity
 
 # One logger for the whole guard, whatever module logs.
 logger = logging.getLogger("agent.sql_guard")
@@ -241,8 +242,39 @@ def query_run(
     max_rows: int,
     timeout_s: float,
     check: bool = True,
+    stop: StopSignal | None = None,
 ) -> QueryResult:
-    """Run one read-only query bounded in time, rows and bytes; return its rows."""
+    """Run one read-only query bounded in time, rows and bytes; return its rows.
+
+    It ends at its deadline, or as soon as `stop()` says so (by default the
+    Stop of the ask running in this context, see `queries_stopped_by`).
+    """
+    stop = stop if stop is not None else stop_signal()
+    # The whole query is a wait for this process: another ask may use its
+    # CPU slot meanwhile.
+    with capacity.cpu_released():
+        capacity.wait_check("query_run")
+        return _query_run(
+            engine,
+            db_type=db_type,
+            sql=sql,
+            max_rows=max_rows,
+            timeout_s=timeout_s,
+            check=check,
+            stop=stop,
+        )
+
+
+def _query_run(
+    engine: Engine,
+    *,
+    db_type: str,
+    sql: str,
+    max_rows: int,
+    timeout_s: float,
+    check: bool,
+    stop: StopSignal | None,
+) -> QueryResult:
     started = time.perf_counter()
     backend = backend_for(db_type)
     bounds = Bounds.from_settings(max_rows=max_rows)
@@ -270,7 +302,9 @@ def query_run(
             connection, statement=statement, timeout_s=timeout_s
         )
         watch = DeadlineWatch(backend, engine, connection, slots.release)
-        watch.start(deadline - time.monotonic(), settings.QUERY_TIMEOUT_GRACE_S)
+        watch.start(
+            deadline - time.monotonic(), settings.QUERY_TIMEOUT_GRACE_S, stop=stop
+        )
         fetched = _fetch(
             connection, statement, backend=backend, bounds=bounds, deadline=deadline
         )
@@ -290,7 +324,12 @@ def query_run(
                 duration_ms,
                 _log_sql(statement),
             )
-            raise QueryFailed(_timeout_message(timeout_s), timed_out=True) from exc
+            message = (
+                "The query was stopped: the question was cancelled."
+                if watch is not None and watch.stopped
+                else _timeout_message(timeout_s)
+            )
+            raise QueryFailed(message, timed_out=True) from exc
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             logger.warning("query lost its connection db_type=%s", db_type)
             raise TargetDatabaseUnavailable(

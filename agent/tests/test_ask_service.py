@@ -390,11 +390,11 @@ def test_the_model_can_ask_for_no_chart_through_its_tool(alice, connected_sessio
 def test_a_disconnect_racing_an_ask_leaves_no_engine_for_the_closed_session(
     alice, connected_session, monkeypatch
 ):
-    from agent import services
+    from agent import querying
     from connections.services import session_disconnect
 
     session = connected_session(alice, "sqlite")
-    lookup = services.session_get_or_create_active
+    lookup = querying.session_get_or_create_active
 
     def lookup_then_disconnect(*, user):
         # The session is read as active, then another request closes it
@@ -404,7 +404,7 @@ def test_a_disconnect_racing_an_ask_leaves_no_engine_for_the_closed_session(
         return found
 
     monkeypatch.setattr(
-        services, "session_get_or_create_active", lookup_then_disconnect
+        querying, "session_get_or_create_active", lookup_then_disconnect
     )
     model = scripted(tool_call("SELECT COUNT(*) FROM customers"), "Six.")
 

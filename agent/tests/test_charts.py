@@ -177,7 +177,7 @@ def test_id_columns_are_labels_not_measures():
 @pytest.mark.django_db
 @pytest.mark.parametrize("db_type", ["postgresql", "mysql", "sqlite"])
 def test_chart_choice_reads_each_engines_own_types(alice, make_connection, db_type):
-    from agent.llm import result_as_dict
+    from agent.querying import result_as_dict
     from agent.sql_guard import query_run
     from connections.engines import engine_create
 

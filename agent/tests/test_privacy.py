@@ -347,7 +347,7 @@ def test_an_engine_built_without_a_policy_reads_it_from_the_connection(
     alice, make_connection
 ):
     from agent.engines import SessionEngine
-    from agent.llm import catalog_get
+    from agent.querying import catalog_get
 
     connection = make_connection(alice, "sqlite", privacy="schema")
     engine = engine_create(connection)

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from agent.catalog import SchemaCatalog
-from agent.context import question_context_messages
-from agent.llm.prompt import system_prompt
+from agent.llm.prompt import question_context_messages, system_prompt
 from agent.tokens import count_tokens, schema_token_budget
 from knowledge.models import Example, Instruction, SchemaNote
 from knowledge.retrieval import examples_excluded, tables_ranked
