@@ -69,6 +69,12 @@ class TurnOutcome:
     grounded: bool = True
     # The model's last reply stopped at the token cap (finish_reason "length").
     cut_off: bool = False
+    # A reasoning model's thoughts (bounded; for the admin, never the answer)
+    # and their tokens.
+    reasoning: str = ""
+    reasoning_tokens: int = 0
+    # How the model was asked for SQL: "native" tool calls or the "text" protocol.
+    protocol: str = ""
 
 
 class TurnSource(models.TextChoices):
@@ -106,6 +112,12 @@ class Turn(models.Model):
     grounded = models.BooleanField(default=True)
     # The model's last reply stopped at LLM_MAX_TOKENS: the answer is incomplete.
     cut_off = models.BooleanField(default=False)
+    # A reasoning model's thoughts (<think>, reasoning_content), bounded by
+    # LLM_REASONING_MAX_CHARS: shown to the admin only, never in the answer.
+    reasoning = models.TextField(blank=True)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    # Which protocol answered: native tool calls or text (agent/llm/text_protocol).
+    protocol = models.CharField(max_length=10, blank=True)
     # Which process ran it, so a restarted worker can fail its orphans.
     worker = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -29,6 +29,11 @@ class StubReply:
     error: str | None = None
     # Overrides the finish reason ("length": the reply hit the token cap).
     finish_reason: str | None = None
+    # A separate thoughts field (vLLM, DeepSeek), streamed before the content.
+    reasoning_content: str | None = None
+    # Servers that send neither usage nor a finish reason.
+    no_usage: bool = False
+    no_finish_reason: bool = False
 
 
 Responder = Callable[[dict[str, Any]], StubReply]
@@ -173,6 +178,8 @@ class StubLLMServer:
 
     def _completion(self, body: dict[str, Any], reply: StubReply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.reasoning_content is not None:
+            message["reasoning_content"] = reply.reasoning_content
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
@@ -186,7 +193,7 @@ class StubLLMServer:
             {"messages": body.get("messages"), "tools": body.get("tools")}
         )
         completion_tokens = estimate_tokens(message)
-        return {
+        completion: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -195,7 +202,9 @@ class StubLLMServer:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": reply.finish_reason
+                    "finish_reason": None
+                    if reply.no_finish_reason
+                    else reply.finish_reason
                     or ("tool_calls" if reply.tool_calls else "stop"),
                 }
             ],
@@ -205,6 +214,9 @@ class StubLLMServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if reply.no_usage:
+            del completion["usage"]
+        return completion
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
@@ -276,6 +288,10 @@ class StubLLMServer:
                     }
 
                 chunks = [chunk({"role": "assistant", "content": ""})]
+                thoughts = re.findall(
+                    r"\s*\S+\s*", message.get("reasoning_content") or ""
+                )
+                chunks += [chunk({"reasoning_content": word}) for word in thoughts]
                 words = re.findall(r"\s*\S+\s*", message.get("content") or "")
                 chunks += [chunk({"content": word}) for word in words]
                 if message.get("tool_calls"):
@@ -285,7 +301,9 @@ class StubLLMServer:
                     ]
                     chunks.append(chunk({"tool_calls": calls}))
                 chunks.append(chunk({}, choice["finish_reason"]))
-                if (body.get("stream_options") or {}).get("include_usage"):
+                if "usage" in completion and (body.get("stream_options") or {}).get(
+                    "include_usage"
+                ):
                     chunks.append(base | {"choices": [], "usage": completion["usage"]})
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")

@@ -14,6 +14,7 @@ import openai
 from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
@@ -27,6 +28,7 @@ from pydantic import PrivateAttr
 from agent.exceptions import LLMNotConfigured, LLMTimeout, LLMUnavailable, PromptTooLong
 from agent.llm.budget import model_time_left
 from agent.llm.providers.base import LLMSettings, Provider
+from agent.llm.reasoning import REASONING_KEY
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
@@ -283,6 +285,37 @@ class _ChatModel(ChatOpenAI):
         ]
         return super().bind_tools(formatted, strict=strict, **kwargs)
 
+    def _create_chat_result(
+        self, response: Any, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        """The parent's result, keeping a separate reasoning field (vLLM,
+        DeepSeek, llama.cpp) that it drops: the turn keeps it for the admin."""
+        result = super()._create_chat_result(response, generation_info)
+        raw = response if isinstance(response, dict) else response.model_dump()
+        for generation, choice in zip(
+            result.generations, raw.get("choices") or [], strict=False
+        ):
+            thoughts = _reasoning_of(choice.get("message") or {})
+            if thoughts:
+                generation.message.additional_kwargs[REASONING_KEY] = thoughts
+        return result
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(
+            chunk, default_chunk_class, base_generation_info
+        )
+        choices = chunk.get("choices") or []
+        if generation is not None and choices:
+            thoughts = _reasoning_of(choices[0].get("delta") or {})
+            if thoughts:
+                generation.message.additional_kwargs[REASONING_KEY] = thoughts
+        return generation
+
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
@@ -291,3 +324,10 @@ class _ChatModel(ChatOpenAI):
         # Our tools are plain functions: the parent's redaction of remote MCP
         # tools' credentials has nothing to do here.
         return {**self._invocation_base, "stop": stop, **kwargs}
+
+
+def _reasoning_of(message: dict[str, Any]) -> str:
+    """Return the thoughts a server put beside the content (vLLM and DeepSeek
+    say `reasoning_content`, some gateways `reasoning`)."""
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) else ""
