@@ -145,6 +145,18 @@ class ProtocolMemory:
 protocol_memory = ProtocolMemory()
 
 
+def protocol_report() -> str:
+    """Return what LLM_TOOL_PROTOCOL is and which models this process switched
+    to text, for `llm_status` and the admin."""
+    lines = [f"Tool protocol: {settings.LLM_TOOL_PROTOCOL} (LLM_TOOL_PROTOCOL)"]
+    for switch in protocol_memory.switches():
+        lines.append(
+            f"  {switch.model}: switched to text in this process "
+            f"({switch.reason}, {switch.at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+    return "\n".join(lines)
+
+
 def tools_refused(exc: BaseException) -> bool:
     """Say whether a model call failed because its server refuses tools."""
     status = getattr(exc, "status_code", None)

@@ -13,6 +13,8 @@ import pytest
 from agent.llm.text_protocol import protocol_memory
 from agent.models import Turn, TurnStatus
 from testsupport.llm_shapes import SHAPES, THOUGHT, shaped_responder
+from testsupport.llm_stub import StubReply, scripted_responder
+from testsupport.mcp import mcp_tool_call
 
 # The streamed ask finishes its turn in a worker thread: it must see committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,3 +129,102 @@ def test_each_server_shape_streams_the_rows_and_an_answer_free_of_thoughts(
     turn = Turn.objects.get()
     assert turn.answer == done["answer"]
     assert turn.status == TurnStatus.OK
+
+
+def test_a_written_call_that_cannot_be_read_with_certainty_runs_nothing(
+    alice_client, alice, make_connection, llm_stub
+):
+    broken = (
+        '<tool_call>{"name": "run_query", "arguments": {"sql": "SELECT 1"</tool_call>'
+    )
+    llm_stub.responder = scripted_responder(
+        [StubReply(content=broken), StubReply(content="I could not query.")]
+    )
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    response = alice_client.post(
+        "/ask", {"question": "Which customers live in Germany?"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["queries"] == []
+    assert Turn.objects.get().grounded is False
+
+
+def test_a_written_call_is_validated_exactly_as_a_native_one(
+    alice_client, alice, make_connection, llm_stub
+):
+    wrong = {"name": "run_query", "arguments": {"query": "SELECT 1"}}
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("run_query", {"query": "SELECT 1"})]),
+            StubReply(content="Native done."),
+            StubReply(content=f"<tool_call>{json.dumps(wrong)}</tool_call>"),
+            StubReply(content="Text done."),
+        ]
+    )
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    native = alice_client.post("/ask", {"question": "Germany?"}, format="json")
+    written = alice_client.post("/ask", {"question": "Germany again?"}, format="json")
+
+    assert native.status_code == written.status_code == 200
+    assert native.json()["queries"] == written.json()["queries"] == []
+    told = [
+        [m["content"] for m in r["messages"] if m["role"] == "tool"]
+        for r in (llm_stub.requests[1], llm_stub.requests[3])
+    ]
+    assert "sql" in told[0][-1]
+    assert "required" in told[0][-1].lower()
+    assert told[1][-1] == told[0][-1]
+
+
+def test_a_reply_of_only_thoughts_is_no_answer_and_is_asked_again(
+    alice_client, alice, make_connection, llm_stub
+):
+    llm_stub.responder = scripted_responder(
+        [
+            StubReply(tool_calls=[("run_query", {"sql": GERMANY_SQL})]),
+            StubReply(content=f"<think>{THOUGHT}</think>"),
+            StubReply(content="Three customers live in Germany."),
+        ]
+    )
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    response = alice_client.post("/ask", {"question": "Germany?"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["answer"] == "Three customers live in Germany."
+    assert "gave no answer" in llm_stub.requests[2]["messages"][-1]["content"]
+    turn = Turn.objects.get()
+    assert THOUGHT in turn.reasoning
+    assert turn.reasoning_tokens > 0
+
+
+def test_mcp_gets_the_answer_without_the_thoughts(alice, connected_session, llm_stub):
+    from accounts.services import token_create
+
+    llm_stub.responder = shaped_responder("think")
+    connected_session(alice, "sqlite")
+    token = token_create(owner=alice, name="claude", scope="ask").value
+
+    result = mcp_tool_call(token, "ask", {"question": "Which customers in Germany?"})
+
+    assert result["isError"] is False, result
+    _free_of_thoughts_and_calls(json.dumps(result))
+    assert "Ada Lovelace" in result["structuredContent"]["answer"]
+
+
+def test_the_admin_reads_the_thoughts_and_the_protocol(
+    alice_client, alice, make_connection, llm_stub, admin_client
+):
+    llm_stub.responder = shaped_responder("think")
+    _connect(alice_client, make_connection, alice, "sqlite")
+    alice_client.post("/ask", {"question": "Germany?"}, format="json")
+    turn = Turn.objects.get()
+
+    page = admin_client.get(f"/admin/agent/turn/{turn.pk}/change/")
+
+    assert page.status_code == 200
+    assert THOUGHT in page.content.decode()
+    assert "native" in page.content.decode()
