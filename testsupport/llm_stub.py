@@ -27,6 +27,8 @@ class StubReply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     status: int = 200
     error: str | None = None
+    # The error's `code` (Azure's "content_filter", OpenAI's "context_length_exceeded").
+    error_code: str | None = None
     # Overrides the finish reason ("length": the reply hit the token cap).
     finish_reason: str | None = None
     # A separate thoughts field (vLLM, DeepSeek), streamed before the content.
@@ -129,6 +131,9 @@ class StubLLMServer:
         # Pause between streamed words, so a page can be watched answering.
         self.chunk_delay_s = chunk_delay_s
         self.requests: list[dict[str, Any]] = []
+        # Each request's path (with its query string) and headers, in order.
+        self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         # A load run sends far more requests than anyone will read back.
         self.keep_requests = keep_requests
         self._failures: list[tuple[int, str]] = []
@@ -255,12 +260,22 @@ class StubLLMServer:
                 except json.JSONDecodeError:
                     self._send_json(400, {"error": {"message": "invalid JSON"}})
                     return
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                # Azure puts the deployment in the path and api-version in the query.
+                if (
+                    not self.path.split("?")[0]
+                    .rstrip("/")
+                    .endswith("/chat/completions")
+                ):
                     self._send_json(404, {"error": {"message": "not found"}})
                     return
+                if stub.keep_requests:
+                    stub.paths.append(self.path)
+                    stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 reply = stub._reply_for(body)
                 if reply.status != 200:
                     error = {"message": reply.error or "error", "type": "stub_error"}
+                    if reply.error_code:
+                        error["code"] = reply.error_code
                     self._send_json(reply.status, {"error": error})
                     return
                 completion = stub._completion(body, reply)

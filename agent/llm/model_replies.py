@@ -18,7 +18,9 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+from agent.exceptions import LLMRefused
 from agent.llm import text_protocol
+from agent.llm.providers import provider_get
 from agent.llm.reasoning import message_answer, reply_without_thoughts
 from agent.llm.text_protocol import (
     NATIVE,
@@ -91,6 +93,9 @@ class ModelReplies(AgentMiddleware):
         if index is None:
             return response
         reply = reply_without_thoughts(messages[index])
+        if provider_get().refused(reply):
+            logger.warning("llm refused model=%s", self.model_name)
+            raise LLMRefused()
         if _only_thoughts(reply):
             reply = self._answer_after_thoughts(request, handler, protocol, reply)
         reply = self._calls_read(request, reply, protocol)

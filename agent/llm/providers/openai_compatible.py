@@ -133,6 +133,13 @@ class OpenAICompatibleProvider(Provider):
     def cut_off(self, message: AIMessage) -> bool:
         return (message.response_metadata or {}).get("finish_reason") == "length"
 
+    def refused(self, message: AIMessage) -> bool:
+        # OpenAI's refusal field; Azure's (and others') output content filter.
+        metadata = message.response_metadata or {}
+        return bool(message.additional_kwargs.get("refusal")) or (
+            metadata.get("finish_reason") == "content_filter"
+        )
+
 
 # How OpenAI, llama.cpp, vLLM and Ollama word a request over the context window.
 _CONTEXT_OVERFLOW = re.compile(
@@ -258,7 +265,45 @@ def _tool_schema(tool: BaseTool, strict: bool | None) -> dict[str, Any]:
     return schema
 
 
-class _ChatModel(ChatOpenAI):
+class ReasoningKept:
+    """Chat completions' separate reasoning field (vLLM, DeepSeek, llama.cpp),
+    which LangChain's OpenAI client drops, kept on the reply for the turn."""
+
+    def _create_chat_result(
+        self, response: Any, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        """The parent's result, keeping a separate reasoning field (vLLM,
+        DeepSeek, llama.cpp) that it drops: the turn keeps it for the admin."""
+        result = super()._create_chat_result(  # type: ignore[misc]
+            response, generation_info
+        )
+        raw = response if isinstance(response, dict) else response.model_dump()
+        for generation, choice in zip(
+            result.generations, raw.get("choices") or [], strict=False
+        ):
+            thoughts = _reasoning_of(choice.get("message") or {})
+            if thoughts:
+                generation.message.additional_kwargs[REASONING_KEY] = thoughts
+        return result
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(  # type: ignore[misc]
+            chunk, default_chunk_class, base_generation_info
+        )
+        choices = chunk.get("choices") or []
+        if generation is not None and choices:
+            thoughts = _reasoning_of(choices[0].get("delta") or {})
+            if thoughts:
+                generation.message.additional_kwargs[REASONING_KEY] = thoughts
+        return generation
+
+
+class _ChatModel(ReasoningKept, ChatOpenAI):
     """ChatOpenAI without the per-call work whose result never changes.
 
     The agent binds its tools before every model call, and LangChain turns each
@@ -284,37 +329,6 @@ class _ChatModel(ChatOpenAI):
             for tool in tools
         ]
         return super().bind_tools(formatted, strict=strict, **kwargs)
-
-    def _create_chat_result(
-        self, response: Any, generation_info: dict[str, Any] | None = None
-    ) -> ChatResult:
-        """The parent's result, keeping a separate reasoning field (vLLM,
-        DeepSeek, llama.cpp) that it drops: the turn keeps it for the admin."""
-        result = super()._create_chat_result(response, generation_info)
-        raw = response if isinstance(response, dict) else response.model_dump()
-        for generation, choice in zip(
-            result.generations, raw.get("choices") or [], strict=False
-        ):
-            thoughts = _reasoning_of(choice.get("message") or {})
-            if thoughts:
-                generation.message.additional_kwargs[REASONING_KEY] = thoughts
-        return result
-
-    def _convert_chunk_to_generation_chunk(
-        self,
-        chunk: dict[str, Any],
-        default_chunk_class: type,
-        base_generation_info: dict[str, Any] | None,
-    ) -> ChatGenerationChunk | None:
-        generation = super()._convert_chunk_to_generation_chunk(
-            chunk, default_chunk_class, base_generation_info
-        )
-        choices = chunk.get("choices") or []
-        if generation is not None and choices:
-            thoughts = _reasoning_of(choices[0].get("delta") or {})
-            if thoughts:
-                generation.message.additional_kwargs[REASONING_KEY] = thoughts
-        return generation
 
     def _get_invocation_params(
         self, stop: list[str] | None = None, **kwargs: Any
