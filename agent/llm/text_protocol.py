@@ -30,6 +30,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from agent.exceptions import LLMNotConfigured
 from agent.grounding import NUDGE
 
 logger = logging.getLogger("agent.llm")
@@ -76,7 +77,7 @@ def protocol_setting() -> str:
     """Return LLM_TOOL_PROTOCOL, refusing a value it does not know."""
     value = str(settings.LLM_TOOL_PROTOCOL).strip().lower()
     if value not in PROTOCOLS:
-        raise ValueError(
+        raise LLMNotConfigured(
             f"LLM_TOOL_PROTOCOL={value!r} is not one of {', '.join(PROTOCOLS)}."
         )
     return value

@@ -271,3 +271,15 @@ def test_the_ask_response_and_the_thread_say_which_protocol_answered(
     response = _ask(alice_client)
 
     assert response.json()["llm"]["protocol"] == "text"
+
+
+def test_an_unknown_protocol_setting_is_refused_saying_what_to_set(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    settings.LLM_TOOL_PROTOCOL = "telepathy"
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    response = _ask(alice_client)
+
+    assert response.status_code == 503
+    assert "LLM_TOOL_PROTOCOL='telepathy'" in response.json()["detail"]
