@@ -108,7 +108,8 @@ class ModelReplies(AgentMiddleware):
         self, request: ModelRequest, reply: AIMessage, protocol: str
     ) -> AIMessage:
         """Give the reply the tool calls its text holds; note its protocol."""
-        native_call = bool(reply.tool_calls)
+        # A call written as text is a call too: such a model stays on tools.
+        called = bool(reply.tool_calls)
         first_reply = bool(request.messages) and isinstance(
             request.messages[-1], HumanMessage
         )
@@ -126,6 +127,7 @@ class ModelReplies(AgentMiddleware):
                     ",".join(c.name for c in read.calls),
                 )
                 reply = _with_calls(reply, read.calls, read.prose)
+                called = True
             elif protocol == TEXT or (
                 text_protocol.protocol_setting() == text_protocol.AUTO
             ):
@@ -137,7 +139,7 @@ class ModelReplies(AgentMiddleware):
                     used = TEXT
         if protocol == NATIVE and first_reply:
             protocol_memory.first_reply(
-                self.model_key, self.model_name, called_tool=native_call
+                self.model_key, self.model_name, called_tool=called
             )
         metadata = {**(reply.response_metadata or {}), PROTOCOL_KEY: used}
         return reply.model_copy(update={"response_metadata": metadata})

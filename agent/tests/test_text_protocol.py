@@ -283,3 +283,17 @@ def test_an_unknown_protocol_setting_is_refused_saying_what_to_set(
 
     assert response.status_code == 503
     assert "LLM_TOOL_PROTOCOL='telepathy'" in response.json()["detail"]
+
+
+def test_auto_keeps_tools_for_a_model_that_writes_its_calls_as_text(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    settings.LLM_TEXT_PROTOCOL_AFTER = 2
+    llm_stub.responder = shaped_responder("hermes")
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    answers = [_ask(alice_client) for _ in range(3)]
+
+    assert all(a.json()["result"]["row_count"] == 3 for a in answers)
+    assert all("tools" in r for r in llm_stub.requests)
+    assert protocol_memory.switches() == []
