@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -122,6 +123,7 @@ class ProtocolMemory:
             model,
             reason,
         )
+        _switch_shared(model, reason)
 
     def first_reply(self, key: str | None, model: str, *, called_tool: bool) -> None:
         """Count a first reply to a question; switch after too many toolless."""
@@ -141,20 +143,43 @@ class ProtocolMemory:
         with self._lock:
             self._switched.clear()
             self._toolless.clear()
+        try:
+            cache.delete(SHARED_SWITCHES_KEY)
+        except Exception:
+            logger.warning("llm protocol switches not forgotten: cache unavailable")
 
 
 protocol_memory = ProtocolMemory()
 
 
+# Where switches are told to other processes (`llm_status`, the admin, other
+# workers' reports); each process still decides for itself.
+SHARED_SWITCHES_KEY = "llm-protocol:switches"
+
+
+def _switch_shared(model: str, reason: str) -> None:
+    try:
+        told = cache.get(SHARED_SWITCHES_KEY) or {}
+        told[model] = {"reason": reason, "at": datetime.now(UTC).isoformat()}
+        cache.set(SHARED_SWITCHES_KEY, told, timeout=None)
+    except Exception:  # the report is a convenience; the switch itself stands
+        logger.warning("llm protocol switch not shared: cache unavailable")
+
+
 def protocol_report() -> str:
-    """Return what LLM_TOOL_PROTOCOL is and which models this process switched
-    to text, for `llm_status` and the admin."""
+    """Return what LLM_TOOL_PROTOCOL is and which models were switched to text
+    (by this process, or by any that shared it), for `llm_status` and the admin."""
     lines = [f"Tool protocol: {settings.LLM_TOOL_PROTOCOL} (LLM_TOOL_PROTOCOL)"]
+    seen: dict[str, tuple[str, str]] = {}
+    try:
+        for model, told in (cache.get(SHARED_SWITCHES_KEY) or {}).items():
+            seen[model] = (str(told.get("reason")), str(told.get("at"))[:19])
+    except Exception:
+        logger.warning("llm protocol switches not read: cache unavailable")
     for switch in protocol_memory.switches():
-        lines.append(
-            f"  {switch.model}: switched to text in this process "
-            f"({switch.reason}, {switch.at:%Y-%m-%d %H:%M:%S} UTC)"
-        )
+        seen[switch.model] = (switch.reason, f"{switch.at:%Y-%m-%dT%H:%M:%S}")
+    for model, (reason, at) in sorted(seen.items()):
+        lines.append(f"  {model}: switched to text mode ({reason}, {at} UTC)")
     return "\n".join(lines)
 
 

@@ -297,3 +297,22 @@ def test_auto_keeps_tools_for_a_model_that_writes_its_calls_as_text(
     assert all(a.json()["result"]["row_count"] == 3 for a in answers)
     assert all("tools" in r for r in llm_stub.requests)
     assert protocol_memory.switches() == []
+
+
+def test_a_switch_is_shown_by_llm_status_in_another_process_too(
+    alice_client, alice, make_connection, llm_stub, monkeypatch
+):
+    from agent.llm import text_protocol
+
+    llm_stub.responder = shaped_responder("refuses_tools")
+    _connect(alice_client, make_connection, alice, "sqlite")
+    assert _ask(alice_client).status_code == 200
+
+    # `manage.py llm_status` runs in a process of its own, which switched nothing.
+    monkeypatch.setattr(
+        text_protocol, "protocol_memory", text_protocol.ProtocolMemory()
+    )
+    out = io.StringIO()
+    call_command("llm_status", stdout=out)
+
+    assert "gpt-4.1-mini: switched to text mode (server_refuses_tools" in out.getvalue()
