@@ -316,3 +316,47 @@ def test_a_switch_is_shown_by_llm_status_in_another_process_too(
     call_command("llm_status", stdout=out)
 
     assert "gpt-4.1-mini: switched to text mode (server_refuses_tools" in out.getvalue()
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_text_mode_masks_masked_columns_from_the_model(
+    alice_client, alice, make_connection, llm_stub, settings, db_type
+):
+    settings.LLM_TOOL_PROTOCOL = "text"
+    llm_stub.responder = scripted_responder(
+        [
+            _sql("SELECT name, email AS contact FROM customers ORDER BY id"),
+            StubReply(content="See the table."),
+        ]
+    )
+    _connect(alice_client, make_connection, alice, db_type, masked_columns=["*email*"])
+
+    response = _ask(alice_client, "Every customer's contact")
+
+    assert response.status_code == 200, response.json()
+    assert EMAILS[0] in response.json()["result"]["rows"][0]
+    sent = "\n".join(json.dumps(r, ensure_ascii=False) for r in llm_stub.requests)
+    assert "@example.com" not in sent
+    assert "⟪mask:" in sent
+    assert "Ada Lovelace" in sent
+
+
+def test_text_mode_shows_the_model_no_more_rows_than_its_bound(
+    alice_client, alice, make_connection, llm_stub, settings
+):
+    settings.LLM_TOOL_PROTOCOL = "text"
+    settings.LLM_RESULT_MAX_ROWS = 2
+    llm_stub.responder = scripted_responder(
+        [
+            _sql("SELECT name FROM customers ORDER BY id"),
+            StubReply(content="Six customers."),
+        ]
+    )
+    _connect(alice_client, make_connection, alice, "sqlite")
+
+    response = _ask(alice_client, "Every customer")
+
+    assert response.json()["result"]["row_count"] == 6
+    shown = llm_stub.requests[1]["messages"][-1]["content"]
+    assert "Bruno Costa" in shown
+    assert "Chen Wei" not in shown
