@@ -360,3 +360,42 @@ def test_text_mode_shows_the_model_no_more_rows_than_its_bound(
     shown = llm_stub.requests[1]["messages"][-1]["content"]
     assert "Bruno Costa" in shown
     assert "Chen Wei" not in shown
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_a_streamed_text_mode_ask_on_schema_sends_no_value_to_the_model(
+    alice_client, alice, make_connection, llm_stub, settings, db_type
+):
+    settings.LLM_TOOL_PROTOCOL = "text"
+    llm_stub.responder = scripted_responder(
+        [
+            _sql("SELECT * FROM customers ORDER BY id"),
+            StubReply(content="Six customers; see the table."),
+        ]
+    )
+    _connect(
+        alice_client,
+        make_connection,
+        alice,
+        db_type,
+        privacy="schema",
+        masked_columns=["*email*"],
+        masked_hidden=True,
+    )
+
+    response = alice_client.post(
+        "/ask",
+        {"question": "Show every customer"},
+        format="json",
+        HTTP_ACCEPT="text/event-stream",
+    )
+    streamed = b"".join(response.streaming_content).decode()
+
+    assert "event: done" in streamed
+    assert "Ada Lovelace" in streamed
+    assert [e for e in EMAILS if e in streamed] == []
+    sent = "\n".join(json.dumps(b, ensure_ascii=False) for b in llm_stub.requests)
+    assert len(llm_stub.requests) == 2
+    assert [v for v in (*NAMES, *EMAILS) if v in sent] == []
+    assert Turn.objects.get().protocol == "text"
