@@ -129,3 +129,32 @@ def test_servers_refusing_tools_are_recognised(message):
 
 def test_other_bad_requests_are_not_taken_for_a_refusal_of_tools():
     assert not tools_refused(_Refused("maximum context length is 8192 tokens"))
+
+
+def test_thoughts_kept_on_the_turn_are_bounded_and_counted(settings):
+    from langchain_core.messages import AIMessage
+
+    from agent.llm.reasoning import run_thoughts
+
+    settings.LLM_REASONING_MAX_CHARS = 50
+    replies = [
+        AIMessage("<think>" + "why " * 40 + "</think>Three."),
+        AIMessage(
+            "Done.",
+            additional_kwargs={"reasoning_content": "more"},
+            usage_metadata={
+                "input_tokens": 1,
+                "output_tokens": 9,
+                "total_tokens": 10,
+                "output_token_details": {"reasoning": 7},
+            },
+        ),
+    ]
+
+    kept = run_thoughts(replies)
+
+    assert kept.text.startswith("why why")
+    assert len(kept.text) <= 50 + len("\n[… cut]")
+    assert kept.text.endswith("[… cut]")
+    # Counted from the text where the server gives no count, else the server's.
+    assert kept.tokens > 7
