@@ -39,6 +39,11 @@ _TURN_FIELDS: tuple[str, ...] = (
     "llm_calls",
     "prompt_tokens",
     "completion_tokens",
+    # Which protocol answered, and a reasoning model's thoughts (never shown to
+    # the user; bounded by LLM_REASONING_MAX_CHARS).
+    "protocol",
+    "reasoning_tokens",
+    "reasoning",
     "created_at",
     "finished_at",
 )

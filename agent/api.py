@@ -142,9 +142,15 @@ ASK_RESPONSES: dict[Any, Any] = {
     ),
     **ERROR_RESPONSES,
     409: error("No database connected for this session."),
-    422: error("The agent could not reach an answer within its step limit."),
+    422: error(
+        "The agent could not reach an answer within its step limit, or the "
+        "model declined to answer (llm_refused)."
+    ),
     502: error("The LLM or the database could not be reached."),
-    503: error("No LLM is configured."),
+    503: error(
+        "No LLM is configured, or it is rate limited or overloaded (llm_busy, "
+        "with Retry-After)."
+    ),
     504: error("The LLM did not answer in time."),
 }
 

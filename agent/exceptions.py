@@ -133,3 +133,22 @@ class PromptTooLong(ApplicationError):
         "The question, conversation and schema are longer than the model's context "
         "window; start a new conversation or ask about fewer tables."
     )
+
+
+class LLMBusy(ApplicationError):
+    """The model's server is rate limiting or overloaded, retries included."""
+
+    status_code = 503
+    code = "llm_busy"
+    retry_after = 10
+    default_message = (
+        "The language model is busy (rate limited or overloaded); try again shortly."
+    )
+
+
+class LLMRefused(ApplicationError):
+    """The model or its provider's content filter refused to answer."""
+
+    status_code = 422
+    code = "llm_refused"
+    default_message = "The language model declined to answer this question."

@@ -72,6 +72,12 @@ class TurnOutcome:
     # Empty results explained before the answer (agent/empty_results.py):
     # [{sql, true_negative, checks: [{table, column, op, literal, found, close}]}].
     diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    # A reasoning model's thoughts (bounded; for the admin, never the answer)
+    # and their tokens.
+    reasoning: str = ""
+    reasoning_tokens: int = 0
+    # How the model was asked for SQL: "native" tool calls or the "text" protocol.
+    protocol: str = ""
 
 
 class TurnSource(models.TextChoices):
@@ -111,6 +117,12 @@ class Turn(models.Model):
     cut_off = models.BooleanField(default=False)
     # Empty results explained to the model before it answered (TurnOutcome).
     diagnosis = models.JSONField(default=list, blank=True)
+    # A reasoning model's thoughts (<think>, reasoning_content), bounded by
+    # LLM_REASONING_MAX_CHARS: shown to the admin only, never in the answer.
+    reasoning = models.TextField(blank=True)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    # Which protocol answered: native tool calls or text (agent/llm/text_protocol).
+    protocol = models.CharField(max_length=10, blank=True)
     # Which process ran it, so a restarted worker can fail its orphans.
     worker = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

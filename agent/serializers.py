@@ -64,6 +64,13 @@ class LLMUsageSerializer(serializers.Serializer):
     calls = serializers.IntegerField(source="llm_calls")
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
+    reasoning_tokens = serializers.IntegerField(
+        help_text="Tokens of a reasoning model's thoughts (kept off the answer)."
+    )
+    protocol = serializers.CharField(
+        help_text='How the model was asked for SQL: "native" tool calls or '
+        '"text" (LLM_TOOL_PROTOCOL); empty for SQL a user ran.'
+    )
 
 
 class AskOutputSerializer(serializers.Serializer):
@@ -121,6 +128,8 @@ class AskOutputSerializer(serializers.Serializer):
                 "calls": _nullable(int, view.llm_calls),
                 "prompt_tokens": _nullable(int, view.prompt_tokens),
                 "completion_tokens": _nullable(int, view.completion_tokens),
+                "reasoning_tokens": _nullable(int, view.reasoning_tokens),
+                "protocol": _nullable(str, view.protocol),
             },
         }
 

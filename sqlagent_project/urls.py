@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 urlpatterns = [
+    # Before the admin's own URLs, whose catch-all takes any path under admin/.
+    path("admin/", include("agent.admin_urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page says.
     path(

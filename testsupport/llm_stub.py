@@ -27,8 +27,15 @@ class StubReply:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     status: int = 200
     error: str | None = None
+    # The error's `code` (Azure's "content_filter", OpenAI's "context_length_exceeded").
+    error_code: str | None = None
     # Overrides the finish reason ("length": the reply hit the token cap).
     finish_reason: str | None = None
+    # A separate thoughts field (vLLM, DeepSeek), streamed before the content.
+    reasoning_content: str | None = None
+    # Servers that send neither usage nor a finish reason.
+    no_usage: bool = False
+    no_finish_reason: bool = False
 
 
 Responder = Callable[[dict[str, Any]], StubReply]
@@ -124,6 +131,9 @@ class StubLLMServer:
         # Pause between streamed words, so a page can be watched answering.
         self.chunk_delay_s = chunk_delay_s
         self.requests: list[dict[str, Any]] = []
+        # Each request's path (with its query string) and headers, in order.
+        self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         # A load run sends far more requests than anyone will read back.
         self.keep_requests = keep_requests
         self._failures: list[tuple[int, str]] = []
@@ -173,6 +183,8 @@ class StubLLMServer:
 
     def _completion(self, body: dict[str, Any], reply: StubReply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.reasoning_content is not None:
+            message["reasoning_content"] = reply.reasoning_content
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
@@ -186,7 +198,7 @@ class StubLLMServer:
             {"messages": body.get("messages"), "tools": body.get("tools")}
         )
         completion_tokens = estimate_tokens(message)
-        return {
+        completion: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -195,7 +207,9 @@ class StubLLMServer:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": reply.finish_reason
+                    "finish_reason": None
+                    if reply.no_finish_reason
+                    else reply.finish_reason
                     or ("tool_calls" if reply.tool_calls else "stop"),
                 }
             ],
@@ -205,6 +219,9 @@ class StubLLMServer:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if reply.no_usage:
+            del completion["usage"]
+        return completion
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
@@ -243,12 +260,22 @@ class StubLLMServer:
                 except json.JSONDecodeError:
                     self._send_json(400, {"error": {"message": "invalid JSON"}})
                     return
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                # Azure puts the deployment in the path and api-version in the query.
+                if (
+                    not self.path.split("?")[0]
+                    .rstrip("/")
+                    .endswith("/chat/completions")
+                ):
                     self._send_json(404, {"error": {"message": "not found"}})
                     return
+                if stub.keep_requests:
+                    stub.paths.append(self.path)
+                    stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 reply = stub._reply_for(body)
                 if reply.status != 200:
                     error = {"message": reply.error or "error", "type": "stub_error"}
+                    if reply.error_code:
+                        error["code"] = reply.error_code
                     self._send_json(reply.status, {"error": error})
                     return
                 completion = stub._completion(body, reply)
@@ -276,6 +303,10 @@ class StubLLMServer:
                     }
 
                 chunks = [chunk({"role": "assistant", "content": ""})]
+                thoughts = re.findall(
+                    r"\s*\S+\s*", message.get("reasoning_content") or ""
+                )
+                chunks += [chunk({"reasoning_content": word}) for word in thoughts]
                 words = re.findall(r"\s*\S+\s*", message.get("content") or "")
                 chunks += [chunk({"content": word}) for word in words]
                 if message.get("tool_calls"):
@@ -285,7 +316,9 @@ class StubLLMServer:
                     ]
                     chunks.append(chunk({"tool_calls": calls}))
                 chunks.append(chunk({}, choice["finish_reason"]))
-                if (body.get("stream_options") or {}).get("include_usage"):
+                if "usage" in completion and (body.get("stream_options") or {}).get(
+                    "include_usage"
+                ):
                     chunks.append(base | {"choices": [], "usage": completion["usage"]})
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")

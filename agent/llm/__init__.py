@@ -8,6 +8,11 @@
 - `prompt`: the system prompt, history replay, tables a question names.
 - `conversation`: the history that fits the context, replies, the outcome.
 - `runner`: one run of the compiled agent and the errors it translates.
+- `model_replies`: each model call as servers really answer it (the protocol,
+  tool calls written as text, thoughts), a middleware of the compiled agent;
+  with `text_tool_calls`, `text_protocol`, `reasoning` and `answer_stream`
+  (the streamed words without thoughts or written calls).
+- `check`: `llm_check`'s probes and verdict.
 """
 
 from __future__ import annotations

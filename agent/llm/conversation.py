@@ -16,6 +16,8 @@ from agent.exceptions import PromptTooLong
 from agent.grounding import is_grounded
 from agent.llm.prompt import HistoryTurn, history_messages
 from agent.llm.providers import Provider
+from agent.llm.reasoning import message_answer, run_thoughts
+from agent.llm.text_protocol import NATIVE, PROTOCOL_KEY, TEXT
 from agent.llm.tools import ToolContext
 from agent.models import TurnOutcome
 from agent.privacy import PrivacyPolicy
@@ -104,7 +106,8 @@ def outcome_from(
         usage = message.usage_metadata or {}
         prompt_tokens += usage.get("input_tokens", 0)
         completion_tokens += usage.get("output_tokens", 0)
-    answer = message_text(ai_messages[-1]) if ai_messages else ""
+    answer = message_answer(ai_messages[-1]) if ai_messages else ""
+    thoughts = run_thoughts(ai_messages)
     # The server's own name for the model it ran, when it says (gateways alias).
     for message in reversed(ai_messages):
         served = (message.response_metadata or {}).get("model_name")
@@ -125,4 +128,15 @@ def outcome_from(
         grounded=is_grounded(queries),
         cut_off=bool(ai_messages) and provider.cut_off(ai_messages[-1]),
         diagnosis=list(context.diagnoses),
+        reasoning=thoughts.text,
+        reasoning_tokens=thoughts.tokens,
+        protocol=_protocol_of(ai_messages),
     )
+
+
+def _protocol_of(ai_messages: list[AIMessage]) -> str:
+    """Return "text" when any reply came by the text protocol, else "native"."""
+    if not ai_messages:
+        return ""
+    used = {(m.response_metadata or {}).get(PROTOCOL_KEY) for m in ai_messages}
+    return TEXT if TEXT in used else NATIVE

@@ -14,7 +14,6 @@ from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
-    AIMessageChunk,
     HumanMessage,
     SystemMessage,
 )
@@ -26,6 +25,7 @@ from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout
 from agent.grounding import grounding_nudge
+from agent.llm.answer_stream import AnswerTokenEvents
 from agent.llm.budget import (
     AskBudgetSpent,
     BoundedChatModel,
@@ -35,10 +35,10 @@ from agent.llm.budget import (
 from agent.llm.chat_model import chat_model_cached
 from agent.llm.conversation import (
     ReplyRecorder,
-    message_text,
     messages_within_context,
     outcome_from,
 )
+from agent.llm.model_replies import ModelReplies
 from agent.llm.prompt import HistoryTurn, question_context_messages, system_prompt
 from agent.llm.providers import LLMSettings, Provider, provider_get
 from agent.llm.tools import EventSink, ToolContext, langchain_tools
@@ -102,8 +102,13 @@ def _compiled_agent(chat_model: BaseChatModel, cache_key: str | None) -> Any:
             cached = _agents.get(cache_key)
         if cached is not None and cached[0] is chat_model:
             return cached[1]
+    model_name = getattr(chat_model, "model_name", "") or type(chat_model).__name__
     compiled = create_agent(
-        chat_model, tools=langchain_tools(), context_schema=ToolContext
+        chat_model,
+        tools=langchain_tools(),
+        context_schema=ToolContext,
+        # Text tool calls, the text protocol, thoughts (agent.llm.model_replies).
+        middleware=[ModelReplies(model_key=cache_key, model_name=model_name)],
     )
     if cache_key is not None:
         with _agents_lock:
@@ -272,6 +277,8 @@ def _stream(
     """Run the graph, asking `should_stop` between its steps (and, with
     `stream_tokens`, at each of the model's chunks); return its final state."""
     state: dict[str, Any] = inputs
+    # The answer's words only: no thoughts, no tool call written as text.
+    tokens = AnswerTokenEvents()
     stream = compiled.stream(
         inputs,
         config=run_config,
@@ -289,12 +296,11 @@ def _stream(
                 raise _budget_spent()
             if mode == "values":
                 state = item
-                continue
-            chunk, _metadata = item
-            if isinstance(chunk, AIMessageChunk):
-                text = message_text(chunk)
-                if text:
-                    emit("token", {"text": text})
+                text = tokens.from_state(item) if stream_tokens else ""
+            else:
+                text = tokens.from_chunk(item[0])
+            if text:
+                emit("token", {"text": text})
     finally:
         # Closing the graph's generator ends the run where it stands.
         stream.close()

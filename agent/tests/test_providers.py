@@ -88,6 +88,9 @@ class BlockingProvider(Provider):
     def cut_off(self, message: AIMessage) -> bool:
         return False
 
+    def refused(self, message: AIMessage) -> bool:
+        return False
+
 
 @pytest.fixture
 def blocking_provider(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

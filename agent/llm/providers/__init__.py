@@ -18,6 +18,8 @@ from agent.llm.providers.base import LLMSettings, Provider
 # so a provider's SDK is only needed by those who use it).
 PROVIDERS: dict[str, str] = {
     "openai": "agent.llm.providers.openai_compatible.OpenAICompatibleProvider",
+    "azure": "agent.llm.providers.azure.AzureOpenAIProvider",
+    "anthropic": "agent.llm.providers.anthropic.AnthropicProvider",
 }
 
 _providers: dict[str, Provider] = {}

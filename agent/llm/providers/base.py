@@ -30,6 +30,8 @@ class LLMSettings:
     temperature: float
     max_tokens: int | None = None
     provider: str = "openai"
+    # Azure OpenAI's api-version (the deployment is `model`, the endpoint `base_url`).
+    api_version: str = ""
 
     @property
     def cache_key(self) -> str:
@@ -42,6 +44,7 @@ class LLMSettings:
             self.max_retries,
             self.temperature,
             self.max_tokens,
+            self.api_version,
         )
         raw = "|".join(map(str, parts))
         return hashlib.sha256(raw.encode()).hexdigest()
@@ -74,3 +77,7 @@ class Provider(ABC):
     @abstractmethod
     def cut_off(self, message: AIMessage) -> bool:
         """Say whether the model stopped this reply at its token cap."""
+
+    @abstractmethod
+    def refused(self, message: AIMessage) -> bool:
+        """Say whether the model (or its provider's filter) refused this reply."""

@@ -14,6 +14,7 @@ import openai
 from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
@@ -27,6 +28,7 @@ from pydantic import PrivateAttr
 from agent.exceptions import LLMNotConfigured, LLMTimeout, LLMUnavailable, PromptTooLong
 from agent.llm.budget import model_time_left
 from agent.llm.providers.base import LLMSettings, Provider
+from agent.llm.reasoning import REASONING_KEY
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
@@ -130,6 +132,13 @@ class OpenAICompatibleProvider(Provider):
 
     def cut_off(self, message: AIMessage) -> bool:
         return (message.response_metadata or {}).get("finish_reason") == "length"
+
+    def refused(self, message: AIMessage) -> bool:
+        # OpenAI's refusal field; Azure's (and others') output content filter.
+        metadata = message.response_metadata or {}
+        return bool(message.additional_kwargs.get("refusal")) or (
+            metadata.get("finish_reason") == "content_filter"
+        )
 
 
 # How OpenAI, llama.cpp, vLLM and Ollama word a request over the context window.
@@ -256,7 +265,45 @@ def _tool_schema(tool: BaseTool, strict: bool | None) -> dict[str, Any]:
     return schema
 
 
-class _ChatModel(ChatOpenAI):
+class ReasoningKept:
+    """Chat completions' separate reasoning field (vLLM, DeepSeek, llama.cpp),
+    which LangChain's OpenAI client drops, kept on the reply for the turn."""
+
+    def _create_chat_result(
+        self, response: Any, generation_info: dict[str, Any] | None = None
+    ) -> ChatResult:
+        """The parent's result, keeping a separate reasoning field (vLLM,
+        DeepSeek, llama.cpp) that it drops: the turn keeps it for the admin."""
+        result = super()._create_chat_result(  # type: ignore[misc]
+            response, generation_info
+        )
+        raw = response if isinstance(response, dict) else response.model_dump()
+        for generation, choice in zip(
+            result.generations, raw.get("choices") or [], strict=False
+        ):
+            thoughts = _reasoning_of(choice.get("message") or {})
+            if thoughts:
+                generation.message.additional_kwargs[REASONING_KEY] = thoughts
+        return result
+
+    def _convert_chunk_to_generation_chunk(
+        self,
+        chunk: dict[str, Any],
+        default_chunk_class: type,
+        base_generation_info: dict[str, Any] | None,
+    ) -> ChatGenerationChunk | None:
+        generation = super()._convert_chunk_to_generation_chunk(  # type: ignore[misc]
+            chunk, default_chunk_class, base_generation_info
+        )
+        choices = chunk.get("choices") or []
+        if generation is not None and choices:
+            thoughts = _reasoning_of(choices[0].get("delta") or {})
+            if thoughts:
+                generation.message.additional_kwargs[REASONING_KEY] = thoughts
+        return generation
+
+
+class _ChatModel(ReasoningKept, ChatOpenAI):
     """ChatOpenAI without the per-call work whose result never changes.
 
     The agent binds its tools before every model call, and LangChain turns each
@@ -291,3 +338,10 @@ class _ChatModel(ChatOpenAI):
         # Our tools are plain functions: the parent's redaction of remote MCP
         # tools' credentials has nothing to do here.
         return {**self._invocation_base, "stop": stop, **kwargs}
+
+
+def _reasoning_of(message: dict[str, Any]) -> str:
+    """Return the thoughts a server put beside the content (vLLM and DeepSeek
+    say `reasoning_content`, some gateways `reasoning`)."""
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) else ""

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from agent.exceptions import LLMNotConfigured
 from agent.llm.chat_model import llm_settings
+from agent.llm.text_protocol import protocol_report
 
 
 class Command(BaseCommand):
@@ -40,3 +41,4 @@ class Command(BaseCommand):
         self.stdout.write(
             f"LLM: {config.model} at {server} (LLM_PROVIDER={config.provider})"
         )
+        self.stdout.write(protocol_report())
