@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "accounts",
+    "teams",
     "connections",
     "agent",
     # Creates the database cache table in `migrate` (when that cache is used).
