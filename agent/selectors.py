@@ -1,4 +1,5 @@
-"""Reads on threads and turns, always scoped to their owner."""
+"""Reads on threads and turns, always scoped to their owner (and, on a team
+connection, to its members: a member who left no longer reads them)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from agent.models import Thread, Turn
+from connections.selectors import connection_reachable_q
+
+
+def _threads(user: User) -> QuerySet[Thread]:
+    reachable = connection_reachable_q(user=user, via="db_connection__", or_none=True)
+    return Thread.objects.filter(reachable, user=user)
 
 
 def thread_list_for_user(*, user: User) -> QuerySet[Thread]:
     """Return the user's threads, most recently active first."""
     return (
-        Thread.objects.filter(user=user)
+        _threads(user)
         .select_related("db_connection")
         .annotate(turn_count=Count("turns"))
         .order_by("-updated_at", "-created_at")
@@ -28,12 +35,13 @@ def thread_get_for_user(*, user: User, thread_id: uuid.UUID | str) -> Thread:
     except ValueError:
         thread_uuid = None
     return get_object_or_404(
-        Thread.objects.filter(user=user).select_related("db_connection"), pk=thread_uuid
+        _threads(user).select_related("db_connection"), pk=thread_uuid
     )
 
 
 def turn_get_for_user(*, user: User, turn_id: int) -> Turn:
     """Return one of the user's turns; anyone else's is a 404."""
     return get_object_or_404(
-        Turn.objects.filter(thread__user=user).select_related("thread"), pk=turn_id
+        Turn.objects.filter(thread__in=_threads(user)).select_related("thread"),
+        pk=turn_id,
     )

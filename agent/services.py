@@ -35,6 +35,7 @@ from agent.selectors import turn_get_for_user
 from agent.threads import thread_prepare
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import SessionStatus, UserSession
+from connections.selectors import ConnectionAccess, connection_require
 from connections.services import session_get_or_create_active
 from connections.target_policy import TargetRefused
 from sqlagent_project import capacity
@@ -255,11 +256,16 @@ def text_checked(
     return text
 
 
-def connected_session(*, user: User) -> UserSession:
-    """Return the user's active session, refusing (409) when no database is on it."""
+def connected_session(
+    *, user: User, need: ConnectionAccess = ConnectionAccess.USE
+) -> UserSession:
+    """Return the user's active session, refusing (409) when no database is on it
+    and (403) what their role in the connection's team does not allow."""
     session = session_get_or_create_active(user=user)
     if session.db_connection is None:
         raise NoDatabaseConnected()
+    # The session check read the role; this only compares it.
+    connection_require(session.db_connection, need)
     return session
 
 

@@ -28,6 +28,7 @@ from agent.services import (
 )
 from agent.threads import thread_prepare
 from connections.exceptions import TargetDatabaseUnavailable
+from connections.selectors import ConnectionAccess
 from connections.target_policy import TargetRefused
 from sqlagent_project.errors import ApplicationError
 
@@ -42,7 +43,7 @@ def thread_run_sql(*, user: User, sql: str) -> Turn:
     sql = text_checked(
         sql, what="SQL", limit=settings.SQL_MAX_LENGTH, invalid=SqlInvalid
     )
-    session = connected_session(user=user)
+    session = connected_session(user=user, need=ConnectionAccess.RUN_SQL)
     thread_prepare(session=session, question=f"SQL: {sql}")
     turn = Turn.objects.create(
         thread_id=session.pk,

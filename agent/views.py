@@ -29,7 +29,11 @@ from agent.threads import thread_continue, thread_delete, thread_rename
 from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
 from connections.forms import SessionConnectForm
-from connections.selectors import connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_list_for_user,
+)
 from connections.services import session_get_or_create_active
 from sqlagent_project.errors import ApplicationError
 
@@ -97,6 +101,9 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         connection_list_for_user(user=request.user).values_list("pk", flat=True)[:2]
     )
     context = {
+        # Edit SQL is not offered to whom the connection's team refuses it.
+        "read_only": session.db_connection is not None
+        and not connection_allows(session.db_connection, ConnectionAccess.RUN_SQL),
         "suggested_questions": suggestions,
         "form": form,
         "session": session,

@@ -11,7 +11,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.types import AuthenticatedHttpRequest
 from connections import services
 from connections.forms import ConnectionForm, SessionConnectForm
-from connections.selectors import connection_get_for_user, connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_get_for_user,
+    connection_list_for_user,
+)
 from sqlagent_project.errors import ApplicationError
 
 
@@ -19,8 +24,16 @@ from sqlagent_project.errors import ApplicationError
 @require_http_methods(["GET"])
 def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     session = services.session_get_or_create_active(user=request.user)
+    connections = list(
+        connection_list_for_user(user=request.user).select_related("team")
+    )
+    for connection in connections:
+        # A team connection's settings and controls are for its admins.
+        connection.can_manage = connection_allows(  # type: ignore[attr-defined]
+            connection, ConnectionAccess.MANAGE
+        )
     context = {
-        "connections": connection_list_for_user(user=request.user),
+        "connections": connections,
         "session": session,
         "nav": "connections",
     }
@@ -116,7 +129,7 @@ def session_connect(
         connection = form.cleaned_data["connection"]
     else:
         connection = connection_get_for_user(
-            user=request.user, connection_id=connection_id
+            user=request.user, connection_id=connection_id, need=ConnectionAccess.USE
         )
     session = services.session_get_or_create_active(user=request.user)
     try:

@@ -14,7 +14,11 @@ from rest_framework.views import APIView
 
 from accounts.types import AuthenticatedRequest
 from agent.selectors import thread_get_for_user
-from connections.selectors import connection_get_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_get_for_user,
+    connection_require_for_user,
+)
 from knowledge import evaluation, imports, selectors, services
 from knowledge import serializers as s
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
@@ -29,7 +33,10 @@ class _ListCreateApi(APIView):
     selector: Any
 
     def _queryset(self, request: AuthenticatedRequest, db_id: int) -> QuerySet:
-        connection_get_for_user(user=request.user, connection_id=db_id)
+        # Every member reads the team's knowledge; its admins change it.
+        connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         return type(self).selector(user=request.user, connection_id=db_id)
 
     def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
@@ -66,12 +73,16 @@ class _DetailApi(APIView):
     def get(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         return Response(self.serializer_class(obj).data)
 
     def patch(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         serializer = self.serializer_class(obj, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -81,6 +92,7 @@ class _DetailApi(APIView):
     def delete(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         self.destroy(obj=obj)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -203,6 +215,7 @@ class ExampleCheckApi(APIView):
     def post(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         example = selectors.example_get_for_user(
             user=request.user, connection_id=db_id, example_id=object_id
         )
@@ -274,6 +287,7 @@ class RunDetailApi(APIView):
         responses={200: s.RunDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
     def get(self, request: AuthenticatedRequest, db_id: int, run_id: int) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         run = selectors.run_get_for_user(
             user=request.user, connection_id=db_id, run_id=run_id
         )
@@ -315,6 +329,12 @@ class SaveExampleApi(APIView):
         self, request: AuthenticatedRequest, thread_id: str, turn_id: int
     ) -> Response:
         turn = _turn(request, thread_id, turn_id)
+        if turn.thread.db_connection is not None:
+            connection_require_for_user(
+                user=request.user,
+                connection=turn.thread.db_connection,
+                need=ConnectionAccess.MANAGE,
+            )
         example = services.example_from_turn(turn=turn)
         return Response(
             s.ExampleSerializer(example).data, status=status.HTTP_201_CREATED

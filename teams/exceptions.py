@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+
 from sqlagent_project.errors import ApplicationError
 
 
-class TeamRoleRequired(ApplicationError):
-    """The caller is a member, but their role does not allow this."""
+class TeamRoleRequired(ApplicationError, PermissionDenied):
+    """The caller is a member, but their role does not allow this (pages: 403)."""
 
     status_code = 403
     code = "team_role_required"

@@ -28,7 +28,12 @@ from agent.services import thread_ask
 from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
 from connections.exceptions import TargetDatabaseUnavailable
-from connections.selectors import connection_get_for_user, connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_get_for_user,
+    connection_list_for_user,
+)
 from connections.services import session_connect, session_get_or_create_active
 from connections.target_policy import TargetRefused
 from sqlagent_project.errors import ApplicationError
@@ -194,7 +199,9 @@ def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
             "label": c.label,
             "db_type": c.db_type,
             "database_name": c.database_name,
-            "host": c.host,
+            # A team connection's settings are for its admins.
+            "host": c.host if connection_allows(c, ConnectionAccess.MANAGE) else "",
+            "team_id": c.team_id,
             "connected": c.pk == session.db_connection_id,
         }
         for c in connection_list_for_user(user=user)
@@ -205,7 +212,7 @@ def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
 def connect(user: User, arguments: ConnectArguments) -> dict[str, Any]:
     try:
         connection = connection_get_for_user(
-            user=user, connection_id=arguments.connection_id
+            user=user, connection_id=arguments.connection_id, need=ConnectionAccess.USE
         )
     except Http404 as exc:
         raise ConnectionNotFound() from exc
