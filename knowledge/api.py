@@ -16,6 +16,7 @@ from accounts.types import AuthenticatedRequest
 from agent.selectors import thread_get_for_user
 from connections.selectors import (
     ConnectionAccess,
+    connection_allows,
     connection_get_for_user,
     connection_require_for_user,
 )
@@ -26,11 +27,19 @@ from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
 TAGS = ["knowledge"]
 
 
+def _proposer(connection: Any, user: Any) -> Any:
+    # Who proposes an example that stays unverified: a team member who may not
+    # manage the connection; None (verified at once) for its admins and owner.
+    return None if connection_allows(connection, ConnectionAccess.MANAGE) else user
+
+
 class _ListCreateApi(APIView):
     """List a connection's objects of one kind, or add one."""
 
     serializer_class: Any
     selector: Any
+    # What adding one takes on a team connection: an admin, unless said otherwise.
+    create_need = ConnectionAccess.MANAGE
 
     def _queryset(self, request: AuthenticatedRequest, db_id: int) -> QuerySet:
         # Every member reads the team's knowledge; its admins change it.
@@ -44,15 +53,19 @@ class _ListCreateApi(APIView):
         return Response(self.serializer_class(objects, many=True).data)
 
     def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
-        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        connection = connection_get_for_user(
+            user=request.user, connection_id=db_id, need=self.create_need
+        )
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = self.create(connection=connection, data=serializer.validated_data)
+        created = self.create(
+            connection=connection, data=serializer.validated_data, user=request.user
+        )
         return Response(
             self.serializer_class(created).data, status=status.HTTP_201_CREATED
         )
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
         raise NotImplementedError
 
 
@@ -109,7 +122,7 @@ class NoteListApi(_ListCreateApi):
     serializer_class = s.NoteSerializer
     selector = selectors.note_list_for_user
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
         return services.note_upsert(connection=connection, **data)
 
 
@@ -153,7 +166,7 @@ class InstructionListApi(_ListCreateApi):
     serializer_class = s.InstructionSerializer
     selector = selectors.instruction_list_for_user
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
         return services.instruction_create(connection=connection, **data)
 
 
@@ -185,9 +198,14 @@ class InstructionDetailApi(_DetailApi):
 class ExampleListApi(_ListCreateApi):
     serializer_class = s.ExampleSerializer
     selector = selectors.example_list_for_user
+    # A team's analysts propose examples; its admins' are verified at once.
+    create_need = ConnectionAccess.PROPOSE
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
-        return services.example_create(connection=connection, **data)
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
+        data = {name: value for name, value in data.items() if name != "verified"}
+        return services.example_create(
+            connection=connection, proposed_by=_proposer(connection, user), **data
+        )
 
 
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
@@ -329,13 +347,14 @@ class SaveExampleApi(APIView):
         self, request: AuthenticatedRequest, thread_id: str, turn_id: int
     ) -> Response:
         turn = _turn(request, thread_id, turn_id)
-        if turn.thread.db_connection is not None:
+        connection = turn.thread.db_connection
+        proposer = None
+        if connection is not None:
             connection_require_for_user(
-                user=request.user,
-                connection=turn.thread.db_connection,
-                need=ConnectionAccess.MANAGE,
+                user=request.user, connection=connection, need=ConnectionAccess.PROPOSE
             )
-        example = services.example_from_turn(turn=turn)
+            proposer = _proposer(connection, request.user)
+        example = services.example_from_turn(turn=turn, proposed_by=proposer)
         return Response(
             s.ExampleSerializer(example).data, status=status.HTTP_201_CREATED
         )
