@@ -23,7 +23,13 @@ from django.views.decorators.http import (
 from accounts.types import AuthenticatedHttpRequest
 from agent.cancellation import ClientWatch
 from agent.schema_browser import questions_suggest
-from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
+from agent.selectors import (
+    shared_turn_get_for_user,
+    thread_get_for_user,
+    thread_list_for_user,
+    turn_get_for_user,
+    turn_get_readable,
+)
 from agent.services import thread_ask
 from agent.threads import thread_continue, thread_delete, thread_rename
 from agent.turn_view import TurnView
@@ -197,7 +203,7 @@ def turn_status(request: AuthenticatedHttpRequest, turn_id: int) -> JsonResponse
 @require_GET
 def turn_rows(request: AuthenticatedHttpRequest, turn_id: int) -> JsonResponse:
     """Return the rows stored with a turn, for paging and sorting in the page."""
-    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    turn = turn_get_readable(user=request.user, turn_id=turn_id)
     if not turn.result:
         raise Http404("This turn has no result rows.")
     return JsonResponse(
@@ -266,7 +272,7 @@ def csv_cell(value: object) -> object:
 @require_GET
 def turn_csv(request: AuthenticatedHttpRequest, turn_id: int) -> HttpResponse:
     """Send the rows stored with the turn (what the user saw), not a re-run."""
-    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    turn = turn_get_readable(user=request.user, turn_id=turn_id)
     if not turn.result or not turn.result.get("columns"):
         raise Http404("This turn has no result rows.")
     name = slugify(turn.question)[:40] or "result"
@@ -279,3 +285,16 @@ def turn_csv(request: AuthenticatedHttpRequest, turn_id: int) -> HttpResponse:
     for row in turn.result.get("rows", []):
         writer.writerow([csv_cell(value) for value in row])
     return response
+
+
+@login_required
+@require_GET
+def shared_turn(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
+    """Show an answer shared with one of the user's teams, read-only."""
+    share = shared_turn_get_for_user(user=request.user, token=token)
+    context = {
+        "share": share,
+        "turn": TurnView.of(share.turn),
+        "nav": "teams",
+    }
+    return render(request, "agent/shared_turn.html", context)

@@ -84,6 +84,7 @@ TEAM_ROUTES = [
     ("patch", "/teams/{team}/members/{member}"),
     ("delete", "/teams/{team}/members/{member}"),
     ("delete", "/teams/{team}/invitations/{invitation}"),
+    ("get", "/teams/{team}/activity"),
 ]
 
 
