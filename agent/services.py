@@ -20,6 +20,7 @@ from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
 from agent import llm
+from agent.budgets import budget_check
 from agent.cancellation import CancelWatch, ask_cancel_request
 from agent.engines import engine_cache
 from agent.exceptions import (
@@ -277,6 +278,7 @@ def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -
         invalid=QuestionInvalid,
     )
     session = connected_session(user=user)
+    budget_check(user=user, connection=session.db_connection)
     if chat_model is None:
         llm.llm_settings()  # refuse early (503) when no LLM is configured
     turns_fail_orphaned_now_and_then()

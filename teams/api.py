@@ -60,7 +60,7 @@ class TeamDetailApi(APIView):
         return Response(s.TeamOutputSerializer(team).data)
 
     @extend_schema(
-        request=s.TeamInputSerializer,
+        request=s.TeamUpdateSerializer,
         responses={
             200: s.TeamOutputSerializer,
             **ERROR_RESPONSES,
@@ -73,9 +73,9 @@ class TeamDetailApi(APIView):
         team = selectors.team_get_for_user(
             user=request.user, team_id=team_id, admin=True
         )
-        serializer = s.TeamInputSerializer(data=request.data)
+        serializer = s.TeamUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        team = services.team_rename(team=team, **serializer.validated_data)
+        team = services.team_update(team=team, **serializer.validated_data)
         return Response(s.TeamOutputSerializer(team).data)
 
     @extend_schema(

@@ -17,6 +17,10 @@ class Team(models.Model):
     """A group of users sharing connections, each member with a role."""
 
     name = models.CharField(max_length=100)
+    # Asks and model tokens per UTC day on the team's connections; null: the
+    # settings' defaults (BUDGET_TEAM_*), 0: no limit.
+    asks_per_day = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_day = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -16,6 +16,26 @@ class TeamInputSerializer(serializers.Serializer):
         return value.strip()
 
 
+class TeamUpdateSerializer(TeamInputSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+    asks_per_day = serializers.IntegerField(
+        min_value=0,
+        max_value=2**31 - 1,
+        required=False,
+        allow_null=True,
+        help_text="Questions per UTC day on the team's connections, by anyone "
+        "(0: no limit; null: the service's default).",
+    )
+    tokens_per_day = serializers.IntegerField(
+        min_value=0,
+        max_value=2**62,
+        required=False,
+        allow_null=True,
+        help_text="Model tokens per UTC day on the team's connections "
+        "(0: no limit; null: the service's default).",
+    )
+
+
 class TeamOutputSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(
         choices=TeamRole.choices, read_only=True, help_text="Your role in the team."
@@ -23,7 +43,7 @@ class TeamOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "role", "created_at"]
+        fields = ["id", "name", "role", "asks_per_day", "tokens_per_day", "created_at"]
         read_only_fields = fields
 
 

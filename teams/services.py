@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 
 from accounts.models import User
+from sqlagent_project.services import model_update
 from teams.exceptions import AlreadyMember, LastAdmin
 from teams.models import Invitation, Membership, Team, TeamRole
 from teams.signals import membership_ended, team_deleting
@@ -24,10 +25,21 @@ def team_create(*, user: User, name: str) -> Team:
     return team
 
 
-def team_rename(*, team: Team, name: str) -> Team:
-    """Rename a team."""
-    team.name = name
-    team.save(update_fields=["name"])
+def team_update(
+    *,
+    team: Team,
+    name: str | None = None,
+    **budgets: int | None,
+) -> Team:
+    """Rename a team or set its daily budgets (`asks_per_day`, `tokens_per_day`:
+    None is the service's default, 0 no limit)."""
+    unknown = set(budgets) - {"asks_per_day", "tokens_per_day"}
+    if unknown:
+        raise TypeError(f"Unknown team field(s): {', '.join(sorted(unknown))}")
+    data: dict[str, object] = dict(budgets)
+    if name is not None:
+        data["name"] = name
+    model_update(instance=team, fields=["name", *budgets], data=data)
     return team
 
 

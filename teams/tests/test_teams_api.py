@@ -46,6 +46,8 @@ def test_the_team_list_holds_the_callers_teams_with_their_role(
             "id": team.id,
             "name": "Data",
             "role": "analyst",
+            "asks_per_day": None,
+            "tokens_per_day": None,
             "created_at": bob_client.get(f"/teams/{team.id}").json()["created_at"],
         }
     ]
