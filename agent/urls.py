@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agent import api, team_api, views
+from agent import api, team_api, team_views, views
 from agent.mcp_server.views import McpApi
 
 urlpatterns = [
@@ -51,4 +51,14 @@ urlpatterns = [
     path("turns/<int:turn_id>/status/", views.turn_status, name="turn-status"),
     path("chat/run-sql/", views.chat_run_sql, name="chat-run-sql"),
     path("shared/<str:token>/", views.shared_turn, name="shared-turn-page"),
+    path(
+        "turns/<int:turn_id>/share/",
+        team_views.turn_share_page,
+        name="turn-share-page",
+    ),
+    path(
+        "teams/<int:team_id>/activity/",
+        team_views.team_activity,
+        name="team-activity-page",
+    ),
 ]

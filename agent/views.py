@@ -110,6 +110,9 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         # Edit SQL is not offered to whom the connection's team refuses it.
         "read_only": session.db_connection is not None
         and not connection_allows(session.db_connection, ConnectionAccess.RUN_SQL),
+        # Answers on a team connection can be shared with the team.
+        "can_share": session.db_connection is not None
+        and session.db_connection.team_id is not None,
         "suggested_questions": suggestions,
         "form": form,
         "session": session,

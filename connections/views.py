@@ -43,7 +43,11 @@ def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ConnectionForm(request.POST or None)
+    form = ConnectionForm(
+        request.POST or None,
+        user=request.user,
+        initial={"team": request.GET.get("team")} if request.GET.get("team") else None,
+    )
     if request.method == "POST" and form.is_valid():
         check = None
         if form.cleaned_data.get("test_before_save"):
@@ -54,7 +58,9 @@ def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.add_error(None, f"Not saved: the test failed. {check.error}")
         else:
             connection = services.connection_create(
-                owner=request.user, **form.connection_fields
+                owner=request.user,
+                team=form.cleaned_data.get("team"),
+                **form.connection_fields,
             )
             tested = f" and tested ({check.latency_ms} ms)" if check else ""
             messages.success(request, f"Connection “{connection}” added{tested}.")

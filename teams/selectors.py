@@ -32,6 +32,14 @@ def team_list_for_user(*, user: User) -> QuerySet[Team]:
     )
 
 
+def team_list_for_admin(*, user: User) -> QuerySet[Team]:
+    """Return the teams the user is an admin of (where they may share a database)."""
+    admin_of = Membership.objects.filter(
+        user_id=user.pk, role=TeamRole.ADMIN
+    ).values_list("team_id", flat=True)
+    return team_list_for_user(user=user).filter(pk__in=admin_of)
+
+
 def team_get_for_user(*, user: User, team_id: int, admin: bool = False) -> Team:
     """Return one of the user's teams with their `role`; a non-member gets a 404,
     and a member who is not an admin a 403 when `admin` is asked for."""

@@ -1,0 +1,111 @@
+"""The Teams pages: create a team, add by email with a role, change roles,
+remove, leave, pending invitations; each control only for whom it is."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from teams.models import Invitation, Membership, Team
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_creating_a_team_from_the_page_makes_you_its_admin(alice):
+    client = _page(alice)
+
+    response = client.post("/teams/", {"name": "Finance"}, follow=True)
+
+    team = Team.objects.get(name="Finance")
+    assert response.redirect_chain[-1][0] == f"/teams/{team.id}/"
+    assert 'Your role: <span class="badge" id="your-role">admin' in (
+        response.content.decode()
+    )
+    assert "Finance" in client.get("/teams/").content.decode()
+
+
+def test_an_admin_adds_invites_changes_and_removes_members(alice, team, carol):
+    client = _page(alice)
+    url = f"/teams/{team.id}"
+
+    client.post(f"{url}/members/add/", {"email": "dave@example.com", "role": "viewer"})
+    client.post(f"{url}/members/{carol.id}/role/", {"role": "analyst"})
+    page = client.get(f"{url}/").content.decode()
+
+    assert Invitation.objects.get(team=team).email == "dave@example.com"
+    assert "Pending invitations" in page
+    assert "dave@example.com" in page
+    assert Membership.objects.get(team=team, user=carol).role == "analyst"
+    client.post(f"{url}/members/{carol.id}/remove/")
+    assert not Membership.objects.filter(team=team, user=carol).exists()
+
+
+def test_the_last_admin_is_told_why_they_cannot_leave(alice, team):
+    client = _page(alice)
+
+    response = client.post(f"/teams/{team.id}/members/{alice.id}/remove/", follow=True)
+
+    assert "keeps at least one admin" in response.content.decode()
+    assert Membership.objects.filter(team=team, user=alice, role="admin").exists()
+
+
+def test_a_viewer_sees_no_admin_controls_and_may_leave(carol, team, bob):
+    client = _page(carol)
+
+    page = client.get(f"/teams/{team.id}/").content.decode()
+
+    assert "Add a member" not in page
+    assert "Change role" not in page
+    assert "Delete team" not in page
+    assert "Leave team" in page
+    assert client.post(f"/teams/{team.id}/members/{bob.id}/remove/").status_code == 403
+    assert client.get(f"/teams/{team.id}/activity/").status_code == 403
+    client.post(f"/teams/{team.id}/members/{carol.id}/remove/")
+    assert client.get(f"/teams/{team.id}/").status_code == 404
+
+
+def test_a_non_member_gets_404_on_every_team_page(mallory, team, alice):
+    client = _page(mallory)
+    url = f"/teams/{team.id}"
+
+    for path in ("/", "/activity/", "/delete/"):
+        assert client.get(f"{url}{path}").status_code == 404, path
+    for path in (
+        "/members/add/",
+        f"/members/{alice.id}/role/",
+        f"/members/{alice.id}/remove/",
+        "/delete/",
+    ):
+        assert client.post(f"{url}{path}", {"role": "viewer"}).status_code == 404, path
+    assert Membership.objects.filter(team=team).count() == 3
+
+
+def test_deleting_a_team_asks_first(alice, team):
+    client = _page(alice)
+
+    confirm = client.get(f"/teams/{team.id}/delete/")
+    assert "connections are deleted with it" in confirm.content.decode()
+    assert Team.objects.filter(pk=team.id).exists()
+
+    client.post(f"/teams/{team.id}/delete/")
+    assert not Team.objects.filter(pk=team.id).exists()
+
+
+def test_the_connection_form_offers_only_the_teams_you_administer(
+    alice, bob, team, shop
+):
+    Team.objects.create(name="Not mine")
+
+    admin_form = _page(alice).get("/connections/add/").content.decode()
+    member_form = _page(bob).get("/connections/add/").content.decode()
+
+    assert "Share with team" in admin_form
+    assert ">Data<" in admin_form
+    assert "Not mine" not in admin_form
+    assert "Share with team" not in member_form
