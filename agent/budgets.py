@@ -143,6 +143,31 @@ def budget_check(*, user: User, connection: DatabaseConnection | None) -> None:
             raise error
 
 
+def _left_text(allowance: Allowance) -> str:
+    parts = []
+    if allowance.asks_left is not None:
+        parts.append(
+            f"{allowance.asks_left} question{'' if allowance.asks_left == 1 else 's'}"
+        )
+    if allowance.tokens_left is not None:
+        parts.append(f"{allowance.tokens_left:,} model tokens")
+    return " and ".join(parts)
+
+
+def budget_note(*, user: User, connection: DatabaseConnection | None) -> str:
+    """Say what is left today for the chat page (empty when nothing is limited)."""
+    notes = []
+    mine = _left_text(user_allowance(user=user))
+    if mine:
+        notes.append(f"{mine} left today")
+    if connection is not None and connection.team_id is not None:
+        team = Team.objects.get(pk=connection.team_id)
+        theirs = _left_text(team_allowance(team=team))
+        if theirs:
+            notes.append(f"the team {team.name}: {theirs} left today")
+    return "; ".join(notes)
+
+
 def budgets_for_user(user: User) -> dict[str, Any]:
     """Return what is left today for the user and each of their teams."""
     return {

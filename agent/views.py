@@ -21,6 +21,7 @@ from django.views.decorators.http import (
 )
 
 from accounts.types import AuthenticatedHttpRequest
+from agent.budgets import budget_note
 from agent.cancellation import ClientWatch
 from agent.schema_browser import questions_suggest
 from agent.selectors import (
@@ -107,6 +108,7 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         connection_list_for_user(user=request.user).values_list("pk", flat=True)[:2]
     )
     context = {
+        "budget_note": budget_note(user=request.user, connection=session.db_connection),
         # Edit SQL is not offered to whom the connection's team refuses it.
         "read_only": session.db_connection is not None
         and not connection_allows(session.db_connection, ConnectionAccess.RUN_SQL),

@@ -165,3 +165,23 @@ def test_a_negative_team_budget_is_a_400(alice_client, team):
 
     assert response.status_code == 400
     assert "tokens_per_day" in response.json()
+
+
+def test_the_chat_page_says_what_is_left_today(
+    alice, make_connection, llm_stub, settings
+):
+    from django.test import Client
+
+    settings.BUDGET_USER_ASKS_PER_DAY = 3
+    client = Client()
+    client.force_login(alice)
+    client.post(f"/connections/{make_connection(alice, 'sqlite').id}/connect/")
+    client.post("/", {"question": QUESTION})
+
+    page = client.get("/").content.decode()
+
+    assert "2 questions left today" in page
+
+
+def test_without_limits_the_chat_page_says_nothing_of_budgets(alice_page):
+    assert 'id="budget-left"' not in alice_page.get("/").content.decode()
