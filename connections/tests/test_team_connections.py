@@ -11,12 +11,13 @@ import re
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from accounts.services import token_create
 from agent.models import Thread, Turn
 from connections.models import DatabaseConnection, UserSession
 from connections.tests.test_connections_api import _body
-from knowledge.models import EvaluationRun, Example, Instruction, SchemaNote
+from knowledge.models import EvaluationRun, Example, GoldenSet, Instruction, SchemaNote
 from teams.models import Membership, TeamRole
 from teams.services import member_remove, team_delete
 from testsupport.fixtures import ENGINES, _api_client_for
@@ -270,11 +271,11 @@ def test_a_deleted_team_takes_its_connections_from_every_session(
 
 # -- every route of a team connection -----------------------------------------
 
-_API_ROUTES = [
+_ROUTES = [
     route
     for route in project_routes()
-    if route.is_api
-    and re.search(r"\(\?P<(db_id|thread_id|turn_id)>", route.pattern)
+    if re.search(r"\(\?P<(db_id|connection_id|thread_id|turn_id)>", route.pattern)
+    # Stop is only ever the caller's own running ask (tested in test_ask_api).
     and route.pattern != r"ask/(?P<turn_id>[0-9]+)/cancel\Z"
 ]
 
@@ -292,6 +293,7 @@ def _team_objects(
         connection=shared, question="How many?", sql=COUNT_SQL
     )
     run = EvaluationRun.objects.create(connection=shared, status="done")
+    golden = GoldenSet.objects.create(connection=shared, name="gold")
     session_id = _connect(bob_client, shared)
     response = _run_sql(bob_client)
     assert response.status_code == 200
@@ -299,6 +301,7 @@ def _team_objects(
         "connection": shared,
         "objects": {"notes": note, "instructions": instruction, "examples": example},
         "run": run,
+        "golden": golden,
         "thread_id": session_id,
         "turn_id": response.json()["turn_id"],
     }
@@ -306,13 +309,19 @@ def _team_objects(
 
 def _url(route: Any, made: dict[str, Any]) -> str:
     kind = re.search(r"knowledge/(notes|instructions|examples)", route.pattern)
+    objects = made["objects"]
     values = {
         "db_id": made["connection"].id,
+        "connection_id": made["connection"].id,
         "run_id": made["run"].id,
+        "set_id": made["golden"].id,
+        "note_id": objects["notes"].id,
+        "instruction_id": objects["instructions"].id,
+        "example_id": objects["examples"].id,
         "table": "customers",
         "thread_id": made["thread_id"],
         "turn_id": made["turn_id"],
-        "object_id": made["objects"][kind.group(1)].id if kind else 0,
+        "object_id": objects[kind.group(1)].id if kind else 0,
     }
     path = re.sub(
         r"\(\?P<(\w+)>[^)]*\)", lambda m: str(values[m.group(1)]), route.pattern
@@ -323,7 +332,15 @@ def _url(route: Any, made: dict[str, Any]) -> str:
 @pytest.mark.parametrize("db_type", ENGINES)
 @pytest.mark.parametrize("who", ["non_member", "removed_member"])
 def test_every_connection_knowledge_thread_turn_and_schema_route_is_404(
-    team, bob, bob_client, carol, mallory_client, make_team_connection, db_type, who
+    team,
+    bob,
+    bob_client,
+    carol,
+    mallory,
+    mallory_client,
+    make_team_connection,
+    db_type,
+    who,
 ):
     made = _team_objects(team, bob, bob_client, make_team_connection, db_type)
     if who == "removed_member":
@@ -333,15 +350,33 @@ def test_every_connection_knowledge_thread_turn_and_schema_route_is_404(
         outsider = mallory_client
     body = {"label": "x", "text": "x", "question": "x", "sql": COUNT_SQL}
 
+    page_client = Client()
+    page_client.force_login(carol if who == "removed_member" else mallory)
+
     answers = {}
-    for route in _API_ROUTES:
+    for route in _ROUTES:
         url = _url(route, made)
-        for method in route.methods:
-            response = getattr(outsider, method.lower())(url, body, format="json")
+        for method in ("GET", "POST", "PATCH", "DELETE"):
+            if route.is_api and method not in route.methods:
+                continue
+            if route.is_api:
+                call = getattr(outsider, method.lower())
+                response = call(url, body, format="json")
+            elif method in ("GET", "POST"):
+                response = getattr(page_client, method.lower())(url, body)
+                if response.status_code == 405:
+                    continue  # a page that does not serve this method at all
+            else:
+                continue
             answers[f"{method} {url}"] = response.status_code
 
-    assert len(answers) > 25
+    # Every API route and every page of a connection, its knowledge, threads
+    # and turns, as the URL resolver lists them, with each method it serves.
+    assert len(answers) > 50
     assert {call: code for call, code in answers.items() if code != 404} == {}
+    assert {str(_url(route, made)) for route in _ROUTES} == {
+        call.split(" ", 1)[1] for call in answers
+    }
     assert SchemaNote.objects.filter(connection=made["connection"]).count() == 1
     assert Example.objects.filter(connection=made["connection"]).count() == 1
     assert DatabaseConnection.objects.get(pk=made["connection"].id).label == ""
@@ -392,3 +427,56 @@ def test_roles_are_read_per_request(
     Membership.objects.filter(team=team, user=carol).update(role=TeamRole.ANALYST)
 
     assert _run_sql(carol_client).status_code == 200
+
+
+def test_a_member_who_is_not_admin_gets_403_on_every_knowledge_page(
+    team, bob, bob_client, carol, make_team_connection
+):
+    made = _team_objects(team, bob, bob_client, make_team_connection, "sqlite")
+    answers = {}
+    for user in (bob, carol):
+        client = Client()
+        client.force_login(user)
+        for route in _ROUTES:
+            if route.is_api or not route.pattern.startswith("knowledge/"):
+                continue
+            url = _url(route, made)
+            for method in ("get", "post"):
+                code = getattr(client, method)(url, {"text": "x"}).status_code
+                if code != 405:
+                    answers[f"{user.email} {method} {url}"] = code
+
+    assert len(answers) > 20
+    assert {call: code for call, code in answers.items() if code != 403} == {}
+    assert Instruction.objects.get(connection=made["connection"]).text == "Be brief."
+
+
+def test_a_member_who_is_not_admin_changes_nothing_through_the_knowledge_api(
+    team, bob, bob_client, carol_client, make_team_connection
+):
+    made = _team_objects(team, bob, bob_client, make_team_connection, "sqlite")
+    body = {"text": "x", "question": "x", "sql": COUNT_SQL, "table_name": "orders"}
+    answers = {}
+    for name, client in (("bob", bob_client), ("carol", carol_client)):
+        for route in _ROUTES:
+            if not route.is_api or "(?P<db_id>" not in route.pattern:
+                continue
+            url = _url(route, made)
+            for method in route.methods:
+                if method == "GET":
+                    continue
+                if name == "bob" and method == "POST" and url.endswith("/examples"):
+                    continue  # an analyst's proposal (test_team_knowledge.py)
+                call = getattr(client, method.lower())
+                answers[f"{name} {method} {url}"] = call(
+                    url, body, format="json"
+                ).status_code
+
+    assert len(answers) > 25
+    allowed_connect = {
+        call for call in answers if "/connect_db/" in call
+    }  # connecting is what members do
+    refused = {c: code for c, code in answers.items() if c not in allowed_connect}
+    assert {c: code for c, code in refused.items() if code != 403} == {}
+    assert Instruction.objects.get(connection=made["connection"]).text == "Be brief."
+    assert SchemaNote.objects.filter(connection=made["connection"]).count() == 1

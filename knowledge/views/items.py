@@ -175,6 +175,7 @@ def example_check(
     request: AuthenticatedHttpRequest, db_id: int, example_id: int
 ) -> HttpResponse:
     """Re-run the example on today's schema and say whether it still works."""
+    connection_get_for_user(user=request.user, connection_id=db_id)
     example = selectors.example_get_for_user(
         user=request.user, connection_id=db_id, example_id=example_id
     )
