@@ -109,3 +109,32 @@ def test_the_connection_form_offers_only_the_teams_you_administer(
     assert ">Data<" in admin_form
     assert "Not mine" not in admin_form
     assert "Share with team" not in member_form
+
+
+def test_the_django_admin_adds_a_connection_for_a_team(alice, team, shop):
+    from connections.models import DatabaseConnection
+    from testsupport.fixtures import SQLITE_FILE
+
+    client = Client()
+    client.force_login(type(alice).objects.create_superuser(email="root@example.com"))
+
+    response = client.post(
+        "/admin/connections/databaseconnection/add/",
+        {
+            "owner": alice.id,
+            "team": team.id,
+            "label": "Company",
+            "db_type": "sqlite",
+            "host": "",
+            "port": 0,
+            "database_name": SQLITE_FILE,
+            "username": "",
+            "options": "{}",
+            "privacy": "rows",
+            "masked_columns": "[]",
+            "new_password": "",
+        },
+    )
+
+    assert response.status_code == 302
+    assert DatabaseConnection.objects.get(label="Company").team == team
