@@ -19,3 +19,21 @@ class MemberAddForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=TeamRole.choices)
+
+
+class BudgetForm(forms.Form):
+    asks_per_day = forms.IntegerField(
+        label="Questions per day",
+        min_value=0,
+        max_value=2**31 - 1,
+        required=False,
+        help_text="On the team's connections, by anyone (UTC days). 0: no limit; "
+        "empty: the service's default.",
+    )
+    tokens_per_day = forms.IntegerField(
+        label="Model tokens per day",
+        min_value=0,
+        max_value=2**62,
+        required=False,
+        help_text="0: no limit; empty: the service's default.",
+    )

@@ -41,5 +41,6 @@ urlpatterns = [
         views.invitation_withdraw,
         name="team-invitation-withdraw",
     ),
+    path("teams/<int:team_id>/budget/", views.team_budget, name="team-budget"),
     path("teams/<int:team_id>/delete/", views.team_delete, name="team-delete"),
 ]

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.types import AuthenticatedHttpRequest
 from sqlagent_project.errors import ApplicationError
 from teams import selectors, services
-from teams.forms import MemberAddForm, RoleForm, TeamForm
+from teams.forms import BudgetForm, MemberAddForm, RoleForm, TeamForm
 from teams.models import Invitation, TeamRole
 
 
@@ -42,6 +42,12 @@ def team_page(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
         "members": selectors.membership_list_for_team(team=team),
         "invitations": selectors.invitation_list_for_team(team=team),
         "add_form": MemberAddForm(),
+        "budget_form": BudgetForm(
+            initial={
+                "asks_per_day": team.asks_per_day,
+                "tokens_per_day": team.tokens_per_day,
+            }
+        ),
         "roles": TeamRole.choices,
         "nav": "teams",
     }
@@ -76,6 +82,21 @@ def member_add(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
             )
         else:
             messages.success(request, f"{email} added as {added.role}.")
+    return redirect("team-page", team_id=team.pk)
+
+
+@login_required
+@require_POST
+def team_budget(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
+    team = selectors.team_get_for_user(user=request.user, team_id=team_id, admin=True)
+    form = BudgetForm(request.POST)
+    if form.is_valid():
+        services.team_update(team=team, **form.cleaned_data)
+        messages.success(request, "The team's daily budget is saved.")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
     return redirect("team-page", team_id=team.pk)
 
 

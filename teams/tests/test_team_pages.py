@@ -138,3 +138,29 @@ def test_the_django_admin_adds_a_connection_for_a_team(alice, team, shop):
 
     assert response.status_code == 302
     assert DatabaseConnection.objects.get(label="Company").team == team
+
+
+def test_an_admin_sets_the_teams_daily_budget_on_its_page(alice, carol, team):
+    client = _page(alice)
+
+    client.post(
+        f"/teams/{team.id}/budget/", {"asks_per_day": "20", "tokens_per_day": ""}
+    )
+
+    team.refresh_from_db()
+    assert (team.asks_per_day, team.tokens_per_day) == (20, None)
+    assert 'value="20"' in client.get(f"/teams/{team.id}/").content.decode()
+    refused = _page(carol).post(f"/teams/{team.id}/budget/", {"asks_per_day": "0"})
+    assert refused.status_code == 403
+
+
+def test_the_activity_page_lists_who_asked_what(alice, bob, team, make_team_connection):
+    shared = make_team_connection(team, "sqlite")
+    client = _page(bob)
+    client.post(f"/connections/{shared.id}/connect/")
+    client.post("/chat/run-sql/", {"sql": "SELECT name FROM customers"})
+
+    page = _page(alice).get(f"/teams/{team.id}/activity/").content.decode()
+
+    assert "bob@example.com" in page
+    assert "SELECT name FROM customers" in page
