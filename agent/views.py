@@ -40,6 +40,7 @@ from connections.selectors import (
     ConnectionAccess,
     connection_allows,
     connection_list_for_user,
+    connection_role_refresh,
 )
 from connections.services import session_get_or_create_active
 from sqlagent_project.errors import ApplicationError
@@ -112,6 +113,8 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         # Edit SQL is not offered to whom the connection's team refuses it.
         "read_only": session.db_connection is not None
         and not connection_allows(session.db_connection, ConnectionAccess.RUN_SQL),
+        "can_propose": session.db_connection is None
+        or connection_allows(session.db_connection, ConnectionAccess.PROPOSE),
         # Answers on a team connection can be shared with the team.
         "can_share": session.db_connection is not None
         and session.db_connection.team_id is not None,
@@ -158,7 +161,14 @@ def history_detail(
         request.GET.get("page")
     )
     session = session_get_or_create_active(user=request.user)
+    connection = thread.db_connection
     context = {
+        # A team viewer is offered no Save as example.
+        "can_propose": connection is None
+        or (
+            connection_role_refresh(user=request.user, connection=connection)
+            and connection_allows(connection, ConnectionAccess.PROPOSE)
+        ),
         "thread": thread,
         "turns": [TurnView.of(turn) for turn in page],
         "page": page,

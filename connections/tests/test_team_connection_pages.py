@@ -60,3 +60,19 @@ def test_edit_sql_is_not_offered_to_a_viewer(bob, team, make_team_connection):
     chat = client.get("/").content.decode()
     assert "SELECT name FROM customers" in chat
     assert "Edit SQL" not in chat
+
+
+def test_save_as_example_is_not_offered_to_a_viewer(
+    carol, team, make_team_connection, llm_stub
+):
+    shared = make_team_connection(team, "sqlite")
+    client = _page_client(carol)
+    client.post(f"/connections/{shared.id}/connect/")
+    client.post("/", {"question": "Which customers live in Germany?"})
+    chat = client.get("/").content.decode()
+    assert "Ada Lovelace" in chat
+    assert "feedback-rate" in chat  # feedback, yes
+
+    assert "Save as example" not in chat
+    Membership.objects.filter(team=team, user=carol).update(role=TeamRole.ANALYST)
+    assert "Save as example" in client.get("/").content.decode()
