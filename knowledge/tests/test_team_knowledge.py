@@ -126,3 +126,28 @@ def test_feedback_on_a_team_connection_records_who_gave_it(
     feedback = Feedback.objects.get()
     assert feedback.user == carol
     assert feedback.turn.thread.db_connection == shared
+
+
+def test_an_admin_verifies_a_proposal_on_the_knowledge_page(
+    alice, bob, team, make_team_connection
+):
+    from django.test import Client
+
+    from knowledge.services import example_create
+
+    shared = make_team_connection(team, "sqlite")
+    proposal = example_create(
+        connection=shared, question=QUESTION, sql=SQL, proposed_by=bob
+    )
+    admin = Client()
+    admin.force_login(alice)
+    page = admin.get(f"/knowledge/{shared.id}/").content.decode()
+    assert "proposed, unverified" in page
+    assert "bob@example.com" in page
+
+    admin.post(f"/knowledge/{shared.id}/examples/{proposal.id}/verify/")
+
+    proposal.refresh_from_db()
+    assert proposal.verified is True
+    ranked = examples_ranked(connection_id=shared.id, question=QUESTION, k=3)
+    assert [e.pk for e in ranked] == [proposal.pk]

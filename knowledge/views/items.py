@@ -187,6 +187,21 @@ def example_check(
     return back_to_page(db_id, f"example-{example.pk}")
 
 
+@login_required
+@require_POST
+def example_verify(
+    request: AuthenticatedHttpRequest, db_id: int, example_id: int
+) -> HttpResponse:
+    """Verify an example a team analyst proposed: from now on it is used."""
+    connection_get_for_user(user=request.user, connection_id=db_id)
+    example = selectors.example_get_for_user(
+        user=request.user, connection_id=db_id, example_id=example_id
+    )
+    services.example_update(example=example, verified=True)
+    messages.success(request, f"“{example}” verified: it is used from now on.")
+    return back_to_page(db_id, f"example-{example.pk}")
+
+
 # ---------------------------------------------------------------------------
 # Descriptions
 # ---------------------------------------------------------------------------
