@@ -1,3 +1,3 @@
 """Root conftest: the shared fixtures live in the `testsupport` package."""
 
-pytest_plugins = ["testsupport.fixtures", "testsupport.browser"]
+pytest_plugins = ["testsupport.fixtures", "testsupport.teams", "testsupport.browser"]

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import serializers as s
 from accounts.authentication import presented_access_jti
+from accounts.me import me_sections
 from accounts.models import TokenScope
 from accounts.selectors import token_get_for_user, token_list_for_user
 from accounts.services import (
@@ -97,10 +98,11 @@ class MeApi(APIView):
     token_scopes = {"GET": TokenScope.ASK}
 
     @extend_schema(
-        responses={200: s.UserOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
+        responses={200: s.MeOutputSerializer, **ERROR_RESPONSES}, tags=["auth"]
     )
     def get(self, request: AuthenticatedRequest) -> Response:
-        return Response(s.UserOutputSerializer(request.user).data)
+        body = dict(s.UserOutputSerializer(request.user).data)
+        return Response({**body, **me_sections(request.user)})
 
 
 # Token management lists no `token_scopes`: it needs a password login (JWT or

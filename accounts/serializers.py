@@ -45,6 +45,19 @@ class UserOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class MeOutputSerializer(UserOutputSerializer):
+    budget = serializers.JSONField(
+        required=False,
+        help_text="What is left today: `user` and each of your `teams` "
+        "(asks_limit, asks_used, asks_left, tokens_limit, tokens_used, "
+        "tokens_left, resets_at; a null limit is no limit).",
+    )
+
+    class Meta(UserOutputSerializer.Meta):
+        fields = [*UserOutputSerializer.Meta.fields, "budget"]
+        read_only_fields = fields
+
+
 class LoginSerializer(TokenObtainPairSerializer):
     """Email and password in; an access and a refresh token out."""
 

@@ -34,7 +34,7 @@ from agent.services import (
 )
 from agent.threads import thread_delete, thread_rename
 from agent.user_sql import thread_run_sql
-from connections.selectors import connection_get_for_user
+from connections.selectors import ConnectionAccess, connection_get_for_user
 from sqlagent_project import capacity
 from sqlagent_project.schema import (
     ERROR_RESPONSES,
@@ -342,7 +342,9 @@ class SchemaApi(APIView):
         ),
     )
     def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
-        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        connection = connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         tables = schema_tables(
             user=request.user,
             connection=connection,
@@ -371,7 +373,9 @@ class SchemaTableApi(APIView):
         operation_id="schema_table_retrieve",
     )
     def get(self, request: AuthenticatedRequest, db_id: int, table: str) -> Response:
-        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        connection = connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         detail = schema_table_detail(
             user=request.user, connection=connection, table=table
         )

@@ -17,3 +17,9 @@ class AgentConfig(AppConfig):
         session_released.connect(
             _release, dispatch_uid="agent.engine_cache.release", weak=False
         )
+
+        from accounts.me import me_section_register
+        from agent.budgets import budgets_for_user
+
+        # GET /auth/me shows what is left of today's budgets.
+        me_section_register(budgets_for_user)

@@ -168,3 +168,29 @@ class Turn(models.Model):
         with transaction.atomic():
             self.save(update_fields=changed)
             Thread.objects.filter(pk=self.thread_id).update(updated_at=self.finished_at)
+
+
+class TurnShare(models.Model):
+    """A turn shared with the team of its connection: a link its members open."""
+
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="shares")
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="shared_turns"
+    )
+    # The link's unguessable part (the turn id alone would be enumerable).
+    token = models.CharField(max_length=43, unique=True)
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["turn", "team"], name="one_share_per_turn_and_team"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"turn {self.turn_id} shared with {self.team_id}"

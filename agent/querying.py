@@ -30,6 +30,7 @@ from agent.privacy import NOTHING_RESTRICTED, Exposure, PrivacyPolicy, policy_de
 from agent.sql_guard.attributes import attribute_calls_check
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import SessionStatus, UserSession
+from connections.selectors import ConnectionAccess, connection_require
 from connections.services import session_get_or_create_active
 from connections.target_policy import TargetRefused
 from sqlagent_project import capacity
@@ -48,11 +49,16 @@ def ignore_event(name: str, data: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------
 
 
-def connected_session(*, user: User) -> UserSession:
-    """Return the user's active session, refusing (409) when no database is on it."""
+def connected_session(
+    *, user: User, need: ConnectionAccess = ConnectionAccess.USE
+) -> UserSession:
+    """Return the user's active session, refusing (409) when no database is on it
+    and (403) what their role in the connection's team does not allow."""
     session = session_get_or_create_active(user=user)
     if session.db_connection is None:
         raise NoDatabaseConnected()
+    # The session check read the role; this only compares it.
+    connection_require(session.db_connection, need)
     return session
 
 

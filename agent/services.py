@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
 from agent import llm
+from agent.budgets import budget_check
 from agent.cancellation import CancelWatch, ask_cancel_request
 from agent.exceptions import (
     AskCancelled,
@@ -250,6 +251,7 @@ def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -
         invalid=QuestionInvalid,
     )
     session = connected_session(user=user)
+    budget_check(user=user, connection=session.db_connection)
     if chat_model is None:
         llm.llm_settings()  # refuse early (503) when no LLM is configured
     turns_fail_orphaned_now_and_then()

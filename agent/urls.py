@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agent import api, views
+from agent import api, team_api, team_views, views
 from agent.mcp_server.views import McpApi
 
 urlpatterns = [
@@ -19,6 +19,15 @@ urlpatterns = [
         "databases/<int:db_id>/schema/<str:table>",
         api.SchemaTableApi.as_view(),
         name="schema-table",
+    ),
+    path(
+        "turns/<int:turn_id>/share", team_api.TurnShareApi.as_view(), name="turn-share"
+    ),
+    path("shared/<str:token>", team_api.SharedTurnApi.as_view(), name="shared-turn"),
+    path(
+        "teams/<int:team_id>/activity",
+        team_api.TeamActivityApi.as_view(),
+        name="team-activity",
     ),
     # MCP (Streamable HTTP) for AI clients, with a personal access token
     path("mcp", McpApi.as_view(), name="mcp"),
@@ -41,4 +50,15 @@ urlpatterns = [
     path("turns/<int:turn_id>/rows/", views.turn_rows, name="turn-rows"),
     path("turns/<int:turn_id>/status/", views.turn_status, name="turn-status"),
     path("chat/run-sql/", views.chat_run_sql, name="chat-run-sql"),
+    path("shared/<str:token>/", views.shared_turn, name="shared-turn-page"),
+    path(
+        "turns/<int:turn_id>/share/",
+        team_views.turn_share_page,
+        name="turn-share-page",
+    ),
+    path(
+        "teams/<int:team_id>/activity/",
+        team_views.team_activity,
+        name="team-activity-page",
+    ),
 ]

@@ -20,6 +20,7 @@ from agent.querying import (
     session_engine_get,
 )
 from agent.threads import text_checked, thread_prepare
+from connections.selectors import ConnectionAccess
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
@@ -41,7 +42,7 @@ def _sql_run(*, user: User, sql: str) -> Turn:
     sql = text_checked(
         sql, what="SQL", limit=settings.SQL_MAX_LENGTH, invalid=SqlInvalid
     )
-    session = connected_session(user=user)
+    session = connected_session(user=user, need=ConnectionAccess.RUN_SQL)
     thread_prepare(session=session, question=f"SQL: {sql}")
     turn = Turn.objects.create(
         thread_id=session.pk,

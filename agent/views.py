@@ -21,15 +21,27 @@ from django.views.decorators.http import (
 )
 
 from accounts.types import AuthenticatedHttpRequest
+from agent.budgets import budget_note
 from agent.cancellation import ClientWatch
 from agent.schema_browser import questions_suggest
-from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
+from agent.selectors import (
+    shared_turn_get_for_user,
+    thread_get_for_user,
+    thread_list_for_user,
+    turn_get_for_user,
+    turn_get_readable,
+)
 from agent.services import thread_ask
 from agent.threads import thread_continue, thread_delete, thread_rename
 from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
 from connections.forms import SessionConnectForm
-from connections.selectors import connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_list_for_user,
+    connection_role_refresh,
+)
 from connections.services import session_get_or_create_active
 from sqlagent_project.errors import ApplicationError
 
@@ -97,6 +109,15 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         connection_list_for_user(user=request.user).values_list("pk", flat=True)[:2]
     )
     context = {
+        "budget_note": budget_note(user=request.user, connection=session.db_connection),
+        # Edit SQL is not offered to whom the connection's team refuses it.
+        "read_only": session.db_connection is not None
+        and not connection_allows(session.db_connection, ConnectionAccess.RUN_SQL),
+        "can_propose": session.db_connection is None
+        or connection_allows(session.db_connection, ConnectionAccess.PROPOSE),
+        # Answers on a team connection can be shared with the team.
+        "can_share": session.db_connection is not None
+        and session.db_connection.team_id is not None,
         "suggested_questions": suggestions,
         "form": form,
         "session": session,
@@ -140,7 +161,14 @@ def history_detail(
         request.GET.get("page")
     )
     session = session_get_or_create_active(user=request.user)
+    connection = thread.db_connection
     context = {
+        # A team viewer is offered no Save as example.
+        "can_propose": connection is None
+        or (
+            connection_role_refresh(user=request.user, connection=connection)
+            and connection_allows(connection, ConnectionAccess.PROPOSE)
+        ),
         "thread": thread,
         "turns": [TurnView.of(turn) for turn in page],
         "page": page,
@@ -190,7 +218,7 @@ def turn_status(request: AuthenticatedHttpRequest, turn_id: int) -> JsonResponse
 @require_GET
 def turn_rows(request: AuthenticatedHttpRequest, turn_id: int) -> JsonResponse:
     """Return the rows stored with a turn, for paging and sorting in the page."""
-    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    turn = turn_get_readable(user=request.user, turn_id=turn_id)
     if not turn.result:
         raise Http404("This turn has no result rows.")
     return JsonResponse(
@@ -259,7 +287,7 @@ def csv_cell(value: object) -> object:
 @require_GET
 def turn_csv(request: AuthenticatedHttpRequest, turn_id: int) -> HttpResponse:
     """Send the rows stored with the turn (what the user saw), not a re-run."""
-    turn = turn_get_for_user(user=request.user, turn_id=turn_id)
+    turn = turn_get_readable(user=request.user, turn_id=turn_id)
     if not turn.result or not turn.result.get("columns"):
         raise Http404("This turn has no result rows.")
     name = slugify(turn.question)[:40] or "result"
@@ -272,3 +300,16 @@ def turn_csv(request: AuthenticatedHttpRequest, turn_id: int) -> HttpResponse:
     for row in turn.result.get("rows", []):
         writer.writerow([csv_cell(value) for value in row])
     return response
+
+
+@login_required
+@require_GET
+def shared_turn(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
+    """Show an answer shared with one of the user's teams, read-only."""
+    share = shared_turn_get_for_user(user=request.user, token=token)
+    context = {
+        "share": share,
+        "turn": TurnView.of(share.turn),
+        "nav": "teams",
+    }
+    return render(request, "agent/shared_turn.html", context)

@@ -31,7 +31,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = DatabaseConnection
-        fields = ["owner", *EDITABLE_FIELDS]
+        fields = ["owner", "team", *EDITABLE_FIELDS]
         help_texts = {
             "privacy": "rows: the model sees capped result rows and sample values; "
             "schema: names, types and row counts only, never a value.",
@@ -80,6 +80,7 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
         "id",
         "__str__",
         "owner",
+        "team",
         "db_type",
         "host",
         "port",
@@ -89,11 +90,19 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
         "has_password",
         "updated_at",
     ]
-    list_filter = ["db_type", "privacy", "owner"]
+    list_filter = ["db_type", "privacy", "team", "owner"]
     search_fields = ["label", "host", "database_name", "username", "owner__email"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "team"]
     readonly_fields = ["created_at", "updated_at"]
     actions = ["test_connection"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: DatabaseConnection | None = None
+    ) -> list[str]:
+        # A connection's team is chosen when it is added (its sessions, threads
+        # and knowledge were made under it).
+        fixed = list(super().get_readonly_fields(request, obj))
+        return [*fixed, "team"] if obj is not None else fixed
 
     def save_model(
         self,
@@ -111,7 +120,9 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
             saved = services.connection_update(connection=stored, **fields)
         else:
             saved = services.connection_create(
-                owner=form.cleaned_data["owner"], **fields
+                owner=form.cleaned_data["owner"],
+                team=form.cleaned_data.get("team"),
+                **fields,
             )
         obj.pk = saved.pk
 

@@ -17,8 +17,14 @@ from accounts.models import TokenScope
 from accounts.types import AuthenticatedRequest
 from connections import serializers as s
 from connections import services
-from connections.selectors import connection_get_for_user, connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_get_for_user,
+    connection_list_for_user,
+)
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
+from teams.models import TeamRole
+from teams.selectors import team_get_for_user
 
 TAGS = ["databases"]
 # Access tokens may read connections and connect; only a password login
@@ -40,16 +46,28 @@ class ConnectionListApi(APIView):
 
 class ConnectionCreateApi(APIView):
     @extend_schema(
-        request=s.ConnectionInputSerializer,
-        responses={201: s.ConnectionCreatedSerializer, **ERROR_RESPONSES},
+        request=s.ConnectionCreateInputSerializer,
+        responses={
+            201: s.ConnectionCreatedSerializer,
+            **ERROR_RESPONSES,
+            **NOT_FOUND,
+            403: error("Only a team's admins may add connections to it."),
+        },
         tags=TAGS,
     )
     def post(self, request: AuthenticatedRequest) -> Response:
-        serializer = s.ConnectionInputSerializer(data=request.data)
+        serializer = s.ConnectionCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        connection = services.connection_create(
-            owner=request.user, **serializer.validated_data
+        fields = dict(serializer.validated_data)
+        team_id = fields.pop("team_id")
+        team = (
+            None
+            if team_id is None
+            else team_get_for_user(user=request.user, team_id=team_id, admin=True)
         )
+        connection = services.connection_create(owner=request.user, team=team, **fields)
+        # The creator of a team connection is an admin of its team.
+        connection.team_role = TeamRole.ADMIN if team else None  # type: ignore[attr-defined]
         body = {
             "message": "Database connection added.",
             "db_connection": s.ConnectionOutputSerializer(connection).data,
@@ -129,7 +147,9 @@ class SessionConnectApi(APIView):
         tags=TAGS,
     )
     def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
-        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        connection = connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         session = services.session_get_or_create_active(user=request.user)
         session = services.session_connect(session=session, connection=connection)
         body = {

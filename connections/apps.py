@@ -8,4 +8,7 @@ class ConnectionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from connections import checks  # noqa: F401  (registers it)
+        from connections import (
+            checks,  # noqa: F401  (registers it)
+            receivers,  # noqa: F401  (connects them)
+        )

@@ -14,6 +14,7 @@ from connections.fields import EDITABLE_FIELDS
 from connections.models import DatabaseConnection, PrivacyTier
 from connections.selectors import connection_list_for_user
 from connections.serializers import ConnectionInputSerializer
+from teams.selectors import team_list_for_admin
 
 # The serializer calls the password `db_password`; the form calls it `password`.
 _FIELD_NAMES = {"db_password": "password"}
@@ -110,7 +111,11 @@ class ConnectionForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, instance: DatabaseConnection | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        instance: DatabaseConnection | None = None,
+        user: Any = None,
+        **kwargs: Any,
     ) -> None:
         self.instance = instance
         if instance is not None and "initial" not in kwargs:
@@ -135,6 +140,18 @@ class ConnectionForm(forms.Form):
                 "For SQLite: a file in the server's SQLite folder (there is none "
                 "yet: ask the operator to put the file there)."
             )
+        if instance is None and user is not None:
+            admin_of = team_list_for_admin(user=user)
+            if admin_of.exists():
+                self.fields["team"] = forms.ModelChoiceField(
+                    queryset=admin_of,
+                    required=False,
+                    label="Share with team",
+                    empty_label="No: only me",
+                    help_text="Its members connect and ask by their role without "
+                    "ever seeing these settings or the password; only the team's "
+                    "admins change it.",
+                )
         if instance is None:
             del self.fields["clear_password"]
             self.fields["test_before_save"] = forms.BooleanField(

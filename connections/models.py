@@ -18,12 +18,21 @@ class PrivacyTier(models.TextChoices):
 
 
 class DatabaseConnection(models.Model):
-    """A user's saved way into one of their databases."""
+    """A saved way into a database: a user's own, or shared with their team."""
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="db_connections",
+    )
+    # A team connection is the team's: its members use it by their role, and
+    # it goes with the team. Null: the owner's own.
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="connections",
     )
     label = models.CharField(max_length=100, blank=True)
     # One choice per registered engine backend (settings.DATABASE_BACKENDS),

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from connections.backends import db_type_choices
 from connections.fields import EDITABLE_FIELDS, VALIDATED_FIELDS
 from connections.models import DatabaseConnection, PrivacyTier, UserSession
+from connections.selectors import ConnectionAccess, connection_allows
 from connections.validation import ConnectionInvalid, connection_validate
 
 
@@ -109,9 +110,46 @@ class ConnectionInputSerializer(serializers.Serializer):
         return {**current, **attrs}
 
 
+class ConnectionCreateInputSerializer(ConnectionInputSerializer):
+    team_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Share with this team (you must be one of its admins); "
+        "null or absent: your own connection.",
+    )
+
+
+# What a team member who cannot manage a team connection sees of it: never its
+# settings (host, port, user name, driver options).
+_MEMBER_FIELDS = frozenset(
+    {
+        "id",
+        "label",
+        "db_type",
+        "database_name",
+        "privacy",
+        "masked_columns",
+        "masked_hidden",
+        "team_id",
+        "can_manage",
+        "created_at",
+        "updated_at",
+    }
+)
+
+
 class ConnectionOutputSerializer(serializers.ModelSerializer):
     owner_id = serializers.IntegerField(read_only=True)
     has_password = serializers.BooleanField(read_only=True)
+    team_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Null for your own connections."
+    )
+    can_manage = serializers.SerializerMethodField(
+        help_text="Whether you may change, delete and read the settings of it "
+        "(yours, or a team's you are an admin of). When false, the settings "
+        "(host, port, username, options, owner) are left out."
+    )
 
     class Meta:
         model = DatabaseConnection
@@ -120,10 +158,21 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             *EDITABLE_FIELDS,
             "has_password",
             "owner_id",
+            "team_id",
+            "can_manage",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_can_manage(self, connection: DatabaseConnection) -> bool:
+        return connection_allows(connection, ConnectionAccess.MANAGE)
+
+    def to_representation(self, instance: DatabaseConnection) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if data["can_manage"]:
+            return data
+        return {name: value for name, value in data.items() if name in _MEMBER_FIELDS}
 
 
 class ConnectionCreatedSerializer(serializers.Serializer):
@@ -166,6 +215,11 @@ class SessionStatusSerializer(serializers.Serializer):
         # query; they still define the schema, and a test pins this output to
         # theirs.
         connection = session.db_connection
+        # A team connection's settings are for its admins (the session check
+        # read the caller's role).
+        settings_shown = connection is not None and connection_allows(
+            connection, ConnectionAccess.MANAGE
+        )
         session_id = _UUID(session.id)
         return {
             "user_id": int(session.user_id),
@@ -179,10 +233,10 @@ class SessionStatusSerializer(serializers.Serializer):
                 "id": int(connection.id),
                 "label": str(connection.label),
                 "db_type": str(connection.db_type),
-                "host": str(connection.host),
-                "port": int(connection.port),
+                "host": str(connection.host) if settings_shown else "",
+                "port": int(connection.port) if settings_shown else 0,
                 "database_name": str(connection.database_name),
-                "username": str(connection.username),
+                "username": str(connection.username) if settings_shown else "",
             },
             "warnings": [None if w is None else str(w) for w in session.warnings],
             "created_at": _DATETIME(session.created_at),

@@ -23,11 +23,13 @@ from connections.fields import (
 )
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.privileges import privileged_refusal
+from connections.selectors import connection_role_refresh
 from connections.signals import session_released
 from connections.validation import ValidConnection, connection_validate
 from sqlagent_project import logcontext
 from sqlagent_project.errors import ApplicationError
 from sqlagent_project.services import model_update
+from teams.models import Team
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +39,16 @@ _ACTIVITY_RESOLUTION = timedelta(seconds=60)
 
 
 def _connection_unsaved(
-    *, owner: User, valid: ValidConnection, password: str, label: str = ""
+    *,
+    owner: User,
+    valid: ValidConnection,
+    password: str,
+    label: str = "",
+    team: Team | None = None,
 ) -> DatabaseConnection:
-    connection = DatabaseConnection(owner=owner, label=label, **valid.stored_fields())
+    connection = DatabaseConnection(
+        owner=owner, team=team, label=label, **valid.stored_fields()
+    )
     # A file has no password, whatever a client sent.
     connection.set_password("" if valid.is_file else password)
     return connection
@@ -57,18 +66,28 @@ def _validate(fields: Mapping[str, Any]) -> ValidConnection:
 
 @transaction.atomic
 def connection_create(
-    *, owner: User, password: str = "", **fields: Unpack[ConnectionFields]
+    *,
+    owner: User,
+    password: str = "",
+    team: Team | None = None,
+    **fields: Unpack[ConnectionFields],
 ) -> DatabaseConnection:
-    """Save a connection for `owner` with its password encrypted."""
+    """Save a connection for `owner` (or, with `team`, the team's) with its
+    password encrypted."""
     valid = _validate(fields)
     connection = _connection_unsaved(
-        owner=owner, valid=valid, password=password, label=fields.get("label") or ""
+        owner=owner,
+        valid=valid,
+        password=password,
+        label=fields.get("label") or "",
+        team=team,
     )
     connection.save()
     logger.info(
-        "connection created id=%s owner=%s type=%s",
+        "connection created id=%s owner=%s team=%s type=%s",
         connection.pk,
         owner.pk,
+        connection.team_id,
         connection.db_type,
     )
     return connection
@@ -178,6 +197,7 @@ def session_get_or_create_active(*, user: User) -> UserSession:
             session = _active_session(user)
             if session is None:
                 raise
+    _reach_check(session, user)
     _touch(session)
     # Every log line of this request from here on names the session.
     logcontext.bind(session_id=session.pk, user_id=user.pk)
@@ -194,6 +214,37 @@ def _active_session(user: User) -> UserSession | None:
         .order_by()[:1]
     )
     return sessions[0] if sessions else None
+
+
+def _reach_check(session: UserSession, user: User) -> None:
+    # A member removed from a team (or a team connection gone) loses the
+    # database at once, whatever process served the removal: the next request
+    # finds the session without one, as after a deletion.
+    connection = session.db_connection
+    if connection is None or connection_role_refresh(user=user, connection=connection):
+        return
+    session_unbind(session=session)
+
+
+def session_unbind(*, session: UserSession) -> None:
+    """Take the database off a session (its thread goes on) and drop its engine."""
+    UserSession.objects.filter(pk=session.pk).update(db_connection=None, warnings=[])
+    session.db_connection = None
+    session.warnings = []
+    session_released.send(sender=UserSession, session_id=session.pk)
+    logger.info("session lost its database id=%s user=%s", session.pk, session.user_id)
+
+
+def sessions_unbind_from_team(*, team_id: int, user_id: int | None = None) -> int:
+    """Take a team's connections off the sessions of one member (or everyone)."""
+    sessions = UserSession.objects.filter(db_connection__team_id=team_id)
+    if user_id is not None:
+        sessions = sessions.filter(user_id=user_id)
+    count = 0
+    for session in sessions.select_related("db_connection"):
+        session_unbind(session=session)
+        count += 1
+    return count
 
 
 def _touch(session: UserSession) -> None:

@@ -11,7 +11,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.types import AuthenticatedHttpRequest
 from connections import services
 from connections.forms import ConnectionForm, SessionConnectForm
-from connections.selectors import connection_get_for_user, connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_get_for_user,
+    connection_list_for_user,
+)
 from sqlagent_project.errors import ApplicationError
 
 
@@ -19,8 +24,16 @@ from sqlagent_project.errors import ApplicationError
 @require_http_methods(["GET"])
 def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     session = services.session_get_or_create_active(user=request.user)
+    connections = list(
+        connection_list_for_user(user=request.user).select_related("team")
+    )
+    for connection in connections:
+        # A team connection's settings and controls are for its admins.
+        connection.can_manage = connection_allows(  # type: ignore[attr-defined]
+            connection, ConnectionAccess.MANAGE
+        )
     context = {
-        "connections": connection_list_for_user(user=request.user),
+        "connections": connections,
         "session": session,
         "nav": "connections",
     }
@@ -30,7 +43,11 @@ def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = ConnectionForm(request.POST or None)
+    form = ConnectionForm(
+        request.POST or None,
+        user=request.user,
+        initial={"team": request.GET.get("team")} if request.GET.get("team") else None,
+    )
     if request.method == "POST" and form.is_valid():
         check = None
         if form.cleaned_data.get("test_before_save"):
@@ -41,7 +58,9 @@ def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
             form.add_error(None, f"Not saved: the test failed. {check.error}")
         else:
             connection = services.connection_create(
-                owner=request.user, **form.connection_fields
+                owner=request.user,
+                team=form.cleaned_data.get("team"),
+                **form.connection_fields,
             )
             tested = f" and tested ({check.latency_ms} ms)" if check else ""
             messages.success(request, f"Connection “{connection}” added{tested}.")
@@ -116,7 +135,7 @@ def session_connect(
         connection = form.cleaned_data["connection"]
     else:
         connection = connection_get_for_user(
-            user=request.user, connection_id=connection_id
+            user=request.user, connection_id=connection_id, need=ConnectionAccess.USE
         )
     session = services.session_get_or_create_active(user=request.user)
     try:

@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 
 from accounts.types import AuthenticatedRequest
 from agent.selectors import thread_get_for_user
-from connections.selectors import connection_get_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_get_for_user,
+    connection_require_for_user,
+)
 from knowledge import evaluation, imports, selectors, services, values
 from knowledge import serializers as s
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
@@ -22,14 +27,25 @@ from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
 TAGS = ["knowledge"]
 
 
+def _proposer(connection: Any, user: Any) -> Any:
+    # Who proposes an example that stays unverified: a team member who may not
+    # manage the connection; None (verified at once) for its admins and owner.
+    return None if connection_allows(connection, ConnectionAccess.MANAGE) else user
+
+
 class _ListCreateApi(APIView):
     """List a connection's objects of one kind, or add one."""
 
     serializer_class: Any
     selector: Any
+    # What adding one takes on a team connection: an admin, unless said otherwise.
+    create_need = ConnectionAccess.MANAGE
 
     def _queryset(self, request: AuthenticatedRequest, db_id: int) -> QuerySet:
-        connection_get_for_user(user=request.user, connection_id=db_id)
+        # Every member reads the team's knowledge; its admins change it.
+        connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         return type(self).selector(user=request.user, connection_id=db_id)
 
     def get(self, request: AuthenticatedRequest, db_id: int) -> Response:
@@ -37,15 +53,19 @@ class _ListCreateApi(APIView):
         return Response(self.serializer_class(objects, many=True).data)
 
     def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
-        connection = connection_get_for_user(user=request.user, connection_id=db_id)
+        connection = connection_get_for_user(
+            user=request.user, connection_id=db_id, need=self.create_need
+        )
         serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = self.create(connection=connection, data=serializer.validated_data)
+        created = self.create(
+            connection=connection, data=serializer.validated_data, user=request.user
+        )
         return Response(
             self.serializer_class(created).data, status=status.HTTP_201_CREATED
         )
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
         raise NotImplementedError
 
 
@@ -66,12 +86,16 @@ class _DetailApi(APIView):
     def get(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(
+            user=request.user, connection_id=db_id, need=ConnectionAccess.USE
+        )
         obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         return Response(self.serializer_class(obj).data)
 
     def patch(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         serializer = self.serializer_class(obj, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -81,6 +105,7 @@ class _DetailApi(APIView):
     def delete(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         obj = self.get_object(user=request.user, db_id=db_id, object_id=object_id)
         self.destroy(obj=obj)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -97,7 +122,7 @@ class NoteListApi(_ListCreateApi):
     serializer_class = s.NoteSerializer
     selector = selectors.note_list_for_user
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
         return services.note_upsert(connection=connection, **data)
 
 
@@ -159,7 +184,7 @@ class InstructionListApi(_ListCreateApi):
     serializer_class = s.InstructionSerializer
     selector = selectors.instruction_list_for_user
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
         return services.instruction_create(connection=connection, **data)
 
 
@@ -191,9 +216,14 @@ class InstructionDetailApi(_DetailApi):
 class ExampleListApi(_ListCreateApi):
     serializer_class = s.ExampleSerializer
     selector = selectors.example_list_for_user
+    # A team's analysts propose examples; its admins' are verified at once.
+    create_need = ConnectionAccess.PROPOSE
 
-    def create(self, *, connection: Any, data: dict[str, Any]) -> Any:
-        return services.example_create(connection=connection, **data)
+    def create(self, *, connection: Any, data: dict[str, Any], user: Any) -> Any:
+        data = {name: value for name, value in data.items() if name != "verified"}
+        return services.example_create(
+            connection=connection, proposed_by=_proposer(connection, user), **data
+        )
 
 
 @extend_schema(tags=TAGS, responses={**ERROR_RESPONSES, **NOT_FOUND})
@@ -221,6 +251,7 @@ class ExampleCheckApi(APIView):
     def post(
         self, request: AuthenticatedRequest, db_id: int, object_id: int
     ) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         example = selectors.example_get_for_user(
             user=request.user, connection_id=db_id, example_id=object_id
         )
@@ -292,6 +323,7 @@ class RunDetailApi(APIView):
         responses={200: s.RunDetailSerializer, **ERROR_RESPONSES, **NOT_FOUND},
     )
     def get(self, request: AuthenticatedRequest, db_id: int, run_id: int) -> Response:
+        connection_get_for_user(user=request.user, connection_id=db_id)
         run = selectors.run_get_for_user(
             user=request.user, connection_id=db_id, run_id=run_id
         )
@@ -333,7 +365,14 @@ class SaveExampleApi(APIView):
         self, request: AuthenticatedRequest, thread_id: str, turn_id: int
     ) -> Response:
         turn = _turn(request, thread_id, turn_id)
-        example = services.example_from_turn(turn=turn)
+        connection = turn.thread.db_connection
+        proposer = None
+        if connection is not None:
+            connection_require_for_user(
+                user=request.user, connection=connection, need=ConnectionAccess.PROPOSE
+            )
+            proposer = _proposer(connection, request.user)
+        example = services.example_from_turn(turn=turn, proposed_by=proposer)
         return Response(
             s.ExampleSerializer(example).data, status=status.HTTP_201_CREATED
         )

@@ -133,7 +133,7 @@ def golden_items(
         return [GoldenItem(q.question, q.sql) for q in golden_set.questions.all()]
     return [
         GoldenItem(e.question, e.sql)
-        for e in Example.objects.filter(connection=connection)
+        for e in Example.objects.filter(connection=connection, verified=True)
     ]
 
 

@@ -234,9 +234,9 @@ def index_build(*, connection_id: int, token: str) -> KnowledgeIndex:
     example_docs: list[list[str]] = []
     question_words: list[tuple[str, ...]] = []
     sql_words: dict[str, list[int]] = {}
-    rows = Example.objects.filter(connection_id=connection_id).values_list(
-        "id", "question", "sql", "instructions"
-    )
+    rows = Example.objects.filter(
+        connection_id=connection_id, verified=True
+    ).values_list("id", "question", "sql", "instructions")
     for position, (pk, question, sql, note) in enumerate(
         rows.iterator(chunk_size=2000)
     ):

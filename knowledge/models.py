@@ -82,6 +82,16 @@ class Example(models.Model):
     checked_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True, blank=True)
     last_check_error = models.TextField(blank=True)
+    # A team analyst's proposal stays unverified (never retrieved into prompts
+    # nor evaluated) until an admin of the team verifies it.
+    verified = models.BooleanField(default=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="proposed_examples",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

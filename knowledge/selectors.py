@@ -1,11 +1,13 @@
-"""Reads on knowledge, always scoped to the owner of the connection."""
+"""Reads on knowledge, scoped to who reaches the connection (its owner, or the
+members of its team); what they may change is checked on the connection."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from connections.selectors import connection_reachable_q
 from knowledge.models import (
     EvaluationRun,
     Example,
@@ -15,11 +17,14 @@ from knowledge.models import (
 )
 
 
+def _reachable(user: User) -> Q:
+    # The connection's owner, or a member of its team.
+    return connection_reachable_q(user=user, via="connection__")
+
+
 def note_list_for_user(*, user: User, connection_id: int) -> QuerySet[SchemaNote]:
     """Return the descriptions of the user's connection."""
-    return SchemaNote.objects.filter(
-        connection_id=connection_id, connection__owner=user
-    )
+    return SchemaNote.objects.filter(_reachable(user), connection_id=connection_id)
 
 
 def note_get_for_user(*, user: User, connection_id: int, note_id: int) -> SchemaNote:
@@ -33,9 +38,7 @@ def instruction_list_for_user(
     *, user: User, connection_id: int
 ) -> QuerySet[Instruction]:
     """Return the instructions of the user's connection."""
-    return Instruction.objects.filter(
-        connection_id=connection_id, connection__owner=user
-    )
+    return Instruction.objects.filter(_reachable(user), connection_id=connection_id)
 
 
 def instruction_get_for_user(
@@ -50,7 +53,7 @@ def instruction_get_for_user(
 
 def example_list_for_user(*, user: User, connection_id: int) -> QuerySet[Example]:
     """Return the verified examples of the user's connection."""
-    return Example.objects.filter(connection_id=connection_id, connection__owner=user)
+    return Example.objects.filter(_reachable(user), connection_id=connection_id)
 
 
 def example_get_for_user(*, user: User, connection_id: int, example_id: int) -> Example:
@@ -67,7 +70,7 @@ def example_get_for_user(*, user: User, connection_id: int, example_id: int) -> 
 def golden_set_list_for_user(*, user: User, connection_id: int) -> QuerySet[GoldenSet]:
     """Return the golden sets of the user's connection, each with `item_count`."""
     return GoldenSet.objects.filter(
-        connection_id=connection_id, connection__owner=user
+        _reachable(user), connection_id=connection_id
     ).annotate(item_count=Count("questions"))
 
 
@@ -83,9 +86,7 @@ def golden_set_get_for_user(
 
 def run_list_for_user(*, user: User, connection_id: int) -> QuerySet[EvaluationRun]:
     """Return the evaluation runs of the user's connection, newest first."""
-    return EvaluationRun.objects.filter(
-        connection_id=connection_id, connection__owner=user
-    )
+    return EvaluationRun.objects.filter(_reachable(user), connection_id=connection_id)
 
 
 def run_get_for_user(*, user: User, connection_id: int, run_id: int) -> EvaluationRun:

@@ -36,6 +36,12 @@ class InstructionSerializer(serializers.ModelSerializer):
 
 
 class ExampleSerializer(serializers.ModelSerializer):
+    verified = serializers.BooleanField(
+        required=False,
+        help_text="False for a team analyst's proposal, never used until a team "
+        "admin sets it true.",
+    )
+    proposed_by_id = serializers.IntegerField(read_only=True, allow_null=True)
     question = serializers.CharField(max_length=2000)
     sql = serializers.CharField(max_length=20000)
     instructions = serializers.CharField(
@@ -53,11 +59,14 @@ class ExampleSerializer(serializers.ModelSerializer):
             "checked_at",
             "last_check_ok",
             "last_check_error",
+            "verified",
+            "proposed_by_id",
             "created_at",
         ]
         read_only_fields = [
             "id",
             "source",
+            "proposed_by_id",
             "checked_at",
             "last_check_ok",
             "last_check_error",

@@ -58,8 +58,10 @@ def example_create(
     sql: str,
     instructions: str = "",
     source: str = ExampleSource.MANUAL,
+    proposed_by: User | None = None,
 ) -> Example:
-    """Save a verified example once its SQL passes the read-only statement check."""
+    """Save an example once its SQL passes the read-only statement check: verified,
+    or (with `proposed_by`, a team analyst) kept unverified for an admin."""
     example_sql_check(connection=connection, sql=sql)
     with knowledge_room(connection_id=connection.pk, kind=limits.EXAMPLES):
         return Example.objects.create(
@@ -68,6 +70,8 @@ def example_create(
             sql=sql.strip(),
             instructions=instructions.strip(),
             source=source,
+            verified=proposed_by is None,
+            proposed_by=proposed_by,
         )
 
 
@@ -138,8 +142,9 @@ def example_check(*, example: Example) -> Example:
     return example
 
 
-def example_from_turn(*, turn: Turn) -> Example:
-    """Save a good answer's last successful query as a verified example."""
+def example_from_turn(*, turn: Turn, proposed_by: User | None = None) -> Example:
+    """Save a good answer's last successful query as an example (unverified when
+    `proposed_by` a team analyst)."""
     queries = [q for q in turn.queries or [] if q.get("sql") and not q.get("error")]
     connection = turn.thread.db_connection
     if turn.status != TurnStatus.OK or not queries or connection is None:
@@ -149,6 +154,7 @@ def example_from_turn(*, turn: Turn) -> Example:
         question=turn.question,
         sql=queries[-1]["sql"],
         source=ExampleSource.TURN,
+        proposed_by=proposed_by,
     )
 
 

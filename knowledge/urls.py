@@ -80,6 +80,11 @@ urlpatterns = [
         name="knowledge-example-delete",
     ),
     path(
+        f"{P}/examples/<int:example_id>/verify/",
+        views.example_verify,
+        name="knowledge-example-verify",
+    ),
+    path(
         f"{P}/examples/<int:example_id>/check/",
         views.example_check,
         name="knowledge-example-check-page",

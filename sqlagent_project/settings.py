@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "accounts",
+    "teams",
     "connections",
     "agent",
     # Creates the database cache table in `migrate` (when that cache is used).
@@ -231,6 +232,14 @@ THROTTLE_REGISTER_RATE = env.str("THROTTLE_REGISTER_RATE", default="20/hour")
 THROTTLE_ASK_RATE = env.str("THROTTLE_ASK_RATE", default="30/minute")
 # /mcp messages per user other than ask and run_sql (which count as asks).
 THROTTLE_MCP_RATE = env.str("THROTTLE_MCP_RATE", default="120/minute")
+# Daily budgets (UTC days) of questions to the model and of model tokens, counted
+# from the stored turns: per user (every ask of theirs), and the default per team
+# (asks on its connections; a team's admins may set their own). 0: no limit.
+# Spent: /ask answers 429 budget_spent with when it resets.
+BUDGET_USER_ASKS_PER_DAY = env.int("BUDGET_USER_ASKS_PER_DAY", default=0)
+BUDGET_USER_TOKENS_PER_DAY = env.int("BUDGET_USER_TOKENS_PER_DAY", default=0)
+BUDGET_TEAM_ASKS_PER_DAY = env.int("BUDGET_TEAM_ASKS_PER_DAY", default=0)
+BUDGET_TEAM_TOKENS_PER_DAY = env.int("BUDGET_TEAM_TOKENS_PER_DAY", default=0)
 # django-axes: this many failed logins for one email from one address lock that
 # pair out for LOGIN_LOCKOUT_MINUTES (the same answer whether the email exists).
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("connections.urls")),
     path("", include("agent.urls")),
     path("", include("knowledge.urls")),
+    path("", include("teams.urls")),
 ]
 
 handler404 = "sqlagent_project.handlers.not_found"

@@ -27,7 +27,12 @@ from agent.querying import catalog_get, session_engine_get, target_errors
 from agent.services import thread_ask
 from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
-from connections.selectors import connection_get_for_user, connection_list_for_user
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_get_for_user,
+    connection_list_for_user,
+)
 from connections.services import session_connect, session_get_or_create_active
 from sqlagent_project.errors import ApplicationError
 
@@ -192,7 +197,9 @@ def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
             "label": c.label,
             "db_type": c.db_type,
             "database_name": c.database_name,
-            "host": c.host,
+            # A team connection's settings are for its admins.
+            "host": c.host if connection_allows(c, ConnectionAccess.MANAGE) else "",
+            "team_id": c.team_id,
             "connected": c.pk == session.db_connection_id,
         }
         for c in connection_list_for_user(user=user)
@@ -203,7 +210,7 @@ def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
 def connect(user: User, arguments: ConnectArguments) -> dict[str, Any]:
     try:
         connection = connection_get_for_user(
-            user=user, connection_id=arguments.connection_id
+            user=user, connection_id=arguments.connection_id, need=ConnectionAccess.USE
         )
     except Http404 as exc:
         raise ConnectionNotFound() from exc

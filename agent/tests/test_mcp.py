@@ -99,6 +99,7 @@ def test_a_client_lists_connects_asks_and_runs_sql_with_a_token(
             "db_type": "sqlite",
             "database_name": sqlite.database_name,
             "host": "",
+            "team_id": None,
             "connected": False,
         }
     ]

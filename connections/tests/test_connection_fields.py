@@ -28,7 +28,10 @@ def test_every_editable_column_of_the_record_is_declared():
     columns = {
         field.name
         for field in DatabaseConnection._meta.concrete_fields
-        if field.editable and not field.primary_key and field.name != "owner"
+        # Who holds the record (its owner, or its team) is not one of its settings.
+        if field.editable
+        and not field.primary_key
+        and field.name not in {"owner", "team"}
     }
 
     assert set(EDITABLE_FIELDS) == columns

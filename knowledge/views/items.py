@@ -175,6 +175,7 @@ def example_check(
     request: AuthenticatedHttpRequest, db_id: int, example_id: int
 ) -> HttpResponse:
     """Re-run the example on today's schema and say whether it still works."""
+    connection_get_for_user(user=request.user, connection_id=db_id)
     example = selectors.example_get_for_user(
         user=request.user, connection_id=db_id, example_id=example_id
     )
@@ -183,6 +184,21 @@ def example_check(
         messages.success(request, f"“{example}” works on the database today.")
     else:
         messages.error(request, f"“{example}” fails: {example.last_check_error}")
+    return back_to_page(db_id, f"example-{example.pk}")
+
+
+@login_required
+@require_POST
+def example_verify(
+    request: AuthenticatedHttpRequest, db_id: int, example_id: int
+) -> HttpResponse:
+    """Verify an example a team analyst proposed: from now on it is used."""
+    connection_get_for_user(user=request.user, connection_id=db_id)
+    example = selectors.example_get_for_user(
+        user=request.user, connection_id=db_id, example_id=example_id
+    )
+    services.example_update(example=example, verified=True)
+    messages.success(request, f"“{example}” verified: it is used from now on.")
     return back_to_page(db_id, f"example-{example.pk}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,7 +39,8 @@ def errors_as_messages(view: View) -> View:
         try:
             return view(request, db_id, **kwargs)
         except ApplicationError as exc:
-            if request.method != "POST":
+            # A refusal by role (a team member who is not its admin) is a 403.
+            if request.method != "POST" or isinstance(exc, PermissionDenied):
                 raise
             messages.error(request, exc.message)
             return redirect("knowledge-page", db_id=db_id)

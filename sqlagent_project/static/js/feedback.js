@@ -21,11 +21,16 @@
       var comment = box.querySelector(".feedback-comment").value;
       post(box, box.dataset.feedbackUrl, {rating: rating, comment: comment}).then(function (r) {
         status.textContent = r.ok ? "Thanks for the feedback." : (r.data.detail || "Could not save.");
-        box.querySelector(".feedback-save").hidden = !(r.ok && rating === "up");
+        // A team viewer is offered no Save (the page leaves the button out).
+        var save = box.querySelector(".feedback-save");
+        if (save) save.hidden = !(r.ok && rating === "up");
       });
     } else {
       post(box, box.dataset.saveUrl).then(function (r) {
-        status.textContent = r.ok ? "Saved as a verified example." : (r.data.detail || "Could not save.");
+        var saved = r.data.verified === false
+          ? "Proposed as an example: a team admin verifies it before it is used."
+          : "Saved as a verified example.";
+        status.textContent = r.ok ? saved : (r.data.detail || "Could not save.");
         if (r.ok) button.hidden = true;
       });
     }
