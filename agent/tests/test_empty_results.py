@@ -11,8 +11,8 @@ import pytest
 from agent import sql_guard
 from agent.empty_results import empty_result_diagnosis, text_filters
 from agent.engines import engine_cache
-from agent.llm import catalog_get
 from agent.privacy import NOTHING_RESTRICTED, policy_default
+from agent.querying import catalog_get
 from agent.services import thread_ask
 from agent.value_lookup import values_near
 from testsupport.fake_llm import scripted, tool_call, tool_results

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.engines import engine_cache
-from agent.llm import catalog_get
+from agent.querying import catalog_get
 from agent.schema_linking import referenced_tables, tables_to_describe
 from agent.services import thread_ask
 from agent.tokens import count_tokens
