@@ -1,3 +1,8 @@
 """Root conftest: the shared fixtures live in the `testsupport` package."""
 
-pytest_plugins = ["testsupport.fixtures", "testsupport.browser"]
+pytest_plugins = [
+    "testsupport.fixtures",
+    "testsupport.browser",
+    "testsupport.queue",
+    "testsupport.receivers",
+]

@@ -29,12 +29,12 @@ from agent.exceptions import (
     QuestionInvalid,
 )
 from agent.llm.tools import EventSink
-from agent.models import Turn, TurnStatus
+from agent.models import Thread, Turn, TurnStatus
 from agent.orphans import turns_fail_orphaned_now_and_then, worker_id
 from agent.selectors import turn_get_for_user
-from agent.threads import thread_prepare
+from agent.threads import thread_prepare, thread_title_from
 from connections.exceptions import TargetDatabaseUnavailable
-from connections.models import SessionStatus, UserSession
+from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.services import session_get_or_create_active
 from connections.target_policy import TargetRefused
 from sqlagent_project import capacity
@@ -387,6 +387,58 @@ def _ask_run(
             turn.duration_ms,
         )
         return turn
+
+
+def thread_ask_scheduled(
+    *,
+    user: User,
+    connection: DatabaseConnection,
+    thread_id: uuid.UUID,
+    question: str,
+    chat_model: BaseChatModel | None = None,
+) -> Turn:
+    """Answer `question` afresh on `connection` as a turn of the thread
+    `thread_id` (a schedule's own), through the same agent, guards, privacy
+    tier and ask slots as /ask; no earlier turn is replayed. Failures raise the
+    same ApplicationError as /ask, with the turn stored as failed."""
+    question = text_checked(
+        question,
+        what="question",
+        limit=settings.QUESTION_MAX_LENGTH,
+        invalid=QuestionInvalid,
+    )
+    if chat_model is None:
+        llm.llm_settings()
+    Thread.objects.get_or_create(
+        id=thread_id,
+        defaults={
+            "user_id": user.pk,
+            "db_connection_id": connection.pk,
+            "title": thread_title_from(question),
+        },
+    )
+    turn = Turn.objects.create(
+        thread_id=thread_id,
+        question=question,
+        status=TurnStatus.RUNNING,
+        worker=worker_id(),
+    )
+    # Never saved: it only keys the engine cache, and being no active session
+    # its engine is dropped after the ask.
+    session = UserSession(
+        id=thread_id, user=user, db_connection=connection, status=SessionStatus.CLOSED
+    )
+    ask = _Ask(
+        turn=turn, session=session, question=question, history=[], chat_model=chat_model
+    )
+    with capacity.ask_cpu_turns():
+        watch = CancelWatch(turn.pk)
+        try:
+            with capacity.cpu_released():
+                slot = _ask_slot_take(ask)
+            return _ask_run(ask=ask, slot=slot, should_stop=watch)
+        finally:
+            watch.close()
 
 
 def ask_cancel(*, user: User, turn_id: int) -> Turn:

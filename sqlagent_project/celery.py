@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +26,21 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@worker_ready.connect
+_alive_stop = threading.Event()
+
+
+@worker_init.connect
 def _worker_alive_start(**_: Any) -> None:
     """Say, every WORKER_BEAT_INTERVAL_S, that this worker is alive (/health)."""
+    _alive_stop.clear()
     threading.Thread(
         target=_worker_alive_loop, name="worker-alive", daemon=True
     ).start()
+
+
+@worker_shutdown.connect
+def _worker_alive_stop(**_: Any) -> None:
+    _alive_stop.set()
 
 
 def _worker_alive_loop() -> None:
@@ -40,11 +48,11 @@ def _worker_alive_loop() -> None:
 
     from sqlagent_project.queue import WORKER_BEAT_INTERVAL_S, worker_seen_now
 
-    while True:
+    while not _alive_stop.is_set():
         try:
             worker_seen_now()
         except Exception:
             logger.warning("could not record that the worker is alive", exc_info=True)
         finally:
             connection.close()
-        time.sleep(WORKER_BEAT_INTERVAL_S)
+        _alive_stop.wait(WORKER_BEAT_INTERVAL_S)

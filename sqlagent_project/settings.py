@@ -255,10 +255,9 @@ DATABASE_BACKENDS = {
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
 # point at. Names are resolved and checked again at every connect.
 TARGET_HOSTS_ALLOW = env.list("TARGET_HOSTS_ALLOW", default=[])
-TARGET_HOSTS_DENY = env.list(
-    "TARGET_HOSTS_DENY",
-    default=["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8"],
-)
+# Link-local and cloud metadata addresses: refused for databases and webhooks.
+_HOSTS_DENY_DEFAULT = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8"]
+TARGET_HOSTS_DENY = env.list("TARGET_HOSTS_DENY", default=_HOSTS_DENY_DEFAULT)
 # Roles that are superusers or may reach server files, run programs or write
 # beyond their database are refused unless this is on (they are still warned about).
 ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
@@ -466,3 +465,38 @@ TASKS_IN_PROCESS_WORKERS = env.int("TASKS_IN_PROCESS_WORKERS", default=2)
 # /health calls the queue healthy while a worker answered within this many seconds.
 CELERY_WORKER_SEEN_S = env.int("CELERY_WORKER_SEEN_S", default=120)
 INSTALLED_APPS += ["django_celery_results", "django_celery_beat"]
+
+# SCHEDULES (scheduled questions, delivered by email and webhook)
+INSTALLED_APPS += ["schedules"]
+# This service's address as its users reach it: links in deliveries.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Email: Django's standard settings. Without EMAIL_HOST, mail is written to the
+# console (the `make run` default) instead of sent.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="sqlagent@localhost")
+# Where webhooks may go: as TARGET_HOSTS_* (allow empty = any host; link-local
+# and metadata addresses refused), checked at creation and at every delivery.
+WEBHOOK_HOSTS_ALLOW = env.list("WEBHOOK_HOSTS_ALLOW", default=[])
+WEBHOOK_HOSTS_DENY = env.list("WEBHOOK_HOSTS_DENY", default=_HOSTS_DENY_DEFAULT)
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+# A failed webhook POST (network error, 429 or 5xx) is tried again this many
+# times, WEBHOOK_RETRY_DELAY_S apart, doubling.
+WEBHOOK_RETRIES = env.int("WEBHOOK_RETRIES", default=3)
+WEBHOOK_RETRY_DELAY_S = env.float("WEBHOOK_RETRY_DELAY_S", default=2.0)
+# Rows of the answer a delivery carries (never any on a schema-tier connection).
+SCHEDULE_DELIVERY_ROWS = env.int("SCHEDULE_DELIVERY_ROWS", default=20)
+# After this many failed runs in a row the owner gets one email; after
+# SCHEDULE_FAILURES_PAUSE the schedule pauses itself.
+SCHEDULE_FAILURES_NOTIFY = env.int("SCHEDULE_FAILURES_NOTIFY", default=3)
+SCHEDULE_FAILURES_PAUSE = env.int("SCHEDULE_FAILURES_PAUSE", default=5)
