@@ -422,7 +422,6 @@ KNOWLEDGE_MAX_EXAMPLES = env.int("KNOWLEDGE_MAX_EXAMPLES", default=10000)
 KNOWLEDGE_MAX_INSTRUCTIONS = env.int("KNOWLEDGE_MAX_INSTRUCTIONS", default=1000)
 KNOWLEDGE_MAX_DESCRIPTIONS = env.int("KNOWLEDGE_MAX_DESCRIPTIONS", default=10000)
 KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
-EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)
 # A question the model or the database could not be asked (unreachable, a worker
 # shutting down) is retried this many times, EVALUATION_RETRY_DELAY_S apart
 # (doubling), before it is counted as unanswered: never as wrong.
@@ -500,3 +499,7 @@ SCHEDULE_DELIVERY_ROWS = env.int("SCHEDULE_DELIVERY_ROWS", default=20)
 # SCHEDULE_FAILURES_PAUSE the schedule pauses itself.
 SCHEDULE_FAILURES_NOTIFY = env.int("SCHEDULE_FAILURES_NOTIFY", default=3)
 SCHEDULE_FAILURES_PAUSE = env.int("SCHEDULE_FAILURES_PAUSE", default=5)
+# Without a broker (no beat), the web process dispatches due slots after a
+# request, at most every 30 s (schedules/middleware.py).
+SCHEDULES_DISPATCH_IN_PROCESS = env.bool("SCHEDULES_DISPATCH_IN_PROCESS", default=True)
+MIDDLEWARE += ["schedules.middleware.InProcessDispatchMiddleware"]

@@ -305,3 +305,39 @@ def test_a_connection_no_longer_the_owners_stops_the_schedule_and_tells_them(
 
     assert "no longer yours" in mail.outbox[0].body
     assert not llm.requests  # nothing was asked on bob's database
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_web_process_dispatches_due_slots(
+    alice, alice_client, shop_connection, llm, webhook_receiver, settings
+):
+    from schedules import middleware
+
+    settings.SCHEDULES_DISPATCH_IN_PROCESS = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    middleware._dispatched_at = None
+    schedule = services.schedule_create(
+        owner=alice,
+        connection_id=shop_connection.id,
+        question="Who are the first customers?",
+        every="day",
+        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
+        webhook_url=webhook_receiver.url,
+        email=False,
+    )
+    Schedule.objects.filter(pk=schedule.pk).update(
+        next_run_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    alice_client.get("/schedules")  # any request
+    alice_client.get("/schedules")  # within 30 s: no second dispatch
+
+    deadline = time.monotonic() + 30
+    while not webhook_receiver.posts:
+        assert time.monotonic() < deadline, "the due slot was not delivered"
+        time.sleep(0.1)
+    run = ScheduleRun.objects.get()
+    assert run.trigger == "schedule"
+    assert _finished(run.pk).webhook_status == "sent"
+    schedule.refresh_from_db()
+    assert schedule.next_run_at > timezone.now()
