@@ -137,3 +137,37 @@ def test_health_says_when_the_broker_does_not_answer(settings, anon_client):
     # The web still serves: the app database decides the status code.
     assert response.status_code == 200
     assert response.json()["queue"]["broker"] == "unavailable"
+
+
+def test_a_prefill_goes_on_the_queue_and_a_worker_adds_the_comments(
+    redis_broker, alice, alice_client, make_connection, shop
+):
+    import psycopg
+
+    from knowledge.models import SchemaNote
+    from testsupport.fixtures import TARGET_DB
+
+    connection = make_connection(alice, "postgresql")
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname=TARGET_DB, autocommit=True
+    ) as conn:
+        conn.execute("COMMENT ON TABLE customers IS 'People who ordered'")
+    try:
+        response = alice_client.post(
+            f"/databases/{connection.id}/knowledge/notes/prefill"
+        )
+        assert response.status_code == 202
+        assert response.json() == {"added": None, "queued": True}
+        assert not SchemaNote.objects.exists()
+        with celery_worker_running():
+            deadline = time.monotonic() + 30
+            while not SchemaNote.objects.filter(connection=connection).exists():
+                assert time.monotonic() < deadline, "the prefill never ran"
+                time.sleep(0.1)
+    finally:
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname=TARGET_DB, autocommit=True
+        ) as conn:
+            conn.execute("COMMENT ON TABLE customers IS NULL")
+    note = SchemaNote.objects.get(connection=connection)
+    assert (note.table_name, note.description) == ("customers", "People who ordered")
