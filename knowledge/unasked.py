@@ -9,7 +9,7 @@ question is retried and, failing that, left out of the accuracy.
 from __future__ import annotations
 
 import sys
-import threading
+from concurrent.futures import thread as futures_thread
 
 from agent import sql_guard
 from sqlagent_project.errors import ApplicationError
@@ -38,8 +38,13 @@ class NotAsked(Exception):
 
 
 def process_ending() -> bool:
-    """Whether this interpreter is shutting down (its main thread has ended)."""
-    return sys.is_finalizing() or not threading.main_thread().is_alive()
+    """Whether this interpreter is shutting down (its main thread has ended).
+
+    Python sets concurrent.futures' own flag first thing at shutdown, while
+    worker threads still run (the main thread even still reads as alive); from
+    then on no future can be scheduled, and the agent schedules some.
+    """
+    return sys.is_finalizing() or bool(getattr(futures_thread, "_shutdown", False))
 
 
 def raise_if_unreachable(exc: BaseException) -> None:
