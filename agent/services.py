@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
@@ -423,11 +424,19 @@ def thread_ask_scheduled(
         status=TurnStatus.RUNNING,
         worker=worker_id(),
     )
-    # Never saved: it only keys the engine cache, and being no active session
-    # its engine is dropped after the ask.
-    session = UserSession(
-        id=thread_id, user=user, db_connection=connection, status=SessionStatus.CLOSED
+    # A closed session of the thread's id, so the history can continue the
+    # conversation like any other; being closed, its engine is dropped after.
+    session, _ = UserSession.objects.get_or_create(
+        id=thread_id,
+        defaults={
+            "user": user,
+            "db_connection": connection,
+            "status": SessionStatus.CLOSED,
+            "closed_at": timezone.now(),
+        },
     )
+    # The schedule's connection, whatever the session was switched to since.
+    session.db_connection = connection
     ask = _Ask(
         turn=turn, session=session, question=question, history=[], chat_model=chat_model
     )
