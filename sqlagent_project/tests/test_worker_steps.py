@@ -2,7 +2,8 @@
 instances, one Celery worker and one beat sharing the PostgreSQL app database
 and Redis (real processes on loopback).
 
-Shows: a worker SIGKILLed in the middle of an evaluation run leaves it to a
+Shows: an ask streamed from one instance is stopped by a request to the
+other; a worker SIGKILLed in the middle of an evaluation run leaves it to a
 second worker, which finishes it with every question counted once; a schedule
 due in the next minute runs once and delivers once; /health on either instance
 sees the broker and the worker.
@@ -11,6 +12,7 @@ sees the broker and the worker.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,9 +24,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
+from agent.cancellation import CANCEL_POLL_S
 from testsupport.fixtures import PASSWORD, connection_fields
 from testsupport.llm_stub import StubLLMServer, StubReply, last_user_question
 from testsupport.receivers import WebhookReceiver
@@ -43,6 +47,21 @@ pytestmark = pytest.mark.slow
 BROKER_URL = "redis://127.0.0.1:6379/12"
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
 QUESTIONS = [f"How many orders, take {n}?" for n in range(1, 7)]
+SLOW = "A slow question?"
+
+
+def _sse(chunks: Iterator[bytes]) -> Iterator[tuple[str, Any]]:
+    """Yield (event, data) from a text/event-stream body."""
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        while b"\n\n" in buffer:
+            frame, buffer = buffer.split(b"\n\n", 1)
+            lines = frame.decode().splitlines()
+            name = next((x[7:] for x in lines if x.startswith("event: ")), "")
+            data = next((x[6:] for x in lines if x.startswith("data: ")), "null")
+            if name:
+                yield name, json.loads(data)
 
 
 class _Process:
@@ -101,6 +120,8 @@ class _Model:
         self.asked: list[str] = []
         self.third_asked = threading.Event()
         self.release = threading.Event()
+        self.slow_asked = threading.Event()
+        self.slow_release = threading.Event()
 
     def __call__(self, body: dict[str, Any]) -> StubReply:
         last = body["messages"][-1]
@@ -108,6 +129,9 @@ class _Model:
             return StubReply(content="Done: " + str(last.get("content"))[:80])
         question = last_user_question(body)
         self.asked.append(question)
+        if question == SLOW:
+            self.slow_asked.set()
+            self.slow_release.wait(60)
         if question == QUESTIONS[2] and not self.third_asked.is_set():
             self.third_asked.set()
             self.release.wait(60)
@@ -221,6 +245,31 @@ def test_two_instances_a_worker_killed_mid_run_and_one_beat(
         for body in health:
             assert body["queue"]["broker"] == "ok"
             assert body["queue"]["worker"] == "ok"
+
+        # An ask streamed from instance one is stopped by a request to two.
+        with httpx.stream(
+            "POST",
+            f"{one.url}/ask",
+            json={"question": SLOW},
+            headers={
+                "Authorization": f"Bearer {user.token}",
+                "Accept": "text/event-stream",
+            },
+            timeout=60,
+        ) as streamed:
+            events = _sse(streamed.iter_bytes())
+            name, data = next(events)
+            assert name == "turn"
+            assert model.slow_asked.wait(30)
+            stop = other.post(f"/ask/{data['turn_id']}/cancel")
+            assert stop.status_code == 202, stop.text
+            # The run reads the shared flag at its next step when the last read
+            # is older than CANCEL_POLL_S: make sure it is before replying.
+            time.sleep(2 * CANCEL_POLL_S)
+            model.slow_release.set()
+            ends = [event for event in events if event[0] in {"done", "error"}]
+        assert ends[-1][0] == "error"
+        assert ends[-1][1]["code"] == "cancelled"
 
         # The schedule's slot: dispatched by the one beat, run and delivered once.
         wait_s = (slot - datetime.now(UTC)).total_seconds() + 90
