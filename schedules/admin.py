@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django_celery_results.admin import TaskResultAdmin
 from django_celery_results.models import TaskResult
 
@@ -15,6 +16,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "connection", "every", "paused", "next_run_at"]
     list_filter = ["every", "paused"]
     exclude = ["webhook_secret"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(ScheduleRun)
