@@ -50,6 +50,8 @@ class Message:
     rows_withheld: bool
     turn_url: str
     failed: bool = False
+    # The turn's chart as PNG (emails only), when rows may leave.
+    chart_png: bytes | None = None
 
 
 def rows_may_leave(connection: DatabaseConnection) -> bool:
@@ -158,6 +160,8 @@ def email_send(*, to: str, subject: str, message: Message) -> None:
     html = render_to_string("schedules/email.html", context)
     email = EmailMultiAlternatives(subject=subject, body=text, to=[to])
     email.attach_alternative(html, "text/html")
+    if message.chart_png:
+        email.attach("chart.png", message.chart_png, "image/png")
     try:
         email.send()
     except Exception as exc:  # smtplib, socket and TLS errors alike

@@ -18,6 +18,7 @@ from agent.models import Turn
 from agent.services import thread_ask_scheduled
 from connections.selectors import connection_get_for_user
 from schedules import delivery, timing
+from schedules.chart_image import chart_png
 from schedules.exceptions import ScheduleInvalid
 from schedules.models import Delivery, RunStatus, Schedule, ScheduleRun
 from sqlagent_project.errors import ApplicationError
@@ -251,7 +252,7 @@ def _ask(run: ScheduleRun) -> None:
     run.save()
 
 
-def _message(run: ScheduleRun) -> delivery.Message:
+def _message(run: ScheduleRun, *, email: bool) -> delivery.Message:
     schedule = run.schedule
     turn = run.turn
     allowed = delivery.rows_may_leave(schedule.connection)
@@ -280,12 +281,13 @@ def _message(run: ScheduleRun) -> delivery.Message:
         rows_withheld=not allowed and bool(result.get("rows")),
         turn_url=f"{settings.SITE_URL}/history/{schedule.thread_id}/",
         failed=run.status != RunStatus.OK,
+        chart_png=chart_png(turn.chart) if turn and allowed and email else None,
     )
 
 
 def _deliver(run: ScheduleRun) -> None:
     schedule = run.schedule
-    message = _message(run)
+    message = _message(run, email=run.email_status == Delivery.PENDING)
     if run.email_status == Delivery.PENDING:
         try:
             delivery.email_send(

@@ -203,6 +203,7 @@ def test_a_schema_tier_connection_sends_no_rows(
     from django.core import mail
 
     assert "Zoe" not in mail.outbox[0].body  # no stored value leaves
+    assert mail.outbox[0].attachments == []  # nor a chart drawn from them
 
 
 @pytest.mark.django_db
@@ -341,3 +342,34 @@ def test_without_a_broker_the_web_process_dispatches_due_slots(
     assert _finished(run.pk).webhook_status == "sent"
     schedule.refresh_from_db()
     assert schedule.next_run_at > timezone.now()
+
+
+@pytest.mark.django_db
+def test_the_email_carries_the_chart_as_a_png(
+    alice, shop_connection, settings, smtp_inbox
+):
+    def bars(body: dict[str, Any]) -> StubReply:
+        if body["messages"][-1].get("role") == "tool":
+            return StubReply(content="Customers per country.")
+        sql = "SELECT country, COUNT(*) AS customers FROM customers GROUP BY country"
+        return StubReply(tool_calls=[("run_query", {"sql": sql})])
+
+    with StubLLMServer(responder=bars) as server:
+        settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = server.base_url, "stub"
+        schedule = services.schedule_create(
+            owner=alice,
+            connection_id=shop_connection.id,
+            question="Customers per country?",
+            every="day",
+            at=timezone.datetime(2000, 1, 1, 8, 0).time(),
+        )
+        run = ScheduleRun.objects.create(
+            schedule=schedule, slot=timezone.now(), trigger="manual"
+        )
+        run = _executed(run.pk)
+
+    assert run.email_status == "sent"
+    [mail] = smtp_inbox
+    [image] = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert image.get_filename() == "chart.png"
+    assert image.get_payload(decode=True).startswith(b"\x89PNG\r\n\x1a\n")
