@@ -165,3 +165,29 @@ def test_a_second_delivery_resumes_and_counts_each_question_once(
     # a finished run asks nothing.
     assert asked == [QUESTIONS[2][0], QUESTIONS[3][0]]
     assert again == {"run_id": run.pk, "skipped": True}
+
+
+def test_the_runs_page_says_the_run_is_incomplete(
+    twelve_questions, llm_at, alice_page, settings
+):
+    settings.EVALUATION_QUESTION_RETRIES = 0
+
+    def down_after_two(body: dict[str, Any]) -> StubReply:
+        if last_user_question(body).startswith(("Question 1:", "Question 2:")):
+            return _always_right(body)
+        return StubReply(status=503, error="overloaded")
+
+    with StubLLMServer(responder=down_after_two) as server:
+        llm_at(server)
+        run = evaluation.run_start(
+            connection=twelve_questions, set_name="twelve", limit=4
+        )
+        evaluation.run_execute(run=run)
+
+    page = alice_page.get(
+        f"/knowledge/{twelve_questions.id}/runs/{run.pk}/"
+    ).content.decode()
+    assert "Incomplete: 2 question(s) could not be asked" in page
+    assert "2/2 answered = 100%" in page
+    listing = alice_page.get(f"/knowledge/{twelve_questions.id}/runs/")
+    assert "2 unanswered" in listing.content.decode()
