@@ -41,7 +41,7 @@ from knowledge.retrieval import examples_excluded
 from knowledge.scoring import orders_at_top_level, rows_match, wilson_interval
 from knowledge.services import sql_run_on
 from sqlagent_project.errors import ApplicationError
-from sqlagent_project.queue import enqueue
+from sqlagent_project.queue import QueueUnavailable, enqueue
 
 __all__ = ["orders_at_top_level", "rows_match", "wilson_interval"]
 
@@ -420,4 +420,11 @@ def run_in_background(*, run: EvaluationRun) -> None:
     """Put the run on the queue (a worker, or this process without a broker)."""
     from knowledge.tasks import evaluation_run
 
-    enqueue(evaluation_run, run_id=run.pk)
+    try:
+        enqueue(evaluation_run, run_id=run.pk)
+    except QueueUnavailable as exc:
+        # Never left "running" with nobody to run it.
+        run.status, run.error = RunStatus.FAILED, exc.message
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise

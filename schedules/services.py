@@ -3,6 +3,7 @@ asked afresh within the owner's rights, delivered once per channel."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from schedules.chart_image import chart_png
 from schedules.exceptions import ScheduleInvalid
 from schedules.models import Delivery, RunStatus, Schedule, ScheduleRun
 from sqlagent_project.errors import ApplicationError
-from sqlagent_project.queue import enqueue
+from sqlagent_project.queue import QueueUnavailable, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,14 @@ def schedule_run_now(*, schedule: Schedule) -> ScheduleRun:
 def _enqueue_run(run_id: int) -> None:
     from schedules.tasks import schedule_run
 
-    enqueue(schedule_run, run_id=run_id)
+    try:
+        enqueue(schedule_run, run_id=run_id)
+    except QueueUnavailable as exc:
+        # Shown as failed with its reason, never left queued for nobody.
+        ScheduleRun.objects.filter(pk=run_id).update(
+            status=RunStatus.FAILED, error=exc.message, finished_at=timezone.now()
+        )
+        raise
 
 
 def schedules_dispatch_due(*, now: datetime | None = None) -> list[int]:
@@ -154,7 +162,9 @@ def schedules_dispatch_due(*, now: datetime | None = None) -> list[int]:
             if run is not None:
                 queued.append(run.pk)
     for run_id in queued:
-        _enqueue_run(run_id)
+        # A broker that refuses one marks that run failed; the others still go.
+        with contextlib.suppress(QueueUnavailable):
+            _enqueue_run(run_id)
     return queued
 
 

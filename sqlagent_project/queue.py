@@ -20,6 +20,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections
 from django.db import connection as db_connection
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +39,28 @@ def broker_configured() -> bool:
     return bool(settings.CELERY_BROKER_URL)
 
 
+class QueueUnavailable(ApplicationError):
+    """The task broker did not take the task (down or unreachable)."""
+
+    status_code = 503
+    code = "queue_unavailable"
+    default_message = "Background work cannot be queued right now; try again shortly."
+    retry_after = 30
+
+
 def enqueue(task: Task, **kwargs: Any) -> None:
     """Run `task(**kwargs)` in the background: on a worker, or on this
-    process's pool."""
+    process's pool. A broker that does not take it raises QueueUnavailable."""
     if broker_configured():
-        task.apply_async(kwargs=kwargs)
+        try:
+            task.apply_async(
+                kwargs=kwargs,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.2},
+            )
+        except (KombuOperationalError, OSError) as exc:
+            logger.warning("task %s not queued: the broker did not take it", task.name)
+            raise QueueUnavailable() from exc
         return
     _in_process_pool().submit(_run_here, task, kwargs)
 

@@ -15,19 +15,37 @@ import redis
 BROKER_URL = "redis://127.0.0.1:6379/13"
 
 
+def _pools_dropped(app: Any) -> None:
+    # The app keeps connections to the broker it first used; a test that
+    # switches brokers must not publish through them.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def broker_switched(settings: Any, url: str) -> Iterator[str]:
+    """Point the Celery app and the settings at `url` for the block."""
+    from sqlagent_project.celery import app
+
+    previous = app.conf.broker_url
+    settings.CELERY_BROKER_URL = url
+    app.conf.broker_url = url
+    _pools_dropped(app)
+    try:
+        yield url
+    finally:
+        app.conf.broker_url = previous
+        _pools_dropped(app)
+
+
 @pytest.fixture
 def redis_broker(settings: Any) -> Iterator[str]:
     """Point the Celery app and the settings at an empty Redis broker."""
-    from sqlagent_project.celery import app
-
     redis.Redis.from_url(BROKER_URL).flushdb()
-    previous = app.conf.broker_url
-    settings.CELERY_BROKER_URL = BROKER_URL
-    app.conf.broker_url = BROKER_URL
     try:
-        yield BROKER_URL
+        with broker_switched(settings, BROKER_URL):
+            yield BROKER_URL
     finally:
-        app.conf.broker_url = previous
         redis.Redis.from_url(BROKER_URL).flushdb()
 
 

@@ -12,9 +12,17 @@ from django_celery_results.models import TaskResult
 from knowledge.models import EvaluationRun, GoldenQuestion, GoldenSet
 from sqlagent_project import queue
 from testsupport.llm_stub import StubLLMServer, StubReply
-from testsupport.queue import celery_worker_running
+from testsupport.queue import broker_switched, celery_worker_running
+from testsupport.serving import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def broker_down(settings):
+    # Nothing listens on that port.
+    with broker_switched(settings, f"redis://127.0.0.1:{free_port()}/0") as url:
+        yield url
 
 
 def _right(body: dict[str, Any]) -> StubReply:
@@ -120,20 +128,8 @@ def test_health_reports_the_broker_and_a_worker_that_answered(
     assert during.json()["queue"]["worker"] == "ok"
 
 
-def test_health_says_when_the_broker_does_not_answer(settings, anon_client):
-    from sqlagent_project.celery import app
-
-    # A port nothing listens on.
-    from testsupport.serving import free_port
-
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    previous = app.conf.broker_url
-    settings.CELERY_BROKER_URL = url
-    app.conf.broker_url = url
-    try:
-        response = anon_client.get("/health")
-    finally:
-        app.conf.broker_url = previous
+def test_health_says_when_the_broker_does_not_answer(broker_down, anon_client):
+    response = anon_client.get("/health")
     # The web still serves: the app database decides the status code.
     assert response.status_code == 200
     assert response.json()["queue"]["broker"] == "unavailable"
@@ -171,3 +167,38 @@ def test_a_prefill_goes_on_the_queue_and_a_worker_adds_the_comments(
             conn.execute("COMMENT ON TABLE customers IS NULL")
     note = SchemaNote.objects.get(connection=connection)
     assert (note.table_name, note.description) == ("customers", "People who ordered")
+
+
+def test_a_broker_that_is_down_is_a_503_and_nothing_is_left_running(
+    broker_down, alice, alice_client, make_connection
+):
+    from django.utils import timezone
+
+    from schedules import services
+    from schedules.models import ScheduleRun
+
+    connection = make_connection(alice, "sqlite")
+    golden = GoldenSet.objects.create(connection=connection, name="g")
+    GoldenQuestion.objects.create(
+        golden_set=golden, question="Orders?", sql="SELECT COUNT(*) FROM orders"
+    )
+    response = alice_client.post(
+        f"/databases/{connection.id}/evaluations", {"set": "g"}, format="json"
+    )
+    assert response.status_code == 503
+    assert response.json()["code"] == "queue_unavailable"
+    assert response["Retry-After"] == "30"
+    run = EvaluationRun.objects.get()
+    assert run.status == "failed"
+    assert "cannot be queued" in run.error
+
+    schedule = services.schedule_create(
+        owner=alice,
+        connection_id=connection.id,
+        question="Orders?",
+        every="day",
+        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
+    )
+    now = alice_client.post(f"/schedules/{schedule.id}/run")
+    assert now.status_code == 503
+    assert ScheduleRun.objects.get().status == "failed"
