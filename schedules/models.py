@@ -67,6 +67,13 @@ class Schedule(models.Model):
     def __str__(self) -> str:
         return f"{self.get_every_display()}: {self.question[:60]}"
 
+    @property
+    def weekday_name(self) -> str:
+        """The weekday's English name (Monday for 0), or "" when none is set."""
+        names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+        names += ["Saturday", "Sunday"]
+        return names[self.weekday] if self.weekday is not None else ""
+
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
