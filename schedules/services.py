@@ -247,8 +247,14 @@ def _ask(run: ScheduleRun) -> None:
     except ApplicationError as exc:
         run.status = RunStatus.FAILED
         run.error = exc.message[:500]
+        # The turn this run stored as failed, if it got that far (never an
+        # earlier run's).
         run.turn = (
-            Turn.objects.filter(thread_id=schedule.thread_id).order_by("-id").first()
+            Turn.objects.filter(
+                thread_id=schedule.thread_id, created_at__gte=run.started_at
+            )
+            .order_by("-id")
+            .first()
         )
     else:
         run.status = RunStatus.OK

@@ -373,3 +373,40 @@ def test_the_email_carries_the_chart_as_a_png(
     [image] = [p for p in mail.walk() if p.get_content_type() == "image/png"]
     assert image.get_filename() == "chart.png"
     assert image.get_payload(decode=True).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.django_db
+def test_a_run_that_cannot_ask_fails_with_the_reason_and_no_earlier_turn(
+    alice, shop_connection, llm, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    schedule = services.schedule_create(
+        owner=alice,
+        connection_id=shop_connection.id,
+        question="Who are the first customers?",
+        every="day",
+        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
+    )
+    first = _executed(
+        ScheduleRun.objects.create(
+            schedule=schedule, slot=timezone.now(), trigger="manual"
+        ).pk
+    )
+    assert first.status == "ok"
+    settings.OPENAI_BASE_URL = settings.OPENAI_API_KEY = ""  # no model now
+
+    second = _executed(
+        ScheduleRun.objects.create(
+            schedule=schedule,
+            slot=timezone.now() + timedelta(minutes=1),
+            trigger="manual",
+        ).pk
+    )
+
+    assert second.status == "failed"
+    assert "OPENAI" in second.error
+    assert second.turn is None
+    from django.core import mail
+
+    # The owner still hears of it: the failed run is delivered as such.
+    assert "This run failed" in mail.outbox[-1].body
