@@ -24,6 +24,7 @@ from langchain_core.language_models import BaseChatModel
 from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.llm import agent_answer, catalog_get, system_prompt
+from agent.orphans import HOSTNAME, worker_id
 from agent.privacy import PrivacyPolicy
 from agent.tokens import schema_token_budget
 from connections.engines import engine_create
@@ -41,7 +42,7 @@ from knowledge.retrieval import examples_excluded
 from knowledge.scoring import orders_at_top_level, rows_match, wilson_interval
 from knowledge.services import sql_run_on
 from sqlagent_project.errors import ApplicationError
-from sqlagent_project.queue import QueueUnavailable, enqueue
+from sqlagent_project.queue import QueueUnavailable, broker_configured, enqueue
 
 __all__ = ["orders_at_top_level", "rows_match", "wilson_interval"]
 
@@ -134,7 +135,8 @@ def run_execute(
             db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
         )
         run.prompt_version = hashlib.sha256(prompt.encode()).hexdigest()[:16]
-        run.save(update_fields=["prompt_version"])
+        run.worker = "" if broker_configured() else worker_id()
+        run.save(update_fields=["prompt_version", "worker"])
         scored = set(run.results.values_list("position", flat=True))
         with examples_excluded([item.question for item in items]):
             for position, item in enumerate(items, start=1):
@@ -399,6 +401,26 @@ def _classify(
         if rows_match(gold_rows, returned, ordered=ordered)
         else Outcome.WRONG_ROWS
     )
+
+
+def runs_close_of_worker(*, pid: int) -> int:
+    """Close the runs this host's web worker `pid` was running when it died
+    (killed past a graceful reload's timeout): incomplete, accuracy over the
+    questions it answered. Return how many."""
+    runs = EvaluationRun.objects.filter(
+        status=RunStatus.RUNNING, worker=f"{HOSTNAME}:{pid}"
+    )
+    closed = 0
+    for run in runs:
+        _counts_refresh(run, final=True)
+        run.status = RunStatus.INCOMPLETE
+        run.error = "Stopped: the process running it was ended."
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        closed += 1
+    if closed:
+        logger.warning("closed %d evaluation run(s) of exited worker %s", closed, pid)
+    return closed
 
 
 def previous_run(run: EvaluationRun) -> EvaluationRun | None:

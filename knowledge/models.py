@@ -180,6 +180,10 @@ class EvaluationRun(models.Model):
     ci_low = models.FloatField(null=True, blank=True)
     ci_high = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The web process running it without a broker (host:pid), so the gunicorn
+    # master can close a run its killed worker left; empty on a Celery worker,
+    # whose task is delivered again instead.
+    worker = models.CharField(max_length=100, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
