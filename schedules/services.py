@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from schedules.exceptions import ScheduleInvalid
 from schedules.models import Delivery, RunStatus, Schedule, ScheduleRun
 from sqlagent_project.errors import ApplicationError
 from sqlagent_project.queue import QueueUnavailable, enqueue
+from sqlagent_project.throttling import ScopedSettingsThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +239,13 @@ def _ask(run: ScheduleRun) -> None:
         run.error = "The connection is no longer yours to ask: the schedule stopped."
         _pause(schedule, reason=run.error, tell_owner=True)
         return
+    if not _ask_budget_take(owner):
+        run.status = RunStatus.FAILED
+        run.error = (
+            "Your rate of questions (THROTTLE_ASK_RATE) was reached; "
+            "this run was not asked."
+        )
+        return
     try:
         turn = thread_ask_scheduled(
             user=owner,
@@ -266,6 +275,19 @@ def _ask(run: ScheduleRun) -> None:
     if schedule.webhook_url:
         run.webhook_status = Delivery.PENDING
     run.save()
+
+
+class _AskScope:
+    """Stands for the /ask view: the same throttle scope, so scheduled runs
+    count against (and within) the owner's rate of questions."""
+
+    throttle_scope = "ask"
+
+
+def _ask_budget_take(owner: User) -> bool:
+    """Count one question against the owner's ask rate; False when over it."""
+    request = SimpleNamespace(user=owner, META={})
+    return ScopedSettingsThrottle().allow_request(request, _AskScope())  # type: ignore[arg-type]
 
 
 def _message(run: ScheduleRun, *, email: bool) -> delivery.Message:

@@ -410,3 +410,35 @@ def test_a_run_that_cannot_ask_fails_with_the_reason_and_no_earlier_turn(
 
     # The owner still hears of it: the failed run is delivered as such.
     assert "This run failed" in mail.outbox[-1].body
+
+
+@pytest.mark.django_db
+def test_scheduled_runs_count_within_the_owners_rate_of_questions(
+    alice, shop_connection, llm, settings
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.THROTTLE_ASK_RATE = "1/hour"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    schedule = services.schedule_create(
+        owner=alice,
+        connection_id=shop_connection.id,
+        question="Who are the first customers?",
+        every="day",
+        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
+        email=False,
+    )
+    runs = [
+        _executed(
+            ScheduleRun.objects.create(
+                schedule=schedule,
+                slot=timezone.now() + timedelta(minutes=n),
+                trigger="manual",
+            ).pk
+        )
+        for n in range(2)
+    ]
+    assert [r.status for r in runs] == ["ok", "failed"]
+    assert "THROTTLE_ASK_RATE" in runs[1].error
+    assert len([r for r in llm.requests if r]) == 2  # only the first run asked
