@@ -442,3 +442,31 @@ def test_scheduled_runs_count_within_the_owners_rate_of_questions(
     assert [r.status for r in runs] == ["ok", "failed"]
     assert "THROTTLE_ASK_RATE" in runs[1].error
     assert len([r for r in llm.requests if r]) == 2  # only the first run asked
+
+
+@pytest.mark.django_db
+def test_the_webhook_host_policy_is_checked_again_at_delivery(
+    alice, shop_connection, llm, webhook_receiver, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    schedule = services.schedule_create(
+        owner=alice,
+        connection_id=shop_connection.id,
+        question="Who are the first customers?",
+        every="day",
+        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
+        webhook_url=webhook_receiver.url,
+        email=False,
+    )
+    # The operator refuses loopback after the schedule was made.
+    settings.WEBHOOK_HOSTS_DENY = [*settings.WEBHOOK_HOSTS_DENY, "127.0.0.0/8"]
+    run = _executed(
+        ScheduleRun.objects.create(
+            schedule=schedule, slot=timezone.now(), trigger="manual"
+        ).pk
+    )
+
+    assert run.status == "ok"
+    assert run.webhook_status == "skipped"
+    assert "refuses" in run.webhook_error
+    assert webhook_receiver.posts == []
