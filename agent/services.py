@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
@@ -25,7 +27,7 @@ from agent.exceptions import (
     AskFailed,
     QuestionInvalid,
 )
-from agent.models import Turn, TurnStatus
+from agent.models import Thread, Turn, TurnStatus
 from agent.orphans import turns_fail_orphaned_now_and_then, worker_id
 from agent.querying import (
     EventSink,
@@ -34,8 +36,8 @@ from agent.querying import (
     session_engine_get,
 )
 from agent.selectors import turn_get_for_user
-from agent.threads import HistoryTurn, text_checked, thread_prepare
-from connections.models import UserSession
+from agent.threads import HistoryTurn, text_checked, thread_prepare, thread_title_from
+from connections.models import DatabaseConnection, SessionStatus, UserSession
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 
@@ -359,6 +361,68 @@ def _ask_run(
         turn.duration_ms,
     )
     return turn
+
+
+def thread_ask_scheduled(
+    *,
+    user: User,
+    connection: DatabaseConnection,
+    thread_id: uuid.UUID,
+    question: str,
+    chat_model: BaseChatModel | None = None,
+) -> Turn:
+    """Answer `question` afresh on `connection` as a turn of the thread
+    `thread_id` (a schedule's own), through the same agent, guards, privacy
+    tier and ask slots as /ask; no earlier turn is replayed. Failures raise the
+    same ApplicationError as /ask, with the turn stored as failed."""
+    question = text_checked(
+        question,
+        what="question",
+        limit=settings.QUESTION_MAX_LENGTH,
+        invalid=QuestionInvalid,
+    )
+    if chat_model is None:
+        llm.llm_settings()
+    # Within the owner's daily budgets, as their own asks are.
+    budget_check(user=user, connection=connection)
+    Thread.objects.get_or_create(
+        id=thread_id,
+        defaults={
+            "user_id": user.pk,
+            "db_connection_id": connection.pk,
+            "title": thread_title_from(question),
+        },
+    )
+    turn = Turn.objects.create(
+        thread_id=thread_id,
+        question=question,
+        status=TurnStatus.RUNNING,
+        worker=worker_id(),
+    )
+    # A closed session of the thread's id, so the history can continue the
+    # conversation like any other; being closed, its engine is dropped after.
+    session, _ = UserSession.objects.get_or_create(
+        id=thread_id,
+        defaults={
+            "user": user,
+            "db_connection": connection,
+            "status": SessionStatus.CLOSED,
+            "closed_at": timezone.now(),
+        },
+    )
+    # The schedule's connection, whatever the session was switched to since.
+    session.db_connection = connection
+    ask = _Ask(
+        turn=turn, session=session, question=question, history=[], chat_model=chat_model
+    )
+    with capacity.ask_cpu_turns():
+        watch = CancelWatch(turn.pk)
+        try:
+            with capacity.cpu_released():
+                slot = _ask_slot_take(ask)
+            return _ask_run(ask=ask, slot=slot, should_stop=watch)
+        finally:
+            watch.close()
 
 
 def ask_cancel(*, user: User, turn_id: int) -> Turn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import DatabaseError
 from django.db import connection as app_db
@@ -22,6 +24,7 @@ from connections.selectors import (
     connection_get_for_user,
     connection_list_for_user,
 )
+from sqlagent_project.queue import queue_health
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 from teams.models import TeamRole
 from teams.selectors import team_get_for_user
@@ -204,14 +207,19 @@ def _app_database_state() -> str:
     return "ok"
 
 
-def _health_body() -> tuple[dict, int]:
+def _health_body() -> tuple[dict[str, Any], int]:
     database = _app_database_state()
     ok = database == "ok"
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "degraded",
         "version": settings.VERSION,
         "database": database,
     }
+    # With a broker: whether it answers and a worker was alive lately. The web
+    # still serves without them, so they do not turn the status to 503.
+    queue = queue_health()
+    if queue is not None:
+        body["queue"] = queue
     return body, status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE
 
 
@@ -233,6 +241,7 @@ _HEALTH_SESSION = inline_serializer(
         "status": drf_serializers.CharField(),
         "version": drf_serializers.CharField(),
         "database": drf_serializers.CharField(),
+        "queue": s.QueueHealthSerializer(required=False),
         "session": s.SessionStatusSerializer(),
     },
 )

@@ -266,7 +266,16 @@ class DisconnectResultSerializer(serializers.Serializer):
     user_id = serializers.IntegerField()
 
 
+class QueueHealthSerializer(serializers.Serializer):
+    """The task queue, shown only when a broker is configured."""
+
+    broker = serializers.ChoiceField(choices=["ok", "unavailable"])
+    worker = serializers.ChoiceField(choices=["ok", "none_recently"])
+    worker_seen_at = serializers.DateTimeField(allow_null=True)
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
     version = serializers.CharField()
     database = serializers.CharField()
+    queue = QueueHealthSerializer(required=False)

@@ -32,7 +32,9 @@ class TargetRefused(Exception):
 
 
 @dataclass(frozen=True)
-class _Policy:
+class HostPolicy:
+    """Allowed and refused networks and host names (empty allow: any host)."""
+
     allow: tuple[IPNetwork, ...]
     allow_hosts: frozenset[str]
     deny: tuple[IPNetwork, ...]
@@ -53,10 +55,18 @@ def _split(entries: list[str]) -> tuple[tuple[IPNetwork, ...], frozenset[str]]:
     return tuple(networks), frozenset(hosts)
 
 
-def _policy() -> _Policy:
-    allow, allow_hosts = _split(settings.TARGET_HOSTS_ALLOW)
-    deny, deny_hosts = _split(settings.TARGET_HOSTS_DENY)
-    return _Policy(allow, allow_hosts, deny, deny_hosts)
+def host_policy(*, allow: list[str], deny: list[str]) -> HostPolicy:
+    """Return a policy from allow and deny lists (CIDR networks or host names);
+    the same rules serve other outbound hosts (schedules' webhooks)."""
+    allow_networks, allow_hosts = _split(allow)
+    deny_networks, deny_hosts = _split(deny)
+    return HostPolicy(allow_networks, allow_hosts, deny_networks, deny_hosts)
+
+
+def _policy() -> HostPolicy:
+    return host_policy(
+        allow=settings.TARGET_HOSTS_ALLOW, deny=settings.TARGET_HOSTS_DENY
+    )
 
 
 def validate_options(db_type: str, options: object) -> dict[str, str]:
@@ -90,14 +100,14 @@ def validate_options(db_type: str, options: object) -> dict[str, str]:
     return cleaned
 
 
-def check_hostname(host: str) -> None:
+def check_hostname(host: str, *, policy: HostPolicy | None = None) -> None:
     """Refuse a host named on the deny-list, or missing from a non-empty allow-list.
 
     A numeric host is decoded the way libc (and so every driver) reads it before
     the policy applies: `2852039166`, `0xa9fea9fe` and `0251.0376.0251.0376` are
     all 169.254.169.254, so they are refused here, when saved, as at connect.
     """
-    policy = _policy()
+    policy = policy or _policy()
     name = host.strip().lower().rstrip(".")
     if name in policy.deny_hosts:
         raise TargetRefused(f"Host '{host}' is not allowed by this service's policy.")
@@ -163,7 +173,7 @@ def _embedded_ipv4(address: IPAddress) -> IPAddress:
     return address
 
 
-def _check_address(address: IPAddress, host: str, policy: _Policy) -> None:
+def _check_address(address: IPAddress, host: str, policy: HostPolicy) -> None:
     address = _embedded_ipv4(address)
     if address.is_unspecified or address in _THIS_NETWORK:
         # `0.0.0.0` and `::` both mean "this host" to a connecting client.
@@ -182,18 +192,18 @@ def _check_address(address: IPAddress, host: str, policy: _Policy) -> None:
         raise TargetRefused(f"Host '{host}' is not on this service's allow-list.")
 
 
-def resolve_host(host: str, port: int) -> str:
+def resolve_host(host: str, port: int, *, policy: HostPolicy | None = None) -> str:
     """Resolve `host` now and return the first address the policy allows.
 
     Every address the name resolves to must pass: a name that also points at a
     forbidden address is refused whole.
     """
-    check_hostname(host)
+    policy = policy or _policy()
+    check_hostname(host, policy=policy)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise TargetRefused(f"Host '{host}' could not be resolved.") from exc
-    policy = _policy()
     addresses = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])

@@ -144,11 +144,19 @@ class NoteDetailApi(_DetailApi):
 
 class NotePrefillApi(APIView):
     @extend_schema(
-        tags=TAGS, request=None, responses={200: None, **ERROR_RESPONSES, **NOT_FOUND}
+        tags=TAGS,
+        request=None,
+        responses={200: None, 202: None, **ERROR_RESPONSES, **NOT_FOUND},
     )
     def post(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
-        return Response({"added": services.notes_prefill(connection=connection)})
+        added = services.notes_prefill_requested(connection=connection)
+        if added is None:
+            # On the queue (a broker is set): the notes appear when it is done.
+            return Response(
+                {"added": None, "queued": True}, status=status.HTTP_202_ACCEPTED
+            )
+        return Response({"added": added})
 
 
 class ValueIndexApi(APIView):

@@ -1,41 +1,36 @@
 """Evaluation runs: each golden question through the same agent as /ask, scored by
 execution accuracy (the generated SQL's rows against the gold SQL's rows).
 
-Scoring rules: both SQLs run read-only and bounded; rows compared as a multiset
-unless the gold SQL orders at top level; column order and names ignored (each row
-is compared as the multiset of its cells); numbers equal within a relative
-tolerance of about 1e-6 (3 == 3.0 == Decimal("3.00")).
+Both SQLs run read-only and bounded; the rows are compared by knowledge/scoring.py.
+A question the model or the database could not be asked is never scored: it is
+retried, then counted as unanswered, outside the accuracy (knowledge/unasked.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-import sqlglot
 from django.conf import settings
-from django.db import close_old_connections
-from django.db import connection as db_connection
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from langchain_core.language_models import BaseChatModel
 
 from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.llm import agent_answer, system_prompt
+from agent.orphans import HOSTNAME, worker_id
 from agent.privacy import PrivacyPolicy
 from agent.querying import catalog_get
 from agent.tokens import schema_token_budget
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
+from knowledge import unasked
 from knowledge.models import (
     EvaluationResult,
     EvaluationRun,
@@ -45,83 +40,23 @@ from knowledge.models import (
     RunStatus,
 )
 from knowledge.retrieval import examples_excluded
+from knowledge.scoring import orders_at_top_level, rows_match, wilson_interval
 from knowledge.services import sql_run_on
 from sqlagent_project.errors import ApplicationError
+from sqlagent_project.queue import QueueUnavailable, broker_configured, enqueue
+
+__all__ = ["orders_at_top_level", "rows_match", "wilson_interval"]
 
 logger = logging.getLogger("knowledge.evaluation")
 
 # Rows kept on a result to show the diff (the comparison uses all of them).
 STORED_ROWS = 50
-_executor: ThreadPoolExecutor | None = None
 
 
 @dataclass(frozen=True)
 class GoldenItem:
     question: str
     sql: str
-
-
-def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """Return the 95% Wilson score interval of correct/total."""
-    if total == 0:
-        return 0.0, 0.0
-    p = correct / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = (
-        z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    )
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _cell_key(value: Any) -> tuple[int, str]:
-    """Return a comparable key; numbers within ~1e-6 relative give the same key."""
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int | float | Decimal):
-        number = float(value)
-        if math.isnan(number):
-            return (1, "nan")
-        return (1, "0" if number == 0 else f"{number:.6g}")
-    if value is None:
-        return (0, "")
-    if isinstance(value, datetime | date):
-        return (2, value.isoformat())
-    if isinstance(value, str):
-        try:
-            return _cell_key(Decimal(value.strip())) if value.strip() else (2, value)
-        except ArithmeticError:
-            return (2, value)
-    return (2, str(value))
-
-
-def _row_key(row: list[Any]) -> tuple[tuple[int, str], ...]:
-    return tuple(sorted(_cell_key(cell) for cell in row))
-
-
-def orders_at_top_level(sql: str, *, db_type: str) -> bool:
-    """Return whether the statement's outermost query has an ORDER BY.
-
-    Read in the engine's own dialect (its backend's); an engine without one is
-    refused (StatementRefused), never read as another engine's SQL.
-    """
-    dialect = sql_guard.dialect_for(db_type).sqlglot
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError:
-        return False
-    return tree.args.get("order") is not None
-
-
-def rows_match(
-    gold: list[list[Any]], returned: list[list[Any]], *, ordered: bool
-) -> bool:
-    """Return whether two results hold the same rows (see the module's rules)."""
-    gold_keys = [_row_key(r) for r in gold]
-    returned_keys = [_row_key(r) for r in returned]
-    if ordered:
-        return gold_keys == returned_keys
-    return Counter(gold_keys) == Counter(returned_keys)
 
 
 def golden_items(
@@ -179,7 +114,15 @@ def run_start(
 def run_execute(
     *, run: EvaluationRun, chat_model: BaseChatModel | None = None
 ) -> EvaluationRun:
-    """Ask every question of the run's set, score it, and store the summary."""
+    """Ask every question of the run not yet scored, score it, store the summary.
+
+    Resumable and idempotent, so a second delivery of the same run (a worker
+    killed mid-run) finishes it: a question with a stored result is not asked
+    again, a result is stored once per position, and the counts are read back
+    from the stored results, never incremented. A question that could not be
+    asked is retried, then stored as unanswered: the run ends incomplete, its
+    accuracy over the answered questions only.
+    """
     connection = run.connection
     items = golden_items(connection=connection, set_name=run.set_name or None)
     items = items[: run.total]
@@ -193,33 +136,119 @@ def run_execute(
             db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
         )
         run.prompt_version = hashlib.sha256(prompt.encode()).hexdigest()[:16]
-        run.save(update_fields=["prompt_version"])
+        run.worker = "" if broker_configured() else worker_id()
+        run.save(update_fields=["prompt_version", "worker"])
+        scored = set(run.results.values_list("position", flat=True))
         with examples_excluded([item.question for item in items]):
             for position, item in enumerate(items, start=1):
-                result = _score_one(
+                if position in scored:
+                    continue
+                if unasked.process_ending():
+                    # Nothing more can be asked here; the rest stay unanswered.
+                    run.error = "Stopped: the process running it was shutting down."
+                    break
+                result = _score_with_retries(
                     run=run,
                     position=position,
                     item=item,
                     session_engine=session_engine,
                     chat_model=chat_model,
                 )
-                run.done = position
-                run.correct += result.outcome == Outcome.CORRECT
-                run.save(update_fields=["done", "correct"])
+                _result_store(result)
+                _counts_refresh(run)
     except Exception as exc:
         logger.exception("evaluation run %s failed", run.pk)
         run.status = RunStatus.FAILED
         run.error = str(exc)[:500]
-    else:
-        run.status = RunStatus.DONE
     finally:
         if session_engine is not None:
             session_engine.engine.dispose()
-    run.accuracy = run.correct / run.total if run.total else None
-    run.ci_low, run.ci_high = wilson_interval(run.correct, run.total)
+    _counts_refresh(run, final=True)
+    if run.status != RunStatus.FAILED:
+        run.status = RunStatus.INCOMPLETE if run.unanswered else RunStatus.DONE
     run.finished_at = timezone.now()
     run.save()
     return run
+
+
+def _result_store(result: EvaluationResult) -> None:
+    """Store a result unless another delivery of the run stored this position."""
+    try:
+        with transaction.atomic():
+            result.save()
+    except IntegrityError:
+        logger.info(
+            "evaluation run %s question %s already scored",
+            result.run_id,
+            result.position,
+        )
+
+
+def _counts_refresh(run: EvaluationRun, *, final: bool = False) -> None:
+    """Set done, correct, unanswered and accuracy from the stored results."""
+    outcomes = Counter(run.results.values_list("outcome", flat=True))
+    run.done = sum(outcomes.values())
+    run.correct = outcomes[Outcome.CORRECT]
+    answered = run.done - outcomes[Outcome.UNANSWERED]
+    # At the end, questions never reached (a run stopped early) count as
+    # unanswered too.
+    run.unanswered = run.total - answered if final else outcomes[Outcome.UNANSWERED]
+    run.accuracy = run.correct / answered if answered else None
+    run.ci_low, run.ci_high = wilson_interval(run.correct, answered)
+    run.save(
+        update_fields=[
+            "done",
+            "correct",
+            "unanswered",
+            "accuracy",
+            "ci_low",
+            "ci_high",
+        ]
+    )
+
+
+def _score_with_retries(
+    *,
+    run: EvaluationRun,
+    position: int,
+    item: GoldenItem,
+    session_engine: SessionEngine,
+    chat_model: BaseChatModel | None,
+) -> EvaluationResult:
+    """Score one question; one that could not be asked is retried with back-off,
+    then returned as unanswered (never wrong)."""
+    delay = settings.EVALUATION_RETRY_DELAY_S
+    for attempt in range(settings.EVALUATION_QUESTION_RETRIES + 1):
+        try:
+            return _score_one(
+                run=run,
+                position=position,
+                item=item,
+                session_engine=session_engine,
+                chat_model=chat_model,
+            )
+        except unasked.NotAsked as exc:
+            reason = exc.reason
+            logger.warning(
+                "evaluation run %s question %s not asked (attempt %d): %s",
+                run.pk,
+                position,
+                attempt + 1,
+                reason,
+            )
+            if unasked.process_ending():
+                break
+            if attempt < settings.EVALUATION_QUESTION_RETRIES:
+                time.sleep(delay)
+                delay *= 2
+    return EvaluationResult(
+        run=run,
+        position=position,
+        question=item.question,
+        gold_sql=item.sql,
+        outcome=Outcome.UNANSWERED,
+        error=reason[:500],
+    )
 
 
 def _score_one(
@@ -230,6 +259,8 @@ def _score_one(
     session_engine: SessionEngine,
     chat_model: BaseChatModel | None,
 ) -> EvaluationResult:
+    """Ask and score one question; raise NotAsked when the model or the database
+    could not be reached (nothing about the answer is known then)."""
     result = EvaluationResult(
         run=run, position=position, question=item.question, gold_sql=item.sql
     )
@@ -240,12 +271,17 @@ def _score_one(
         gold_rows = gold.rows
         result.gold_rows = _rows_for_user(session_engine, item.sql, gold)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
+        unasked.raise_if_unreachable(exc)
         result.error = "gold SQL: " + _error_for_user(session_engine, item.sql, exc)
+    except ApplicationError as exc:
+        unasked.raise_if_unreachable(exc)
+        raise
     try:
         outcome = agent_answer(
             session_engine=session_engine, question=item.question, chat_model=chat_model
         )
     except ApplicationError as exc:
+        unasked.raise_if_unreachable(exc)
         partial = getattr(exc, "partial", None)
         result.outcome = Outcome.LLM_ERROR
         result.error = exc.message
@@ -253,6 +289,7 @@ def _score_one(
             _usage(result, partial)
             result.generated_sql = _last_sql(partial.queries) or ""
     except Exception as exc:
+        unasked.raise_if_unreachable(exc)
         # One question's unexpected failure must not end the whole run.
         logger.exception("evaluation question %s failed", position)
         result.outcome = Outcome.LLM_ERROR
@@ -268,7 +305,6 @@ def _score_one(
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     if gold_rows is None and result.outcome == Outcome.CORRECT:
         result.outcome = Outcome.GOLD_ERROR
-    result.save()
     return result
 
 
@@ -351,6 +387,7 @@ def _classify(
     try:
         answered = _sql_run(session_engine, sql)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
+        unasked.raise_if_unreachable(exc)
         result.outcome = Outcome.SQL_ERROR
         result.error = _error_for_user(session_engine, sql, exc)
         return
@@ -367,13 +404,34 @@ def _classify(
     )
 
 
+def runs_close_of_worker(*, pid: int) -> int:
+    """Close the runs this host's web worker `pid` was running when it died
+    (killed past a graceful reload's timeout): incomplete, accuracy over the
+    questions it answered. Return how many."""
+    runs = EvaluationRun.objects.filter(
+        status=RunStatus.RUNNING, worker=f"{HOSTNAME}:{pid}"
+    )
+    closed = 0
+    for run in runs:
+        _counts_refresh(run, final=True)
+        run.status = RunStatus.INCOMPLETE
+        run.error = "Stopped: the process running it was ended."
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        closed += 1
+    if closed:
+        logger.warning("closed %d evaluation run(s) of exited worker %s", closed, pid)
+    return closed
+
+
 def previous_run(run: EvaluationRun) -> EvaluationRun | None:
-    """Return the last finished run on the same set before this one."""
+    """Return the last finished run on the same set before this one (an
+    incomplete one too: its accuracy is over the questions it answered)."""
     return (
         EvaluationRun.objects.filter(
             connection_id=run.connection_id,
             set_name=run.set_name,
-            status=RunStatus.DONE,
+            status__in=[RunStatus.DONE, RunStatus.INCOMPLETE],
             pk__lt=run.pk,
         )
         .order_by("-pk")
@@ -382,20 +440,14 @@ def previous_run(run: EvaluationRun) -> EvaluationRun | None:
 
 
 def run_in_background(*, run: EvaluationRun) -> None:
-    """Execute the run on the process's evaluation thread pool."""
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(
-            max_workers=settings.EVALUATION_WORKERS, thread_name_prefix="evaluation"
-        )
-    _executor.submit(_background, run.pk)
+    """Put the run on the queue (a worker, or this process without a broker)."""
+    from knowledge.tasks import evaluation_run
 
-
-def _background(run_id: int) -> None:
-    close_old_connections()
     try:
-        run = EvaluationRun.objects.select_related("connection").get(pk=run_id)
-        run_execute(run=run)
-    finally:
-        # This pool thread's own app-database connection: hand it back now.
-        db_connection.close()
+        enqueue(evaluation_run, run_id=run.pk)
+    except QueueUnavailable as exc:
+        # Never left "running" with nobody to run it.
+        run.status, run.error = RunStatus.FAILED, exc.message
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise

@@ -160,6 +160,9 @@ class GoldenQuestion(models.Model):
 class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
+    # Finished, but some questions could not be asked (model or database
+    # unreachable, the worker shutting down): accuracy is over the answered ones.
+    INCOMPLETE = "incomplete", "Incomplete"
     FAILED = "failed", "Failed"
 
 
@@ -180,10 +183,17 @@ class EvaluationRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     correct = models.PositiveIntegerField(default=0)
+    # Questions that could not be asked: outside `accuracy`, never counted wrong.
+    unanswered = models.PositiveIntegerField(default=0)
+    # Over the answered questions only (done - unanswered).
     accuracy = models.FloatField(null=True, blank=True)
     ci_low = models.FloatField(null=True, blank=True)
     ci_high = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The web process running it without a broker (host:pid), so the gunicorn
+    # master can close a run its killed worker left; empty on a Celery worker,
+    # whose task is delivered again instead.
+    worker = models.CharField(max_length=100, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -192,6 +202,13 @@ class EvaluationRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} on {self.set_name or 'examples'}"
+
+    @property
+    def answered(self) -> int:
+        """Questions asked and scored: the accuracy's denominator."""
+        if self.status == RunStatus.RUNNING:
+            return self.done - self.unanswered
+        return self.total - self.unanswered
 
 
 class Outcome(models.TextChoices):
@@ -202,6 +219,9 @@ class Outcome(models.TextChoices):
     LLM_ERROR = "llm_error", "LLM error"
     UNGROUNDED = "ungrounded", "No query behind the answer"
     GOLD_ERROR = "gold_error", "Gold SQL failed"
+    # The model or the database could not be reached (after retries), or the
+    # process was shutting down: not asked, so neither right nor wrong.
+    UNANSWERED = "unanswered", "Not asked (model or database unreachable)"
 
 
 class EvaluationResult(models.Model):
@@ -223,6 +243,13 @@ class EvaluationResult(models.Model):
 
     class Meta:
         ordering = ["position"]
+        constraints = [
+            # A question re-run by a second delivery of the run is never
+            # counted twice.
+            models.UniqueConstraint(
+                fields=["run", "position"], name="knowledge_result_once_per_position"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.outcome}: {self.question[:60]}"

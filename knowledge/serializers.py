@@ -113,6 +113,8 @@ class EvaluationResultSerializer(serializers.ModelSerializer):
 
 class RunSerializer(serializers.ModelSerializer):
     run_id = serializers.IntegerField(source="pk", read_only=True)
+    # The accuracy's denominator: questions asked and scored.
+    answered = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = EvaluationRun
@@ -126,6 +128,8 @@ class RunSerializer(serializers.ModelSerializer):
             "total",
             "done",
             "correct",
+            "answered",
+            "unanswered",
             "accuracy",
             "ci_low",
             "ci_high",

@@ -39,6 +39,7 @@ from knowledge.models import (
     SchemaNote,
 )
 from knowledge.versions import knowledge_changed, knowledge_lock
+from sqlagent_project.queue import broker_configured, enqueue
 
 logger = logging.getLogger("knowledge")
 
@@ -233,6 +234,18 @@ def note_update(*, note: SchemaNote, **fields: str) -> SchemaNote:
 def note_delete(*, note: SchemaNote) -> None:
     """Delete a description (a prefill may add the database's comment back)."""
     note.delete()
+
+
+def notes_prefill_requested(*, connection: DatabaseConnection) -> int | None:
+    """Prefill now and return how many were added (no broker: as it always
+    was), or put it on the queue for a worker and return None (a big database's
+    comments take a while to read)."""
+    if not broker_configured():
+        return notes_prefill(connection=connection)
+    from knowledge.tasks import notes_prefill as notes_prefill_task
+
+    enqueue(notes_prefill_task, connection_id=connection.pk)
+    return None
 
 
 def notes_prefill(*, connection: DatabaseConnection) -> int:

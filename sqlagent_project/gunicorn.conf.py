@@ -91,7 +91,8 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Fail the turns a worker left running, as soon as the master sees it exit.
+    """Fail the turns (and close the evaluation runs) a worker left running, as
+    soon as the master sees it exit.
 
     A worker killed mid-/ask (SIGKILL, OOM, timeout) cannot close its own turn;
     the master can, so the turn does not wait for the next boot.
@@ -100,10 +101,13 @@ def child_exit(server: Any, worker: Any) -> None:
         from django.db import DatabaseError
 
         from agent.orphans import turns_fail_of_worker
+        from knowledge.evaluation import runs_close_of_worker
         from sqlagent_project.capacity import app_database_pools_close
 
         try:
             turns_fail_of_worker(pid=worker.pid)
+            # Evaluation runs it ran without a broker: incomplete, not stuck.
+            runs_close_of_worker(pid=worker.pid)
         except DatabaseError:
             logging.getLogger(__name__).warning(
                 "could not close the turns of worker %s", worker.pid, exc_info=True

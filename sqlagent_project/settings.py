@@ -264,10 +264,9 @@ DATABASE_BACKENDS = {
 # Hosts and networks (CIDR) connections may (allow; empty = any) or may not (deny)
 # point at. Names are resolved and checked again at every connect.
 TARGET_HOSTS_ALLOW = env.list("TARGET_HOSTS_ALLOW", default=[])
-TARGET_HOSTS_DENY = env.list(
-    "TARGET_HOSTS_DENY",
-    default=["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8"],
-)
+# Link-local and cloud metadata addresses: refused for databases and webhooks.
+_HOSTS_DENY_DEFAULT = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "0.0.0.0/8"]
+TARGET_HOSTS_DENY = env.list("TARGET_HOSTS_DENY", default=_HOSTS_DENY_DEFAULT)
 # Roles that are superusers or may reach server files, run programs or write
 # beyond their database are refused unless this is on (they are still warned about).
 ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
@@ -450,7 +449,88 @@ KNOWLEDGE_MAX_EXAMPLES = env.int("KNOWLEDGE_MAX_EXAMPLES", default=10000)
 KNOWLEDGE_MAX_INSTRUCTIONS = env.int("KNOWLEDGE_MAX_INSTRUCTIONS", default=1000)
 KNOWLEDGE_MAX_DESCRIPTIONS = env.int("KNOWLEDGE_MAX_DESCRIPTIONS", default=10000)
 KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
-EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)
+# A question the model or the database could not be asked (unreachable, a worker
+# shutting down) is retried this many times, EVALUATION_RETRY_DELAY_S apart
+# (doubling), before it is counted as unanswered: never as wrong.
+EVALUATION_QUESTION_RETRIES = env.int("EVALUATION_QUESTION_RETRIES", default=2)
+EVALUATION_RETRY_DELAY_S = env.float("EVALUATION_RETRY_DELAY_S", default=2.0)
+
+# TASK QUEUE (Celery; sqlagent_project/celery.py and queue.py)
+# The broker, e.g. redis://127.0.0.1:6379/2. Empty (the default): background work
+# runs on a thread pool in the web process and nothing more is needed.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+# Task state and results in the app database (the admin lists them).
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_TRACK_STARTED = True
+# The in-process path records its runs too.
+CELERY_TASK_STORE_EAGER_RESULT = True
+# Acknowledged when done, not when taken: a worker killed mid-task leaves it to
+# be delivered again (after the visibility timeout) to another worker.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds an unacknowledged task waits before Redis gives it to another worker:
+# longer than the longest task (an evaluation run resumes where it stopped, so
+# a second delivery of a live run only repeats no question).
+CELERY_VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Schedules live in the app database (django-celery-beat): one `beat` for all hosts.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic work beat sends (kept in the app database by the scheduler above).
+CELERY_BEAT_SCHEDULE = {
+    "turns-fail-orphaned": {"task": "agent.turns_fail_orphaned", "schedule": 60.0},
+    "schedules-dispatch-due": {"task": "schedules.dispatch_due", "schedule": 30.0},
+}
+# Threads of the in-process path (no broker) running background tasks.
+TASKS_IN_PROCESS_WORKERS = env.int("TASKS_IN_PROCESS_WORKERS", default=2)
+# /health calls the queue healthy while a worker answered within this many seconds.
+CELERY_WORKER_SEEN_S = env.int("CELERY_WORKER_SEEN_S", default=120)
+INSTALLED_APPS += ["django_celery_results", "django_celery_beat"]
+
+# SCHEDULES (scheduled questions, delivered by email and webhook)
+INSTALLED_APPS += ["schedules"]
+# This service's address as its users reach it: links in deliveries.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Email: Django's standard settings. Without EMAIL_HOST, mail is written to the
+# console (the `make run` default) instead of sent.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="sqlagent@localhost")
+# Where webhooks may go: as TARGET_HOSTS_* (allow empty = any host; link-local
+# and metadata addresses refused), checked at creation and at every delivery.
+WEBHOOK_HOSTS_ALLOW = env.list("WEBHOOK_HOSTS_ALLOW", default=[])
+WEBHOOK_HOSTS_DENY = env.list("WEBHOOK_HOSTS_DENY", default=_HOSTS_DENY_DEFAULT)
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+# A failed webhook POST (network error, 429 or 5xx) is tried again this many
+# times, WEBHOOK_RETRY_DELAY_S apart, doubling.
+WEBHOOK_RETRIES = env.int("WEBHOOK_RETRIES", default=3)
+WEBHOOK_RETRY_DELAY_S = env.float("WEBHOOK_RETRY_DELAY_S", default=2.0)
+# Rows of the answer a delivery carries (never any on a schema-tier connection).
+SCHEDULE_DELIVERY_ROWS = env.int("SCHEDULE_DELIVERY_ROWS", default=20)
+# After this many failed runs in a row the owner gets one email; after
+# SCHEDULE_FAILURES_PAUSE the schedule pauses itself.
+SCHEDULE_FAILURES_NOTIFY = env.int("SCHEDULE_FAILURES_NOTIFY", default=3)
+SCHEDULE_FAILURES_PAUSE = env.int("SCHEDULE_FAILURES_PAUSE", default=5)
+# Without a broker (no beat), the web process dispatches due slots after a
+# request, at most every 30 s (schedules/middleware.py).
+SCHEDULES_DISPATCH_IN_PROCESS = env.bool("SCHEDULES_DISPATCH_IN_PROCESS", default=True)
+MIDDLEWARE += ["schedules.middleware.InProcessDispatchMiddleware"]
+
 # VALUES: the value index per connection (text columns of few distinct values,
 # matched against each question), find_values and the empty-result diagnosis.
 # A column with more distinct values than VALUE_INDEX_MAX_DISTINCT is not

@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("agent.urls")),
     path("", include("knowledge.urls")),
     path("", include("teams.urls")),
+    path("", include("schedules.urls")),
 ]
 
 handler404 = "sqlagent_project.handlers.not_found"

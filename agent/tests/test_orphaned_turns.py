@@ -89,3 +89,19 @@ def test_a_running_turn_of_a_live_worker_younger_than_the_longest_ask_is_kept(
 
     stale.refresh_from_db()
     assert stale.status == TurnStatus.RUNNING
+
+
+def test_the_queued_sweep_closes_turns_left_running(alice, settings):
+    from agent.tasks import turns_fail_orphaned_task
+
+    stale = _stale_running_turn(alice)
+    # Beat sends it every minute; any worker runs it.
+    assert "agent.turns_fail_orphaned" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+
+    closed = turns_fail_orphaned_task.apply().get()
+
+    stale.refresh_from_db()
+    assert closed == 1
+    assert stale.status == TurnStatus.ERROR

@@ -262,8 +262,14 @@ def note_delete(
 def notes_prefill(request: AuthenticatedHttpRequest, db_id: int) -> HttpResponse:
     """Copy the database's own comments into descriptions not yet written."""
     connection = connection_get_for_user(user=request.user, connection_id=db_id)
-    added = services.notes_prefill(connection=connection)
-    if added:
+    added = services.notes_prefill_requested(connection=connection)
+    if added is None:
+        messages.info(
+            request,
+            "Reading the database's comments in the background: the descriptions "
+            "appear here when it is done.",
+        )
+    elif added:
         messages.success(
             request, f"Added {added} description(s) from the database's comments."
         )

@@ -47,6 +47,7 @@ class Command(BaseCommand):
             "accuracy": run.accuracy,
             "correct": run.correct,
             "total": run.total,
+            "unanswered": run.unanswered,
             "ci_low": run.ci_low,
             "ci_high": run.ci_high,
             "previous_accuracy": previous.accuracy if previous else None,
@@ -65,8 +66,15 @@ class Command(BaseCommand):
                 f"{result.position:>4} {result.outcome:<11} {result.question}"
             )
         accuracy = f"{run.accuracy:.1%}" if run.accuracy is not None else "n/a"
+        answered = run.total - run.unanswered
+        incomplete = (
+            f" INCOMPLETE: {run.unanswered} question(s) could not be asked;"
+            if run.unanswered
+            else ""
+        )
         self.stdout.write(
-            f"Run {run.pk}: {run.correct}/{run.total} correct, accuracy {accuracy} "
+            f"Run {run.pk}:{incomplete} {run.correct}/{answered} answered correct, "
+            f"accuracy {accuracy} "
             f"(95% CI {run.ci_low:.1%}-{run.ci_high:.1%})"
             + (
                 f"; previous run {previous.accuracy:.1%}"

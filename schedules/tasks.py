@@ -1,0 +1,30 @@
+"""Scheduled questions on the queue: beat dispatches the due slots; a worker
+runs each (idempotent: a slot is asked once and delivered once per channel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from schedules import services
+
+
+@shared_task(name="schedules.dispatch_due", acks_late=True)
+def dispatch_due() -> list[int]:
+    """Queue a run for every schedule whose slot is due."""
+    return services.schedules_dispatch_due()
+
+
+@shared_task(name="schedules.run", acks_late=True)
+def schedule_run(*, run_id: int) -> dict[str, Any]:
+    """Ask and deliver one slot of a schedule."""
+    run = services.schedule_run_execute(run_id=run_id)
+    if run is None:
+        return {"run_id": run_id, "skipped": True}
+    return {
+        "run_id": run_id,
+        "status": run.status,
+        "email": run.email_status,
+        "webhook": run.webhook_status,
+    }
