@@ -1,6 +1,7 @@
-"""Knowledge work on the queue: evaluation runs and the prefill of descriptions.
+"""Knowledge work on the queue: evaluation runs, the prefill of descriptions and
+the value index.
 
-Both are idempotent, so a second delivery (a worker killed mid-task; tasks are
+All are idempotent, so a second delivery (a worker killed mid-task; tasks are
 acknowledged late) is harmless: a run resumes where its stored results stop and
 is never counted twice; a prefill adds only descriptions not yet written.
 """
@@ -13,7 +14,7 @@ from typing import Any
 from celery import shared_task
 
 from connections.models import DatabaseConnection
-from knowledge import evaluation, services
+from knowledge import evaluation, services, values
 from knowledge.models import EvaluationRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -44,3 +45,13 @@ def notes_prefill(*, connection_id: int) -> dict[str, Any]:
         return {"connection_id": connection_id, "skipped": True}
     added = services.notes_prefill(connection=connection)
     return {"connection_id": connection_id, "added": added}
+
+
+@shared_task(name="knowledge.value_index_build", acks_late=True)
+def value_index_build(*, connection_id: int) -> dict[str, Any]:
+    """(Re)build the connection's value index; a second delivery builds it again."""
+    connection = DatabaseConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return {"connection_id": connection_id, "skipped": True}
+    values.value_index_build(connection=connection)
+    return {"connection_id": connection_id}

@@ -39,6 +39,7 @@ from agent.value_matching import (
 from connections.engines import engine_create
 from connections.models import DatabaseConnection, UserSession
 from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
+from sqlagent_project.queue import QueueUnavailable, broker_configured, enqueue
 
 logger = logging.getLogger("knowledge.values")
 
@@ -177,9 +178,15 @@ def _column_values(
 
 
 def value_index_build_in_background(*, connection_id: int) -> bool:
-    """Queue a build of the connection's index on the process's value-index
-    thread; False when one is already queued or running."""
+    """Queue a build of the connection's index: on the task queue when a broker
+    is configured, else on the process's value-index thread; False when this
+    process already has one queued or running."""
     global _executor
+    if broker_configured():
+        from knowledge.tasks import value_index_build as task
+
+        enqueue(task, connection_id=connection_id)
+        return True
     with _executor_lock:
         if connection_id in _pending:
             return False
@@ -249,9 +256,16 @@ def on_session_bound(sender: object, session_id: object, **kwargs: Any) -> None:
     if stale:
         # After the connect's transaction, so the build sees its rows.
         connection_id = session.db_connection_id
-        transaction.on_commit(
-            lambda: value_index_build_in_background(connection_id=connection_id)
-        )
+        transaction.on_commit(lambda: _build_soon(connection_id))
+
+
+def _build_soon(connection_id: int) -> None:
+    # A connect never fails for its index: a broker that is down only delays it
+    # (the next connect, or the knowledge page's Rebuild, queues it again).
+    try:
+        value_index_build_in_background(connection_id=connection_id)
+    except QueueUnavailable:
+        logger.warning("value index not queued connection=%s", connection_id)
 
 
 def on_connection_saved(

@@ -4,9 +4,11 @@ matched against the question before the first model call, shown on the page."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
+from django_celery_results.models import TaskResult
 
 from agent.services import thread_ask
 from connections.services import connection_update
@@ -300,6 +302,34 @@ def test_a_build_queued_in_the_background_fills_the_index(alice, make_connection
     index = ValueIndex.objects.get(connection=connection)
     assert index.status == ValueIndexStatus.READY
     assert "customers.country" in _indexed(connection)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_broker_the_build_crosses_it_to_a_worker(
+    redis_broker, alice, make_connection, shop
+):
+    from testsupport.queue import celery_worker_running
+
+    connection = make_connection(alice, "sqlite")
+
+    assert value_index_build_in_background(connection_id=connection.pk)
+    # On the broker, not built by this process.
+    assert not ValueIndex.objects.filter(
+        connection=connection, status=ValueIndexStatus.READY
+    ).exists()
+    with celery_worker_running():
+        deadline = time.monotonic() + 60
+        while (
+            time.monotonic() < deadline
+            and not ValueIndex.objects.filter(
+                connection=connection, status=ValueIndexStatus.READY
+            ).exists()
+        ):
+            time.sleep(0.1)
+
+    assert "customers.country" in _indexed(connection)
+    task = TaskResult.objects.get(task_name="knowledge.value_index_build")
+    assert task.status == "SUCCESS"
 
 
 def test_the_admin_lists_each_index_with_its_size_and_no_values(
