@@ -37,3 +37,8 @@ def turn_get_for_user(*, user: User, turn_id: int) -> Turn:
     return get_object_or_404(
         Turn.objects.filter(thread__user=user).select_related("thread"), pk=turn_id
     )
+
+
+def turn_latest_for_user(*, user: User) -> Turn | None:
+    """Return the user's most recent turn, if any."""
+    return Turn.objects.filter(thread__user=user).order_by("-id").first()

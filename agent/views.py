@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -13,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import (
     require_GET,
@@ -22,8 +25,15 @@ from django.views.decorators.http import (
 
 from accounts.types import AuthenticatedHttpRequest
 from agent.cancellation import ClientWatch
+from agent.models import Thread, Turn
+from agent.privacy import PrivacyPolicy
 from agent.schema_browser import questions_suggest
-from agent.selectors import thread_get_for_user, thread_list_for_user, turn_get_for_user
+from agent.selectors import (
+    thread_get_for_user,
+    thread_list_for_user,
+    turn_get_for_user,
+    turn_latest_for_user,
+)
 from agent.services import thread_ask
 from agent.threads import thread_continue, thread_delete, thread_rename
 from agent.turn_view import TurnView
@@ -56,6 +66,24 @@ class AskForm(forms.Form):
         widget = self.fields["question"].widget
         widget.attrs.pop("maxlength", None)
         widget.attrs["data-max-length"] = str(settings.QUESTION_MAX_LENGTH)
+
+
+def _views_for_owner(turns: Iterable[Turn], thread: Thread) -> list[TurnView]:
+    """Return the turns as their owner sees them on a page: a masked value the
+    model named by its token reads as the value it stands for (unless the
+    connection hides masked values from people too)."""
+    connection = thread.db_connection
+    policy = None if connection is None else PrivacyPolicy.for_connection(connection)
+    views = []
+    for turn in turns:
+        view = TurnView.of(turn)
+        if policy is not None and view.answer:
+            rows = (view.result or {}).get("rows")
+            view = dataclasses.replace(
+                view, answer=policy.text_unmasked(view.answer, rows)
+            )
+        views.append(view)
+    return views
 
 
 # History pages: a long thread is paged, never one huge page.
@@ -102,7 +130,7 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         "session": session,
         "thread": thread,
         # The public view of each turn, as the API and MCP render it too.
-        "turns": [TurnView.of(turn) for turn in thread.turns.all()] if thread else [],
+        "turns": _views_for_owner(thread.turns.all(), thread) if thread else [],
         "connect_form": SessionConnectForm(
             user=request.user,
             initial={"connection": session.db_connection_id},
@@ -142,7 +170,7 @@ def history_detail(
     session = session_get_or_create_active(user=request.user)
     context = {
         "thread": thread,
-        "turns": [TurnView.of(turn) for turn in page],
+        "turns": _views_for_owner(page, thread),
         "page": page,
         "is_current": thread.id == session.id,
         "nav": "history",
@@ -170,12 +198,18 @@ def chat_run_sql(request: AuthenticatedHttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, f"SQL: {error}")
         return redirect("chat")
+    before = turn_latest_for_user(user=request.user)
     try:
-        thread_run_sql(user=request.user, sql=form.cleaned_data["sql"])
+        turn = thread_run_sql(user=request.user, sql=form.cleaned_data["sql"])
     except ApplicationError as exc:
-        # The refused or failed turn is stored and shows with its reason.
         messages.error(request, exc.message)
-    return redirect("chat")
+        failed = turn_latest_for_user(user=request.user)
+        if failed is None or (before is not None and failed.id == before.id):
+            return redirect("chat")  # refused before a turn was stored
+        # The refused or failed turn is stored and shows its reason: the page
+        # goes back to that turn, not to the top of the page.
+        return redirect(f"{reverse('chat')}#turn-{failed.id}")
+    return redirect(f"{reverse('chat')}#turn-{turn.id}")
 
 
 @login_required

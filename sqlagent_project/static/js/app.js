@@ -28,7 +28,7 @@
     var button = event.target.closest("[data-copy-target]");
     if (!button) { return; }
     var target = document.getElementById(button.getAttribute("data-copy-target"));
-    if (target) { copyText(target.textContent, button); }
+    if (target) { copyText("value" in target ? target.value : target.textContent, button); }
   });
 
   document.addEventListener("submit", function (event) {
@@ -111,7 +111,11 @@
     // into view; otherwise the latest answer is.
     var notice = document.querySelector(".messages");
     var turns = document.querySelectorAll(".turn");
-    if (notice) {
+    var target = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
+    if (target) {
+      // The page was sent back to one turn (Edit SQL): stay with it.
+      target.scrollIntoView({ block: "start" });
+    } else if (notice) {
       notice.scrollIntoView({ block: "start" });
     } else if (turns.length) {
       turns[turns.length - 1].scrollIntoView({ block: "start" });
