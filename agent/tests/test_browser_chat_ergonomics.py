@@ -26,8 +26,18 @@ LONG_ANSWER = " ".join(
 )
 
 
-def _stub(settings: Any, script: list[StubReply], **timing: float) -> StubLLMServer:
-    stub = StubLLMServer(responder=scripted_responder(script), **timing)
+def _stub(
+    settings: Any,
+    script: list[StubReply],
+    *,
+    delay_s: float,
+    chunk_delay_s: float = 0.0,
+) -> StubLLMServer:
+    stub = StubLLMServer(
+        responder=scripted_responder(script),
+        delay_s=delay_s,
+        chunk_delay_s=chunk_delay_s,
+    )
     settings.OPENAI_BASE_URL = stub.base_url
     settings.OPENAI_API_KEY = "sk-test"
     settings.LLM_MAX_RETRIES = 0
