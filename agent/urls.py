@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from agent import api, views
+from agent.export_api import TurnExportApi
 from agent.mcp_server.views import McpApi
 
 urlpatterns = [
@@ -13,6 +14,11 @@ urlpatterns = [
     path("threads", api.ThreadListApi.as_view(), name="threads"),
     path(
         "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"
+    ),
+    path(
+        "threads/<str:thread_id>/turns/<int:turn_id>/export",
+        TurnExportApi.as_view(),
+        name="turn-export",
     ),
     path("databases/<int:db_id>/schema", api.SchemaApi.as_view(), name="schema"),
     path(

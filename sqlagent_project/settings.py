@@ -301,6 +301,9 @@ QUERY_MAX_ROWS = env.int("QUERY_MAX_ROWS", default=1000)
 # result (rows past it are dropped and the result marked truncated).
 QUERY_MAX_CELL_BYTES = env.int("QUERY_MAX_CELL_BYTES", default=65536)
 QUERY_MAX_RESULT_BYTES = env.int("QUERY_MAX_RESULT_BYTES", default=10 * 1024 * 1024)
+# Rows of a turn's export (its SQL run again, CSV or Excel); the byte cap above
+# still holds, and the file says where it stopped.
+EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=100_000)
 # Characters of one cell the LLM sees (agent.sql_guard.bounds.cell_for_llm).
 LLM_MAX_CELL_CHARS = env.int("LLM_MAX_CELL_CHARS", default=2000)
 # What the LLM sees of a result is smaller than what the user gets back.

@@ -177,8 +177,11 @@ def test_edit_sql_runs_as_a_new_turn_and_a_refused_edit_shows_its_reason(
     edited.get_by_role("button", name="Run").click()
 
     expect(page.locator(".message.error")).to_contain_text("Only a single")
-    expect(page.locator(".message.error")).to_be_in_viewport()
     refused = Turn.objects.order_by("-id").first()
+    # The page comes back to the refused turn, which says why.
+    reason = page.locator(f"#turn-{refused.id} p.error[role=alert]")
+    expect(reason).to_contain_text("Only a single")
+    expect(reason).to_be_in_viewport()
     assert refused.status == TurnStatus.ERROR
     assert refused.error_code == "sql_refused"
 

@@ -6,6 +6,7 @@ compactly with shipped icons."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -293,8 +294,13 @@ def test_turns_are_compact_and_rate_with_shipped_icons(
     for label in ("Good answer", "Bad answer"):
         button = turn.get_by_role("button", name=label)
         expect(button).to_have_text("")
-        icon = button.locator("img")
-        assert icon.get_attribute("src").endswith(".svg")
-        assert icon.evaluate("img => img.complete && img.naturalWidth > 0")
+        image = button.locator(".icon-thumb").evaluate(
+            "e => getComputedStyle(e).backgroundImage"
+        )
+        url = re.fullmatch(r'url\("(.+\.svg)"\)', image)
+        assert url, image
+        served = page.request.get(url.group(1))
+        assert served.status == 200
+        assert served.headers["content-type"].startswith("image/svg+xml")
     turn.get_by_role("button", name="Good answer").click()
     expect(turn.locator(".feedback-status")).to_have_text("Thanks for the feedback.")

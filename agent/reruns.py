@@ -1,0 +1,91 @@
+"""Run a turn's stored SQL again, for its owner, with no model involved.
+
+Exports and board tiles want today's rows, not the rows stored with the turn.
+The SQL goes through exactly the guard the agent's queries go through
+(statement check, attribute references, read-only transaction, timeout, cell
+and byte caps) on a fresh engine behind the connection gate, and the rows come
+back as the user may see them: masked values as tokens when the connection
+hides them from people too.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent import sql_guard
+from agent.catalog import SchemaCatalog
+from agent.models import Turn
+from agent.privacy import PrivacyPolicy
+from agent.sql_guard.attributes import attribute_calls_check
+from connections.engines import engine_create
+from connections.exceptions import TargetDatabaseUnavailable
+from connections.models import DatabaseConnection
+from sqlagent_project.errors import ApplicationError
+
+
+class NothingToRerun(ApplicationError):
+    """The turn ran no SQL that worked, or its database is gone."""
+
+    status_code = 404
+    code = "nothing_to_rerun"
+    default_message = "This answer has no query to run again."
+
+
+def turn_sql(turn: Turn) -> str:
+    """Return the last SQL of the turn that ran without error."""
+    for query in reversed(turn.queries or []):
+        if query.get("sql") and not query.get("error"):
+            return str(query["sql"])
+    raise NothingToRerun()
+
+
+def sql_rerun_for_user(
+    *, connection: DatabaseConnection, sql: str, max_rows: int
+) -> sql_guard.QueryResult:
+    """Run `sql` read-only and bounded on the connection; return the user's view.
+
+    Raises StatementRefused or QueryFailed as the agent's own queries do; a
+    database that cannot be reached is a QueryFailed with its reason.
+    """
+    try:
+        engine = engine_create(connection, pooled=False)
+    except TargetDatabaseUnavailable as exc:
+        raise sql_guard.QueryFailed(exc.message) from exc
+    try:
+        catalog = SchemaCatalog(engine, connection.db_type)
+        # PostgreSQL reads `t.f` as f(t) when t has no column f.
+        attribute_calls_check(sql, db_type=connection.db_type, catalog=catalog)
+        policy = PrivacyPolicy.for_connection(connection)
+        try:
+            result = sql_guard.query_run(
+                engine,
+                db_type=connection.db_type,
+                sql=sql,
+                max_rows=max_rows,
+                timeout_s=settings.QUERY_TIMEOUT_S,
+            )
+        except sql_guard.QueryFailed as exc:
+            # The database's text may quote a value the user may not see.
+            exposure = policy.exposure(
+                sql=sql, db_type=connection.db_type, catalog=catalog
+            )
+            shown = policy.error_for_user(exc, exposure)
+            if shown == exc.message:
+                raise
+            raise sql_guard.QueryFailed(shown, timed_out=exc.timed_out) from exc
+        if not policy.masked_hidden:
+            return result
+        exposure = policy.exposure(
+            sql=sql,
+            db_type=connection.db_type,
+            catalog=catalog,
+            column_count=len(result.columns),
+        )
+        return policy.result_for_user(result, exposure)
+    except TargetDatabaseUnavailable as exc:
+        raise sql_guard.QueryFailed(exc.message) from exc
+    except SQLAlchemyError as exc:
+        raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
+    finally:
+        engine.dispose()
