@@ -133,3 +133,10 @@ class PromptTooLong(ApplicationError):
         "The question, conversation and schema are longer than the model's context "
         "window; start a new conversation or ask about fewer tables."
     )
+
+
+class ChartInvalid(ApplicationError):
+    """The chart picked does not fit the turn's rows."""
+
+    status_code = 400
+    code = "chart_invalid"

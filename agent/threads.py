@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from agent import llm
-from agent.exceptions import ThreadTitleInvalid
+from agent.charts import ChartDoesNotFit, ChartRequest, chart_picked
+from agent.exceptions import ChartInvalid, ThreadTitleInvalid
 from agent.models import Thread, Turn, TurnSource, TurnStatus
 from connections.models import UserSession
 from connections.services import session_resume
@@ -105,3 +106,13 @@ def thread_prepare(*, session: UserSession, question: str) -> list[llm.HistoryTu
         )
         for asked, answer, queries, _, source, asked_at in reversed(rows)
     ]
+
+
+def turn_chart_set(*, turn: Turn, request: ChartRequest) -> Turn:
+    """Remember the chart a person picked for a turn (None: show the table)."""
+    try:
+        turn.chart = chart_picked(turn.result, request=request)
+    except ChartDoesNotFit as exc:
+        raise ChartInvalid(str(exc)) from exc
+    turn.save(update_fields=["chart"])
+    return turn

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.urls import path
 
 from agent import api, views
-from agent.export_api import TurnExportApi
 from agent.mcp_server.views import McpApi
+from agent.turn_api import TurnChartApi, TurnExportApi
 
 urlpatterns = [
     # JSON API
@@ -19,6 +19,11 @@ urlpatterns = [
         "threads/<str:thread_id>/turns/<int:turn_id>/export",
         TurnExportApi.as_view(),
         name="turn-export",
+    ),
+    path(
+        "threads/<str:thread_id>/turns/<int:turn_id>/chart",
+        TurnChartApi.as_view(),
+        name="turn-chart",
     ),
     path("databases/<int:db_id>/schema", api.SchemaApi.as_view(), name="schema"),
     path(

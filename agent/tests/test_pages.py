@@ -83,7 +83,10 @@ def test_asking_shows_the_answer_the_sql_and_the_table(
     assert "<td>Fatima Zahra</td>" in page
     assert "<td>Bruno Costa</td>" not in page
     turn = Turn.objects.get(thread__user=alice)
-    assert f'href="/turns/{turn.id}/csv/"' in page
+    # The downloads export every row of the SQL run again.
+    export = f"/threads/{turn.thread_id}/turns/{turn.id}/export"
+    assert f'href="{export}?format=csv"' in page
+    assert f'href="{export}?format=xlsx"' in page
 
 
 def test_a_follow_up_appears_below_the_first_turn_in_the_same_thread(

@@ -1,4 +1,4 @@
-"""`GET /threads/{thread_id}/turns/{turn_id}/export?format=csv|xlsx`."""
+"""Endpoints on one turn: its export (CSV, Excel) and its chart choice."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import TokenScope
 from accounts.types import AuthenticatedRequest
+from agent.charts import PICKER_TYPES, ChartRequest
 from agent.exports import FORMATS, XLSX_TYPE, csv_chunks, turn_export, xlsx_file
+from agent.models import Turn
 from agent.selectors import thread_get_for_user
+from agent.threads import turn_chart_set
 from sqlagent_project.errors import ApplicationError
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
 
@@ -61,10 +66,7 @@ class TurnExportApi(APIView):
         kind = request.query_params.get("format", "csv")
         if kind not in FORMATS:
             raise ExportFormatInvalid()
-        thread = thread_get_for_user(user=request.user, thread_id=thread_id)
-        turn = get_object_or_404(
-            thread.turns.select_related("thread__db_connection"), pk=turn_id
-        )
+        turn = _turn_of(request, thread_id, turn_id)
         export = turn_export(turn=turn)
         if kind == "xlsx":
             return FileResponse(
@@ -80,3 +82,54 @@ class TurnExportApi(APIView):
             f'attachment; filename="{export.filename}.csv"'
         )
         return response
+
+
+def _turn_of(request: AuthenticatedRequest, thread_id: str, turn_id: int) -> Turn:
+    """Return one of the user's turns by its thread; anyone else's is a 404."""
+    thread = thread_get_for_user(user=request.user, thread_id=thread_id)
+    return get_object_or_404(
+        thread.turns.select_related("thread__db_connection"), pk=turn_id
+    )
+
+
+class ChartChoiceSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=list(PICKER_TYPES))
+    x = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    y = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    series = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=300
+    )
+
+
+class TurnChartOutputSerializer(serializers.Serializer):
+    chart = serializers.JSONField(allow_null=True)
+
+
+class TurnChartApi(APIView):
+    token_scopes = {"PUT": TokenScope.ASK}
+
+    @extend_schema(
+        request=ChartChoiceSerializer,
+        responses={200: TurnChartOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        tags=["threads"],
+        description="Pick the turn's chart (bar, barh, line, area, scatter, pie, "
+        "or table for none) and its columns; it is remembered on the turn and "
+        "returned as a Vega-Lite spec. The model is not called.",
+    )
+    def put(
+        self, request: AuthenticatedRequest, thread_id: str, turn_id: int
+    ) -> Response:
+        turn = _turn_of(request, thread_id, turn_id)
+        serializer = ChartChoiceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        turn = turn_chart_set(
+            turn=turn,
+            request=ChartRequest(
+                type=data["type"],
+                x=data.get("x") or None,
+                y=data.get("y") or None,
+                series=data.get("series") or None,
+            ),
+        )
+        return Response({"chart": turn.chart})
