@@ -427,3 +427,10 @@ KNOWLEDGE_MAX_INSTRUCTIONS = env.int("KNOWLEDGE_MAX_INSTRUCTIONS", default=1000)
 KNOWLEDGE_MAX_DESCRIPTIONS = env.int("KNOWLEDGE_MAX_DESCRIPTIONS", default=10000)
 KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
 EVALUATION_WORKERS = env.int("EVALUATION_WORKERS", default=1)
+
+# BOARDS (saved answers whose SQL runs again when a board is opened)
+INSTALLED_APPS += ["boards"]
+BOARD_MAX_TILES = env.int("BOARD_MAX_TILES", default=24)
+# Rows each tile fetches (the query bounds hold too) and the page's refresh.
+BOARD_TILE_MAX_ROWS = env.int("BOARD_TILE_MAX_ROWS", default=1000)
+BOARD_REFRESH_S = env.int("BOARD_REFRESH_S", default=300)

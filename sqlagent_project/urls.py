@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("connections.urls")),
     path("", include("agent.urls")),
     path("", include("knowledge.urls")),
+    path("", include("boards.urls")),
 ]
 
 handler404 = "sqlagent_project.handlers.not_found"
