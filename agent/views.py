@@ -30,6 +30,7 @@ from agent.privacy import PrivacyPolicy
 from agent.schema_browser import questions_suggest
 from agent.selectors import (
     thread_get_for_user,
+    thread_groups_for_user,
     thread_list_for_user,
     turn_get_for_user,
     turn_latest_for_user,
@@ -45,7 +46,6 @@ from sqlagent_project.errors import ApplicationError
 
 # Spreadsheets run a cell starting with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-RECENT_THREADS = 5
 
 
 class AskForm(forms.Form):
@@ -138,9 +138,11 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         ),
         "has_connections": bool(connection_ids),
         "can_switch": any(pk != session.db_connection_id for pk in connection_ids),
-        "recent_threads": thread_list_for_user(user=request.user).exclude(
-            id=session.id
-        )[:RECENT_THREADS],
+        # The conversation sidebar: threads by date, searchable by title.
+        "thread_search": request.GET.get("q", "")[:200],
+        "thread_groups": thread_groups_for_user(
+            user=request.user, search=request.GET.get("q", "")[:200]
+        ),
         "nav": "chat",
     }
     return render(request, "agent/chat.html", context)
@@ -266,6 +268,9 @@ def history_rename(
         messages.error(request, exc.message)
     else:
         messages.success(request, "Conversation renamed.")
+    # The chat's sidebar renames in place and comes back to the chat.
+    if request.POST.get("next") == "chat":
+        return redirect("chat")
     return redirect("history-detail", thread_id=thread.id)
 
 

@@ -50,6 +50,42 @@
     if (area.value.trim() && area.form) { area.form.requestSubmit(); }
   });
 
+  // Up in an empty question box brings the last question back to edit.
+  document.addEventListener("keydown", function (event) {
+    var area = event.target;
+    if (area.id !== "id_question" || event.key !== "ArrowUp" || area.value) { return; }
+    var last = document.querySelectorAll("#turns .resend[data-question]");
+    if (!last.length) { return; }
+    event.preventDefault();
+    area.value = last[last.length - 1].dataset.question;
+    area.dispatchEvent(new Event("input"));
+  });
+
+  // Ctrl+K (or Cmd+K) searches the conversations.
+  document.addEventListener("keydown", function (event) {
+    if (event.key.toLowerCase() !== "k" || !(event.ctrlKey || event.metaKey)) { return; }
+    var search = document.getElementById("thread-search");
+    if (search) { event.preventDefault(); search.focus(); search.select(); }
+  });
+
+  // The sidebar's search narrows the list as the user types (the form still
+  // searches on the server when sent).
+  document.addEventListener("input", function (event) {
+    if (event.target.id !== "thread-search") { return; }
+    var words = event.target.value.trim().toLowerCase();
+    document.querySelectorAll("#conversations .thread-list").forEach(function (list) {
+      var shown = 0;
+      list.querySelectorAll(".thread-item").forEach(function (item) {
+        var match = !words || item.dataset.title.indexOf(words) !== -1;
+        item.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      list.hidden = !shown;
+      var heading = list.previousElementSibling;
+      if (heading && heading.classList.contains("thread-group")) { heading.hidden = !shown; }
+    });
+  });
+
   // "/" focuses the question box, unless the user is typing somewhere.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }

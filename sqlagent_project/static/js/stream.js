@@ -166,6 +166,7 @@
         live.article.replaceWith(fresh);
         // The chart's spec is a JSON data block inside the turn: it came along.
         if (window.SQLAgentAnswers) { window.SQLAgentAnswers.enhance(fresh); }
+        markLastTurn();
         var title = doc.querySelector("#turns > h2");
         var turns = document.getElementById("turns");
         if (title && turns && !turns.querySelector(":scope > h2")) {
@@ -189,6 +190,12 @@
         .catch(function () { if (++tries < 100) { setTimeout(poll, 1000); } });
     };
     poll();
+  }
+
+  // Retry and edit-and-resend belong to the last question only.
+  function markLastTurn() {
+    var all = document.querySelectorAll("#turns .turn .resend");
+    all.forEach(function (box, index) { box.hidden = index !== all.length - 1; });
   }
 
   function Asker(form) {
@@ -389,6 +396,19 @@
     });
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape" && asker.live) { asker.stop(); }
+    });
+    markLastTurn();
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-resend]");
+      if (!button) { return; }
+      var question = button.closest(".resend").dataset.question;
+      if (button.dataset.resend === "retry") {
+        asker.ask(question);
+      } else {
+        asker.setQuestion(question);
+        asker.area.focus();
+        asker.area.setSelectionRange(question.length, question.length);
+      }
     });
   });
 })();
