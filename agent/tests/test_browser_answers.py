@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
 from agent.models import Turn, TurnSource, TurnStatus
-from testsupport.browser import ANSWER_TIMEOUT_MS, ROOT, log_in
+from testsupport.browser import ANSWER_TIMEOUT_MS, ROOT, docs_screenshot, log_in
 from testsupport.fixtures import PASSWORD
 from testsupport.llm_stub import StubLLMServer, StubReply, keyword_responder
 
@@ -215,6 +215,7 @@ def test_dark_mode_and_phone_width_render_the_chart(
         chart = page.locator(".turn").last.locator(".chart svg.marks")
         expect(chart).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
 
+        docs_screenshot(page, "dark-phone.png")
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         box = chart.bounding_box()
     finally:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from agent.models import Thread, Turn, TurnStatus
-from testsupport.browser import log_in
+from testsupport.browser import docs_screenshot, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,6 +62,7 @@ def test_the_picker_turns_bars_into_a_line_and_back_and_remembers_it(
 
     picker.get_by_label("Chart").select_option("line")
     expect(chart.locator("g.mark-line path")).to_have_count(1)
+    docs_screenshot(page, "chart-picker.png", block)
     expect(chart.locator("g.mark-rect path")).to_have_count(0)
     turn.refresh_from_db()
     assert turn.chart["usermeta"]["choice"]["type"] == "line"

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from agent.user_sql import thread_run_sql
 from boards.models import Tile
-from testsupport.browser import log_in
+from testsupport.browser import docs_screenshot, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,6 +62,7 @@ def test_a_pinned_tile_refreshes_from_the_database_after_a_row_is_added(
     tile = page.locator(f"#tile-{Tile.objects.get().id}")
     expect(tile.locator(".chart g.mark-rect path")).to_have_count(3)
     expect(tile.locator("table.result")).to_contain_text("West")
+    docs_screenshot(page, "board.png")
     assert tile.locator("time").get_attribute("datetime") >= (first_refresh or "")
 
     # Another user gets a 404 for the board.

@@ -212,13 +212,23 @@
     this.live = null;
     this.controller = null;
     this.following = true;
+    this.followedY = 0;
     var self = this;
     // The page follows the answer while it grows, unless the user scrolls
-    // away from it; scrolling back down to it follows again.
+    // up from where the page put it; scrolling back down to it follows again.
     window.addEventListener("scroll", function () {
-      if (self.live) { self.following = self.answerInView(); }
+      if (!self.live) { return; }
+      if (self.following && self.scrolledAway()) { self.following = false; }
+      else if (!self.following && self.answerInView()) {
+        self.following = true;
+        self.followedY = window.scrollY;
+      }
     }, { passive: true });
   }
+
+  Asker.prototype.scrolledAway = function () {
+    return window.scrollY < this.followedY - 4;
+  };
 
   // The bottom of the live card, against the top of the (sticky) composer.
   Asker.prototype.overlap = function () {
@@ -233,9 +243,12 @@
   };
 
   Asker.prototype.follow = function () {
+    // The scroll event comes late: a user who just scrolled up is seen here.
+    if (this.following && this.scrolledAway()) { this.following = false; }
     if (!this.live || !this.following) { return; }
     var overlap = this.overlap();
     if (overlap > 0) { window.scrollBy(0, overlap + 12); }
+    this.followedY = window.scrollY;
   };
 
   Asker.prototype.say = function (text) {
@@ -267,7 +280,7 @@
     if (self.live) { return; }
     if (!question.trim()) {
       self.say("Type a question first, then press Ask.");
-      self.area.focus();
+      self.area.focus({ preventScroll: true });
       return;
     }
     self.say("");
@@ -275,6 +288,7 @@
     var live = new LiveTurn(self.turns, question);
     self.live = live;
     self.following = true;
+    self.followedY = window.scrollY;
     live.onGrow = function () { self.follow(); };
     live.stopButton.addEventListener("click", function () { self.stop(); });
     self.follow();
@@ -326,7 +340,7 @@
       self.finish(live);
       // A failed ask keeps its question, to send again or edit.
       if (outcome.error && !self.area.value) { self.setQuestion(question); }
-      self.area.focus();
+      self.area.focus({ preventScroll: true });
       if (live.turnId) { return replaceWithStored(live); }
     });
   };
@@ -363,7 +377,7 @@
     live.stopped = true;
     live.end("Stopped.", false);
     self.finish(live);
-    self.area.focus();
+    self.area.focus({ preventScroll: true });
     if (!live.turnId) { if (controller) { controller.abort(); } return; }
     var url = self.form.dataset.cancelUrl.replace("/0/", "/" + live.turnId + "/");
     fetch(url, {
