@@ -31,6 +31,7 @@ from agent.grounding import grounding_nudge
 from agent.llm.budget import (
     AskBudgetSpent,
     BoundedChatModel,
+    model_calls_stoppable,
     model_time_budget,
     model_time_left,
 )
@@ -186,7 +187,10 @@ def agent_answer(
     # Every reply the model gave, so a failed run still reports its token usage.
     replies = ReplyRecorder()
     # One budget for all the model calls of this ask (errors are worded inside it).
-    with model_time_budget(settings.LLM_ASK_BUDGET_S):
+    with (
+        model_time_budget(settings.LLM_ASK_BUDGET_S),
+        model_calls_stoppable(should_stop),
+    ):
         try:
             if should_stop():
                 raise AskCancelled()
