@@ -194,9 +194,7 @@ def test_stop_frees_ask_at_once_while_the_model_is_still_thinking(
     # The server abandons the model's request: the turn is stored cancelled
     # long before the model would have answered.
     turn = Turn.objects.get()
-    expect(page.locator(f"#turn-{turn.id}")).to_contain_text(
-        "cancelled", timeout=5_000
-    )
+    expect(page.locator(f"#turn-{turn.id}")).to_contain_text("cancelled", timeout=5_000)
     assert Turn.objects.get().status == TurnStatus.CANCELLED
     assert time.monotonic() - stopped_at < 8.0
 
@@ -225,6 +223,10 @@ def test_the_counter_resets_after_an_ask_and_an_empty_question_is_explained(
     expect(page.locator("#question-counter")).to_contain_text("0 / ")
     expect(page.locator("#ask-hint")).to_be_hidden()
     expect(box).to_have_value("")
+    # Once answered, the new conversation is listed in the sidebar.
+    expect(page.locator("#conversations .thread-item.current")).to_contain_text(
+        "Who lives in Germany?", timeout=ANSWER_TIMEOUT_MS
+    )
 
 
 def test_a_failed_ask_keeps_its_question(

@@ -108,6 +108,8 @@ def test_retry_edit_and_the_up_key_resend_the_last_question(
     expect(page.locator(".turn[data-status=ok]")).to_have_count(
         2, timeout=ANSWER_TIMEOUT_MS
     )
+    # The sidebar is brought up to date with the stored turn.
+    expect(page.locator("#conversations .thread-item.current")).to_have_count(1)
     # Only the last question offers Retry and Edit.
     expect(page.locator(".resend:visible")).to_have_count(1)
     last = page.locator(".turn").last

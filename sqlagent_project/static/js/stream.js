@@ -167,6 +167,12 @@
         // The chart's spec is a JSON data block inside the turn: it came along.
         if (window.SQLAgentAnswers) { window.SQLAgentAnswers.enhance(fresh); }
         markLastTurn();
+        // A first question names the conversation: the sidebar lists it now.
+        var sidebar = doc.getElementById("conversations");
+        var current = document.getElementById("conversations");
+        if (sidebar && current && !current.contains(document.activeElement)) {
+          current.replaceWith(document.importNode(sidebar, true));
+        }
         var title = doc.querySelector("#turns > h2");
         var turns = document.getElementById("turns");
         if (title && turns && !turns.querySelector(":scope > h2")) {
