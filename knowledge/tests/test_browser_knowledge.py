@@ -122,6 +122,15 @@ def test_the_add_forms_are_styled_a_refused_example_keeps_its_fields_and_golden_
     row.get_by_text("1 question").click()
     expect(row).to_contain_text("How many customers?")
     expect(row.locator("pre.sql")).to_have_text("SELECT COUNT(*) FROM c")
+    # ... and edited.
+    row.get_by_role("link", name="Edit").click()
+    page.get_by_label("Question").fill("How many customers are there?")
+    page.get_by_label("SQL").fill("SELECT COUNT(*) FROM customers")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".message.success")).to_have_text("Golden question saved.")
+    row = page.locator(f"#golden-set-{golden.id}")
+    row.get_by_text("1 question").click()
+    expect(row).to_contain_text("How many customers are there?")
 
 
 def test_evaluation_results_show_rows_as_tables_with_outcome_colours(

@@ -711,3 +711,29 @@ def test_bob_gets_404_on_every_route_of_alices_knowledge_and_changes_nothing(
     assert _snapshot(ids["connection"]) == before
     # Each kind of object was there to be reached.
     assert all(before)
+
+
+def test_a_golden_question_is_edited_on_its_page(
+    alice_page, bob_page, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+    golden = GoldenSet.objects.create(connection=connection, name="smoke")
+    item = GoldenQuestion.objects.create(
+        golden_set=golden, question="How many?", sql="SELECT COUNT(*) FROM orders"
+    )
+    url = f"/knowledge/{connection.id}/golden-questions/{item.id}/edit/"
+
+    assert bob_page.get(url).status_code == 404
+    refused = alice_page.post(url, {"question": "Wipe", "sql": "DELETE FROM orders"})
+    saved = alice_page.post(
+        url,
+        {"question": "How many customers?", "sql": "SELECT COUNT(*) FROM customers"},
+    )
+
+    assert refused.status_code == 200
+    assert "DELETE" in refused.text or "SELECT" in refused.text
+    assert saved.status_code == 302
+    assert saved["Location"].endswith(f"#golden-set-{golden.id}")
+    item.refresh_from_db()
+    assert item.question == "How many customers?"
+    assert item.sql == "SELECT COUNT(*) FROM customers"
