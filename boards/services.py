@@ -26,6 +26,8 @@ from boards.models import Board, Tile
 from sqlagent_project.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
+# A tile's title is its question (or SQL), cut to a heading's length.
+_TITLE_CHARS = 120
 
 
 def board_create(*, owner: User, name: str) -> Board:
@@ -53,7 +55,9 @@ def tile_add(*, board: Board, turn: Turn) -> Tile:
     count = board.tiles.count()
     if count >= settings.BOARD_MAX_TILES:
         raise TooManyTiles(f"A board holds at most {settings.BOARD_MAX_TILES} tiles.")
-    title = " ".join(turn.question.split())[:200] or "Saved query"
+    title = " ".join(turn.question.split()) or "Saved query"
+    if len(title) > _TITLE_CHARS:
+        title = title[: _TITLE_CHARS - 1] + "…"
     tile = Tile.objects.create(
         board=board,
         connection=connection,

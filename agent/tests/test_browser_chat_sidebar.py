@@ -62,6 +62,9 @@ def test_the_sidebar_lists_searches_and_renames_conversations(
     assert side is not None
     assert turns is not None
     assert side["x"] > turns["x"] + turns["width"] - 1
+    schema = page.locator("#schema-panel").bounding_box()
+    assert schema is not None
+    assert schema["x"] > turns["x"] + turns["width"] - 1
 
     page.keyboard.press("Control+k")
     expect(page.locator("#thread-search")).to_be_focused()
