@@ -332,7 +332,11 @@
           buffer += decoder.decode(chunk.value, { stream: true });
           var parsed = frames(buffer);
           buffer = parsed.rest;
-          parsed.frames.forEach(function (f) { outcome = self.handle(f) || outcome; });
+          // Frames belong to this ask's card, even once Stop has let the
+          // user ask again; a stopped card takes no more of them.
+          parsed.frames.forEach(function (f) {
+            if (!live.stopped) { outcome = self.handle(f, live) || outcome; }
+          });
           return pump();
         });
       }
@@ -351,8 +355,7 @@
     });
   };
 
-  Asker.prototype.handle = function (frame) {
-    var live = this.live;
+  Asker.prototype.handle = function (frame, live) {
     var data = frame.data;
     switch (frame.event) {
       case "turn":
