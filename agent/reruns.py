@@ -10,7 +10,11 @@ hides them from people too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.conf import settings
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
@@ -40,52 +44,86 @@ def turn_sql(turn: Turn) -> str:
     raise NothingToRerun()
 
 
+class Rerunner:
+    """Runs saved SQL on one connection for its owner, on one engine and
+    catalog for all of it (a board's tiles on one database share them)."""
+
+    def __init__(self, connection: DatabaseConnection) -> None:
+        self.connection = connection
+        self.policy = PrivacyPolicy.for_connection(connection)
+        self._engine: Engine | None = None
+        self._catalog: SchemaCatalog | None = None
+
+    def _open(self) -> tuple[Engine, SchemaCatalog]:
+        if self._engine is None or self._catalog is None:
+            try:
+                self._engine = engine_create(self.connection, pooled=False)
+            except TargetDatabaseUnavailable as exc:
+                raise sql_guard.QueryFailed(exc.message) from exc
+            self._catalog = SchemaCatalog(self._engine, self.connection.db_type)
+        return self._engine, self._catalog
+
+    def run(self, sql: str, *, max_rows: int) -> sql_guard.QueryResult:
+        """Run `sql` read-only and bounded; return the user's view of its rows.
+
+        Raises StatementRefused or QueryFailed as the agent's own queries do; a
+        database that cannot be reached is a QueryFailed with its reason.
+        """
+        db_type = self.connection.db_type
+        try:
+            engine, catalog = self._open()
+            # PostgreSQL reads `t.f` as f(t) when t has no column f.
+            attribute_calls_check(sql, db_type=db_type, catalog=catalog)
+            try:
+                result = sql_guard.query_run(
+                    engine,
+                    db_type=db_type,
+                    sql=sql,
+                    max_rows=max_rows,
+                    timeout_s=settings.QUERY_TIMEOUT_S,
+                )
+            except sql_guard.QueryFailed as exc:
+                # The database's text may quote a value the user may not see.
+                exposure = self.policy.exposure(
+                    sql=sql, db_type=db_type, catalog=catalog
+                )
+                shown = self.policy.error_for_user(exc, exposure)
+                if shown == exc.message:
+                    raise
+                raise sql_guard.QueryFailed(shown, timed_out=exc.timed_out) from exc
+            if not self.policy.masked_hidden:
+                return result
+            exposure = self.policy.exposure(
+                sql=sql,
+                db_type=db_type,
+                catalog=catalog,
+                column_count=len(result.columns),
+            )
+            return self.policy.result_for_user(result, exposure)
+        except TargetDatabaseUnavailable as exc:
+            raise sql_guard.QueryFailed(exc.message) from exc
+        except SQLAlchemyError as exc:
+            raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+@contextmanager
+def rerunner(connection: DatabaseConnection) -> Iterator[Rerunner]:
+    """Yield a Rerunner for the connection; its engine is disposed after."""
+    runner = Rerunner(connection)
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
 def sql_rerun_for_user(
     *, connection: DatabaseConnection, sql: str, max_rows: int
 ) -> sql_guard.QueryResult:
-    """Run `sql` read-only and bounded on the connection; return the user's view.
-
-    Raises StatementRefused or QueryFailed as the agent's own queries do; a
-    database that cannot be reached is a QueryFailed with its reason.
-    """
-    try:
-        engine = engine_create(connection, pooled=False)
-    except TargetDatabaseUnavailable as exc:
-        raise sql_guard.QueryFailed(exc.message) from exc
-    try:
-        catalog = SchemaCatalog(engine, connection.db_type)
-        # PostgreSQL reads `t.f` as f(t) when t has no column f.
-        attribute_calls_check(sql, db_type=connection.db_type, catalog=catalog)
-        policy = PrivacyPolicy.for_connection(connection)
-        try:
-            result = sql_guard.query_run(
-                engine,
-                db_type=connection.db_type,
-                sql=sql,
-                max_rows=max_rows,
-                timeout_s=settings.QUERY_TIMEOUT_S,
-            )
-        except sql_guard.QueryFailed as exc:
-            # The database's text may quote a value the user may not see.
-            exposure = policy.exposure(
-                sql=sql, db_type=connection.db_type, catalog=catalog
-            )
-            shown = policy.error_for_user(exc, exposure)
-            if shown == exc.message:
-                raise
-            raise sql_guard.QueryFailed(shown, timed_out=exc.timed_out) from exc
-        if not policy.masked_hidden:
-            return result
-        exposure = policy.exposure(
-            sql=sql,
-            db_type=connection.db_type,
-            catalog=catalog,
-            column_count=len(result.columns),
-        )
-        return policy.result_for_user(result, exposure)
-    except TargetDatabaseUnavailable as exc:
-        raise sql_guard.QueryFailed(exc.message) from exc
-    except SQLAlchemyError as exc:
-        raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
-    finally:
-        engine.dispose()
+    """Run one SQL read-only and bounded on the connection for its owner."""
+    with rerunner(connection) as runner:
+        return runner.run(sql, max_rows=max_rows)

@@ -20,7 +20,7 @@ from accounts.models import User
 from agent import sql_guard
 from agent.charts import ChartDoesNotFit, ChartRequest, chart_for, chart_picked
 from agent.models import Turn
-from agent.reruns import NothingToRerun, sql_rerun_for_user, turn_sql
+from agent.reruns import NothingToRerun, Rerunner, rerunner, turn_sql
 from boards.exceptions import BoardNameInvalid, TileNotPinnable, TooManyTiles
 from boards.models import Board, Tile
 from sqlagent_project.errors import ApplicationError
@@ -93,17 +93,21 @@ class TileView:
 
 
 def board_tiles_refresh(*, board: Board) -> list[TileView]:
-    """Run every tile's SQL again under the viewer's (the owner's) rights."""
-    return [_tile_refresh(tile) for tile in board.tiles.select_related("connection")]
+    """Run every tile's SQL again under the viewer's (the owner's) rights, one
+    engine per database for all its tiles."""
+    tiles = list(board.tiles.select_related("connection"))
+    views: dict[int, TileView] = {}
+    for connection_id in dict.fromkeys(tile.connection_id for tile in tiles):
+        mine = [tile for tile in tiles if tile.connection_id == connection_id]
+        with rerunner(mine[0].connection) as runner:
+            for tile in mine:
+                views[tile.pk] = _tile_refresh(tile, runner)
+    return [views[tile.pk] for tile in tiles]
 
 
-def _tile_refresh(tile: Tile) -> TileView:
+def _tile_refresh(tile: Tile, runner: Rerunner) -> TileView:
     try:
-        result = sql_rerun_for_user(
-            connection=tile.connection,
-            sql=tile.sql,
-            max_rows=settings.BOARD_TILE_MAX_ROWS,
-        )
+        result = runner.run(tile.sql, max_rows=settings.BOARD_TILE_MAX_ROWS)
     except sql_guard.StatementRefused as exc:
         return _failed(tile, f"Refused: {exc.reason}")
     except sql_guard.QueryFailed as exc:

@@ -123,3 +123,19 @@ def test_bad_input_is_a_400(
 def test_anonymous_gets_401(anon_client: Any, board: dict[str, Any]) -> None:
     assert anon_client.get("/boards").status_code == 401
     assert anon_client.get(f"/boards/{board['id']}").status_code == 401
+
+
+def test_tiles_keep_their_order_and_each_shows_its_own_rows(
+    alice_client: Any, board: dict[str, Any], turn: dict[str, Any]
+) -> None:
+    other = alice_client.post(
+        "/ask/sql", {"sql": "SELECT COUNT(*) AS n FROM sales"}, format="json"
+    ).json()
+    _pin(alice_client, board, turn)
+    _pin(alice_client, board, other)
+
+    tiles = alice_client.get(f"/boards/{board['id']}").json()["tiles"]
+
+    assert [tile["columns"] for tile in tiles] == [["region", "total"], ["n"]]
+    assert tiles[1]["rows"] == [[2]]
+    assert tiles[1]["chart"] is None
