@@ -59,9 +59,9 @@ class SignupForm(forms.Form):
         cleaned = super().clean() or {}
         password1 = cleaned.get("password1")
         password2 = cleaned.get("password2")
-        if password1 and password2 and password1 != password2:
-            self.add_error("password2", "The two passwords differ.")
-        elif password1:
+        # Both are said at once: a weak password is flagged even when the second
+        # box differs, so the user does not fix one only to meet the other.
+        if password1:
             candidate = User(
                 email=cleaned.get("email", ""), name=cleaned.get("name") or ""
             )
@@ -69,6 +69,8 @@ class SignupForm(forms.Form):
                 password_validation.validate_password(password1, user=candidate)
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
         return cleaned
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +33,15 @@ class LoginView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
     extra_context = {"nav": "login"}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # Only a browser that still sends a session cookie had a login that
+        # could expire; a first-time visitor is just asked to log in.
+        context["session_expired"] = (
+            settings.SESSION_COOKIE_NAME in self.request.COOKIES
+        )
+        return context
 
 
 class LogoutView(auth_views.LogoutView):
@@ -73,9 +86,14 @@ def signup(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password1"],
             name=form.cleaned_data["name"],
         )
-        messages.success(request, f"Account created for {user.email}. Please log in.")
-        return redirect("login")
+        # Signed up is logged in: asking for the password just typed is a chore.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome! Your account {user.email} is ready.")
+        return redirect("chat")
     return render(request, "accounts/signup.html", {"form": form, "nav": "signup"})
+
+
+_CREATED_TOKEN = "accounts.created_token"  # noqa: S105 - a session key
 
 
 @never_cache
@@ -84,11 +102,11 @@ def signup(request: HttpRequest) -> HttpResponse:
 def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the user's tokens; on a valid POST create one and show its value once.
 
-    The value is rendered in the POST's own response, never redirected through
-    the session or a URL, so nothing keeps it after this page.
+    POST, redirect, GET: a reload of the page then cannot create a second
+    token. The value crosses the redirect in the user's own session and is
+    taken out of it by the next GET, so it shows once and is kept nowhere.
     """
     form = TokenCreateForm(request.POST or None)
-    created = None
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -98,12 +116,15 @@ def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 scope=form.cleaned_data["scope"],
                 expires_at=form.expires_at(),
             )
-            form = TokenCreateForm()
-        else:
-            status = 400
+            request.session[_CREATED_TOKEN] = {
+                "name": created.token.name,
+                "value": created.value,
+            }
+            return redirect("token-list")
+        status = 400
     context = {
         "form": form,
-        "created": created,
+        "created": request.session.pop(_CREATED_TOKEN, None),
         "tokens": token_list_for_user(user=request.user),
         "mcp_url": request.build_absolute_uri("/mcp"),
         "nav": "tokens",

@@ -18,7 +18,20 @@ from typing import Any
 from django.conf import settings
 
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+# What the model may ask for (its tool's schema lists these).
 CHART_TYPES = ("line", "bar", "scatter")
+# What a person may pick on the page; "table" shows the rows with no chart.
+PICKER_TYPES = ("bar", "barh", "line", "area", "scatter", "pie", "table")
+PICKER_LABELS = {
+    "bar": "Bar",
+    "barh": "Horizontal bar",
+    "line": "Line",
+    "area": "Area",
+    "scatter": "Scatter",
+    "pie": "Pie",
+    "table": "Table",
+}
+_PIE_MAX_SLICES = 12
 NUMERIC_TYPES = {"integer", "decimal", "float"}
 TEMPORAL_TYPES = {"date", "datetime"}
 # ISO dates as SQLite stores them in text: 2026-01, 2026-01-05, 2026-01-05 10:00[:00].
@@ -32,11 +45,13 @@ _IDENTIFIER = re.compile(r"(^|_)id$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class ChartRequest:
-    """What the model asked for: a chart type (or "none") and optional axes."""
+    """What the model (or a person) asked for: a chart type (or "none") and
+    optional axes and series."""
 
     type: str
     x: str | None = None
     y: str | None = None
+    series: str | None = None
 
 
 def _max_categories() -> int:
@@ -119,7 +134,7 @@ def _spec(
             item[f"c{index}"] = value
         values.append(item)
     title = None
-    if mark == "bar":
+    if mark in {"bar", "barh", "pie"}:
         values.sort(key=lambda v: -(v[f"c{y}"] or 0))
         limit = _max_categories()
         if len(values) > limit:
@@ -141,16 +156,37 @@ def _spec(
             "type": "nominal",
             "title": _title(columns[color]),
         }
+    if mark == "barh":
+        encoding["x"], encoding["y"] = encoding["y"], encoding["x"]
+        encoding["y"]["sort"] = "-x"
+    if mark == "pie":
+        encoding = {
+            "theta": {**encoding["y"], "stack": True},
+            "color": {**encoding["x"], "sort": "-theta"},
+            "tooltip": encoding["tooltip"],
+        }
+    vega_mark = {"scatter": "point", "barh": "bar", "pie": "arc"}.get(mark, mark)
     spec: dict[str, Any] = {
         "$schema": VEGA_LITE_SCHEMA,
         "width": "container",
         "height": 300,
         "data": {"values": values},
-        "mark": {"type": "point" if mark == "scatter" else mark, "tooltip": True},
+        "mark": {"type": vega_mark, "tooltip": True},
         "encoding": encoding,
+        # What was chosen, by column name: the page's picker starts from it.
+        "usermeta": {
+            "choice": {
+                "type": mark,
+                "x": str(columns[x]),
+                "y": str(columns[y]),
+                "series": None if color is None else str(columns[color]),
+            }
+        },
     }
     if mark == "line":
         spec["mark"]["point"] = True
+    if mark == "pie":
+        spec["mark"]["innerRadius"] = 50  # a donut: the centre reads as a hole
     if title:
         spec["title"] = title
     return spec
@@ -169,32 +205,50 @@ def _automatic(result: dict[str, Any], kinds: list[str]) -> dict[str, Any] | Non
         return _spec(
             result, kinds, mark="line", x=temporal[0], y=numeric[0], color=series
         )
-    if len(nominal) == 1 and len(numeric) == 1 and len(kinds) == 2:
-        distinct = {row[nominal[0]] for row in result["rows"]}
-        if len(distinct) < len(result["rows"]):
+    if nominal and numeric and not temporal:
+        # "Top N by a measure", also with extra text columns (name, category,
+        # revenue): bars of the first label column whose values are distinct.
+        for label in nominal:
+            distinct = {row[label] for row in result["rows"]}
+            if len(distinct) == len(result["rows"]):
+                return _spec(result, kinds, mark="bar", x=label, y=numeric[0])
+        if len(kinds) == 2:
             return None  # repeated categories: the rows need aggregating first
-        return _spec(result, kinds, mark="bar", x=nominal[0], y=numeric[0])
     if len(numeric) == 2 and len(kinds) == 2:
         return _spec(result, kinds, mark="scatter", x=numeric[0], y=numeric[1])
     return None
 
 
 def _requested(
-    result: dict[str, Any], kinds: list[str], request: ChartRequest
+    result: dict[str, Any],
+    kinds: list[str],
+    request: ChartRequest,
+    *,
+    allowed: tuple[str, ...] = CHART_TYPES,
 ) -> dict[str, Any] | None:
     columns = [str(c) for c in result["columns"]]
-    if request.type not in CHART_TYPES:
+    if request.type not in allowed or request.type == "table":
         return None
     if request.x not in columns or request.y not in columns or request.x == request.y:
         return None
     x, y = columns.index(request.x), columns.index(request.y)
+    series = None
+    if request.series:
+        if request.series not in columns or request.series in (request.x, request.y):
+            return None
+        series = columns.index(request.series)
     if kinds[y] != "quantitative":
         return None
     if request.type == "scatter" and kinds[x] != "quantitative":
         return None
-    if request.type == "line" and kinds[x] == "nominal":
+    # The model's line over labels is refused; a person who picks one gets it.
+    if request.type == "line" and kinds[x] == "nominal" and allowed == CHART_TYPES:
         return None
-    return _spec(result, kinds, mark=request.type, x=x, y=y)
+    if request.type == "pie" and (
+        series is not None or len(result["rows"]) > _PIE_MAX_SLICES
+    ):
+        return None
+    return _spec(result, kinds, mark=request.type, x=x, y=y, color=series)
 
 
 def chart_for(
@@ -220,3 +274,54 @@ def chart_for(
         if chosen is not None:
             return chosen
     return _automatic(result, kinds)
+
+
+def chart_picked(
+    result: dict[str, Any] | None, *, request: ChartRequest
+) -> dict[str, Any] | None:
+    """Return the chart a person picked on the page, or None for "table".
+
+    Raises ChartDoesNotFit when the columns cannot make that chart (a text
+    column as the measure, a pie of too many slices).
+    """
+    if request.type not in PICKER_TYPES:
+        raise ChartDoesNotFit(f"Pick one of: {', '.join(PICKER_TYPES)}.")
+    if request.type == "table":
+        return None
+    if not chart_options(result):
+        raise ChartDoesNotFit("This result has no chart: too few or too many rows.")
+    assert result is not None  # chart_options said it has rows  # noqa: S101
+    chosen = _requested(result, _kinds(result), request, allowed=PICKER_TYPES)
+    if chosen is None:
+        raise ChartDoesNotFit(
+            "That chart does not fit these columns: the measure must be a number, "
+            "a scatter needs two, a pie at most "
+            f"{_PIE_MAX_SLICES} slices and no series."
+        )
+    return chosen
+
+
+def chart_options(result: dict[str, Any] | None) -> dict[str, list[str]] | None:
+    """Return the columns a picker may offer (x: any, y: numbers, series: labels),
+    or None when the result is no chart's shape."""
+    if not result or not result.get("rows") or not result.get("columns"):
+        return None
+    rows = result["rows"]
+    if len(rows) < 2 or len(rows) > _max_points():
+        return None
+    if any(len(row) != len(result["columns"]) for row in rows):
+        return None
+    kinds = _kinds(result)
+    columns = [str(c) for c in result["columns"]]
+    measures = [c for c, k in zip(columns, kinds, strict=True) if k == "quantitative"]
+    if not measures:
+        return None
+    return {
+        "x": columns,
+        "y": measures,
+        "series": [c for c, k in zip(columns, kinds, strict=True) if k == "nominal"],
+    }
+
+
+class ChartDoesNotFit(ValueError):
+    """The chart picked cannot be drawn from these columns."""

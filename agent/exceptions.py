@@ -152,3 +152,10 @@ class LLMRefused(ApplicationError):
     status_code = 422
     code = "llm_refused"
     default_message = "The language model declined to answer this question."
+
+
+class ChartInvalid(ApplicationError):
+    """The chart picked does not fit the turn's rows."""
+
+    status_code = 400
+    code = "chart_invalid"

@@ -31,6 +31,7 @@ import fnmatch
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,9 @@ TOKEN_SUFFIX = "⟫"  # noqa: S105 - not a secret
 # 1, 0)`) can be tokenized to decode the tokens of stored values.
 COMPUTED_MASK = "⟪masked⟫"
 TOKEN_HEX_CHARS = 6
+_TOKEN_PATTERN = re.compile(
+    re.escape(TOKEN_PREFIX) + f"[0-9a-f]{{{TOKEN_HEX_CHARS}}}" + re.escape(TOKEN_SUFFIX)
+)
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,21 @@ class PrivacyPolicy:
         if self.masked_hidden and exposure.reads_masked:
             return error.summary()
         return error.message
+
+    def text_unmasked(self, text: str, rows: list[list[Any]] | None) -> str:
+        """Return `text` with the token of each value in `rows` put back as the
+        value: for the user's own eyes, when values are not hidden from them.
+        Never for a text the model reads (its history keeps the tokens)."""
+        if self.masked_hidden or not self.masks or TOKEN_PREFIX not in text:
+            return text
+        values: dict[str, str] = {}
+        for row in rows or []:
+            for value in row or []:
+                if value is not None and not isinstance(value, dict | list):
+                    values.setdefault(self.token(value), str(value))
+        return _TOKEN_PATTERN.sub(
+            lambda match: values.get(match.group(0), match.group(0)), text
+        )
 
     def history_answer_allowed(self, answered_at: datetime | None) -> bool:
         """Say whether an earlier answer may be replayed to the model.

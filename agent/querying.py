@@ -120,9 +120,15 @@ def engine_dropped_if_session_closes(session_id: uuid.UUID) -> Iterator[None]:
 
 
 def query_checked_run(
-    engine: Engine, *, db_type: str, catalog: SchemaCatalog, sql: str
+    engine: Engine,
+    *,
+    db_type: str,
+    catalog: SchemaCatalog,
+    sql: str,
+    max_rows: int | None = None,
 ) -> sql_guard.QueryResult:
-    """Check `sql` (statement and attribute calls) and run it read-only, bounded.
+    """Check `sql` (statement and attribute calls) and run it read-only, bounded
+    (QUERY_MAX_ROWS rows unless a caller such as an export asks for another cap).
 
     Raise StatementRefused or QueryFailed (the caller words them for its
     reader), TargetDatabaseBusy, or TargetDatabaseUnavailable.
@@ -136,7 +142,7 @@ def query_checked_run(
                 engine,
                 db_type=db_type,
                 sql=sql,
-                max_rows=settings.QUERY_MAX_ROWS,
+                max_rows=settings.QUERY_MAX_ROWS if max_rows is None else max_rows,
                 timeout_s=settings.QUERY_TIMEOUT_S,
             )
         except TargetRefused as exc:

@@ -4,9 +4,11 @@ connection, to its members: a member who left no longer reads them)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db.models import Count, F, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from accounts.models import User
 from agent.models import Thread, Turn, TurnShare
@@ -82,3 +84,32 @@ def team_activity_for_admin(*, user: User, team_id: int) -> QuerySet[Turn]:
         .select_related("thread__user", "thread__db_connection")
         .order_by("-created_at", "-id")
     )
+
+
+def turn_latest_for_user(*, user: User) -> Turn | None:
+    """Return the user's most recent turn, if any."""
+    return Turn.objects.filter(thread__user=user).order_by("-id").first()
+
+
+def thread_groups_for_user(
+    *, user: User, search: str = "", limit: int = 50
+) -> list[tuple[str, list[Thread]]]:
+    """Return the user's latest threads (titles matching `search`), grouped by
+    when they were last active: Today, Yesterday, Previous 7 days, Older."""
+    threads = thread_list_for_user(user=user)
+    if search.strip():
+        threads = threads.filter(title__icontains=search.strip())
+    today = timezone.localdate()
+    groups: dict[str, list[Thread]] = {}
+    for thread in threads[:limit]:
+        day = timezone.localdate(thread.updated_at)
+        if day >= today:
+            label = "Today"
+        elif day >= today - timedelta(days=1):
+            label = "Yesterday"
+        elif day >= today - timedelta(days=7):
+            label = "Previous 7 days"
+        else:
+            label = "Older"
+        groups.setdefault(label, []).append(thread)
+    return list(groups.items())

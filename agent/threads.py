@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from agent.exceptions import ThreadTitleInvalid
+from agent.charts import ChartDoesNotFit, ChartRequest, chart_picked
+from agent.exceptions import ChartInvalid, ThreadTitleInvalid
 from agent.models import Thread, Turn, TurnSource, TurnStatus
 from connections.models import UserSession
 from connections.services import session_resume
@@ -134,3 +135,13 @@ def text_checked(
     if len(text) > limit:
         raise invalid(f"The {what} is longer than {limit} characters.")
     return text
+
+
+def turn_chart_set(*, turn: Turn, request: ChartRequest) -> Turn:
+    """Remember the chart a person picked for a turn (None: show the table)."""
+    try:
+        turn.chart = chart_picked(turn.result, request=request)
+    except ChartDoesNotFit as exc:
+        raise ChartInvalid(str(exc)) from exc
+    turn.save(update_fields=["chart"])
+    return turn

@@ -4,6 +4,7 @@ from django.urls import path
 
 from agent import api, team_api, team_views, views
 from agent.mcp_server.views import McpApi
+from agent.turn_api import TurnChartApi, TurnExportApi
 
 urlpatterns = [
     # JSON API
@@ -13,6 +14,16 @@ urlpatterns = [
     path("threads", api.ThreadListApi.as_view(), name="threads"),
     path(
         "threads/<str:thread_id>", api.ThreadDetailApi.as_view(), name="thread-detail"
+    ),
+    path(
+        "threads/<str:thread_id>/turns/<int:turn_id>/export",
+        TurnExportApi.as_view(),
+        name="turn-export",
+    ),
+    path(
+        "threads/<str:thread_id>/turns/<int:turn_id>/chart",
+        TurnChartApi.as_view(),
+        name="turn-chart",
     ),
     path("databases/<int:db_id>/schema", api.SchemaApi.as_view(), name="schema"),
     path(

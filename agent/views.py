@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -13,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import (
     require_GET,
@@ -23,13 +26,17 @@ from django.views.decorators.http import (
 from accounts.types import AuthenticatedHttpRequest
 from agent.budgets import budget_note
 from agent.cancellation import ClientWatch
+from agent.models import Thread, Turn
+from agent.privacy import PrivacyPolicy
 from agent.schema_browser import questions_suggest
 from agent.selectors import (
     shared_turn_get_for_user,
     thread_get_for_user,
+    thread_groups_for_user,
     thread_list_for_user,
     turn_get_for_user,
     turn_get_readable,
+    turn_latest_for_user,
 )
 from agent.services import thread_ask
 from agent.threads import thread_continue, thread_delete, thread_rename
@@ -47,7 +54,6 @@ from sqlagent_project.errors import ApplicationError
 
 # Spreadsheets run a cell starting with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-RECENT_THREADS = 5
 
 
 class AskForm(forms.Form):
@@ -68,6 +74,24 @@ class AskForm(forms.Form):
         widget = self.fields["question"].widget
         widget.attrs.pop("maxlength", None)
         widget.attrs["data-max-length"] = str(settings.QUESTION_MAX_LENGTH)
+
+
+def _views_for_owner(turns: Iterable[Turn], thread: Thread) -> list[TurnView]:
+    """Return the turns as their owner sees them on a page: a masked value the
+    model named by its token reads as the value it stands for (unless the
+    connection hides masked values from people too)."""
+    connection = thread.db_connection
+    policy = None if connection is None else PrivacyPolicy.for_connection(connection)
+    views = []
+    for turn in turns:
+        view = TurnView.of(turn)
+        if policy is not None and view.answer:
+            rows = (view.result or {}).get("rows")
+            view = dataclasses.replace(
+                view, answer=policy.text_unmasked(view.answer, rows)
+            )
+        views.append(view)
+    return views
 
 
 # History pages: a long thread is paged, never one huge page.
@@ -123,7 +147,7 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         "session": session,
         "thread": thread,
         # The public view of each turn, as the API and MCP render it too.
-        "turns": [TurnView.of(turn) for turn in thread.turns.all()] if thread else [],
+        "turns": _views_for_owner(thread.turns.all(), thread) if thread else [],
         "connect_form": SessionConnectForm(
             user=request.user,
             initial={"connection": session.db_connection_id},
@@ -131,9 +155,11 @@ def chat(request: AuthenticatedHttpRequest) -> HttpResponse:
         ),
         "has_connections": bool(connection_ids),
         "can_switch": any(pk != session.db_connection_id for pk in connection_ids),
-        "recent_threads": thread_list_for_user(user=request.user).exclude(
-            id=session.id
-        )[:RECENT_THREADS],
+        # The conversation sidebar: threads by date, searchable by title.
+        "thread_search": request.GET.get("q", "")[:200],
+        "thread_groups": thread_groups_for_user(
+            user=request.user, search=request.GET.get("q", "")[:200]
+        ),
         "nav": "chat",
     }
     return render(request, "agent/chat.html", context)
@@ -170,7 +196,7 @@ def history_detail(
             and connection_allows(connection, ConnectionAccess.PROPOSE)
         ),
         "thread": thread,
-        "turns": [TurnView.of(turn) for turn in page],
+        "turns": _views_for_owner(page, thread),
         "page": page,
         "is_current": thread.id == session.id,
         "nav": "history",
@@ -198,12 +224,18 @@ def chat_run_sql(request: AuthenticatedHttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, f"SQL: {error}")
         return redirect("chat")
+    before = turn_latest_for_user(user=request.user)
     try:
-        thread_run_sql(user=request.user, sql=form.cleaned_data["sql"])
+        turn = thread_run_sql(user=request.user, sql=form.cleaned_data["sql"])
     except ApplicationError as exc:
-        # The refused or failed turn is stored and shows with its reason.
         messages.error(request, exc.message)
-    return redirect("chat")
+        failed = turn_latest_for_user(user=request.user)
+        if failed is None or (before is not None and failed.id == before.id):
+            return redirect("chat")  # refused before a turn was stored
+        # The refused or failed turn is stored and shows its reason: the page
+        # goes back to that turn, not to the top of the page.
+        return redirect(f"{reverse('chat')}#turn-{failed.id}")
+    return redirect(f"{reverse('chat')}#turn-{turn.id}")
 
 
 @login_required
@@ -260,6 +292,9 @@ def history_rename(
         messages.error(request, exc.message)
     else:
         messages.success(request, "Conversation renamed.")
+    # The chat's sidebar renames in place and comes back to the chat.
+    if request.POST.get("next") == "chat":
+        return redirect("chat")
     return redirect("history-detail", thread_id=thread.id)
 
 

@@ -9,7 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
-from connections.backends import db_type_choices
+from connections.backends import backend_for, db_type_choices
 from connections.fields import EDITABLE_FIELDS
 from connections.models import DatabaseConnection, PrivacyTier
 from connections.selectors import connection_list_for_user
@@ -126,6 +126,17 @@ class ConnectionForm(forms.Form):
                 "masked_columns": "\n".join(instance.masked_columns or []),
             }
         super().__init__(*args, **kwargs)
+        # The page hides host, port, user and password for engines that are a
+        # file (connection_form.js); which those are, the backends say.
+        self.fields["db_type"].widget.attrs["data-file-types"] = " ".join(
+            name for name, _ in db_type_choices() if backend_for(name).is_file
+        )
+        if self.is_bound:
+            # A failed test shows the form again: keep what the user typed
+            # rather than make them type the password once more.
+            cast(
+                forms.PasswordInput, self.fields["password"].widget
+            ).render_value = True
         self.sqlite_files = sqlite_files()
         database_name = self.fields["database_name"]
         database_name.widget.attrs["list"] = "sqlite-files"
@@ -203,10 +214,23 @@ class ConnectionForm(forms.Form):
         return cleaned
 
 
+MENU_LABEL_CHARS = 40
+
+
+class ConnectionChoiceField(forms.ModelChoiceField):
+    """A menu of connections whose long labels are cut: they would widen it."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        name = str(obj)
+        if len(name) <= MENU_LABEL_CHARS:
+            return name
+        return name[: MENU_LABEL_CHARS - 1] + "…"
+
+
 class SessionConnectForm(forms.Form):
     """Pick one of the user's own connections for the session."""
 
-    connection = forms.ModelChoiceField(
+    connection = ConnectionChoiceField(
         queryset=DatabaseConnection.objects.none(),
         label="Database",
         empty_label=None,

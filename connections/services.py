@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
@@ -131,7 +132,7 @@ def connection_try(
     """Open a connection with these fields once, without saving anything."""
     valid = _validate(fields)
     connection = _connection_unsaved(owner=owner, valid=valid, password=password)
-    check = connection_check(connection)
+    check = _check_as_connect_would(connection_check(connection))
     logger.info(
         "connection tried owner=%s type=%s ok=%s", owner.pk, valid.db_type, check.ok
     )
@@ -157,7 +158,7 @@ def _release_sessions_using(connection: DatabaseConnection) -> None:
 
 def connection_test(*, connection: DatabaseConnection) -> ConnectionCheck:
     """Open the connection once and report latency and server version, or why not."""
-    check = connection_check(connection)
+    check = _check_as_connect_would(connection_check(connection))
     logger.info(
         "connection tested id=%s ok=%s latency_ms=%s",
         connection.pk,
@@ -165,6 +166,18 @@ def connection_test(*, connection: DatabaseConnection) -> ConnectionCheck:
         check.latency_ms,
     )
     return check
+
+
+def _check_as_connect_would(check: ConnectionCheck) -> ConnectionCheck:
+    """Return the check failed with Connect's refusal when Connect would refuse.
+
+    A test that says "works" for a role that Connect then refuses (a superuser)
+    tells the user the opposite of what will happen.
+    """
+    refusal = privileged_refusal(check.findings) if check.ok else None
+    if refusal is None:
+        return check
+    return dataclasses.replace(check, ok=False, error=refusal.message)
 
 
 def connections_reencrypt() -> int:

@@ -226,24 +226,26 @@ def sqlite_path_resolve(database_name: str, *, must_exist: bool = True) -> Path:
         raise TargetRefused("A SQLite file name is required.", field="database_name")
     if name.startswith(("file:", "/")) or "?" in name or "\\" in name:
         raise TargetRefused(
-            f"database_name must be a file name inside {root.name}/, "
-            "not a path or URI.",
+            "Enter only the SQLite file's name (for example shop.sqlite3), not a "
+            "path: the server opens SQLite files from its own SQLite folder.",
             field="database_name",
         )
     path = (root / name).resolve()
     if root not in path.parents:
         raise TargetRefused(
-            f"database_name must stay inside the SQLite folder ({root.name}/).",
+            "Enter only the SQLite file's name (for example shop.sqlite3): the "
+            "file must be inside the SQLite folder of the server.",
             field="database_name",
         )
     if _is_app_database(path):
         raise TargetRefused(
-            "database_name points at this service's own database.",
+            "That file is this service's own database; pick another file.",
             field="database_name",
         )
     if must_exist and not path.is_file():
         raise TargetRefused(
-            f"No SQLite file named '{name}' in the SQLite folder.",
+            f"There is no SQLite file named '{name}' in the server's SQLite folder. "
+            "Pick one of the files offered, or ask the operator to put it there.",
             field="database_name",
         )
     return path

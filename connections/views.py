@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.types import AuthenticatedHttpRequest
@@ -40,6 +41,7 @@ def connection_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "connections/list.html", context)
 
 
+@never_cache  # a failed test shows the form again with the password typed
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -69,6 +71,7 @@ def connection_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "connections/form.html", context)
 
 
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def connection_edit(

@@ -11,6 +11,7 @@ from connections.selectors import connection_reachable_q
 from knowledge.models import (
     EvaluationRun,
     Example,
+    GoldenQuestion,
     GoldenSet,
     Instruction,
     SchemaNote,
@@ -81,6 +82,19 @@ def golden_set_get_for_user(
     return get_object_or_404(
         golden_set_list_for_user(user=user, connection_id=connection_id),
         pk=golden_set_id,
+    )
+
+
+def golden_question_get_for_user(
+    *, user: User, connection_id: int, question_id: int
+) -> GoldenQuestion:
+    """Return one question of the user's golden sets; anyone else's is a 404."""
+    return get_object_or_404(
+        GoldenQuestion.objects.filter(
+            golden_set__connection_id=connection_id,
+            golden_set__connection__owner=user,
+        ),
+        pk=question_id,
     )
 
 

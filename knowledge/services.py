@@ -34,6 +34,7 @@ from knowledge.models import (
     Example,
     ExampleSource,
     Feedback,
+    GoldenQuestion,
     GoldenSet,
     Instruction,
     SchemaNote,
@@ -331,3 +332,14 @@ def feedback_set(*, turn: Turn, user: User, rating: str, comment: str = "") -> F
         turn=turn, defaults={"user": user, "rating": rating, "comment": comment.strip()}
     )
     return feedback
+
+
+def golden_question_update(
+    *, item: GoldenQuestion, question: str, sql: str, instructions: str = ""
+) -> GoldenQuestion:
+    """Change one question of a golden set (its SQL was checked by the form)."""
+    item.question = question.strip()
+    item.sql = sql.strip()
+    item.instructions = instructions.strip()
+    item.save(update_fields=["question", "sql", "instructions"])
+    return item

@@ -106,6 +106,11 @@ urlpatterns = [
         name="knowledge-notes-prefill",
     ),
     path(
+        f"{P}/golden-questions/<int:question_id>/edit/",
+        views.golden_question_edit,
+        name="knowledge-golden-question-edit",
+    ),
+    path(
         f"{P}/golden-sets/<int:set_id>/delete/",
         views.golden_set_delete,
         name="knowledge-golden-set-delete",

@@ -26,6 +26,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         rendered = Response(body, status=exc.status_code)
         if exc.retry_after is not None:
             rendered["Retry-After"] = str(exc.retry_after)
+        if exc.status_code >= 500:
+            # A known state of the service (no LLM configured, a full pool, the
+            # user's database down), not a fault of this code: one WARNING line
+            # with its code instead of django.request's ERROR for every 5xx.
+            logger.warning(
+                "%s %s answered %s %s",
+                context["request"].method if context.get("request") else "-",
+                context["request"].path if context.get("request") else "-",
+                exc.status_code,
+                exc.code,
+            )
+            rendered._has_been_logged = True  # type: ignore[attr-defined]
         return rendered
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

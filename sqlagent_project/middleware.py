@@ -46,9 +46,20 @@ class RequestLogMiddleware:
         logcontext.begin(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        level = logging.ERROR
         try:
             response = self.get_response(request)
             status = response.status_code
+            # A 5xx that a domain error explains (no LLM configured, a full
+            # pool) was logged as a warning where it was raised.
+            expected = getattr(response, "_has_been_logged", False)
+            level = (
+                logging.ERROR
+                if status >= 500 and not expected
+                else logging.WARNING
+                if status >= 500
+                else logging.INFO
+            )
             response["X-Request-ID"] = request_id
             return response
         finally:
@@ -57,7 +68,7 @@ class RequestLogMiddleware:
             if user_id is not None:
                 logcontext.bind(user_id=user_id)
             logger.log(
-                logging.ERROR if status >= 500 else logging.INFO,
+                level,
                 "%s %s %s %.1fms",
                 request.method,
                 request.path,

@@ -309,6 +309,9 @@ QUERY_MAX_ROWS = env.int("QUERY_MAX_ROWS", default=1000)
 # result (rows past it are dropped and the result marked truncated).
 QUERY_MAX_CELL_BYTES = env.int("QUERY_MAX_CELL_BYTES", default=65536)
 QUERY_MAX_RESULT_BYTES = env.int("QUERY_MAX_RESULT_BYTES", default=10 * 1024 * 1024)
+# Rows of a turn's export (its SQL run again, CSV or Excel); the byte cap above
+# still holds, and the file says where it stopped.
+EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=100_000)
 # Characters of one cell the LLM sees (agent.sql_guard.bounds.cell_for_llm).
 LLM_MAX_CELL_CHARS = env.int("LLM_MAX_CELL_CHARS", default=2000)
 # What the LLM sees of a result is smaller than what the user gets back.
@@ -549,3 +552,10 @@ VALUE_MATCHES_MAX = env.int("VALUE_MATCHES_MAX", default=8)
 # Literals of one empty result checked against their columns (each costs up to
 # three bounded queries).
 EMPTY_RESULT_MAX_LITERALS = env.int("EMPTY_RESULT_MAX_LITERALS", default=4)
+
+# BOARDS (saved answers whose SQL runs again when a board is opened)
+INSTALLED_APPS += ["boards"]
+BOARD_MAX_TILES = env.int("BOARD_MAX_TILES", default=24)
+# Rows each tile fetches (the query bounds hold too) and the page's refresh.
+BOARD_TILE_MAX_ROWS = env.int("BOARD_TILE_MAX_ROWS", default=1000)
+BOARD_REFRESH_S = env.int("BOARD_REFRESH_S", default=300)

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("knowledge.urls")),
     path("", include("teams.urls")),
     path("", include("schedules.urls")),
+    path("", include("boards.urls")),
 ]
 
 handler404 = "sqlagent_project.handlers.not_found"

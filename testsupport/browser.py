@@ -135,3 +135,13 @@ def log_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> N
     # The page's scripts are deferred (the chart libraries are large): until
     # they have run, Ask is a plain form post and nothing streams.
     page.wait_for_load_state("load")
+
+
+DOCS = ROOT / "sqlagent_project" / "static" / "docs"
+
+
+def docs_screenshot(page: Page, name: str, locator: Any = None) -> None:
+    """Refresh one of the README's screenshots, with UPDATE_DOCS_SCREENSHOT=1."""
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
+        target = locator if locator is not None else page
+        target.screenshot(path=str(DOCS / name))

@@ -96,7 +96,8 @@ def test_signup_creates_a_user_who_can_log_in_on_the_page_and_the_api(
     )
 
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/login/"
+    assert response["Location"] == "/"
+    assert client.get("/").status_code == 200  # logged in by signing up
     user = User.objects.get(email="carol@example.com")
     assert user.name == "Carol"
     assert user.check_password(PASSWORD)
@@ -200,27 +201,48 @@ def test_signups_from_one_address_share_the_apis_rate_limit(
     )
     assert api.status_code == 201
 
-    statuses = [
-        client.post(
-            "/accounts/signup/",
-            {
-                "email": f"user{n}@example.com",
-                "password1": PASSWORD,
-                "password2": PASSWORD,
-            },
-        ).status_code
-        for n in range(2)
-    ]
+    statuses = []
+    for n in range(2):
+        statuses.append(
+            client.post(
+                "/accounts/signup/",
+                {
+                    "email": f"user{n}@example.com",
+                    "password1": PASSWORD,
+                    "password2": PASSWORD,
+                },
+            ).status_code
+        )
+        client.logout()  # signing up logs in; the next sign-up is a new visitor
 
     assert statuses == [302, 429]
     assert not User.objects.filter(email="user1@example.com").exists()
 
 
 def test_the_login_page_says_why_when_a_page_sent_the_user_there(client):
+    client.cookies["sessionid"] = "a-session-that-has-expired"
     response = client.get("/", follow=True)
 
     assert "/accounts/login/?next=/" in response.redirect_chain[-1][0]
     assert "your session has expired" in response.text
+
+
+def test_a_first_time_visitor_is_asked_to_log_in_not_told_a_session_expired(client):
+    response = client.get("/", follow=True)
+
+    assert "/accounts/login/?next=/" in response.redirect_chain[-1][0]
+    assert "Please log in to continue" in response.text
+    assert "expired" not in response.text
+
+
+def test_a_weak_password_is_flagged_even_when_the_second_box_differs(client):
+    response = client.post(
+        "/accounts/signup/",
+        {"email": "erin@example.com", "password1": "short", "password2": "other"},
+    )
+
+    assert "This password is too short." in response.text
+    assert "The two passwords differ." in response.text
 
 
 def test_the_api_docs_page_links_back_to_the_app(client):

@@ -23,13 +23,15 @@ def test_the_layout_links_to_the_tokens_page(alice_page: Client) -> None:
 def test_creating_a_token_shows_its_value_once_with_an_mcp_snippet(
     alice_page: Client, alice: Any
 ) -> None:
-    response = alice_page.post(
+    posted = alice_page.post(
         "/accounts/tokens/",
         {"name": "Claude Desktop", "scope": "sql", "expires_in_days": "30"},
     )
+    response = alice_page.get(posted["Location"])
     token = PersonalAccessToken.objects.get(owner=alice)
-    value = response.context["created"].value
+    value = response.context["created"]["value"]
 
+    assert posted.status_code == 302
     assert response.status_code == 200
     assert value.startswith(f"sqa_{token.prefix}_")
     assert f'value="{value}"' in response.text

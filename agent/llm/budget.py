@@ -24,6 +24,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableBinding
 from pydantic import ConfigDict, PrivateAttr
 
+from agent.exceptions import AskCancelled
 from sqlagent_project import capacity
 
 T = TypeVar("T")
@@ -32,6 +33,12 @@ T = TypeVar("T")
 _ask_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "ask_deadline", default=None
 )
+# "Has the running ask been stopped?" (its Stop, or its client gone), or None.
+_ask_should_stop: contextvars.ContextVar[Callable[[], bool] | None] = (
+    contextvars.ContextVar("ask_should_stop", default=None)
+)
+# How often a model call under way looks whether its ask was stopped.
+STOP_POLL_S = 0.1
 
 
 class AskBudgetSpent(Exception):
@@ -47,6 +54,66 @@ def model_time_budget(seconds: float) -> Iterator[None]:
         yield
     finally:
         _ask_deadline.reset(token)
+
+
+@contextmanager
+def model_calls_stoppable(should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Let a Stop of the ask abandon a model call already under way (the
+    provider's transport asks `model_stop_requested` while it waits)."""
+    token = _ask_should_stop.set(should_stop)
+    try:
+        yield
+    finally:
+        _ask_should_stop.reset(token)
+
+
+def model_stop_requested() -> bool:
+    """Say whether the running ask was stopped; False outside an ask."""
+    should_stop = _ask_should_stop.get()
+    return should_stop is not None and should_stop()
+
+
+def wait_stoppable(
+    call: Callable[[], T], *, abandoned: Callable[[T], None] | None = None
+) -> T | None:
+    """Run `call` in a thread of its own and return what it returns, or None as
+    soon as the ask is stopped: the call is then left to finish alone, and what
+    it returns is handed to `abandoned` (to close a reply nobody reads).
+    Outside a stoppable ask, `call` simply runs here."""
+    if _ask_should_stop.get() is None:
+        return call()
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+    lock = threading.Lock()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            value = context.run(call)
+        except BaseException as exc:  # handed to the waiting thread
+            with lock:
+                outcome["error"] = exc
+        else:
+            with lock:
+                gone = bool(outcome.get("gone"))
+                if not gone:
+                    outcome["value"] = value
+            if gone and abandoned is not None:
+                abandoned(value)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="model-request", daemon=True).start()
+    while not done.wait(STOP_POLL_S):
+        if model_stop_requested():
+            with lock:
+                if "value" not in outcome and "error" not in outcome:
+                    outcome["gone"] = True
+                    return None
+            break  # it ended just now: use what it gave
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast("T", outcome["value"])
 
 
 def model_time_left() -> float | None:
@@ -191,6 +258,8 @@ class BoundedChatModel(BaseChatModel):
         except Exception as exc:
             if _spent():
                 raise AskBudgetSpent() from exc
+            if model_stop_requested():
+                raise AskCancelled() from exc  # its request was abandoned
             raise
 
     def _stream(
@@ -216,6 +285,8 @@ class BoundedChatModel(BaseChatModel):
         except Exception as exc:
             if _spent():
                 raise AskBudgetSpent() from exc
+            if model_stop_requested():
+                raise AskCancelled() from exc  # its request was abandoned
             raise
         finally:
             close = getattr(chunks, "close", None)

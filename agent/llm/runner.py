@@ -29,6 +29,7 @@ from agent.llm.answer_stream import AnswerTokenEvents
 from agent.llm.budget import (
     AskBudgetSpent,
     BoundedChatModel,
+    model_calls_stoppable,
     model_time_budget,
     model_time_left,
 )
@@ -165,9 +166,11 @@ def agent_answer(
     # Every reply the model gave, so a failed run still reports its token usage.
     replies = ReplyRecorder()
     # One budget for all the model calls of this ask (errors are worded inside
-    # it); every query of the ask, whatever tool runs it, ends on its Stop.
+    # it); every query of the ask, whatever tool runs it, ends on its Stop, and
+    # so does the model call under way.
     with (
         model_time_budget(settings.LLM_ASK_BUDGET_S),
+        model_calls_stoppable(should_stop),
         sql_guard.queries_stopped_by(
             None if should_stop is _never_stop else should_stop
         ),

@@ -9,6 +9,7 @@ from django import template
 from django.utils.html import json_script
 from django.utils.safestring import SafeString, mark_safe
 
+from agent.charts import PICKER_LABELS, PICKER_TYPES, chart_options
 from agent.markdown import markdown_render
 
 register = template.Library()
@@ -83,3 +84,23 @@ def first_page(rows: list | None) -> list:
 def chart_json(turn: Any) -> SafeString:
     """Return the turn's chart spec in a JSON script tag the page script reads."""
     return json_script(turn.chart, f"chart-spec-{turn.id}")
+
+
+@register.simple_tag
+def chart_picker(turn: Any) -> dict[str, Any] | None:
+    """Return what the chart picker offers for a turn and what it starts at
+    (the remembered choice; "table" when the turn has no chart)."""
+    options = chart_options(turn.result)
+    if options is None:
+        return None
+    choice = ((turn.chart or {}).get("usermeta") or {}).get("choice") or {}
+    return {
+        "types": [(value, PICKER_LABELS[value]) for value in PICKER_TYPES],
+        "options": options,
+        "choice": {
+            "type": choice.get("type") or ("table" if not turn.chart else "bar"),
+            "x": choice.get("x") or options["x"][0],
+            "y": choice.get("y") or options["y"][0],
+            "series": choice.get("series") or "",
+        },
+    }

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
 from agent.models import Turn, TurnSource, TurnStatus
-from testsupport.browser import ANSWER_TIMEOUT_MS, ROOT, log_in
+from testsupport.browser import ANSWER_TIMEOUT_MS, ROOT, docs_screenshot, log_in
 from testsupport.fixtures import PASSWORD
 from testsupport.llm_stub import StubLLMServer, StubReply, keyword_responder
 
@@ -108,13 +108,10 @@ def test_revenue_per_month_is_a_line_chart_with_a_table_and_downloads(
     turn.get_by_role("button", name="Chart").click()
     expect(chart).to_be_visible()
 
-    # PNG and SVG downloads from the chart's menu.
+    # PNG and SVG downloads from labelled buttons under the chart.
     for label, suffix in (("Download PNG", ".png"), ("Download SVG", ".svg")):
-        menu = chart.locator("details")
-        if menu.get_attribute("open") is None:
-            menu.locator("summary").click()
         with page.expect_download() as download:
-            chart.get_by_text(label).click()
+            turn.get_by_role("button", name=label).click()
         assert download.value.suggested_filename.endswith(suffix)
 
 
@@ -177,8 +174,11 @@ def test_edit_sql_runs_as_a_new_turn_and_a_refused_edit_shows_its_reason(
     edited.get_by_role("button", name="Run").click()
 
     expect(page.locator(".message.error")).to_contain_text("Only a single")
-    expect(page.locator(".message.error")).to_be_in_viewport()
     refused = Turn.objects.order_by("-id").first()
+    # The page comes back to the refused turn, which says why.
+    reason = page.locator(f"#turn-{refused.id} p.error[role=alert]")
+    expect(reason).to_contain_text("Only a single")
+    expect(reason).to_be_in_viewport()
     assert refused.status == TurnStatus.ERROR
     assert refused.error_code == "sql_refused"
 
@@ -215,6 +215,7 @@ def test_dark_mode_and_phone_width_render_the_chart(
         chart = page.locator(".turn").last.locator(".chart svg.marks")
         expect(chart).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
 
+        docs_screenshot(page, "dark-phone.png")
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         box = chart.bounding_box()
     finally:

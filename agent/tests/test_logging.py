@@ -9,6 +9,7 @@ import json
 import logging
 import logging.config
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -225,3 +226,22 @@ def test_secrets_a_careless_log_call_includes_are_masked(capture_logs, settings)
     for secret in (DB_PASSWORD, USER_PASSWORD, WRONG_PASSWORD, API_KEY, token):
         assert secret not in line
     assert "opaque-refresh-value" not in line
+
+
+def test_no_llm_configured_is_one_warning_not_an_error_log(
+    alice_client: Any, connected_session: Any, alice: Any, settings: Any, caplog: Any
+) -> None:
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = ""
+    connected_session(alice, "sqlite")
+
+    with caplog.at_level(logging.INFO):
+        response = alice_client.post("/ask", {"question": "Hi?"}, format="json")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "llm_not_configured"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any(
+        r.levelno == logging.WARNING and "503 llm_not_configured" in r.getMessage()
+        for r in caplog.records
+    )

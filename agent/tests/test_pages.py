@@ -83,7 +83,10 @@ def test_asking_shows_the_answer_the_sql_and_the_table(
     assert "<td>Fatima Zahra</td>" in page
     assert "<td>Bruno Costa</td>" not in page
     turn = Turn.objects.get(thread__user=alice)
-    assert f'href="/turns/{turn.id}/csv/"' in page
+    # The downloads export every row of the SQL run again.
+    export = f"/threads/{turn.thread_id}/turns/{turn.id}/export"
+    assert f'href="{export}?format=csv"' in page
+    assert f'href="{export}?format=xlsx"' in page
 
 
 def test_a_follow_up_appears_below_the_first_turn_in_the_same_thread(
@@ -308,3 +311,34 @@ def test_anonymous_visitors_are_sent_to_login_from_every_agent_page(
         response = client.get(path)
         assert response.status_code == 302, path
         assert response.url.startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize(("hidden", "shown"), [(False, True), (True, False)])
+def test_a_masked_value_the_answer_names_by_token_reads_as_the_value_for_its_owner(
+    alice_page: Client, alice: Any, make_connection: Any, hidden: bool, shown: bool
+) -> None:
+    from agent.privacy import PrivacyPolicy
+
+    connection = make_connection(
+        alice, "sqlite", masked_columns=["*email*"], masked_hidden=hidden
+    )
+    token = PrivacyPolicy.for_connection(connection).token("ada@example.com")
+    turn = _thread_with_turn(
+        alice,
+        answer=f"Ada's address is {token}.",
+        result={
+            "columns": ["name", "email"],
+            "rows": [["Ada", "ada@example.com" if not hidden else token]],
+            "row_count": 1,
+            "truncated": False,
+        },
+    )
+    Thread.objects.filter(pk=turn.thread_id).update(db_connection=connection)
+
+    page = alice_page.get(f"/history/{turn.thread_id}/").content.decode()
+
+    assert ("Ada's address is ada@example.com." in page) is shown
+    assert (token in page) is not shown
+    # What the model reads back as history keeps the token.
+    turn.refresh_from_db()
+    assert turn.answer == f"Ada's address is {token}."

@@ -462,3 +462,16 @@ def test_bad_masked_column_entries_are_one_flat_list_of_messages(alice_client, s
 
     assert response.status_code == 400
     assert response.json()["masked_columns"] == ["Entry 2: This field may not be null."]
+
+
+def test_the_api_refuses_a_label_longer_than_100_characters(
+    alice_client: Any,
+) -> None:
+    response = alice_client.post(
+        "/databases/add_db_connection",
+        {"label": "L" * 101, "db_type": "sqlite", "database_name": "shop.sqlite3"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "label" in response.json()

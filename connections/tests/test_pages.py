@@ -334,7 +334,9 @@ def test_test_before_save_keeps_a_failing_connection_unsaved_with_the_reason(
     assert response.status_code == 200
     assert "Not saved: the test failed." in response.text
     assert "Authentication failed" in response.text
-    assert "wrong-pw-123" not in response.text
+    # The password typed is kept for the next try, in a page nothing caches.
+    assert 'value="wrong-pw-123"' in response.text
+    assert "no-store" in response["Cache-Control"]
     assert not DatabaseConnection.objects.filter(owner=alice).exists()
 
 

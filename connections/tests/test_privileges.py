@@ -288,8 +288,21 @@ def test_a_read_only_role_gets_no_warning(
 
 
 @pytest.mark.parametrize("db_type", SERVER_ENGINES)
-def test_testing_an_administrator_connection_shows_the_warnings(
+def test_testing_an_administrator_connection_reports_the_refusal_connect_would_give(
     alice_client, alice, make_connection, db_type
+):
+    connection = make_connection(alice, db_type, reader=False)
+
+    response = alice_client.post(f"/databases/{connection.id}/test")
+
+    assert response.json()["ok"] is False
+    assert EXPECTED[db_type] in response.json()["error"]
+    assert "read-only role" in response.json()["error"]
+
+
+@pytest.mark.parametrize("db_type", SERVER_ENGINES)
+def test_testing_an_administrator_connection_shows_the_warnings_when_allowed(
+    alice_client, alice, make_connection, privileged_ok, db_type
 ):
     connection = make_connection(alice, db_type, reader=False)
 

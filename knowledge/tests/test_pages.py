@@ -99,7 +99,10 @@ def test_the_run_page_shows_each_questions_diff(alice_page, alice, make_connecti
     text = page.content.decode()
     assert "SELECT COUNT(*) FROM customers" in text
     assert "Wrong rows" in text
-    assert "[[7]]" in text
+    # Rows as tables, each row not in the other set marked.
+    assert '<tr class="differs" title="Not in the other set of rows"><td>7</td>' in text
+    assert '<tr class="differs" title="Not in the other set of rows"><td>6</td>' in text
+    assert 'class="card eval-result outcome-wrong_rows"' in text
     runs = alice_page.get(f"/knowledge/{connection.id}/runs/").content.decode()
     assert f"#{run.id}" in runs
 
@@ -344,7 +347,10 @@ def test_a_csv_is_imported_into_a_named_golden_set_listed_with_its_count(
     assert GoldenQuestion.objects.filter(golden_set__name="smoke").count() == 2
     knowledge = alice_page.get(f"/knowledge/{connection.id}/").content.decode()
     golden = GoldenSet.objects.get(name="smoke")
-    assert f'<tr id="golden-set-{golden.id}"><td>smoke</td><td>2</td>' in knowledge
+    assert f'<tr id="golden-set-{golden.id}"><td>smoke</td>' in knowledge
+    assert "<summary>2 questions</summary>" in knowledge
+    for question in GoldenQuestion.objects.filter(golden_set=golden):
+        assert question.question in knowledge
 
 
 def test_a_file_of_only_bad_lines_creates_no_golden_set(
@@ -705,3 +711,29 @@ def test_bob_gets_404_on_every_route_of_alices_knowledge_and_changes_nothing(
     assert _snapshot(ids["connection"]) == before
     # Each kind of object was there to be reached.
     assert all(before)
+
+
+def test_a_golden_question_is_edited_on_its_page(
+    alice_page, bob_page, alice, make_connection
+):
+    connection = make_connection(alice, "sqlite")
+    golden = GoldenSet.objects.create(connection=connection, name="smoke")
+    item = GoldenQuestion.objects.create(
+        golden_set=golden, question="How many?", sql="SELECT COUNT(*) FROM orders"
+    )
+    url = f"/knowledge/{connection.id}/golden-questions/{item.id}/edit/"
+
+    assert bob_page.get(url).status_code == 404
+    refused = alice_page.post(url, {"question": "Wipe", "sql": "DELETE FROM orders"})
+    saved = alice_page.post(
+        url,
+        {"question": "How many customers?", "sql": "SELECT COUNT(*) FROM customers"},
+    )
+
+    assert refused.status_code == 200
+    assert "DELETE" in refused.text or "SELECT" in refused.text
+    assert saved.status_code == 302
+    assert saved["Location"].endswith(f"#golden-set-{golden.id}")
+    item.refresh_from_db()
+    assert item.question == "How many customers?"
+    assert item.sql == "SELECT COUNT(*) FROM customers"

@@ -309,3 +309,32 @@ def golden_set_delete(
         "keep their results.",
         section="golden-sets",
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def golden_question_edit(
+    request: AuthenticatedHttpRequest, db_id: int, question_id: int
+) -> HttpResponse:
+    connection = connection_get_for_user(user=request.user, connection_id=db_id)
+    item = selectors.golden_question_get_for_user(
+        user=request.user, connection_id=db_id, question_id=question_id
+    )
+    data = request.POST if request.method == "POST" else None
+    initial = {
+        "question": item.question,
+        "sql": item.sql,
+        "instructions": item.instructions,
+    }
+    form = ExampleForm(data, connection=connection, initial=initial)
+    if form.is_valid():
+        services.golden_question_update(item=item, **form.cleaned_data)
+        messages.success(request, "Golden question saved.")
+        return back_to_page(db_id, f"golden-set-{item.golden_set_id}")
+    return _edit_page(
+        request,
+        connection=connection,
+        form=form,
+        title="Edit golden question",
+        section=f"golden-set-{item.golden_set_id}",
+    )

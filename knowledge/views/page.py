@@ -68,9 +68,21 @@ ADD_FORMS: dict[str, Callable[..., forms.Form]] = {
 }
 
 
+_DRAFT = "knowledge.draft"
+_DRAFT_FIELDS = ("text", "question", "sql", "table_name", "column_name", "description")
+
+
+def _draft_of(request: AuthenticatedHttpRequest, action: str) -> dict[str, str]:
+    """Return what the user typed into an add form, to show it again."""
+    return {
+        "action": action,
+        **{name: request.POST.get(name, "")[:10_000] for name in _DRAFT_FIELDS},
+    }
+
+
 def _add(
     request: AuthenticatedHttpRequest, connection: DatabaseConnection, action: str
-) -> None:
+) -> bool:
     """Add what the form describes, or say why not (nothing is cut to fit)."""
     form = ADD_FORMS[action](request.POST, connection)
     if not form.is_valid():
@@ -78,7 +90,7 @@ def _add(
             label = form.fields[field].label or field if field in form.fields else ""
             for error in errors:
                 messages.error(request, f"{label}: {error}" if label else str(error))
-        return
+        return False
     data = form.cleaned_data
     if action == "instruction":
         services.instruction_create(connection=connection, text=data["text"])
@@ -96,6 +108,7 @@ def _add(
             column_name=data["column_name"],
             description=data["description"],
         )
+    return True
 
 
 @login_required
@@ -107,7 +120,11 @@ def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespons
     if request.method == "POST":
         action = request.POST.get("action")
         if action in ADD_FORMS:
-            _add(request, connection, action)
+            # What was typed comes back in its form if the add is refused
+            # (here or by a domain error the decorator turns into a message).
+            request.session[_DRAFT] = _draft_of(request, action)
+            if _add(request, connection, action):
+                request.session.pop(_DRAFT, None)
             return redirect("knowledge-page", db_id=db_id)
         if action == "values":
             values.value_index_build_in_background(connection_id=connection.pk)
@@ -131,9 +148,10 @@ def knowledge_page(request: AuthenticatedHttpRequest, db_id: int) -> HttpRespons
         "examples": selectors.example_list_for_user(user=user, connection_id=db_id),
         "golden_sets": selectors.golden_set_list_for_user(
             user=user, connection_id=db_id
-        ),
+        ).prefetch_related("questions"),
         "import_form": ImportForm(),
         "value_index": values.value_index_summary(connection=connection),
+        "draft": request.session.pop(_DRAFT, None),
         "nav": "connections",
     }
     return render(request, "knowledge/knowledge.html", context)

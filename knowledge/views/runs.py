@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -9,6 +12,9 @@ from django.shortcuts import render
 from accounts.types import AuthenticatedHttpRequest
 from connections.selectors import connection_get_for_user
 from knowledge import evaluation, selectors
+from knowledge.models import EvaluationResult
+
+DIFF_ROWS_SHOWN = 20
 
 
 @login_required
@@ -32,6 +38,26 @@ def run_page(
         "connection": connection,
         "run": run,
         "previous": evaluation.previous_run(run),
-        "results": run.results.all(),
+        "results": [_with_diff(result) for result in run.results.all()],
     }
     return render(request, "knowledge/run.html", context)
+
+
+def _with_diff(result: EvaluationResult) -> EvaluationResult:
+    """Mark each row shown as only in the gold rows or only in the returned
+    ones, so a wrong answer shows where it differs."""
+    gold = result.gold_rows or []
+    returned = result.returned_rows or []
+    gold_keys = {_row_key(row) for row in gold}
+    returned_keys = {_row_key(row) for row in returned}
+    result.gold_shown = [  # type: ignore[attr-defined]
+        (row, _row_key(row) not in returned_keys) for row in gold[:DIFF_ROWS_SHOWN]
+    ]
+    result.returned_shown = [  # type: ignore[attr-defined]
+        (row, _row_key(row) not in gold_keys) for row in returned[:DIFF_ROWS_SHOWN]
+    ]
+    return result
+
+
+def _row_key(row: Any) -> str:
+    return json.dumps(row, sort_keys=True, default=str)

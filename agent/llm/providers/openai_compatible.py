@@ -26,7 +26,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import PrivateAttr
 
 from agent.exceptions import LLMNotConfigured, LLMTimeout, LLMUnavailable, PromptTooLong
-from agent.llm.budget import model_time_left
+from agent.llm.budget import model_time_left, wait_stoppable
 from agent.llm.providers.base import LLMSettings, Provider
 from agent.llm.reasoning import REASONING_KEY
 from sqlagent_project import capacity
@@ -174,6 +174,11 @@ def _request_within_budget(request: httpx2.Request) -> None:
     request.extensions["timeout"] = timeout
 
 
+class _StoppedOnTheWire(openai.OpenAIError):
+    """The ask was stopped while the model was thinking: its request is
+    abandoned. An OpenAIError, so the SDK does not retry it."""
+
+
 class _WireCompletions(Completions):
     """chat.completions.create, sending LangChain's payload as it is.
 
@@ -240,8 +245,14 @@ class _ModelTransport(httpx2.HTTPTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         _request_within_budget(request)
+        send = super().handle_request
         with capacity.cpu_released():
-            response = super().handle_request(request)
+            # A Stop of the ask does not wait for the model to answer.
+            response = wait_stoppable(
+                lambda: send(request), abandoned=lambda reply: reply.close()
+            )
+        if response is None:
+            raise _StoppedOnTheWire("The ask was stopped.")
         if isinstance(response.stream, httpx2.SyncByteStream):
             response.stream = _WaitingStream(response.stream)
         return response

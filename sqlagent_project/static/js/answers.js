@@ -9,14 +9,20 @@
     return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
   }
 
+  function specOf(holder) {
+    if (holder._spec !== undefined) { return holder._spec; }
+    var source = document.getElementById(holder.getAttribute("data-chart"));
+    if (!source) { return null; }
+    try { return JSON.parse(source.textContent); } catch (e) { return null; }
+  }
+
   function renderChart(block) {
     var holder = block.querySelector("[data-chart]");
     if (!holder || holder.dataset.rendered || typeof window.vegaEmbed !== "function") { return; }
-    var source = document.getElementById(holder.getAttribute("data-chart"));
-    if (!source) { return; }
-    var spec;
-    try { spec = JSON.parse(source.textContent); } catch (e) { return; }
+    var spec = specOf(holder);
+    if (!spec) { return; }
     holder.dataset.rendered = "1";
+    holder.textContent = "";
     window.vegaEmbed(holder, spec, {
       renderer: "svg",
       // The Content-Security-Policy allows no eval and no inline style: Vega
@@ -28,10 +34,12 @@
       forceActionsMenu: true,
       tooltip: { disableDefaultStyle: true },
       theme: darkMode() ? "dark" : undefined,
-      // Download as PNG or SVG; no links out to online editors.
-      actions: { export: true, source: false, compiled: false, editor: false },
-      i18n: { PNG_ACTION: "Download PNG", SVG_ACTION: "Download SVG" },
-      downloadFileName: "sqlagent-chart-" + (block.dataset.turnId || "result")
+      // The card's own background shows through, in light and dark mode alike.
+      config: { background: "transparent" },
+      // Downloads are the labelled buttons under the chart, not a "…" menu.
+      actions: false
+    }).then(function (embedded) {
+      holder._view = embedded.view;
     }).catch(function () {
       holder.textContent = "The chart could not be drawn; the table has the rows.";
       show(block, "table");
@@ -42,7 +50,10 @@
     var chart = block.querySelector("[data-chart]");
     var table = block.querySelector("[data-view=table]");
     if (!chart || !table) { return; }
+    if (view === "chart" && !specOf(chart)) { view = "table"; }
     chart.hidden = view !== "chart";
+    var downloads = block.querySelector(".chart-downloads");
+    if (downloads) { downloads.hidden = view !== "chart"; }
     table.hidden = view !== "table";
     var pager = block.querySelector(".pager");
     if (pager && view === "chart") { pager.dataset.hiddenByChart = "1"; pager.hidden = true; }
@@ -163,10 +174,69 @@
     });
   }
 
+  // Save the chart as an image file, named for its turn.
+  function download(block, kind) {
+    var holder = block.querySelector("[data-chart]");
+    if (!holder || !holder._view) { return; }
+    holder._view.toImageURL(kind, kind === "png" ? 2 : 1).then(function (url) {
+      var link = document.createElement("a");
+      link.href = url;
+      link.download = "sqlagent-chart-" + (block.dataset.turnId || "result") + "." + kind;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+    });
+  }
+
+  function csrf(node) {
+    var input = node.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // The chart picker: the server builds the spec from the stored rows (and
+  // remembers the choice on the turn); the page draws what it returns.
+  function pick(picker) {
+    var block = picker.closest("[data-result]");
+    var value = function (name) { return picker.querySelector("[data-pick=" + name + "]").value; };
+    var status = picker.querySelector(".chart-picker-status");
+    status.textContent = "";
+    fetch(picker.dataset.chartUrl, {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+        "X-CSRFToken": csrf(picker) },
+      body: JSON.stringify({ type: value("type"), x: value("x"), y: value("y"),
+        series: value("series") })
+    }).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+    }).then(function (reply) {
+      if (!reply.ok) {
+        status.textContent = reply.body.detail || "That chart does not fit these columns.";
+        return;
+      }
+      var holder = block.querySelector("[data-chart]");
+      var downloads = block.querySelector(".chart-downloads");
+      var toggle = block.querySelector(".view-toggle");
+      holder._spec = reply.body.chart;
+      delete holder.dataset.rendered;
+      holder._view = null;
+      if (downloads) { downloads.hidden = !reply.body.chart; }
+      if (toggle) { toggle.hidden = !reply.body.chart; }
+      show(block, reply.body.chart ? "chart" : "table");
+    }).catch(function () { status.textContent = "The chart could not be saved."; });
+  }
+
+  document.addEventListener("change", function (event) {
+    var picker = event.target.closest(".chart-picker");
+    if (picker && event.target.matches("[data-pick]")) { pick(picker); }
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     var block = target.closest("[data-result]");
     if (!block) { return; }
+    var save = target.closest("[data-download]");
+    if (save) { download(block, save.dataset.download); return; }
     var toggle = target.closest("[data-show]");
     if (toggle) { show(block, toggle.dataset.show); return; }
     var sort = target.closest("button.sort");

@@ -28,7 +28,7 @@
     var button = event.target.closest("[data-copy-target]");
     if (!button) { return; }
     var target = document.getElementById(button.getAttribute("data-copy-target"));
-    if (target) { copyText(target.textContent, button); }
+    if (target) { copyText("value" in target ? target.value : target.textContent, button); }
   });
 
   document.addEventListener("submit", function (event) {
@@ -48,6 +48,42 @@
     if (area.id !== "id_question" || event.key !== "Enter" || event.shiftKey) { return; }
     event.preventDefault();
     if (area.value.trim() && area.form) { area.form.requestSubmit(); }
+  });
+
+  // Up in an empty question box brings the last question back to edit.
+  document.addEventListener("keydown", function (event) {
+    var area = event.target;
+    if (area.id !== "id_question" || event.key !== "ArrowUp" || area.value) { return; }
+    var last = document.querySelectorAll("#turns .resend[data-question]");
+    if (!last.length) { return; }
+    event.preventDefault();
+    area.value = last[last.length - 1].dataset.question;
+    area.dispatchEvent(new Event("input"));
+  });
+
+  // Ctrl+K (or Cmd+K) searches the conversations.
+  document.addEventListener("keydown", function (event) {
+    if (event.key.toLowerCase() !== "k" || !(event.ctrlKey || event.metaKey)) { return; }
+    var search = document.getElementById("thread-search");
+    if (search) { event.preventDefault(); search.focus(); search.select(); }
+  });
+
+  // The sidebar's search narrows the list as the user types (the form still
+  // searches on the server when sent).
+  document.addEventListener("input", function (event) {
+    if (event.target.id !== "thread-search") { return; }
+    var words = event.target.value.trim().toLowerCase();
+    document.querySelectorAll("#conversations .thread-list").forEach(function (list) {
+      var shown = 0;
+      list.querySelectorAll(".thread-item").forEach(function (item) {
+        var match = !words || item.dataset.title.indexOf(words) !== -1;
+        item.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      list.hidden = !shown;
+      var heading = list.previousElementSibling;
+      if (heading && heading.classList.contains("thread-group")) { heading.hidden = !shown; }
+    });
   });
 
   // "/" focuses the question box, unless the user is typing somewhere.
@@ -111,7 +147,11 @@
     // into view; otherwise the latest answer is.
     var notice = document.querySelector(".messages");
     var turns = document.querySelectorAll(".turn");
-    if (notice) {
+    var target = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
+    if (target) {
+      // The page was sent back to one turn (Edit SQL): stay with it.
+      target.scrollIntoView({ block: "start" });
+    } else if (notice) {
       notice.scrollIntoView({ block: "start" });
     } else if (turns.length) {
       turns[turns.length - 1].scrollIntoView({ block: "start" });

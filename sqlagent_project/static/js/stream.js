@@ -71,9 +71,13 @@
     this.article.appendChild(this.rows);
     this.lastQuery = null;
     this.turnId = null;
+    this.onGrow = null;
     container.appendChild(this.article);
-    this.article.scrollIntoView({ block: "nearest" });
   }
+
+  LiveTurn.prototype.grew = function () {
+    if (this.onGrow) { this.onGrow(); }
+  };
 
   LiveTurn.prototype.step = function (data) {
     // Text streamed before a tool call was the model thinking aloud.
@@ -93,6 +97,7 @@
     }
     this.steps.appendChild(item);
     this.status.textContent = label + "…";
+    this.grew();
   };
 
   LiveTurn.prototype.query = function (data) {
@@ -104,6 +109,7 @@
         (data.truncated ? " (capped)" : "") + " · " + Math.round(data.duration_ms) + " ms";
     item.appendChild(el("span", data.error ? "error query-outcome" : "muted query-outcome", text));
     this.lastQuery = null;
+    this.grew();
   };
 
   LiveTurn.prototype.showRows = function (data) {
@@ -128,14 +134,17 @@
     this.rows.appendChild(el("p", "muted", data.row_count + " row" +
       (data.row_count === 1 ? "" : "s") + (data.truncated ? " (capped)" : "")));
     this.rows.appendChild(wrap);
+    this.grew();
   };
 
   LiveTurn.prototype.token = function (data) {
     this.answer.appendChild(document.createTextNode(data.text));
     this.status.textContent = "Answering…";
+    this.grew();
   };
 
   LiveTurn.prototype.end = function (text, isError) {
+    this.onGrow = null;
     this.article.setAttribute("aria-busy", "false");
     this.article.classList.remove("live");
     this.stopButton.remove();
@@ -158,6 +167,13 @@
         live.article.replaceWith(fresh);
         // The chart's spec is a JSON data block inside the turn: it came along.
         if (window.SQLAgentAnswers) { window.SQLAgentAnswers.enhance(fresh); }
+        markLastTurn();
+        // A first question names the conversation: the sidebar lists it now.
+        var sidebar = doc.getElementById("conversations");
+        var current = document.getElementById("conversations");
+        if (sidebar && current && !current.contains(document.activeElement)) {
+          current.replaceWith(document.importNode(sidebar, true));
+        }
         var title = doc.querySelector("#turns > h2");
         var turns = document.getElementById("turns");
         if (title && turns && !turns.querySelector(":scope > h2")) {
@@ -167,15 +183,98 @@
       .catch(function () { /* the live card stays; a reload shows the stored turn */ });
   }
 
+  // Wait until the server has stored the turn (a stopped ask winds down in
+  // the background), then show the stored rendering.
+  function replaceWhenStored(live) {
+    var tries = 0;
+    var poll = function () {
+      fetch("/turns/" + live.turnId + "/status/", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (body && body.status !== "running") { replaceWithStored(live); }
+          else if (++tries < 100) { setTimeout(poll, 300); }
+        })
+        .catch(function () { if (++tries < 100) { setTimeout(poll, 1000); } });
+    };
+    poll();
+  }
+
+  // Retry and edit-and-resend belong to the last question only.
+  function markLastTurn() {
+    var all = document.querySelectorAll("#turns .turn .resend");
+    all.forEach(function (box, index) { box.hidden = index !== all.length - 1; });
+  }
+
   function Asker(form) {
     this.form = form;
     this.area = form.querySelector("textarea[name=question]");
     this.button = form.querySelector("button[type=submit]");
     this.turns = document.getElementById("turns");
+    this.composer = document.getElementById("composer") || form;
+    this.hint = el("p", "error ask-hint");
+    this.hint.id = "ask-hint";
+    this.hint.setAttribute("role", "alert");
+    this.hint.hidden = true;
+    form.appendChild(this.hint);
     this.live = null;
     this.controller = null;
-    this.stopping = false;
+    this.following = true;
+    this.followedY = 0;
+    var self = this;
+    // The page follows the answer while it grows, unless the user scrolls
+    // up from where the page put it; scrolling back down to it follows again.
+    window.addEventListener("scroll", function () {
+      if (!self.live) { return; }
+      if (self.following && self.scrolledAway()) { self.following = false; }
+      else if (!self.following && self.answerInView()) {
+        self.following = true;
+        self.followedY = window.scrollY;
+      }
+    }, { passive: true });
   }
+
+  Asker.prototype.scrolledAway = function () {
+    return window.scrollY < this.followedY - 4;
+  };
+
+  // The bottom of the live card, against the top of the (sticky) composer.
+  Asker.prototype.overlap = function () {
+    var bottom = this.live.article.getBoundingClientRect().bottom;
+    var limit = Math.min(window.innerHeight, this.composer.getBoundingClientRect().top);
+    return bottom - limit;
+  };
+
+  Asker.prototype.answerInView = function () {
+    var overlap = this.overlap();
+    return overlap <= 160 && this.live.article.getBoundingClientRect().bottom > 0;
+  };
+
+  Asker.prototype.follow = function () {
+    // The scroll event comes late: a user who just scrolled up is seen here.
+    if (this.following && this.scrolledAway()) { this.following = false; }
+    if (!this.live || !this.following) { return; }
+    var overlap = this.overlap();
+    if (overlap > 0) { window.scrollBy(0, overlap + 12); }
+    this.followedY = window.scrollY;
+  };
+
+  Asker.prototype.say = function (text) {
+    this.hint.textContent = text;
+    this.hint.hidden = !text;
+  };
+
+  Asker.prototype.setQuestion = function (text) {
+    this.area.value = text;
+    // The character counter listens for input.
+    this.area.dispatchEvent(new Event("input"));
+  };
+
+  Asker.prototype.finish = function (live) {
+    if (this.live !== live) { return; }
+    this.live = null;
+    this.controller = null;
+    this.busy(false);
+  };
 
   Asker.prototype.busy = function (on) {
     this.form.classList.toggle("busy", on);
@@ -185,15 +284,25 @@
 
   Asker.prototype.ask = function (question) {
     var self = this;
-    if (self.live || !question.trim()) { return; }
+    if (self.live) { return; }
+    if (!question.trim()) {
+      self.say("Type a question first, then press Ask.");
+      self.area.focus({ preventScroll: true });
+      return;
+    }
+    self.say("");
     self.turns.querySelectorAll(".suggestions, :scope > p.muted").forEach(function (n) { n.remove(); });
     var live = new LiveTurn(self.turns, question);
     self.live = live;
-    self.stopping = false;
+    self.following = true;
+    self.followedY = window.scrollY;
+    live.onGrow = function () { self.follow(); };
     live.stopButton.addEventListener("click", function () { self.stop(); });
-    self.area.value = "";
+    self.follow();
+    self.setQuestion("");
     self.busy(true);
-    self.controller = new AbortController();
+    var controller = new AbortController();
+    self.controller = controller;
     var outcome = null;
     fetch(self.form.dataset.streamUrl, {
       method: "POST",
@@ -204,7 +313,7 @@
         "X-CSRFToken": csrfToken(self.form)
       },
       body: JSON.stringify({ question: question }),
-      signal: self.controller.signal
+      signal: controller.signal
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (type.indexOf("text/event-stream") !== 0) {
@@ -213,7 +322,6 @@
             return [].concat(body[k]).join(" ");
           }).join(" ");
           outcome = { error: true, text: detail || ("Error " + response.status) };
-          if (response.status === 400) { self.area.value = question; }
         });
       }
       var reader = response.body.getReader();
@@ -225,26 +333,30 @@
           buffer += decoder.decode(chunk.value, { stream: true });
           var parsed = frames(buffer);
           buffer = parsed.rest;
-          parsed.frames.forEach(function (f) { outcome = self.handle(f) || outcome; });
+          // Frames belong to this ask's card, even once Stop has let the
+          // user ask again; a stopped card takes no more of them.
+          parsed.frames.forEach(function (f) {
+            if (!live.stopped) { outcome = self.handle(f, live) || outcome; }
+          });
           return pump();
         });
       }
       return pump();
     }).catch(function () {
-      outcome = outcome || { error: true, text: self.stopping ? "Stopped." : "The connection was lost." };
+      outcome = outcome || { error: true, text: live.stopped ? "Stopped." : "The connection was lost." };
     }).then(function () {
+      if (live.stopped) { return; }  // Stop already freed the page
       outcome = outcome || { error: true, text: "The answer stopped before it was complete." };
       live.end(outcome.text, outcome.error);
-      self.live = null;
-      self.controller = null;
-      self.busy(false);
-      self.area.focus();
+      self.finish(live);
+      // A failed ask keeps its question, to send again or edit.
+      if (outcome.error && !self.area.value) { self.setQuestion(question); }
+      self.area.focus({ preventScroll: true });
       if (live.turnId) { return replaceWithStored(live); }
     });
   };
 
-  Asker.prototype.handle = function (frame) {
-    var live = this.live;
+  Asker.prototype.handle = function (frame, live) {
     var data = frame.data;
     switch (frame.event) {
       case "turn":
@@ -263,24 +375,30 @@
     }
   };
 
+  // Stop frees the page at once: the card ends, Ask is usable again, and the
+  // stream is dropped; the server is told to cancel (and a dropped stream
+  // stops the run by itself), and the stored turn replaces the card once the
+  // server has written it down as cancelled.
   Asker.prototype.stop = function () {
     var self = this;
     var live = self.live;
-    if (!live || self.stopping) { return; }
-    self.stopping = true;
-    live.status.textContent = "Stopping…";
-    live.stopButton.setAttribute("disabled", "");
-    if (!live.turnId) { if (self.controller) { self.controller.abort(); } return; }
+    var controller = self.controller;
+    if (!live || live.stopped) { return; }
+    live.stopped = true;
+    live.end("Stopped.", false);
+    self.finish(live);
+    self.area.focus({ preventScroll: true });
+    if (!live.turnId) { if (controller) { controller.abort(); } return; }
     var url = self.form.dataset.cancelUrl.replace("/0/", "/" + live.turnId + "/");
     fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Accept": "application/json", "X-CSRFToken": csrfToken(self.form) }
-    }).then(function (r) {
-      // The stream ends with its `error` (cancelled) event; if the cancel was
-      // refused, dropping the connection stops the run all the same.
-      if (!r.ok && self.controller) { self.controller.abort(); }
-    }).catch(function () { if (self.controller) { self.controller.abort(); } });
+    }).catch(function () { /* dropping the stream stops the run all the same */ })
+      .then(function () {
+        if (controller) { controller.abort(); }
+        replaceWhenStored(live);
+      });
   };
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -302,6 +420,19 @@
     });
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape" && asker.live) { asker.stop(); }
+    });
+    markLastTurn();
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-resend]");
+      if (!button) { return; }
+      var question = button.closest(".resend").dataset.question;
+      if (button.dataset.resend === "retry") {
+        asker.ask(question);
+      } else {
+        asker.setQuestion(question);
+        asker.area.focus();
+        asker.area.setSelectionRange(question.length, question.length);
+      }
     });
   });
 })();
