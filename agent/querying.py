@@ -25,7 +25,13 @@ from accounts.models import User
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from agent.engines import SessionEngine, engine_cache
-from agent.exceptions import NoDatabaseConnected, SqlFailed, SqlRefused, SqlTimedOut
+from agent.exceptions import (
+    AskCancelled,
+    NoDatabaseConnected,
+    SqlFailed,
+    SqlRefused,
+    SqlTimedOut,
+)
 from agent.privacy import NOTHING_RESTRICTED, Exposure, PrivacyPolicy, policy_default
 from agent.sql_guard.attributes import attribute_calls_check
 from connections.exceptions import TargetDatabaseUnavailable
@@ -241,6 +247,11 @@ class SessionQueries:
         what of it the model may read. A failed query's error is recorded as
         the user may read it.
         """
+        stop = sql_guard.stop_signal()
+        if stop is not None and stop():
+            # Stopped before it started (between the model's reply and this
+            # tool): nothing runs and nothing is recorded.
+            raise AskCancelled()
         record = QueryRecord(sql=sql)
         self.queries.append(record)
         try:

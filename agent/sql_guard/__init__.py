@@ -26,7 +26,7 @@
    to the moment `stop()` says yes, whatever tool or path ran the query.
 """
 
-from agent.sql_guard.deadline import queries_stopped_by
+from agent.sql_guard.deadline import queries_stopped_by, stop_signal
 from agent.sql_guard.dialect import Dialect, dialect_for
 from agent.sql_guard.errors import QueryFailed, StatementRefused
 from agent.sql_guard.execution import QueryResult, query_run
@@ -41,4 +41,5 @@ __all__ = [
     "queries_stopped_by",
     "query_run",
     "statement_check",
+    "stop_signal",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection as app_db
 
-from agent.cancellation import CANCEL_POLL_S, cancel_key
+from agent import cancellation
+from agent.cancellation import cancel_key
 from agent.llm.text_protocol import protocol_memory
 from agent.models import Turn, TurnStatus
 from testsupport.fixtures import CUSTOMERS, ENGINES, shop_snapshot
@@ -169,13 +171,20 @@ def test_stop_ends_a_text_mode_ask_before_its_query_runs(
 
     def respond(body: dict[str, Any]) -> StubReply:
         try:
-            cache.set(cancel_key(Turn.objects.get().id), 1)
+            turn_id = Turn.objects.get().id
+            cache.set(cancel_key(turn_id), 1)
         finally:
             app_db.close()  # the stub's thread, not the app's
+        # Reply once the ask has seen its Stop (bounded): whether the model
+        # call is abandoned first or its SQL reaches the tool, nothing runs.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            event = cancellation._running.get(turn_id)
+            if event is None or event.wait(0.05):
+                break
         return _sql(GERMANY_SQL)
 
     llm_stub.responder = respond
-    llm_stub.delay_s = CANCEL_POLL_S + 0.1
     _connect(alice_client, make_connection, alice, "sqlite")
 
     response = _ask(alice_client)

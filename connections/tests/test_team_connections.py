@@ -17,7 +17,14 @@ from accounts.services import token_create
 from agent.models import Thread, Turn
 from connections.models import DatabaseConnection, UserSession
 from connections.tests.test_connections_api import _body
-from knowledge.models import EvaluationRun, Example, GoldenSet, Instruction, SchemaNote
+from knowledge.models import (
+    EvaluationRun,
+    Example,
+    GoldenQuestion,
+    GoldenSet,
+    Instruction,
+    SchemaNote,
+)
 from teams.models import Membership, TeamRole
 from teams.services import member_remove, team_delete
 from testsupport.fixtures import ENGINES, _api_client_for
@@ -294,6 +301,9 @@ def _team_objects(
     )
     run = EvaluationRun.objects.create(connection=shared, status="done")
     golden = GoldenSet.objects.create(connection=shared, name="gold")
+    question = GoldenQuestion.objects.create(
+        golden_set=golden, question="How many?", sql=COUNT_SQL
+    )
     session_id = _connect(bob_client, shared)
     response = _run_sql(bob_client)
     assert response.status_code == 200
@@ -302,6 +312,7 @@ def _team_objects(
         "objects": {"notes": note, "instructions": instruction, "examples": example},
         "run": run,
         "golden": golden,
+        "question": question,
         "thread_id": session_id,
         "turn_id": response.json()["turn_id"],
     }
@@ -315,6 +326,7 @@ def _url(route: Any, made: dict[str, Any]) -> str:
         "connection_id": made["connection"].id,
         "run_id": made["run"].id,
         "set_id": made["golden"].id,
+        "question_id": made["question"].id,
         "note_id": objects["notes"].id,
         "instruction_id": objects["instructions"].id,
         "example_id": objects["examples"].id,
@@ -356,7 +368,7 @@ def test_every_connection_knowledge_thread_turn_and_schema_route_is_404(
     answers = {}
     for route in _ROUTES:
         url = _url(route, made)
-        for method in ("GET", "POST", "PATCH", "DELETE"):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             if route.is_api and method not in route.methods:
                 continue
             if route.is_api:
