@@ -1,5 +1,6 @@
-"""HTML pages for boards: the list (and a form to create one), one board with
-its tiles run again, and pinning a turn from the chat."""
+"""HTML pages for boards: the list (and a form to create one, personal or a
+team's), one board with its tiles run again (renamed or deleted by who may),
+and pinning a turn from the chat."""
 
 from __future__ import annotations
 
@@ -14,13 +15,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.types import AuthenticatedHttpRequest
 from agent.selectors import turn_get_for_user
 from boards.selectors import (
+    board_allows_change,
     board_get_for_change,
     board_get_for_user,
     board_list_for_user,
     team_get_for_board_create,
     team_list_for_board_create,
 )
-from boards.services import board_create, board_tiles_refresh, tile_add
+from boards.services import (
+    board_create,
+    board_delete,
+    board_rename,
+    board_tiles_refresh,
+    tile_add,
+)
 from sqlagent_project.errors import ApplicationError
 
 
@@ -57,10 +65,31 @@ def board_page(request: AuthenticatedHttpRequest, board_id: int) -> HttpResponse
     context = {
         "board": board,
         "tiles": board_tiles_refresh(board=board, viewer=request.user),
+        "can_change": board_allows_change(board, request.user),
         "refresh_s": settings.BOARD_REFRESH_S,
         "nav": "boards",
     }
     return render(request, "boards/board.html", context)
+
+
+@login_required
+@require_POST
+def board_rename_page(request: AuthenticatedHttpRequest, board_id: int) -> HttpResponse:
+    board = board_get_for_change(user=request.user, board_id=board_id)
+    try:
+        board_rename(board=board, name=request.POST.get("name", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("board-page", board_id=board.pk)
+
+
+@login_required
+@require_POST
+def board_delete_page(request: AuthenticatedHttpRequest, board_id: int) -> HttpResponse:
+    board = board_get_for_change(user=request.user, board_id=board_id)
+    board_delete(board=board)
+    messages.success(request, f"Board “{board}” deleted.")
+    return redirect("board-list")
 
 
 @login_required

@@ -223,3 +223,48 @@ def test_the_pages_offer_team_boards_where_they_fit(
     assert 'name="team_id"' not in listing
     refused = viewer.post("/boards/", {"name": "Nope", "team_id": team.id})
     assert refused.status_code == 403
+
+
+def test_the_board_page_renames_and_deletes_for_who_may_only(
+    bob: Any, carol: Any, mallory: Any, bob_client: Any, team: Any
+) -> None:
+    board_id = _create(bob_client, team).json()["id"]
+    pages = {user.email: Client() for user in (bob, carol, mallory)}
+    for user in (bob, carol, mallory):
+        pages[user.email].force_login(user)
+    bobs, carols, mallorys = (pages[u.email] for u in (bob, carol, mallory))
+
+    assert "Delete this board" in bobs.get(f"/boards/{board_id}/").content.decode()
+    assert (
+        "Delete this board" not in carols.get(f"/boards/{board_id}/").content.decode()
+    )
+    for action in ("rename", "delete"):
+        url = f"/boards/{board_id}/{action}/"
+        assert carols.post(url, {"name": "X"}).status_code == 403
+        assert mallorys.post(url, {"name": "X"}).status_code == 404
+    assert bobs.post(f"/boards/{board_id}/rename/", {"name": "Q3"}).status_code == 302
+    assert Board.objects.get().name == "Q3"
+    assert bobs.post(f"/boards/{board_id}/delete/").status_code == 302
+    assert not Board.objects.exists()
+
+
+@pytest.mark.parametrize("db_type", ENGINES)
+def test_a_team_boards_masked_column_stays_masked_for_every_reader(
+    bob_client: Any,
+    carol_client: Any,
+    team: Any,
+    make_team_connection: Any,
+    db_type: str,
+) -> None:
+    shared = make_team_connection(
+        team, db_type, masked_columns=["customers.email"], masked_hidden=True
+    )
+    turn = _ask_sql(bob_client, shared, "SELECT name, email FROM customers ORDER BY id")
+    board = _create(bob_client, team).json()
+    _pin(bob_client, board["id"], turn)
+
+    (tile,) = carol_client.get(f"/boards/{board['id']}").json()["tiles"]
+
+    assert tile["error"] is None
+    assert tile["rows"][0][0] == "Ada Lovelace"
+    assert "ada@example.com" not in str(tile["rows"])
