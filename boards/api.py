@@ -27,9 +27,10 @@ from boards.services import (
     board_tiles_refresh,
     tile_add,
 )
-from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND
+from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
 
 TAGS = ["boards"]
+_ROLE_403 = {403: error("Your role in this team does not allow this.")}
 
 
 class BoardListApi(APIView):
@@ -45,7 +46,7 @@ class BoardListApi(APIView):
 
     @extend_schema(
         request=s.BoardInputSerializer,
-        responses={201: s.BoardSerializer, **ERROR_RESPONSES},
+        responses={201: s.BoardSerializer, **ERROR_RESPONSES, **_ROLE_403, **NOT_FOUND},
         tags=TAGS,
         description="Create a personal board, or with `team_id` a board every "
         "member of that team reads (admins and analysts create them; a viewer "
@@ -90,7 +91,7 @@ class BoardDetailApi(APIView):
 
     @extend_schema(
         request=s.BoardRenameSerializer,
-        responses={200: s.BoardSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        responses={200: s.BoardSerializer, **ERROR_RESPONSES, **_ROLE_403, **NOT_FOUND},
         tags=TAGS,
         description="Rename the board (a team board: its creator or a team admin).",
     )
@@ -102,7 +103,7 @@ class BoardDetailApi(APIView):
         return Response(s.BoardSerializer(board, context={"user": request.user}).data)
 
     @extend_schema(
-        responses={204: None, **ERROR_RESPONSES, **NOT_FOUND},
+        responses={204: None, **ERROR_RESPONSES, **_ROLE_403, **NOT_FOUND},
         tags=TAGS,
         description="Delete the board and its tiles (a team board: its creator "
         "or a team admin).",
@@ -118,7 +119,12 @@ class BoardTilesApi(APIView):
 
     @extend_schema(
         request=s.TileInputSerializer,
-        responses={201: s.TileCreatedSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        responses={
+            201: s.TileCreatedSerializer,
+            **ERROR_RESPONSES,
+            **_ROLE_403,
+            **NOT_FOUND,
+        },
         tags=TAGS,
         description="Pin one of your turns (its SQL and chart) to the board; a "
         "team board takes turns on that team's connections only (400 otherwise) "
