@@ -22,8 +22,10 @@ def board_pin_form(context: dict[str, Any], turn: Any) -> dict[str, Any]:
     if boards is None:
         boards = board_list_for_change(user=request.user)
         request._boards_for_pin = boards
-    team_id = _thread_team_id(request, turn.thread_id)
-    accepting = [board for board in boards if tile_accepts(board, team_id)]
+    accepting = boards
+    if any(board.team_id is not None for board in boards):
+        team_id = _thread_team_id(request, turn.thread_id)
+        accepting = [board for board in boards if tile_accepts(board, team_id)]
     return {
         "turn": turn,
         "boards": accepting,
