@@ -8,13 +8,20 @@ from django.db import models
 
 from agent.models import Turn
 from connections.models import DatabaseConnection
+from teams.models import Team
 
 
 class Board(models.Model):
-    """A named set of tiles, personal to its owner."""
+    """A named set of tiles: personal to its owner, or a team's (every member
+    reads it; its creator and the team's admins change it)."""
 
+    # The creator: the only one who sees a personal board.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="boards"
+    )
+    # A team's board goes with its team (its tiles' connections go too).
+    team = models.ForeignKey(
+        Team, on_delete=models.CASCADE, null=True, blank=True, related_name="boards"
     )
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)

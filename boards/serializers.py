@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from boards.models import Board
+from boards.selectors import board_allows_change
+
 
 class BoardInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     team_id = serializers.IntegerField(required=False, allow_null=True)
 
 
+class BoardRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
 class BoardSerializer(serializers.Serializer):
+    """A board as its reader sees it (`context["user"]`: who reads it)."""
+
     id = serializers.IntegerField()
     name = serializers.CharField()
-    team_id = serializers.SerializerMethodField()
+    team_id = serializers.IntegerField(allow_null=True)
+    team_name = serializers.CharField(source="team.name", allow_null=True, default=None)
+    can_change = serializers.SerializerMethodField()
     tile_count = serializers.IntegerField(required=False)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
-    def get_team_id(self, board: object) -> int | None:
-        return None  # personal boards only: teams do not exist on this branch
+    def get_can_change(self, board: Board) -> bool:
+        user = self.context.get("user")
+        return user is not None and board_allows_change(board, user)
 
 
 class TileInputSerializer(serializers.Serializer):

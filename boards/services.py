@@ -2,7 +2,8 @@
 
 A board never calls the model: each tile keeps the SQL and chart choice of the
 turn it was pinned from, and opening the board runs that SQL again through the
-agent's guard (read-only, bounded) on the tile's own database.
+agent's guard (read-only, bounded) on the tile's own database, under the rights
+of whoever opens it (a team board is read by every member of its team).
 """
 
 from __future__ import annotations
@@ -23,30 +24,66 @@ from agent.models import Turn
 from agent.reruns import NothingToRerun, Rerunner, rerunner, turn_sql
 from boards.exceptions import BoardNameInvalid, TileNotPinnable, TooManyTiles
 from boards.models import Board, Tile
+from connections.models import DatabaseConnection
+from connections.selectors import (
+    ConnectionAccess,
+    connection_allows,
+    connection_role_refresh,
+)
 from sqlagent_project.errors import ApplicationError
+from teams.models import Team
 
 logger = logging.getLogger(__name__)
+_NOT_REACHED = "You no longer have access to this tile's database."
 # A tile's title is its question (or SQL), cut to a heading's length.
 _TITLE_CHARS = 120
 
 
-def board_create(*, owner: User, name: str) -> Board:
-    """Create a personal board."""
+def board_create(*, owner: User, name: str, team: Team | None = None) -> Board:
+    """Create a board: personal, or `team`'s (the caller checked `owner` may)."""
+    return Board.objects.create(owner=owner, name=_name_checked(name), team=team)
+
+
+def board_rename(*, board: Board, name: str) -> Board:
+    """Rename a board (the caller checked who may)."""
+    board.name = _name_checked(name)
+    board.save(update_fields=["name", "updated_at"])
+    return board
+
+
+def board_delete(*, board: Board) -> None:
+    """Delete a board and its tiles (the caller checked who may)."""
+    board.delete()
+
+
+def _name_checked(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
         raise BoardNameInvalid("A board needs a name.")
     if len(name) > 100:
         raise BoardNameInvalid("A board name has at most 100 characters.")
-    return Board.objects.create(owner=owner, name=name)
+    return name
+
+
+def tile_accepts(board: Board, connection_team_id: int | None) -> bool:
+    """Whether an answer on a connection of this team (None: a personal one)
+    may be pinned to the board: a team board takes answers on that team's
+    connections only; a personal board any of its owner's."""
+    return board.team_id is None or board.team_id == connection_team_id
 
 
 @transaction.atomic
 def tile_add(*, board: Board, turn: Turn) -> Tile:
-    """Pin a turn's SQL and chart to the board (the caller checked both are
-    the same user's)."""
+    """Pin a turn's SQL and chart to the board (the caller checked the turn is
+    theirs and that they may change the board)."""
     connection = turn.thread.db_connection
     if connection is None:
         raise TileNotPinnable("The database of this conversation was removed.")
+    if not tile_accepts(board, connection.team_id):
+        raise TileNotPinnable(
+            "A team board takes answers on that team's databases only: this "
+            "answer ran on another database."
+        )
     try:
         sql = turn_sql(turn)
     except NothingToRerun as exc:
@@ -92,17 +129,28 @@ class TileView:
         return f"chart-spec-tile-{self.id}"
 
 
-def board_tiles_refresh(*, board: Board) -> list[TileView]:
-    """Run every tile's SQL again under the viewer's (the owner's) rights, one
-    engine per database for all its tiles."""
+def board_tiles_refresh(*, board: Board, viewer: User) -> list[TileView]:
+    """Run every tile's SQL again under the viewer's own rights, one engine per
+    database for all its tiles: a tile on a database the viewer no longer
+    reaches says so and runs nothing."""
     tiles = list(board.tiles.select_related("connection"))
     views: dict[int, TileView] = {}
     for connection_id in dict.fromkeys(tile.connection_id for tile in tiles):
         mine = [tile for tile in tiles if tile.connection_id == connection_id]
+        if not _viewer_may_use(viewer, mine[0].connection):
+            for tile in mine:
+                views[tile.pk] = _failed(tile, _NOT_REACHED)
+            continue
         with rerunner(mine[0].connection) as runner:
             for tile in mine:
                 views[tile.pk] = _tile_refresh(tile, runner)
     return [views[tile.pk] for tile in tiles]
+
+
+def _viewer_may_use(viewer: User, connection: DatabaseConnection) -> bool:
+    if not connection_role_refresh(user=viewer, connection=connection):
+        return False
+    return connection_allows(connection, ConnectionAccess.USE)
 
 
 def _tile_refresh(tile: Tile, runner: Rerunner) -> TileView:

@@ -14,5 +14,7 @@ urlpatterns = [
     # HTML pages
     path("boards/", views.board_list, name="board-list"),
     path("boards/<int:board_id>/", views.board_page, name="board-page"),
+    path("boards/<int:board_id>/rename/", views.board_rename_page, name="board-rename"),
+    path("boards/<int:board_id>/delete/", views.board_delete_page, name="board-delete"),
     path("boards/pin/", views.tile_pin, name="board-pin"),
 ]

@@ -81,7 +81,7 @@ class TeamDetailApi(APIView):
     @extend_schema(
         responses={204: None, **ERROR_RESPONSES, **NOT_FOUND, **_ROLE_403},
         tags=TAGS,
-        description="Delete the team; its connections are deleted with it.",
+        description="Delete the team; its connections and boards are deleted with it.",
     )
     def delete(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = selectors.team_get_for_user(

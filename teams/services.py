@@ -44,7 +44,8 @@ def team_update(
 
 
 def team_delete(*, team: Team) -> None:
-    """Delete a team: its connections, memberships and invitations go with it."""
+    """Delete a team: its connections, boards, memberships and invitations go
+    with it."""
     # Sessions on its connections lose their database before the rows go.
     team_deleting.send(sender=Team, team_id=team.pk)
     with transaction.atomic():

@@ -111,8 +111,9 @@ def test_bad_input_is_a_400(
     assert alice_client.post("/boards", {"name": ""}, format="json").status_code == 400
     too_long = alice_client.post("/boards", {"name": "B" * 101}, format="json")
     assert too_long.status_code == 400
+    # A team the caller is not a member of (here: none) is a 404.
     team = alice_client.post("/boards", {"name": "T", "team_id": 1}, format="json")
-    assert team.status_code == 400
+    assert team.status_code == 404
     pin = alice_client.post(
         f"/boards/{board['id']}/tiles", {"turn_id": "x"}, format="json"
     )
