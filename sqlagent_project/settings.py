@@ -263,6 +263,23 @@ TARGET_HOSTS_DENY = env.list(
 # beyond their database are refused unless this is on (they are still warned about).
 ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
 TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
+# One pool per target database (engine, host, port, database, user, options and
+# password), shared by every session of every user in a process: at most
+# TARGET_DB_MAX_CONNECTIONS connections to one database per process, each closed
+# once idle for TARGET_DB_IDLE_TIMEOUT_S. An ask that finds them all busy waits
+# up to TARGET_CONNECT_TIMEOUT_S, then gets 503 database_busy + Retry-After.
+TARGET_DB_POOL_SCOPE = env.str("TARGET_DB_POOL_SCOPE", default="database")
+if TARGET_DB_POOL_SCOPE not in {"database", "session"}:
+    raise ImproperlyConfigured(
+        f"TARGET_DB_POOL_SCOPE must be 'database' or 'session', not "
+        f"{TARGET_DB_POOL_SCOPE!r}."
+    )
+TARGET_DB_MAX_CONNECTIONS = env.int("TARGET_DB_MAX_CONNECTIONS", default=5)
+if TARGET_DB_MAX_CONNECTIONS < 1:
+    raise ImproperlyConfigured("TARGET_DB_MAX_CONNECTIONS must be at least 1.")
+TARGET_DB_IDLE_TIMEOUT_S = env.float("TARGET_DB_IDLE_TIMEOUT_S", default=10.0)
+# TARGET_DB_POOL_SCOPE=session (the design before issue 21, for comparison): a
+# pool per session of this size and overflow.
 TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)
 TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
 # The only folder SQLite connections may point into.

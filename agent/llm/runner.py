@@ -65,7 +65,8 @@ def _never_stop() -> bool:
 
 
 def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
-    """Return the session engine's schema catalog, creating it once."""
+    """Return the schema catalog of the session's connection version, creating
+    it once (every session on that version shares it)."""
     with session_engine.lock:
         catalog = session_engine.extras.get("catalog")
         if catalog is None:
@@ -75,6 +76,10 @@ def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
                 privacy=session_engine.privacy_policy(),
             )
             session_engine.extras["catalog"] = catalog
+        elif catalog.engine is not session_engine.engine:
+            # The database's pool was replaced (closed while unused): read on
+            # the one in use, keeping what was read already.
+            catalog.engine_use(session_engine.engine)
     return catalog
 
 
@@ -206,7 +211,9 @@ def agent_answer(
                 "messages": [
                     prompt,
                     *messages_within_context(
-                        system_tokens=session_engine.extras["system_tokens"],
+                        # A schema refresh may have emptied the extras since.
+                        system_tokens=session_engine.extras.get("system_tokens")
+                        or count_tokens(str(prompt.content)),
                         history=history,
                         privacy=context.policy,
                         asked=asked,

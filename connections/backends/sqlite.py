@@ -345,8 +345,10 @@ class SQLiteBackend(DatabaseBackend):
     def session_reset(self, connection: Connection) -> None:
         # Nothing outlives the rolled-back transaction: the authorizer denies
         # temporary objects, ATTACH and PRAGMA writes, and SQLite has no
-        # session variables or advisory locks.
-        return None
+        # session variables or advisory locks. The query's deadline goes with
+        # it: a schema read on this connection next is not interrupted.
+        raw: Any = connection.connection.driver_connection
+        raw.set_progress_handler(None, 0)
 
     def cells_bound(
         self, connection: Connection, statement: str, *, max_cell_bytes: int
