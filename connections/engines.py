@@ -182,6 +182,18 @@ def _engine_gated(
         # again (rights granted since are caught). A refusal invalidates it.
         gate(dbapi_connection)
 
+    if pooled:
+        backend = _backend(conn)
+        url = engine.url
+
+        @event.listens_for(engine, "reset")
+        def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+            # Every return to the pool, whoever used the connection (a query,
+            # a schema read): the next user, maybe another user's session,
+            # finds none of this one's session state. Raising discards it.
+            if not state.terminate_only:
+                backend.session_reset(dbapi_connection, url)
+
     return engine
 
 

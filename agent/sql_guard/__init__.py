@@ -21,7 +21,7 @@
    timeout, a cancel from a timer thread, a check between rows), a row cap and
    byte caps per cell and per result applied while rows are fetched in small
    batches from a server-side cursor (`bounds.py`), and no session state left
-   behind (`session_reset`).
+   behind (the backend's `session_reset`, run by the pool on every return).
 """
 
 from agent.sql_guard.dialect import Dialect, dialect_for
