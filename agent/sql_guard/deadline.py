@@ -65,7 +65,7 @@ def _capacity(engine: Engine) -> int:
     overflow = getattr(pool, "_max_overflow", None)
     if callable(size) and isinstance(overflow, int) and overflow >= 0:
         return max(1, int(size()) + overflow)
-    return max(1, settings.TARGET_POOL_SIZE + settings.TARGET_MAX_OVERFLOW)
+    return max(1, settings.TARGET_DB_MAX_CONNECTIONS)  # an unpooled engine
 
 
 def _slots_of(engine: Engine) -> threading.BoundedSemaphore:
