@@ -277,7 +277,7 @@ if TARGET_DB_POOL_SCOPE not in {"database", "session"}:
 TARGET_DB_MAX_CONNECTIONS = env.int("TARGET_DB_MAX_CONNECTIONS", default=5)
 if TARGET_DB_MAX_CONNECTIONS < 1:
     raise ImproperlyConfigured("TARGET_DB_MAX_CONNECTIONS must be at least 1.")
-TARGET_DB_IDLE_TIMEOUT_S = env.float("TARGET_DB_IDLE_TIMEOUT_S", default=10.0)
+TARGET_DB_IDLE_TIMEOUT_S = env.float("TARGET_DB_IDLE_TIMEOUT_S", default=3.0)
 # TARGET_DB_POOL_SCOPE=session (the design before issue 21, for comparison): a
 # pool per session of this size and overflow.
 TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)
@@ -298,12 +298,14 @@ ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
 ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=1)
 
 # AGENT
-# Engine cache: one SQLAlchemy engine per active session, per process. Sized
-# for the sessions a process serves at once (every user of a busy service
-# reaches every worker): past it, each ask rebuilds engine, catalog and agent.
+# Engine cache: each active session's entry (its database's shared pool, and the
+# schema catalog kept per connection version), per process. Sized for the
+# sessions a process serves at once (every user of a busy service reaches every
+# worker): past it, each ask rebuilds its entry.
 # 1,024 holds 500 users asking at once: each reaches every worker, and below
 # the number of users an LRU cache asked round the circle misses every time.
-# An entry is about 0.3 MB; ENGINE_CACHE_IDLE_TIMEOUT_S drops idle ones.
+# An entry is about 0.3 MB; ENGINE_CACHE_IDLE_TIMEOUT_S drops idle ones (and a
+# database pool unused that long).
 ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=1024)
 ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900)
 
