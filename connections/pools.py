@@ -70,6 +70,8 @@ class TargetPools:
 
     def __init__(self) -> None:
         self._pools: dict[Hashable, _Pool] = {}
+        # The engines of `_pools`, for a look-up on every session's request.
+        self._engines: set[Engine] = set()
         self._identity_of: dict[int, Hashable] = {}
         self._lock = threading.Lock()
         self._reaper_pid: int | None = None
@@ -96,6 +98,7 @@ class TargetPools:
                 pool = self._pools.get(identity)
                 if pool is None:
                     pool = self._pools[identity] = _Pool(built)
+                    self._engines.add(built)
                     logger.info("target pool opened connection=%s", connection_id)
                 else:
                     built.dispose()  # another thread built one meanwhile
@@ -115,7 +118,7 @@ class TargetPools:
     def is_current(self, engine: Engine) -> bool:
         """Return whether `engine` is a pool in use (not closed or replaced)."""
         with self._lock:
-            return any(pool.engine is engine for pool in self._pools.values())
+            return engine in self._engines
 
     def release(self, connection_id: int) -> None:
         """Forget a connection record (deleted): its pool closes if no other
@@ -136,6 +139,7 @@ class TargetPools:
         if pool.connection_ids:
             return []
         del self._pools[identity]
+        self._engines.discard(pool.engine)
         return [pool]
 
     def idle_close(self, *, idle_s: float | None = None) -> int:
@@ -163,6 +167,7 @@ class TargetPools:
                 with self._lock:
                     if self._pools.get(identity) is pool:
                         del self._pools[identity]
+                        self._engines.discard(pool.engine)
                         for connection_id in pool.connection_ids:
                             self._identity_of.pop(connection_id, None)
                         unused.append(pool)
@@ -195,6 +200,7 @@ class TargetPools:
         with self._lock:
             pools = list(self._pools.values())
             self._pools.clear()
+            self._engines.clear()
             self._identity_of.clear()
         for pool in pools:
             self._close(pool, reason="closing all")
