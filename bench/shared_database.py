@@ -110,7 +110,7 @@ def sessions_connect(base_url: str, tokens: list[str], target_url: str) -> None:
                     "port": parts.port or 5432,
                     "database_name": parts.path.lstrip("/"),
                     "username": READER["username"],
-                    "password": READER["password"],
+                    "db_password": READER["password"],
                     "label": f"company database ({index})",
                 }
             )
