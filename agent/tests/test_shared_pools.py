@@ -33,6 +33,7 @@ from connections.services import (
 )
 from sqlagent_project import capacity
 from testsupport.fixtures import shop_admin_run
+from testsupport.pg_activity import reader_connections, server_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +76,40 @@ def test_sessions_of_many_users_on_one_database_share_its_pool(users_on, setting
     assert [a.status_code for a in answers] == [200] * 6
     pool = engine_cache.get(sessions[0]).engine.pool
     assert pool.checkedin() <= 2  # type: ignore[attr-defined]
+
+
+def test_many_users_asking_at_once_open_at_most_the_setting(users_on, settings):
+    settings.TARGET_DB_MAX_CONNECTIONS = 2
+    sessions = users_on(8)
+    engines = [engine_cache.get(s).engine for s in sessions]
+    since = server_clock()
+    barrier = threading.Barrier(len(engines))
+    rows: list[Any] = []
+    errors: list[BaseException] = []
+
+    def ask(engine: Any) -> None:
+        try:
+            barrier.wait()
+            result = query_run(
+                engine,
+                db_type="postgresql",
+                sql="SELECT count(*) FROM generate_series(1, 300000)",
+                max_rows=10,
+                timeout_s=5,
+            )
+            rows.append(result.rows)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    assert rows == [[[300000]]] * 8
+    assert 1 <= reader_connections(since) <= 2
 
 
 def test_a_busy_pool_answers_503_database_busy_with_retry_after(users_on, settings):

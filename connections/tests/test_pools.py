@@ -1,7 +1,7 @@
 """One bounded pool per target database, whoever's record opens it.
 
 Connections are counted on the real server (`pg_stat_activity`), among those
-that started during the test, so a previous test's closing pool is not counted.
+that started during the test (`testsupport/pg_activity.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -20,57 +19,25 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from connections.engines import engine_shared
 from connections.pools import pool_identity, target_pools
 from connections.services import connection_delete, connection_update
-from testsupport.fixtures import READER, TARGET_DB
+from testsupport.fixtures import READER
+from testsupport.pg_activity import (
+    backend_alive,
+    backend_gone,
+    reader_connections,
+    server_clock,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _admin() -> psycopg.Connection:
-    return psycopg.connect(
-        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
-    )
 
 
 @pytest.fixture
 def since() -> Any:
     """The server's clock as the test starts."""
-    with _admin() as conn:
-        row = conn.execute("SELECT clock_timestamp()").fetchone()
-    assert row is not None
-    return row[0]
-
-
-def reader_connections(since: Any) -> int:
-    """Connections of the reader role to the shop opened since `since`."""
-    with _admin() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-            "AND usename = %s AND backend_start >= %s",
-            [TARGET_DB, READER["username"], since],
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return server_clock()
 
 
 def _pid(connection: Connection) -> int:
     return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
-
-
-def _alive(pid: int) -> bool:
-    with _admin() as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
-        ).fetchone()
-    return row is not None and row[0] == 1
-
-
-def _gone(pid: int) -> bool:
-    # The server notices a closed client socket a moment after the close.
-    for _ in range(100):
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -161,10 +128,10 @@ def test_idle_connections_are_closed_and_recent_ones_kept(records, held):
         pids = [_pid(stack.enter_context(engine.connect())) for _ in range(3)]
 
     assert target_pools.idle_close(idle_s=60) == 0
-    assert all(_alive(pid) for pid in pids)
+    assert all(backend_alive(pid) for pid in pids)
 
     assert target_pools.idle_close(idle_s=0) == 3
-    assert all(_gone(pid) for pid in pids)
+    assert all(backend_gone(pid) for pid in pids)
     # The pool itself stays: the next ask opens a connection again.
     with engine.connect() as connection:
         assert _pid(connection) not in pids
@@ -177,7 +144,7 @@ def test_a_connection_in_use_is_never_closed_as_idle(records, held):
 
     assert target_pools.idle_close(idle_s=0) == 0
     assert connection.execute(text("SELECT 1")).scalar_one() == 1
-    assert _alive(pid)
+    assert backend_alive(pid)
 
 
 def test_the_reaper_closes_idle_connections_on_its_own(records, settings):
@@ -188,9 +155,9 @@ def test_the_reaper_closes_idle_connections_on_its_own(records, settings):
 
     # Up to one reaper pass at the previous setting, then one at 0.2 s.
     deadline = time.monotonic() + 15
-    while _alive(pid) and time.monotonic() < deadline:
+    while backend_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid)
+    assert not backend_alive(pid)
 
 
 def test_a_changed_connection_gets_a_new_pool_and_the_old_one_is_closed(records):
@@ -204,7 +171,7 @@ def test_a_changed_connection_gets_a_new_pool_and_the_old_one_is_closed(records)
 
     assert new is not old
     assert not target_pools.is_current(old)
-    assert _gone(pid)
+    assert backend_gone(pid)
     with new.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar_one() == 1
 
@@ -220,10 +187,10 @@ def test_a_connection_in_use_when_its_pool_is_replaced_closes_when_given_back(
     engine_shared(connection_update(connection=record, options={"sslmode": "disable"}))
     # The query running on it finishes as usual.
     assert connection.execute(text("SELECT 1")).scalar_one() == 1
-    assert _alive(pid)
+    assert backend_alive(pid)
     connection.close()
 
-    assert _gone(pid)
+    assert backend_gone(pid)
 
 
 def test_a_pool_shared_by_two_records_closes_when_the_last_one_goes(records):
@@ -235,11 +202,11 @@ def test_a_pool_shared_by_two_records_closes_when_the_last_one_goes(records):
 
     connection_delete(connection=alices)
     assert target_pools.is_current(engine)
-    assert _alive(pid)
+    assert backend_alive(pid)
 
     connection_delete(connection=bobs)
     assert not target_pools.is_current(engine)
-    assert _gone(pid)
+    assert backend_gone(pid)
 
 
 def test_concurrent_first_uses_build_one_pool(records):
