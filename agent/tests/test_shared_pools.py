@@ -75,7 +75,7 @@ def test_sessions_of_many_users_on_one_database_share_its_pool(users_on, setting
     assert len(engines) == 1
     assert [a.status_code for a in answers] == [200] * 6
     pool = engine_cache.get(sessions[0]).engine.pool
-    assert pool.checkedin() <= 2  # type: ignore[attr-defined]
+    assert pool.checkedin() <= 2
 
 
 def test_many_users_asking_at_once_open_at_most_the_setting(users_on, settings):
