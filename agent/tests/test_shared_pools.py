@@ -322,3 +322,15 @@ def test_a_refresh_reads_the_schema_again_for_every_session(
     assert {t["name"] for t in kept["tables"]} == names
     assert {t["name"] for t in refreshed["tables"]} == names | {"zz_added"}
     assert "zz_added" in tables
+
+
+def test_another_users_refresh_is_a_404_and_keeps_the_catalog(
+    alice, bob_client, connected_session
+):
+    session = connected_session(alice, "sqlite")
+    catalog = catalog_get(engine_cache.get(session))
+
+    response = bob_client.get(f"/databases/{session.db_connection_id}/schema?refresh=1")
+
+    assert response.status_code == 404
+    assert catalog_get(engine_cache.get(session)) is catalog
