@@ -49,7 +49,7 @@ class Derived:
 class DerivedCache:
     """The derived state per connection version (record, `updated_at`, digest of
     what decides where it logs in); a newer version of a record replaces the
-    older, and `drop` forgets a record's (a refresh on request)."""
+    older, and `refresh` empties a record's (a refresh on request)."""
 
     def __init__(self) -> None:
         # Key -> (record id, state); the record's current key in `_version_of`.

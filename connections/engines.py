@@ -108,7 +108,7 @@ def engine_shared(conn: DatabaseConnection) -> Engine:
     if findings is None:
         # A new version of the record is inspected anew, as with a pool of its
         # own (an edit is how a user asks for the role to be looked at again).
-        findings = _inspect_pooled(engine, conn)
+        findings = _inspect_pooled(engine, conn, pool_key)
         if findings is not None:
             verdicts.put(record_key, findings)
             verdicts.put(pool_key, findings)
@@ -121,12 +121,17 @@ def engine_shared(conn: DatabaseConnection) -> Engine:
 
 
 def _inspect_pooled(
-    engine: Engine, conn: DatabaseConnection
+    engine: Engine, conn: DatabaseConnection, pool_key: Hashable
 ) -> tuple[PrivilegeFinding, ...] | None:
     """Inspect the role on one of the pool's connections; None when the
     database cannot be reached now (the caller meets that at first use)."""
+    before = verdicts.get(pool_key)
     try:
         with engine.connect() as connection:
+            after = verdicts.get(pool_key)
+            if before is None and after is not None:
+                # The gate inspected this connection as it was checked out.
+                return after
             return tuple(
                 privilege_findings(connection.connection.dbapi_connection, conn.db_type)
             )
