@@ -272,6 +272,26 @@ def test_a_query_through_the_guard_leaves_nothing_for_the_next_user(users_on, se
     assert read_only == "off"
 
 
+def test_a_sqlite_querys_deadline_does_not_interrupt_the_next_user(users_on, settings):
+    settings.TARGET_DB_MAX_CONNECTIONS = 1
+    alice, bob = users_on(2, "sqlite")
+    engine = engine_cache.get(alice).engine
+    # Short enough to have passed before bob's turn; SELECT 1 ends before the
+    # deadline is ever looked at.
+    query_run(engine, db_type="sqlite", sql="SELECT 1", max_rows=1, timeout_s=0.001)
+    time.sleep(0.01)
+
+    with engine_cache.get(bob).engine.connect() as conn:
+        counted = conn.execute(
+            text(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                "WHERE x < 100000) SELECT count(*) FROM c"
+            )
+        ).scalar_one()
+
+    assert counted == 100000
+
+
 # --- the schema catalog, once per connection version ---------------------------
 
 
