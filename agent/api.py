@@ -22,6 +22,7 @@ from agent.cancellation import ClientWatch
 from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
     questions_suggest,
+    schema_refresh,
     schema_table_detail,
     schema_tables,
 )
@@ -332,6 +333,14 @@ class SchemaApi(APIView):
             OpenApiParameter(
                 "suggest", bool, description="Add suggested first questions."
             ),
+            OpenApiParameter(
+                "refresh",
+                bool,
+                description=(
+                    "Read the schema again (it is kept per version of the "
+                    "connection, for every session on it)."
+                ),
+            ),
         ],
         responses={200: s.SchemaListSerializer, **ERROR_RESPONSES, **NOT_FOUND},
         tags=["schema"],
@@ -345,6 +354,8 @@ class SchemaApi(APIView):
         connection = connection_get_for_user(
             user=request.user, connection_id=db_id, need=ConnectionAccess.USE
         )
+        if request.query_params.get("refresh", "").lower() in {"1", "true"}:
+            schema_refresh(connection=connection)
         tables = schema_tables(
             user=request.user,
             connection=connection,

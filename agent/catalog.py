@@ -70,6 +70,12 @@ class SchemaCatalog:
         self._descriptions: dict[str, str] = {}
         self._prompts: dict[int, SchemaPrompt] = {}
 
+    def engine_use(self, engine: Engine) -> None:
+        """Read from now on through `engine` (the same database's new pool)."""
+        with self._lock:
+            self.engine = engine
+            self._inspector = None
+
     @property
     def inspector(self) -> Inspector:
         """The engine's inspector; each of its reads is a wait on the database,

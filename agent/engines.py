@@ -1,9 +1,15 @@
-"""A process-level, thread-safe, bounded cache of per-session SQLAlchemy engines.
+"""A process-level, thread-safe, bounded cache of what each session asks with.
 
 Modelled on Django's `BaseConnectionHandler`: lazily filled, locked, keyed, with
-`close_all()`. A miss rebuilds the engine from the session's connection row, so
-a restarted process or another worker serves the same session. An entry also
-holds what is costly to rebuild per request (schema catalog, compiled agent).
+`close_all()`. A miss rebuilds the entry from the session's connection row, so
+a restarted process or another worker serves the same session.
+
+An entry's engine is the process's one pool for the session's database
+(`connections.pools`, shared by every session on it), and what is costly to
+build from the schema (catalog, system prompt, suggested questions, schema
+panel) is kept once per connection version (`DerivedCache`), not per session.
+TARGET_DB_POOL_SCOPE=session brings back the design before: an engine and all
+of that per session.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,10 +29,69 @@ from sqlalchemy import Engine
 
 from agent.exceptions import NoDatabaseConnected
 from agent.privacy import PrivacyPolicy
-from connections.engines import engine_create
+from connections.engines import engine_create, engine_shared
 from connections.models import DatabaseConnection, UserSession
+from connections.pools import target_pools
+from connections.privileges import verdict_key
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Derived:
+    """What is built from one version of a connection's schema, for every
+    session on it: filled lazily by the agent layer under `lock`."""
+
+    extras: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class DerivedCache:
+    """The derived state per connection version (record, `updated_at`, digest of
+    what decides where it logs in); a newer version of a record replaces the
+    older, and `refresh` empties a record's (a refresh on request)."""
+
+    def __init__(self) -> None:
+        # Key -> (record id, state); the record's current key in `_version_of`.
+        self._entries: OrderedDict[Hashable, tuple[int, Derived]] = OrderedDict()
+        self._version_of: dict[int, Hashable] = {}
+        self._lock = threading.Lock()
+
+    def get(self, connection: DatabaseConnection) -> Derived:
+        """Return the connection version's derived state, new when it changed."""
+        key = verdict_key(connection)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                old = self._version_of.get(connection.pk)
+                if old is not None:
+                    self._entries.pop(old, None)
+                found = self._entries[key] = (connection.pk, Derived())
+                self._version_of[connection.pk] = key
+            self._entries.move_to_end(key)
+            while len(self._entries) > settings.ENGINE_CACHE_MAX_SIZE:
+                dropped, (pk, _) = self._entries.popitem(last=False)
+                if self._version_of.get(pk) == dropped:
+                    del self._version_of[pk]
+            return found[1]
+
+    def refresh(self, connection_id: int) -> None:
+        """Empty a connection's derived state in place: every session on it
+        reads the schema again at its next use."""
+        with self._lock:
+            key = self._version_of.get(connection_id)
+            found = self._entries.get(key) if key is not None else None
+        if found is not None:
+            with found[1].lock:
+                found[1].extras.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._version_of.clear()
+
+
+derived_cache = DerivedCache()
 
 
 @dataclass
@@ -41,9 +107,12 @@ class SessionEngine:
     privacy: PrivacyPolicy | None = None
     last_used: float = field(default_factory=time.monotonic)
     # Filled lazily by the agent layer (schema catalog, system prompt, suggested
-    # questions).
+    # questions); shared by the sessions on one connection version.
     extras: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The engine is the process's pool for this database, not the session's:
+    # dropping the entry leaves it open for the other sessions.
+    shared: bool = False
 
     def privacy_policy(self) -> PrivacyPolicy:
         """Return what may leave for the model; read from the connection row when
@@ -55,7 +124,8 @@ class SessionEngine:
 
 
 class EngineCache:
-    """LRU of session engines with an idle timeout; evicted engines are disposed."""
+    """LRU of session entries with an idle timeout; an evicted entry's own engine
+    is disposed (a shared pool stays for the other sessions)."""
 
     def __init__(
         self, *, max_size: int | None = None, idle_timeout_s: float | None = None
@@ -97,14 +167,7 @@ class EngineCache:
         if entry is None:
             _dispose_all(stale)
             stale = []
-            built = SessionEngine(
-                session_id=session_id,
-                connection_id=connection.pk,
-                connection_version=connection.updated_at,
-                db_type=connection.db_type,
-                engine=engine_create(connection),
-                privacy=PrivacyPolicy.for_connection(connection),
-            )
+            built = _session_engine_build(session_id, connection)
             with self._lock:
                 entry = self._fresh(session_id, connection, stale)
                 if entry is None:
@@ -131,6 +194,7 @@ class EngineCache:
         if entry is not None and (
             entry.connection_id != connection.pk
             or entry.connection_version != connection.updated_at
+            or (entry.shared and not target_pools.is_current(entry.engine))
         ):
             stale.append(self._entries.pop(session_id))
             entry = None
@@ -152,10 +216,24 @@ class EngineCache:
             _dispose(entry)
         return entry is not None
 
+    def schema_refresh(self, connection_id: int) -> None:
+        """Make every session on the connection read its schema again (the
+        catalog and what derives from it are rebuilt at their next use)."""
+        derived_cache.refresh(connection_id)
+        with self._lock:
+            entries = [
+                e for e in self._entries.values() if e.connection_id == connection_id
+            ]
+        for entry in entries:
+            with entry.lock:
+                entry.extras.clear()
+
     def close_all(self) -> None:
+        """Drop every entry and the derived state (the pools are left open)."""
         with self._lock:
             entries = list(self._entries.values())
             self._entries.clear()
+        derived_cache.clear()
         for entry in entries:
             _dispose(entry)
 
@@ -175,12 +253,39 @@ class EngineCache:
         return [self._entries.pop(key) for key in idle]
 
 
+def _session_engine_build(
+    session_id: uuid.UUID, connection: DatabaseConnection
+) -> SessionEngine:
+    """Return a session's entry: on its database's shared pool with the derived
+    state of its connection version, or (scope `session`) on its own of each."""
+    privacy = PrivacyPolicy.for_connection(connection)
+    common: dict[str, Any] = {
+        "session_id": session_id,
+        "connection_id": connection.pk,
+        "connection_version": connection.updated_at,
+        "db_type": connection.db_type,
+        "privacy": privacy,
+    }
+    if settings.TARGET_DB_POOL_SCOPE == "session":
+        return SessionEngine(engine=engine_create(connection), **common)
+    derived = derived_cache.get(connection)
+    return SessionEngine(
+        engine=engine_shared(connection),
+        extras=derived.extras,
+        lock=derived.lock,
+        shared=True,
+        **common,
+    )
+
+
 def _dispose_all(entries: list[SessionEngine]) -> None:
     for entry in entries:
         _dispose(entry)
 
 
 def _dispose(entry: SessionEngine) -> None:
+    if entry.shared:
+        return  # the database's pool serves other sessions; it closes when idle
     entry.engine.dispose()
     logger.info("engine disposed session=%s", entry.session_id)
 

@@ -20,6 +20,7 @@ from typing import Any, Self
 from django.conf import settings
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from accounts.models import User
 from agent import sql_guard
@@ -34,7 +35,7 @@ from agent.exceptions import (
 )
 from agent.privacy import NOTHING_RESTRICTED, Exposure, PrivacyPolicy, policy_default
 from agent.sql_guard.attributes import attribute_calls_check
-from connections.exceptions import TargetDatabaseUnavailable
+from connections.exceptions import TargetDatabaseBusy, TargetDatabaseUnavailable
 from connections.models import SessionStatus, UserSession
 from connections.selectors import ConnectionAccess, connection_require
 from connections.services import session_get_or_create_active
@@ -77,6 +78,9 @@ def target_errors(
         yield
     except TargetRefused as exc:
         raise TargetDatabaseUnavailable(str(exc)) from exc
+    except PoolTimeoutError as exc:
+        # Every connection of the database's pool is in use: busy, not broken.
+        raise TargetDatabaseBusy() from exc
     except SQLAlchemyError as exc:
         logger.warning("database read failed error=%s", type(exc).__name__)
         raise TargetDatabaseUnavailable(what) from exc
@@ -103,6 +107,10 @@ def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
                 privacy=session_engine.privacy_policy(),
             )
             session_engine.extras["catalog"] = catalog
+        elif catalog.engine is not session_engine.engine:
+            # The database's pool was replaced (closed while unused): read on
+            # the one in use, keeping what was read already.
+            catalog.engine_use(session_engine.engine)
     return catalog
 
 

@@ -3,8 +3,8 @@
 Exports and board tiles want today's rows, not the rows stored with the turn.
 The SQL goes through exactly the guard the agent's queries go through
 (statement check, attribute references, read-only transaction, timeout, cell
-and byte caps) on a fresh engine behind the connection gate, and the rows come
-back as the user may see them: masked values as tokens when the connection
+and byte caps) on the database's shared pool behind the connection gate, and
+the rows come back as the user may see them: masked values as tokens when the connection
 hides them from people too.
 """
 
@@ -21,7 +21,7 @@ from agent.catalog import SchemaCatalog
 from agent.models import Turn
 from agent.privacy import PrivacyPolicy
 from agent.querying import query_checked_run
-from connections.engines import engine_create
+from connections.engines import engine_shared
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
 from sqlagent_project.errors import ApplicationError
@@ -56,7 +56,7 @@ class Rerunner:
     def _open(self) -> tuple[Engine, SchemaCatalog]:
         if self._engine is None or self._catalog is None:
             try:
-                self._engine = engine_create(self.connection, pooled=False)
+                self._engine = engine_shared(self.connection)
             except TargetDatabaseUnavailable as exc:
                 raise sql_guard.QueryFailed(exc.message) from exc
             self._catalog = SchemaCatalog(self._engine, self.connection.db_type)
@@ -100,14 +100,13 @@ class Rerunner:
             raise sql_guard.QueryFailed(str(getattr(exc, "orig", exc))[:300]) from exc
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        # The database's one shared pool stays for the next user of it.
+        self._engine = None
 
 
 @contextmanager
 def rerunner(connection: DatabaseConnection) -> Iterator[Rerunner]:
-    """Yield a Rerunner for the connection; its engine is disposed after."""
+    """Yield a Rerunner for the connection (on its database's shared pool)."""
     runner = Rerunner(connection)
     try:
         yield runner

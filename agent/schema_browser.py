@@ -17,6 +17,7 @@ from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
+from agent.engines import engine_cache
 from agent.querying import session_engine_get, target_errors
 from connections.engines import engine_create
 from connections.models import DatabaseConnection, SessionStatus, UserSession
@@ -82,11 +83,16 @@ def schema_tables(
 ) -> list[TableEntry]:
     """Return the connection's tables and views whose name contains `search`."""
     needle = search.strip().lower()
-    with _engine_for(user=user, connection=connection) as (engine, _):
-        inspector = inspect(engine)
-        tables = [TableEntry(n, "table") for n in inspector.get_table_names()]
-        views = [TableEntry(n, "view") for n in inspector.get_view_names()]
-    entries = sorted(tables + views, key=lambda e: e.name.lower())
+    with _engine_for(user=user, connection=connection) as (engine, kept):
+        # Kept with the connection version's schema catalog (every session on
+        # it shares them) until the connection changes or a refresh is asked.
+        entries = kept.get("schema_tables")
+        if entries is None:
+            inspector = inspect(engine)
+            tables = [TableEntry(n, "table") for n in inspector.get_table_names()]
+            views = [TableEntry(n, "view") for n in inspector.get_view_names()]
+            entries = sorted(tables + views, key=lambda e: e.name.lower())
+            kept["schema_tables"] = entries
     if needle:
         entries = [e for e in entries if needle in e.name.lower()]
     return entries[:MAX_TABLES_LISTED]
@@ -96,26 +102,42 @@ def schema_table_detail(
     *, user: User, connection: DatabaseConnection, table: str
 ) -> TableDetail | None:
     """Return one table's columns, types, keys and comments; None if unknown."""
-    with _engine_for(user=user, connection=connection) as (engine, _):
-        inspector = inspect(engine)
-        tables = set(inspector.get_table_names())
-        views = set(inspector.get_view_names())
-        if table not in tables and table not in views:
-            return None
-        kind = "table" if table in tables else "view"
-        columns = inspector.get_columns(table)
-        primary_key = set(
-            inspector.get_pk_constraint(table).get("constrained_columns") or []
-        )
-        references: dict[str, str] = {}
-        for fk in inspector.get_foreign_keys(table):
-            for local, remote in zip(
-                fk["constrained_columns"], fk["referred_columns"], strict=False
-            ):
-                references[local] = f"{fk['referred_table']}.{remote}"
-        comment = None
-        with contextlib.suppress(NotImplementedError, SQLAlchemyError):
-            comment = inspector.get_table_comment(table).get("text")
+    with _engine_for(user=user, connection=connection) as (engine, kept):
+        key = f"schema_table:{table}"
+        detail: TableDetail | None = kept.get(key)
+        if detail is None:
+            detail = _table_detail_read(inspect(engine), table)
+            if detail is not None:  # names that are no table are not kept
+                kept[key] = detail
+        return detail
+
+
+def schema_refresh(*, connection: DatabaseConnection) -> None:
+    """Read the connection's schema again at the next use, for every session on
+    it: catalog, prompt schema, suggested questions and the schema panel."""
+    engine_cache.schema_refresh(connection.pk)
+    logger.info("schema refresh connection=%s", connection.pk)
+
+
+def _table_detail_read(inspector: Inspector, table: str) -> TableDetail | None:
+    tables = set(inspector.get_table_names())
+    views = set(inspector.get_view_names())
+    if table not in tables and table not in views:
+        return None
+    kind = "table" if table in tables else "view"
+    columns = inspector.get_columns(table)
+    primary_key = set(
+        inspector.get_pk_constraint(table).get("constrained_columns") or []
+    )
+    references: dict[str, str] = {}
+    for fk in inspector.get_foreign_keys(table):
+        for local, remote in zip(
+            fk["constrained_columns"], fk["referred_columns"], strict=False
+        ):
+            references[local] = f"{fk['referred_table']}.{remote}"
+    comment = None
+    with contextlib.suppress(NotImplementedError, SQLAlchemyError):
+        comment = inspector.get_table_comment(table).get("text")
     return TableDetail(
         name=table,
         kind=kind,

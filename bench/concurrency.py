@@ -13,6 +13,10 @@ hundreds of responses as much as the server, and the stub answered late.
 
 Ideal throughput is N / (2 D) asks/s (an ask is two model calls), bounded by the
 service's own CPU ceiling: the same N with an instant model (D = 0).
+
+Then (`--shared-users`, default 50 and 200) the same askers each register ONE
+shared PostgreSQL database and ask on it, once per pool scope, counting that
+database's connections (`bench/shared_database.py`).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ import httpx
 import psutil
 import psycopg
 
+from bench import shared_database
 from bench.load import accounts_create, session_prepare, user_database_create
-from testsupport.llm_stub import StubLLMServer, keyword_responder
+from bench.stub_model import stub_start
 from testsupport.serving import (
     Gunicorn,
     app_database_migrate,
@@ -116,20 +121,6 @@ def _probe_process(
     asyncio.run(_probe(base_url, token, until, cookie_page, out))
     sender.send(out)
     sender.close()
-
-
-def _stub_process(delay_s: Any, ready: Any) -> None:
-    """Serve the stub model in its own process; its delay follows `delay_s`."""
-    stub = StubLLMServer(
-        responder=keyword_responder(
-            rules=(), default_sql="SELECT marker FROM db_marker"
-        ),
-        keep_requests=False,
-    ).start()
-    ready.send(stub.base_url)
-    while True:
-        stub.delay_s = delay_s.value
-        time.sleep(0.05)
 
 
 async def _timed(
@@ -307,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with a slow model, run at least this many asks' time (2 D each)",
     )
     parser.add_argument(
+        "--shared-users",
+        default="50,200",
+        help="then N users on ONE PostgreSQL database, per pool scope ('' skips)",
+    )
+    parser.add_argument(
         "--env",
         action="append",
         default=[],
@@ -322,13 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     sqlite_dir.mkdir()
     database_url = database_url_derived("concurrency")
     pg_database_ensure(database_url, fresh=True)
-    stub_delay_s = _SPAWN.Value("d", 0.0)
-    stub_ready, stub_ready_sender = _SPAWN.Pipe(duplex=False)
-    stub = _SPAWN.Process(
-        target=_stub_process, args=(stub_delay_s, stub_ready_sender), daemon=True
-    )
-    stub.start()
-    stub_base_url = stub_ready.recv()
+    stub, stub_delay_s, stub_base_url = stub_start()
     env = serving_env(
         database_url=database_url,
         sqlite_dir=sqlite_dir,
@@ -383,8 +373,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(table([row], ceilings), file=sys.stderr, flush=True)
     finally:
         server.stop()
+    shared_rows = []
+    try:
+        if args.shared_users:
+            shared_rows = shared_database.after_concurrency(
+                args,
+                env=env,
+                users=users,
+                stub_delay_s=stub_delay_s,
+                work=work,
+                ceilings=ceilings,
+            )
+    finally:
         stub.terminate()
     print(table(rows, ceilings))
+    if shared_rows:
+        print("\nOne shared PostgreSQL database (bench/shared_database.py):\n")
+        print(shared_database.table(shared_rows))
     print(
         f"\n{args.workers} workers, {os.cpu_count()} cores; median asks/s "
         f"{statistics.median(r.asks_per_s for r in rows):.1f}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from connections.backends import (
 from connections.crypto import DecryptionError
 from connections.exceptions import TargetDatabaseUnavailable
 from connections.models import DatabaseConnection
+from connections.pools import pool_identity, target_pools
 from connections.privileges import (
     privilege_findings,
     privileged_refusal,
@@ -43,6 +45,7 @@ __all__ = [
     "connection_check",
     "describe_connect_error",
     "engine_create",
+    "engine_shared",
     "scrub_secret",
 ]
 
@@ -73,13 +76,85 @@ def engine_create(conn: DatabaseConnection, *, pooled: bool = True) -> Engine:
     return engine
 
 
-def _engine_gated(conn: DatabaseConnection, *, pooled: bool) -> Engine:
+def engine_shared(conn: DatabaseConnection) -> Engine:
+    """Return the process's one pool for `conn`'s database identity, behind the
+    gate: shared by every session of every user whose record logs in as the
+    same role to the same database (`connections.pools`).
+
+    The target policy is applied again on every call and at every physical
+    connect; the role is inspected on each new physical connection without a
+    verdict, exactly as for `engine_create`. Raises PrivilegedConnectionRefused
+    (403) for a role known to be privileged.
+    """
+    try:
+        _target_recheck(conn)
+        identity = pool_identity(conn)
+    except target_policy.TargetRefused as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from exc
+    except DecryptionError as exc:
+        raise TargetDatabaseUnavailable(
+            "The stored password cannot be decrypted with the configured keys."
+        ) from exc
+    # The pool's gate keeps its verdict under the identity: the same role on
+    # the same database, whichever record asked first.
+    pool_key = ("pool", identity)
+    engine = target_pools.engine_get(
+        identity,
+        connection_id=conn.pk,
+        build=lambda: _engine_gated(conn, pooled=True, key=pool_key),
+    )
+    record_key = verdict_key(conn)
+    findings = verdicts.get(record_key)
+    if findings is None:
+        # A new version of the record is inspected anew, as with a pool of its
+        # own (an edit is how a user asks for the role to be looked at again).
+        findings = _inspect_pooled(engine, conn, pool_key)
+        if findings is not None:
+            verdicts.put(record_key, findings)
+            verdicts.put(pool_key, findings)
+    elif verdicts.get(pool_key) is None:
+        verdicts.put(pool_key, findings)
+    refusal = privileged_refusal(findings or ())
+    if refusal is not None:
+        raise refusal
+    return engine
+
+
+def _inspect_pooled(
+    engine: Engine, conn: DatabaseConnection, pool_key: Hashable
+) -> tuple[PrivilegeFinding, ...] | None:
+    """Inspect the role on one of the pool's connections; None when the
+    database cannot be reached now (the caller meets that at first use)."""
+    before = verdicts.get(pool_key)
+    try:
+        with engine.connect() as connection:
+            after = verdicts.get(pool_key)
+            if before is None and after is not None:
+                # The gate inspected this connection as it was checked out.
+                return after
+            return tuple(
+                privilege_findings(connection.connection.dbapi_connection, conn.db_type)
+            )
+    except target_policy.TargetRefused as exc:
+        raise TargetDatabaseUnavailable(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        logger.info(
+            "gate deferred connection=%s: not reachable now (%s)",
+            conn.pk,
+            type(exc).__name__,
+        )
+        return None
+
+
+def _engine_gated(
+    conn: DatabaseConnection, *, pooled: bool, key: Hashable | None = None
+) -> Engine:
     try:
         _target_recheck(conn)
         engine = _engine_ungated(conn, pooled=pooled)
     except target_policy.TargetRefused as exc:
         raise TargetDatabaseUnavailable(str(exc)) from exc
-    key = verdict_key(conn)
+    key = verdict_key(conn) if key is None else key
     db_type = conn.db_type
 
     def gate(dbapi_connection: Any) -> None:
@@ -111,6 +186,18 @@ def _engine_gated(conn: DatabaseConnection, *, pooled: bool) -> Engine:
         # verdict holds; once it has expired, this connection is inspected
         # again (rights granted since are caught). A refusal invalidates it.
         gate(dbapi_connection)
+
+    if pooled:
+        backend = _backend(conn)
+        url = engine.url
+
+        @event.listens_for(engine, "reset")
+        def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+            # Every return to the pool, whoever used the connection (a query,
+            # a schema read): the next user, maybe another user's session,
+            # finds none of this one's session state. Raising discards it.
+            if not state.terminate_only:
+                backend.session_reset(dbapi_connection, url)
 
     return engine
 

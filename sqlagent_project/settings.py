@@ -271,6 +271,23 @@ TARGET_HOSTS_DENY = env.list("TARGET_HOSTS_DENY", default=_HOSTS_DENY_DEFAULT)
 # beyond their database are refused unless this is on (they are still warned about).
 ALLOW_PRIVILEGED_CONNECTIONS = env.bool("ALLOW_PRIVILEGED_CONNECTIONS", default=False)
 TARGET_CONNECT_TIMEOUT_S = env.int("TARGET_CONNECT_TIMEOUT_S", default=5)
+# One pool per target database (engine, host, port, database, user, options and
+# password), shared by every session of every user in a process: at most
+# TARGET_DB_MAX_CONNECTIONS connections to one database per process, each closed
+# once idle for TARGET_DB_IDLE_TIMEOUT_S. An ask that finds them all busy waits
+# up to TARGET_CONNECT_TIMEOUT_S, then gets 503 database_busy + Retry-After.
+TARGET_DB_POOL_SCOPE = env.str("TARGET_DB_POOL_SCOPE", default="database")
+if TARGET_DB_POOL_SCOPE not in {"database", "session"}:
+    raise ImproperlyConfigured(
+        f"TARGET_DB_POOL_SCOPE must be 'database' or 'session', not "
+        f"{TARGET_DB_POOL_SCOPE!r}."
+    )
+TARGET_DB_MAX_CONNECTIONS = env.int("TARGET_DB_MAX_CONNECTIONS", default=5)
+if TARGET_DB_MAX_CONNECTIONS < 1:
+    raise ImproperlyConfigured("TARGET_DB_MAX_CONNECTIONS must be at least 1.")
+TARGET_DB_IDLE_TIMEOUT_S = env.float("TARGET_DB_IDLE_TIMEOUT_S", default=3.0)
+# TARGET_DB_POOL_SCOPE=session (the design before issue 21, for comparison): a
+# pool per session of this size and overflow.
 TARGET_POOL_SIZE = env.int("TARGET_POOL_SIZE", default=2)
 TARGET_MAX_OVERFLOW = env.int("TARGET_MAX_OVERFLOW", default=2)
 # The only folder SQLite connections may point into.
@@ -289,12 +306,14 @@ ASK_QUEUE_TIMEOUT_S = env.float("ASK_QUEUE_TIMEOUT_S", default=10.0)
 ASK_CPU_SLOTS = env.int("ASK_CPU_SLOTS", default=1)
 
 # AGENT
-# Engine cache: one SQLAlchemy engine per active session, per process. Sized
-# for the sessions a process serves at once (every user of a busy service
-# reaches every worker): past it, each ask rebuilds engine, catalog and agent.
+# Engine cache: each active session's entry (its database's shared pool, and the
+# schema catalog kept per connection version), per process. Sized for the
+# sessions a process serves at once (every user of a busy service reaches every
+# worker): past it, each ask rebuilds its entry.
 # 1,024 holds 500 users asking at once: each reaches every worker, and below
 # the number of users an LRU cache asked round the circle misses every time.
-# An entry is about 0.3 MB; ENGINE_CACHE_IDLE_TIMEOUT_S drops idle ones.
+# An entry is about 0.3 MB; ENGINE_CACHE_IDLE_TIMEOUT_S drops idle ones (and a
+# database pool unused that long).
 ENGINE_CACHE_MAX_SIZE = env.int("ENGINE_CACHE_MAX_SIZE", default=1024)
 ENGINE_CACHE_IDLE_TIMEOUT_S = env.int("ENGINE_CACHE_IDLE_TIMEOUT_S", default=900)
 

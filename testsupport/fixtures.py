@@ -226,8 +226,12 @@ def _sqlite_databases_dir(settings: Any, sqlite_dir: Path) -> None:
 def _empty_engine_cache() -> Iterator[None]:
     yield
     from agent.engines import engine_cache
+    from connections.pools import target_pools
 
     engine_cache.close_all()
+    # Every test starts without pools: one test's connections (or a pool
+    # sized by its settings) never serve the next.
+    target_pools.close_all()
 
 
 @pytest.fixture(scope="session")

@@ -193,7 +193,9 @@ def agent_answer(
                 "messages": [
                     prompt,
                     *messages_within_context(
-                        system_tokens=session_engine.extras["system_tokens"],
+                        # A schema refresh may have emptied the extras since.
+                        system_tokens=session_engine.extras.get("system_tokens")
+                        or count_tokens(str(prompt.content)),
                         history=history,
                         privacy=context.policy,
                         asked=asked,

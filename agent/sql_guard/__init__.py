@@ -21,9 +21,10 @@
    timeout, a cancel from a timer thread, a check between rows), a row cap and
    byte caps per cell and per result applied while rows are fetched in small
    batches from a server-side cursor (`bounds.py`), and no session state left
-   behind (`session_reset`). Stop is a property of the query: inside
-   `queries_stopped_by(stop)` (the ask's run), the deadline is brought forward
-   to the moment `stop()` says yes, whatever tool or path ran the query.
+   behind (the backend's `session_reset`, run by the pool on every return).
+   Stop is a property of the query: inside `queries_stopped_by(stop)` (the
+   ask's run), the deadline is brought forward to the moment `stop()` says yes,
+   whatever tool or path ran the query.
 """
 
 from agent.sql_guard.deadline import queries_stopped_by, stop_signal

@@ -13,7 +13,7 @@ connection of the same account (`pg_terminate_backend`, `KILL CONNECTION`).
 Neither server stops a running C function from outside: the terminated session
 ends when that call returns. Until the server reports it gone, the session
 keeps one of its engine's query slots (as many as the pool's connections), so
-an engine (one per session and worker process) never has more statements
+an engine (one per database and worker process) never has more statements
 working on the server than its pool allows, however many asks time out: the
 next ones wait, then answer `database_busy`.
 """
@@ -66,7 +66,7 @@ def _capacity(engine: Engine) -> int:
     overflow = getattr(pool, "_max_overflow", None)
     if callable(size) and isinstance(overflow, int) and overflow >= 0:
         return max(1, int(size()) + overflow)
-    return max(1, settings.TARGET_POOL_SIZE + settings.TARGET_MAX_OVERFLOW)
+    return max(1, settings.TARGET_DB_MAX_CONNECTIONS)  # an unpooled engine
 
 
 def _slots_of(engine: Engine) -> threading.BoundedSemaphore:
@@ -80,12 +80,21 @@ def _slots_of(engine: Engine) -> threading.BoundedSemaphore:
 
 def slot_take(engine: Engine) -> threading.BoundedSemaphore:
     """Take one of the engine's query slots, waiting as long as for a pooled
-    connection; raise TargetDatabaseBusy when none frees up."""
+    connection; raise TargetDatabaseBusy when none frees up.
+
+    The engine is the database's pool, shared by every session of the process:
+    a busy database makes asks wait their turn here, holding no CPU slot.
+    """
     from django.conf import settings
 
+    from sqlagent_project import capacity
+
     slots = _slots_of(engine)
-    if not slots.acquire(timeout=settings.TARGET_CONNECT_TIMEOUT_S):
-        raise TargetDatabaseBusy()
+    if slots.acquire(blocking=False):
+        return slots
+    with capacity.cpu_released():
+        if not slots.acquire(timeout=settings.TARGET_CONNECT_TIMEOUT_S):
+            raise TargetDatabaseBusy()
     return slots
 
 

@@ -216,7 +216,9 @@ class _DeadlinePassed(Exception):
 def _release(
     connection: Connection, backend: DatabaseBackend, *, severed: bool = False
 ) -> None:
-    """Roll back and drop every session state the query left; else discard."""
+    """Roll back and give the connection back; the pool drops every session
+    state the query left (the backend's `session_reset`, installed by the gate
+    on every pooled engine), or discards it."""
     if severed:  # its socket was shut down at deadline + grace: nothing to reset
         with contextlib.suppress(Exception):
             connection.invalidate()
@@ -224,8 +226,6 @@ def _release(
         return
     try:
         connection.rollback()
-        if not connection.invalidated:
-            backend.session_reset(connection)
         connection.close()
     except Exception:
         logger.warning("session reset failed; connection discarded", exc_info=True)

@@ -1,4 +1,10 @@
-"""The per-process engine cache: keyed by session, bounded, rebuilt from the row."""
+"""The per-process engine cache: keyed by session, bounded, rebuilt from the row.
+
+The tests that watch an evicted entry's connections close run with
+TARGET_DB_POOL_SCOPE=session (a pool per session, the design before issue 21):
+with the default, the pool is the database's and outlives any one session
+(`connections/tests/test_pools.py`).
+"""
 
 from __future__ import annotations
 
@@ -64,6 +70,11 @@ def make_cache() -> Iterator[Callable[..., EngineCache]]:
     yield make
     for cache in caches:
         cache.close_all()
+
+
+@pytest.fixture
+def per_session_pools(settings: Any) -> None:
+    settings.TARGET_DB_POOL_SCOPE = "session"
 
 
 @pytest.fixture
@@ -139,7 +150,9 @@ def test_the_cache_keeps_at_most_max_size_evicting_the_least_recently_used(
     assert c.id in cache
 
 
-def test_an_engine_evicted_for_size_is_disposed(make_cache, sessions):
+def test_an_engine_evicted_for_size_is_disposed(
+    make_cache, sessions, per_session_pools
+):
     cache = make_cache(max_size=1)
     first, second = sessions(2, "postgresql")
     pid = _backend_pid(cache.get(first))
@@ -151,7 +164,9 @@ def test_an_engine_evicted_for_size_is_disposed(make_cache, sessions):
     assert _backend_gone(pid)
 
 
-def test_an_idle_entry_is_dropped_and_disposed_on_the_next_get(make_cache, sessions):
+def test_an_idle_entry_is_dropped_and_disposed_on_the_next_get(
+    make_cache, sessions, per_session_pools
+):
     cache = make_cache(idle_timeout_s=60)
     idle, busy = sessions(2, "postgresql")
     pid = _backend_pid(cache.get(idle))
@@ -236,7 +251,7 @@ def test_close_all_empties_the_cache_and_a_get_rebuilds_from_the_row(
 
 
 def test_evict_disposes_and_reports_whether_there_was_an_entry(
-    alice, connected_session
+    alice, connected_session, per_session_pools
 ):
     session = connected_session(alice, "postgresql")
     pid = _backend_pid(engine_cache.get(session))

@@ -341,8 +341,7 @@ def test_the_llm_sees_cells_cut_at_its_own_smaller_cap(settings: Any):
 def test_a_query_finding_every_connection_busy_is_a_503_with_retry_after(
     alice: Any, make_connection: Callable[..., Any], settings: Any, shop: Any
 ):
-    settings.TARGET_POOL_SIZE = 1
-    settings.TARGET_MAX_OVERFLOW = 0
+    settings.TARGET_DB_MAX_CONNECTIONS = 1
     settings.TARGET_CONNECT_TIMEOUT_S = 1
     engine = engine_create(make_connection(alice, "sqlite"))
     try:

@@ -191,8 +191,7 @@ def test_a_terminated_session_keeps_its_slot_until_the_server_ends_it(
     reader_engine, quick_deadline, no_runaway_left, settings
 ):
     """With one slot, the next query is busy while the server still computes."""
-    settings.TARGET_POOL_SIZE = 1
-    settings.TARGET_MAX_OVERFLOW = 0
+    settings.TARGET_DB_MAX_CONNECTIONS = 1
     settings.TARGET_CONNECT_TIMEOUT_S = 1
     engine = reader_engine("postgresql")
     no_runaway_left.append("postgresql")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import URL, Connection, Engine
 
     from connections.backends.sql import IdentifierRules, LexerRules
     from connections.models import DatabaseConnection
@@ -242,8 +242,11 @@ class DatabaseBackend:
         """Stop reading a streamed result before its end, cheaply."""
         raise self._missing("abandon_stream")
 
-    def session_reset(self, connection: Connection) -> None:
-        """Drop every session state a query could leave (locks, variables, …)."""
+    def session_reset(self, dbapi_connection: Any, url: URL) -> None:
+        """Drop every session state on a driver connection going back to its pool
+        (transaction, locks, variables, temporary tables, prepared statements),
+        so nothing one session did reaches the next that uses it. Raising makes
+        the pool discard the connection instead."""
         raise self._missing("session_reset")
 
     def cells_bound(

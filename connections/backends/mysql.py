@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 
 from connections.backends.base import (
     BoundedStatement,
@@ -345,12 +345,17 @@ class MySQLBackend(DatabaseBackend):
         with contextlib.suppress(Exception):
             dbapi_cursor.close()  # fails on the closed socket, then counts as closed
 
-    def session_reset(self, connection: Connection) -> None:
-        # mysqlclient has no binding for COM_RESET_CONNECTION, and GET_LOCK
-        # locks, user variables (@v), temporary tables and prepared statements
-        # live as long as the session: no reset can be proven, so the session
-        # ends with the query and the pool opens a fresh one next time.
-        connection.invalidate()
+    def session_reset(self, dbapi_connection: Any, url: URL) -> None:
+        # GET_LOCK locks, user variables (@v), temporary tables, prepared
+        # statements and session settings live as long as the session.
+        # mysqlclient has no binding for COM_RESET_CONNECTION; COM_CHANGE_USER
+        # as the same account resets all of them on the same connection. It
+        # sets the server's autocommit default too: the driver's is put back.
+        dbapi_connection.rollback()
+        dbapi_connection.change_user(
+            url.username or "", url.password or "", url.database or ""
+        )
+        dbapi_connection.autocommit(False)
 
     def cells_bound(
         self, connection: Connection, statement: str, *, max_cell_bytes: int

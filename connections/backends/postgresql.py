@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import URL, Connection, Engine, create_engine
 
 from connections.backends.base import (
     BoundedStatement,
@@ -267,16 +267,17 @@ class PostgreSQLBackend(DatabaseBackend):
         # on the server; nothing more crosses the wire.
         return None
 
-    def session_reset(self, connection: Connection) -> None:
+    def session_reset(self, dbapi_connection: Any, url: URL) -> None:
         # DISCARD ALL cannot run inside a transaction: after the rollback, run
         # it in autocommit. It drops advisory locks, session settings
-        # (set_config(..., false)), temporary tables and prepared statements.
-        raw: Any = connection.connection.driver_connection
-        raw.autocommit = True
+        # (SET, set_config(..., false)) back to the connection's own, temporary
+        # tables, prepared statements, cursors and LISTENs.
+        dbapi_connection.rollback()
+        dbapi_connection.autocommit = True
         try:
-            raw.execute("DISCARD ALL")
+            dbapi_connection.execute("DISCARD ALL")
         finally:
-            raw.autocommit = False
+            dbapi_connection.autocommit = False
 
     def cells_bound(
         self, connection: Connection, statement: str, *, max_cell_bytes: int

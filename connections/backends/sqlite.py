@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import URL, Connection, Engine, create_engine
 
 from connections.backends.base import (
     BoundedStatement,
@@ -342,11 +342,13 @@ class SQLiteBackend(DatabaseBackend):
         # SQLite steps rows on demand: an unread rest costs nothing.
         return None
 
-    def session_reset(self, connection: Connection) -> None:
+    def session_reset(self, dbapi_connection: Any, url: URL) -> None:
         # Nothing outlives the rolled-back transaction: the authorizer denies
         # temporary objects, ATTACH and PRAGMA writes, and SQLite has no
-        # session variables or advisory locks.
-        return None
+        # session variables or advisory locks. The last query's deadline goes
+        # too: a schema read on this connection next is not interrupted.
+        dbapi_connection.rollback()
+        dbapi_connection.set_progress_handler(None, 0)
 
     def cells_bound(
         self, connection: Connection, statement: str, *, max_cell_bytes: int

@@ -12,7 +12,7 @@ import pytest
 
 from connections import privileges
 from connections.backends import backend_for, backends
-from connections.engines import engine_create
+from connections.engines import engine_create, engine_shared
 from connections.exceptions import PrivilegedConnectionRefused
 from connections.privileges import verdicts
 
@@ -87,6 +87,24 @@ def test_the_role_is_inspected_once_per_record_version_not_per_query(
     assert _run_sql(alice_client).status_code == 200
     assert _run_sql(alice_client).status_code == 200
     # A new version of the record: inspected once more, then trusted again.
+    assert inspections == [db_type, db_type]
+
+
+@pytest.mark.parametrize("db_type", [*SERVER_ENGINES, "sqlite"])
+def test_a_shared_pool_inspects_each_record_version_once(
+    alice, bob, make_connection, inspections, db_type
+):
+    alices = make_connection(alice, db_type)
+    bobs = make_connection(bob, db_type)
+
+    engine = engine_shared(alices)
+    # The first physical connection's inspection is the record's verdict.
+    assert inspections == [db_type]
+    assert engine_shared(alices) is engine
+    assert inspections == [db_type]
+    # Another record on the same pool is inspected once for itself.
+    assert engine_shared(bobs) is engine
+    assert engine_shared(bobs) is engine
     assert inspections == [db_type, db_type]
 
 

@@ -209,13 +209,12 @@ def test_a_stream_thrown_away_unread_and_unclosed_still_gives_its_slot_back(
 def test_an_ask_finding_every_target_connection_busy_is_told_to_retry(
     settings, alice, alice_client, connected_session, llm_stub, streamed
 ):
-    settings.TARGET_POOL_SIZE = 1
-    settings.TARGET_MAX_OVERFLOW = 0
+    settings.TARGET_DB_MAX_CONNECTIONS = 1
     settings.TARGET_CONNECT_TIMEOUT_S = 0.5
     session = connected_session(alice, "postgresql")
     session_engine = engine_cache.get(session)
 
-    # Someone else holds the session's one connection to its database.
+    # Someone else holds the database's one pooled connection.
     with session_engine.engine.connect():
         if streamed:
             response = _ask_streamed(alice_client)

@@ -1,0 +1,297 @@
+"""The shared-database case of `make bench-concurrency`: one company database.
+
+N users, each with their own account and their own connection record to the
+SAME PostgreSQL database through a read-only role with a password
+(`sqlagent_reader`, made by .ci/services.sh), ask at once against the README's
+production gunicorn while the stub model answers each call after D s. Besides
+throughput, errors and the page probes, `pg_stat_activity` is sampled for that
+database: the peak of its connections during the run, and how many are still
+open 5 s after the last ask ended.
+
+Each pool scope runs in a gunicorn of its own: `database` (one pool per
+database and process, TARGET_DB_MAX_CONNECTIONS) and `session` (a pool per
+session, the design before issue 21), side by side.
+
+Alone: `python -m bench.shared_database --users 50`. `make bench-concurrency`
+runs it after the N x D table (`bench.concurrency`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from bench.load import accounts_create
+from testsupport.serving import (
+    Client,
+    Gunicorn,
+    app_database_migrate,
+    database_url_derived,
+    pg_database_ensure,
+    serving_env,
+)
+
+READER = {"username": "sqlagent_reader", "password": "reader-pw"}
+SCOPES = ("database", "session")
+
+
+@dataclass
+class SharedRow:
+    scope: str
+    users: int
+    delay_s: float
+    asks_per_s: float
+    ideal: float
+    errors: int
+    error_kinds: list[str]
+    probe_p99_ms: dict[str, float]
+    peak_connections: int
+    open_after_5s: int
+
+
+def _admin(url: str, dbname: str) -> psycopg.Connection:
+    parts = urlsplit(url)
+    return psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        dbname=dbname,
+        autocommit=True,
+    )
+
+
+def target_database_create(url: str) -> None:
+    """Create the shared database afresh: the marker the stub model asks for,
+    readable by the reader role (and nothing else)."""
+    pg_database_ensure(url, fresh=True)
+    name = urlsplit(url).path.lstrip("/")
+    with _admin(url, name) as conn:
+        conn.execute("CREATE TABLE db_marker (marker TEXT NOT NULL)")
+        conn.execute("INSERT INTO db_marker VALUES ('marker-shared')")
+        conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO {READER["username"]}')
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {READER['username']}")
+        conn.execute(f"GRANT SELECT ON db_marker TO {READER['username']}")
+
+
+def target_connections(url: str) -> int:
+    """Return the connections the database has now (every role)."""
+    name = urlsplit(url).path.lstrip("/")
+    with _admin(url, "postgres") as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def sessions_connect(base_url: str, tokens: list[str], target_url: str) -> None:
+    """Give each user a connection record of their own to the shared database,
+    and connect their session to it (through the API, as a user would)."""
+    parts = urlsplit(target_url)
+
+    def connect(index: int) -> None:
+        client = Client(base_url)
+        client.token = tokens[index]
+        try:
+            client.connect(
+                {
+                    "db_type": "postgresql",
+                    "host": parts.hostname or "127.0.0.1",
+                    "port": parts.port or 5432,
+                    "database_name": parts.path.lstrip("/"),
+                    "username": READER["username"],
+                    "db_password": READER["password"],
+                    "label": f"company database ({index})",
+                }
+            )
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(connect, range(len(tokens))))
+
+
+def run(
+    *,
+    env: dict[str, str],
+    users: list[dict[str, Any]],
+    counts: list[int],
+    delay_s: float,
+    scopes: list[str],
+    stub_delay_s: Any,
+    seconds: float,
+    workers: int,
+    log_dir: Path,
+    ceilings: dict[int, float] | None = None,
+) -> list[SharedRow]:
+    """Measure every N of `counts` in each pool scope; `users[-1]` probes."""
+    from bench.concurrency import _page_cookie, measure
+
+    target_url = database_url_derived("shared_target", env["DATABASE_URL"])
+    target_database_create(target_url)
+    probe, askers = users[-1], users[:-1]
+    cookie = _page_cookie(env, probe["email"])
+    rows: list[SharedRow] = []
+    connected = False
+    for scope in scopes:
+        server = Gunicorn(
+            {**env, "TARGET_DB_POOL_SCOPE": scope}, workers=workers, log_dir=log_dir
+        )
+        server.env.pop("GUNICORN_THREADS")  # the production config's own
+        try:
+            server.start()
+            if not connected:
+                # Sessions live in the app database: connected once, served by
+                # each scope's server from their rows.
+                sessions_connect(server.url, [u["token"] for u in users], target_url)
+                connected = True
+            for n in counts:
+                print(
+                    f"shared database: scope={scope} N={n} D={delay_s:g} ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                row = measure(
+                    server=server,
+                    stub_delay_s=stub_delay_s,
+                    database_url=target_url,
+                    tokens=[u["token"] for u in askers[:n]],
+                    probe_token=probe["token"],
+                    page_cookie=cookie,
+                    delay_s=delay_s,
+                    seconds=seconds,
+                )
+                time.sleep(5)
+                ceiling = (ceilings or {}).get(n, float("inf"))
+                rows.append(
+                    SharedRow(
+                        scope=scope,
+                        users=n,
+                        delay_s=delay_s,
+                        asks_per_s=row.asks_per_s,
+                        ideal=min(row.ideal, ceiling),
+                        errors=row.errors,
+                        error_kinds=row.error_kinds,
+                        probe_p99_ms=row.probe_p99_ms,
+                        peak_connections=row.peak_db_connections,
+                        open_after_5s=target_connections(target_url),
+                    )
+                )
+                print(table(rows[-1:]), file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+    return rows
+
+
+def after_concurrency(
+    args: Any,
+    *,
+    env: dict[str, str],
+    users: list[dict[str, Any]],
+    stub_delay_s: Any,
+    work: Path,
+    ceilings: dict[int, float],
+) -> list[SharedRow]:
+    """Run the case after `bench.concurrency`'s table, with its stub, accounts
+    and CPU ceilings (the instant-model rate at the same N)."""
+    from bench.concurrency import _window_s
+
+    counts = [int(n) for n in args.shared_users.split(",")]
+    if len(users) <= max(counts):
+        users = accounts_create(env, secrets.token_hex(3), max(counts) + 1)
+    return run(
+        env=env,
+        users=users,
+        counts=counts,
+        delay_s=1.0,
+        scopes=list(SCOPES),
+        stub_delay_s=stub_delay_s,
+        seconds=_window_s(args.seconds, 1.0, args.cycles),
+        workers=args.workers,
+        log_dir=work,
+        ceilings=ceilings,
+    )
+
+
+def table(rows: list[SharedRow]) -> str:
+    """Render the shared-database rows."""
+    lines = [
+        "| pools | N | D s | asks/s | ideal | ratio | errors | p99 ms session-status "
+        "| conn. to the database: peak | open 5 s after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = r.asks_per_s / r.ideal if r.ideal not in (0, float("inf")) else 1.0
+        lines.append(
+            f"| per {r.scope} | {r.users} | {r.delay_s:g} | {r.asks_per_s:.1f} | "
+            f"{r.ideal:.1f} | {ratio:.2f} | {r.errors} | "
+            f"{r.probe_p99_ms['session-status']:.0f} | {r.peak_connections} | "
+            f"{r.open_after_5s} |"
+        )
+    notes = [
+        f"- per {r.scope} N={r.users} errors: " + ", ".join(r.error_kinds[:6])
+        for r in rows
+        if r.error_kinds
+    ]
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.concurrency import _window_s
+    from bench.stub_model import stub_start
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", default="50,200")
+    parser.add_argument("--delay", type=float, default=1.0)
+    parser.add_argument("--scopes", default=",".join(SCOPES))
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.users.split(",")]
+
+    work = Path(tempfile.mkdtemp(prefix="sqlagent-shared-db-"))
+    (work / "databases").mkdir()
+    database_url = database_url_derived("shared")
+    pg_database_ensure(database_url, fresh=True)
+    stub, stub_delay_s, stub_url = stub_start()
+    env = serving_env(
+        database_url=database_url,
+        sqlite_dir=work / "databases",
+        llm_base_url=stub_url,
+        LLM_TIMEOUT_S="60",
+    )
+    env.pop("GUNICORN_THREADS", None)
+    try:
+        app_database_migrate(env)
+        users = accounts_create(env, secrets.token_hex(3), max(counts) + 1)
+        rows = run(
+            env=env,
+            users=users,
+            counts=counts,
+            delay_s=args.delay,
+            scopes=args.scopes.split(","),
+            stub_delay_s=stub_delay_s,
+            seconds=_window_s(args.seconds, args.delay, args.cycles),
+            workers=args.workers,
+            log_dir=work,
+        )
+    finally:
+        stub.terminate()
+    print(table(rows))
+    print(f"\n{args.workers} workers, {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
