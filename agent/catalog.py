@@ -8,7 +8,6 @@ only when the prompt or the model needs them, and each description is cached.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -61,7 +60,8 @@ class SchemaCatalog:
         self.db_type = db_type
         # Decides which sample values may be described (none under `schema`).
         self.privacy = privacy
-        self._lock = threading.Lock()
+        # Reads under it give the CPU slot up; so does waiting for it.
+        self._lock = capacity.SlotReleasingLock()
         self._inspector: Inspector | None = None
         self._tables: list[str] | None = None
         self._views: set[str] | None = None

@@ -218,6 +218,25 @@ def cpu_released() -> Iterator[None]:
         turn.take()
 
 
+class SlotReleasingLock:
+    """A lock whose wait gives the ask's CPU slot up: a thread holding the lock
+    may need the slot back to finish (its own database reads give it up), so a
+    waiter holding the slot would deadlock them both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SlotReleasingLock:
+        if not self._lock.acquire(blocking=False):
+            with cpu_released():
+                wait_check("lock")
+                self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
 def app_database_hand_back() -> None:
     """Hand this thread's app-database connections back before a wait.
 

@@ -469,3 +469,37 @@ def test_an_ask_waiting_for_a_cpu_slot_holds_no_app_database_connection(
         assert stats["pool_size"] == stats["pool_available"]
     worker.join(5)
     assert finished.is_set()
+
+
+def test_waiting_for_a_catalog_lock_gives_the_cpu_slot_up(settings):
+    """One ask holds a lock and reads the database under it (its CPU slot given
+    up); another, holding the slot, waits for the lock. Waiting gives the slot
+    up, so the first gets it back and both finish (a plain lock deadlocked
+    two asks on one session in gunicorn)."""
+    settings.ASK_CPU_SLOTS = 1
+    lock = capacity.SlotReleasingLock()
+    first_reading, first_may_finish = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def first() -> None:
+        with capacity.ask_cpu_turns(), lock:
+            with capacity.cpu_released():  # a database read under the lock
+                first_reading.set()
+                first_may_finish.wait(30)
+            finished.append("first")
+
+    def second() -> None:
+        first_reading.wait(30)
+        with capacity.ask_cpu_turns():
+            first_may_finish.set()
+            with lock:
+                finished.append("second")
+
+    threads = [threading.Thread(target=t, daemon=True) for t in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert finished == ["first", "second"]
+    assert capacity._cpu_slots.get()._value == 1
