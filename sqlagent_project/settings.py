@@ -458,6 +458,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "TurnSourceEnum": "agent.models.TurnSource",
+        "EvaluationRunStatusEnum": "knowledge.models.RunStatus",
+        "DeliveryStatusEnum": "schedules.models.Delivery",
+    },
 }
 
 # KNOWLEDGE (retrieval into prompts, evaluation runs)
