@@ -72,7 +72,12 @@ class AutoSchema(SpectacularAutoSchema):
             self.method in ("POST", "PUT", "PATCH")
             and self.get_request_serializer() is not None
         ) or any(p.get("in") == "query" for p in self._get_parameters())
-        if not takes_input:
+        generic_400 = (
+            responses.get("400", {}).get("description")
+            == INVALID_INPUT[400].description
+        )
+        if not takes_input and generic_400:
+            # A 400 of the operation's own (not about its input) stays.
             responses.pop("400", None)
         elif self.method in ("POST", "PUT", "PATCH"):
             # Every body is bounded before the view (RequestBodyLimitMiddleware).
