@@ -38,8 +38,10 @@ _providers: list[ContextProvider] = []
 
 def context_provider_register(provider: ContextProvider) -> None:
     """Register `provider(connection_id=, question=, table_names=,
-    schema_inlined=)`, once; `schema_inlined` says the whole schema is already in
-    the prompt, so ranked tables only matter for the knowledge they bring."""
+    schema_inlined=, table_columns=)`, once; `schema_inlined` says the whole
+    schema is already in the prompt, so ranked tables only matter for the
+    knowledge they bring; `table_columns()` returns every table's column names
+    (read in bulk the first time: call it only to rank tables)."""
     if provider not in _providers:
         _providers.append(provider)
 
@@ -58,6 +60,7 @@ def question_context(
             question=question,
             table_names=catalog.table_names(),
             schema_inlined=inlined,
+            table_columns=catalog.columns_all,
         )
         if found.text:
             texts.append(found.text)
@@ -72,10 +75,30 @@ def question_context(
     return QuestionContext(text="\n\n".join(texts), tables=tables, why=why)
 
 
+@dataclass(frozen=True)
+class PreparedContext:
+    """The knowledge message sent before the question, and which tables it
+    describes and why ([{table, why}], in the order described)."""
+
+    messages: list[BaseMessage]
+    described: list[dict[str, str]] = field(default_factory=list)
+    # What the described tables cost of the request (count_tokens).
+    schema_tokens: int = 0
+
+
 def question_context_messages(
     *, connection_id: int, question: str, catalog: SchemaCatalog
 ) -> list[BaseMessage]:
-    """Return the knowledge message sent before the question, or nothing.
+    """Return the knowledge message sent before the question, or nothing."""
+    return question_context_prepare(
+        connection_id=connection_id, question=question, catalog=catalog
+    ).messages
+
+
+def question_context_prepare(
+    *, connection_id: int, question: str, catalog: SchemaCatalog
+) -> PreparedContext:
+    """Return the knowledge message sent before the question and what it describes.
 
     On a schema too big for the prompt, the tables the question names, then the
     retrieved ones, are described up front (within half the schema budget), so a
@@ -86,10 +109,11 @@ def question_context_messages(
     )
     parts = [context.text] if context.text else []
     budget = schema_token_budget()
+    linked: list[dict[str, str]] = []
+    used = 0
     if not catalog.prompt(token_budget=budget).inlined:
         candidates = catalog.tables_named_in(question)
         described: list[str] = []
-        used = 0
         # The ranked tables, then the tables they reference (dimensions).
         named = set(candidates)
         candidates += [t for t in context.tables if t not in named]
@@ -102,7 +126,6 @@ def question_context_messages(
         chosen = tables_to_describe(
             catalog, candidates, top_k=settings.KNOWLEDGE_TOP_K_TABLES, why=reasons_of
         )
-        reasons: list[str] = []
         for table, why in chosen:
             text = (
                 brief_description(catalog, table, why)
@@ -113,12 +136,14 @@ def question_context_messages(
             if used + cost > budget // 2:
                 continue
             described.append(text)
-            reasons.append(f"{table} ({why})")
+            linked.append({"table": table, "why": why})
             used += cost
-        if reasons:
+        if linked:
             # Which tables the first request describes, and why (schema linking).
             logger.info(
-                "question context described=%s tokens=%d", ", ".join(reasons), used
+                "question context described=%s tokens=%d",
+                ", ".join(f"{d['table']} ({d['why']})" for d in linked),
+                used,
             )
         if described:
             parts.append(
@@ -126,5 +151,6 @@ def question_context_messages(
                 "describe_tables):\n" + "\n\n".join(described)
             )
     if not parts:
-        return []
-    return [HumanMessage("For reference before my question:\n\n" + "\n\n".join(parts))]
+        return PreparedContext(messages=[])
+    message = HumanMessage("For reference before my question:\n\n" + "\n\n".join(parts))
+    return PreparedContext(messages=[message], described=linked, schema_tokens=used)

@@ -72,6 +72,10 @@ class TurnOutcome:
     # Empty results explained before the answer (agent/empty_results.py):
     # [{sql, true_negative, checks: [{table, column, op, literal, found, close}]}].
     diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    # The tables the first request described and why (agent/context.py):
+    # [{table, why}], why one of "named in the question", "a value the
+    # question names", "retrieved", "<table> references it".
+    described_tables: list[dict[str, str]] = field(default_factory=list)
 
 
 class TurnSource(models.TextChoices):
@@ -111,6 +115,8 @@ class Turn(models.Model):
     cut_off = models.BooleanField(default=False)
     # Empty results explained to the model before it answered (TurnOutcome).
     diagnosis = models.JSONField(default=list, blank=True)
+    # Which tables the first request described and why (TurnOutcome).
+    described_tables = models.JSONField(default=list, blank=True)
     # Which process ran it, so a restarted worker can fail its orphans.
     worker = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -142,4 +142,5 @@ def outcome_from(
         grounded=is_grounded(queries),
         cut_off=bool(ai_messages) and provider.cut_off(ai_messages[-1]),
         diagnosis=list(context.diagnoses),
+        described_tables=list(context.described_tables),
     )

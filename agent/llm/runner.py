@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agent.cancellation import QueryCanceller
 from agent.catalog import SchemaCatalog
-from agent.context import question_context_messages
+from agent.context import question_context_prepare
 from agent.engines import SessionEngine
 from agent.exceptions import AgentStepLimit, AskCancelled, LLMTimeout
 from agent.grounding import grounding_nudge
@@ -196,12 +196,13 @@ def agent_answer(
                 compiled, prompt = agent_get(
                     session_engine, chat_model, config.cache_key if config else None
                 )
-                context_messages = question_context_messages(
+                prepared = question_context_prepare(
                     connection_id=session_engine.connection_id,
                     question=question,
                     catalog=catalog,
                 )
-            asked = [*context_messages, HumanMessage(question)]
+            context.described_tables = prepared.described
+            asked = [*prepared.messages, HumanMessage(question)]
             inputs = {
                 "messages": [
                     prompt,

@@ -72,6 +72,8 @@ class ToolContext:
     last_exposure: Exposure = NOTHING_RESTRICTED
     # Empty results explained to the model (agent.empty_results), for the turn.
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    # The tables the first request described and why, for the turn.
+    described_tables: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.privacy is None:
