@@ -12,14 +12,14 @@ uses them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 
 import numpy as np
 from django.conf import settings
 
 from agent.context import QuestionContext
-from knowledge.index import KnowledgeIndex, index_cache, normalize, tokenize
+from knowledge.index import KnowledgeIndex, _stem, index_cache, normalize, tokenize
 from knowledge.models import Example, Instruction, SchemaNote
 
 __all__ = ["normalize", "tokenize"]
@@ -73,11 +73,73 @@ def _instructions_top(
     return _in_order(Instruction, [index.instruction_ids[i] for i in top])
 
 
+# Words that name no table: ranked on, "the number of …" brings every
+# `bill_of_material` of a big schema.
+_STOP_WORDS = frozenset(
+    tokenize(
+        "a an and are as at be by can do does did each for from had has have how "
+        "i in is it its me my of on or our per so than that the their them then "
+        "there these they this those to us was we were what when where which who "
+        "whom whose why will with you your all any give list show return find"
+    )
+)
+# A question word this long also finds the table-name words it is part of
+# ("customer" finds `sbcustomer`), at most this many of them.
+_PART_MIN_CHARS = 5
+_PARTS_MAX = 10
+# Candidates read past k, so that variants folded away leave k tables.
+_VARIANT_POOL = 4
+
+
+def _table_words(words: list[str], vocabulary: Sequence[str]) -> list[str]:
+    """Return the question's words for ranking tables: no stop words, each with
+    its stem and the name words it is part of (compound names)."""
+    found: list[str] = []
+    for word in words:
+        if word in _STOP_WORDS:
+            continue
+        found.append(word)
+        stem = _stem(word)
+        if stem != word:
+            found.append(stem)
+        if len(word) >= _PART_MIN_CHARS:
+            parts = [v for v in vocabulary if word in v and v != word]
+            found.extend(parts[:_PARTS_MAX])
+    return found
+
+
+def _variant_of(table: str, kept: list[str], asked: set[str]) -> bool:
+    """Whether `table` is a variant of a kept table (`author_archive` of
+    `author`): its name words hold the kept one's and others the question
+    does not ask for."""
+    words = set(tokenize(table))
+    for other in kept:
+        base = set(tokenize(other))
+        if base < words and not (words - base) & asked:
+            return True
+    return False
+
+
 def _tables_top(
-    index: KnowledgeIndex, table_names: Sequence[str], words: list[str], k: int
+    index: KnowledgeIndex,
+    table_names: Sequence[str],
+    words: list[str],
+    k: int,
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
+    """Return the k best tables, a table's variants (`stg_x`, `x_archive`) left
+    out when the table itself is ranked and the question names no variant."""
     names = tuple(table_names)
-    return [names[i] for i in index.tables(names).top(words, k)]
+    ranker = index.tables(names, columns)
+    query = _table_words(words, ranker.vocabulary)
+    kept: list[str] = []
+    asked = set(query)
+    for i in ranker.top(query, k * _VARIANT_POOL):
+        if not _variant_of(names[i], kept, asked):
+            kept.append(names[i])
+            if len(kept) == k:
+                break
+    return kept
 
 
 def examples_ranked(
@@ -120,6 +182,7 @@ def knowledge_context(
     question: str,
     table_names: Sequence[str],
     schema_inlined: bool = False,
+    table_columns: Callable[[], Mapping[str, Sequence[str]]] | None = None,
 ) -> QuestionContext:
     """Return the retrieved knowledge as prompt text, and the tables ranked.
 
@@ -152,7 +215,12 @@ def knowledge_context(
             "Verified examples of questions answered on this database:\n\n"
             + "\n\n".join(shown)
         )
-    tables = _tables_top(index, table_names, words, settings.KNOWLEDGE_TOP_K_TABLES)
+    # On a schema too big for the prompt, tables are ranked by their columns
+    # too (read in bulk once per catalog); when it is inlined, by name and notes.
+    columns = table_columns() if table_columns and not schema_inlined else None
+    tables = _tables_top(
+        index, table_names, words, settings.KNOWLEDGE_TOP_K_TABLES, columns
+    )
     notes = _notes_for_tables(index, tables)
     if notes:
         parts.append("Descriptions of tables and columns:\n" + notes)
