@@ -35,6 +35,7 @@ from agent.privacy import PrivacyPolicy
 from agent.tokens import schema_token_budget
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
+from knowledge.linking import result_linking_record
 from knowledge.models import (
     EvaluationResult,
     EvaluationRun,
@@ -136,7 +137,8 @@ def golden_items(
     ]
 
 
-def _session_engine(connection: DatabaseConnection) -> SessionEngine:
+def session_engine_for(connection: DatabaseConnection) -> SessionEngine:
+    """Return a session engine of its own for a run (disposed by the caller)."""
     return SessionEngine(
         session_id=uuid.uuid4(),
         connection_id=connection.pk,
@@ -186,7 +188,7 @@ def run_execute(
     try:
         # Inside the try: a connection the gate refuses (privileged role, target
         # policy) ends the run as failed with the reason, before any SQL runs.
-        session_engine = _session_engine(connection)
+        session_engine = session_engine_for(connection)
         catalog = catalog_get(session_engine)
         prompt = system_prompt(
             db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
@@ -258,6 +260,15 @@ def _score_one(
         result.error = f"{type(exc).__name__}: {exc}"[:500]
     else:
         _usage(result, outcome)
+        result_linking_record(
+            result,
+            sql=item.sql,
+            db_type=session_engine.db_type,
+            described=outcome.described_tables,
+            inlined=catalog_get(session_engine)
+            .prompt(token_budget=schema_token_budget())
+            .inlined,
+        )
         result.answer = outcome.answer
         if outcome.model and outcome.model != run.model:
             # The server's own name for the model it ran (gateways alias).
