@@ -67,6 +67,7 @@ class SchemaCatalog:
         self._views: set[str] | None = None
         self._columns: dict[str, dict[str, str]] = {}
         self._all_columns: dict[str, list[str]] | None = None
+        self._by_column: dict[str, set[str]] | None = None
         self._view_sql: dict[str, str | None] = {}
         self._descriptions: dict[str, str] = {}
         self._prompts: dict[int, SchemaPrompt] = {}
@@ -140,6 +141,19 @@ class SchemaCatalog:
                 )
             self._all_columns = columns
         return columns
+
+    def tables_by_column(self) -> dict[str, set[str]]:
+        """Return, per lowercased column name, the tables holding it (cached)."""
+        with self._lock:
+            if self._by_column is not None:
+                return self._by_column
+        holders: dict[str, set[str]] = {}
+        for table, names in self.columns_all().items():
+            for name in names:
+                holders.setdefault(name.lower(), set()).add(table)
+        with self._lock:
+            self._by_column = holders
+        return holders
 
     def _columns_read(self, name: str) -> list[Any]:
         """Return a table's reflected columns; none for a view this role may not

@@ -14,7 +14,7 @@ from django.conf import settings
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from agent.catalog import SchemaCatalog
-from agent.schema_linking import REFERENCED, brief_description, tables_to_describe
+from agent.schema_linking import brief_description, is_brief, tables_to_describe
 from agent.tokens import count_tokens, schema_token_budget
 from sqlagent_project.capacity import app_database_released
 
@@ -129,7 +129,7 @@ def question_context_prepare(
         for table, why in chosen:
             text = (
                 brief_description(catalog, table, why)
-                if why.endswith(REFERENCED)
+                if is_brief(why)
                 else catalog.describe([table])
             )
             cost = count_tokens(text)

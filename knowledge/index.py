@@ -44,6 +44,9 @@ _SQL_WORD = re.compile(r"\w+")
 def _folded(word: str) -> str:
     if len(word) > 3 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("sses"):
+        # "businesses", "addresses": business, address.
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word

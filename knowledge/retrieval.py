@@ -19,6 +19,7 @@ import numpy as np
 from django.conf import settings
 
 from agent.context import QuestionContext
+from agent.schema_linking import variant_base
 from knowledge.index import KnowledgeIndex, _stem, index_cache, normalize, tokenize
 from knowledge.models import Example, Instruction, SchemaNote
 
@@ -108,18 +109,6 @@ def _table_words(words: list[str], vocabulary: Sequence[str]) -> list[str]:
     return found
 
 
-def _variant_of(table: str, kept: list[str], asked: set[str]) -> bool:
-    """Whether `table` is a variant of a kept table (`author_archive` of
-    `author`): its name words hold the kept one's and others the question
-    does not ask for."""
-    words = set(tokenize(table))
-    for other in kept:
-        base = set(tokenize(other))
-        if base < words and not (words - base) & asked:
-            return True
-    return False
-
-
 def _tables_top(
     index: KnowledgeIndex,
     table_names: Sequence[str],
@@ -127,16 +116,18 @@ def _tables_top(
     k: int,
     columns: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
-    """Return the k best tables, a table's variants (`stg_x`, `x_archive`) left
-    out when the table itself is ranked and the question names no variant."""
+    """Return the k best tables; a variant (`stg_x`, `x_archive`) stands for
+    its table when the schema has it and the question does not ask for it."""
     names = tuple(table_names)
     ranker = index.tables(names, columns)
     query = _table_words(words, ranker.vocabulary)
-    kept: list[str] = []
+    by_lower = {name.lower(): name for name in names}
     asked = set(query)
+    kept: list[str] = []
     for i in ranker.top(query, k * _VARIANT_POOL):
-        if not _variant_of(names[i], kept, asked):
-            kept.append(names[i])
+        table = variant_base(names[i], by_lower, asked)
+        if table not in kept:
+            kept.append(table)
             if len(kept) == k:
                 break
     return kept
