@@ -107,7 +107,16 @@ def bridge_tables(
                         table = variant_base(table, by_lower, set())
                         if table not in taken and table not in found:
                             found[table] = (first, second)
-    ordered = sorted(found, key=lambda t: (len(columns.get(t, [])), t))
+    # Between the best-ranked tables first, then the narrowest.
+    rank = {table: position for position, table in enumerate(chosen)}
+    ordered = sorted(
+        found,
+        key=lambda t: (
+            rank[found[t][0]] + rank[found[t][1]],
+            len(columns.get(t, [])),
+            t,
+        ),
+    )
     return [(t, f"joins {found[t][0]} and {found[t][1]}") for t in ordered[:limit]]
 
 

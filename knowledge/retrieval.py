@@ -81,7 +81,10 @@ _STOP_WORDS = frozenset(
         "a an and are as at be by can do does did each for from had has have how "
         "i in is it its me my of on or our per so than that the their them then "
         "there these they this those to us was we were what when where which who "
-        "whom whose why will with you your all any give list show return find"
+        "whom whose why will with you your all any give list show return find "
+        # What is computed, not what it is computed from.
+        "count number average avg sum many much top highest lowest most least "
+        "ratio percentage"
     )
 )
 # A question word this long also finds the table-name words it is part of
@@ -89,7 +92,7 @@ _STOP_WORDS = frozenset(
 _PART_MIN_CHARS = 5
 _PARTS_MAX = 10
 # Candidates read past k, so that variants folded away leave k tables.
-_VARIANT_POOL = 4
+_VARIANT_POOL = 10
 
 
 def _table_words(words: list[str], vocabulary: Sequence[str]) -> list[str]:
