@@ -12,6 +12,7 @@ uses them.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 
@@ -84,10 +85,15 @@ _STOP_WORDS = frozenset(
         "whom whose why will with you your all any give list show return find "
         # What is computed, not what it is computed from.
         "count number average avg sum many much top highest lowest most least "
-        "ratio percentage"
+        "ratio percentage "
+        # How it is shown.
+        "sorted descending ascending result please provide"
     )
 )
-# A question word this long also finds the table-name words it is part of
+# "Order the results by", "sorted by": how rows are shown, not which table
+# (`purchase_order`); "orders by customer" still names orders.
+_SHOWN_AS = re.compile(r"\b(?:order|sort)(?:ed)?\b(?=(?:\s+\w+){0,3}\s+by\b)", re.I)
+# A question word this long also finds the table-name words it ends
 # ("customer" finds `sbcustomer`), at most this many of them.
 _PART_MIN_CHARS = 5
 _PARTS_MAX = 10
@@ -95,9 +101,14 @@ _PARTS_MAX = 10
 _VARIANT_POOL = 10
 
 
+def _table_question_words(question: str) -> list[str]:
+    """Return the question's words, without how its rows are to be shown."""
+    return tokenize(_SHOWN_AS.sub(" ", question))
+
+
 def _table_words(words: list[str], vocabulary: Sequence[str]) -> list[str]:
     """Return the question's words for ranking tables: no stop words, each with
-    its stem and the name words it is part of (compound names)."""
+    its stem and the name words it ends (compound names: `sbcustomer`)."""
     found: list[str] = []
     for word in words:
         if word in _STOP_WORDS:
@@ -107,7 +118,7 @@ def _table_words(words: list[str], vocabulary: Sequence[str]) -> list[str]:
         if stem != word:
             found.append(stem)
         if len(word) >= _PART_MIN_CHARS:
-            parts = [v for v in vocabulary if word in v and v != word]
+            parts = [v for v in vocabulary if v.endswith(word) and v != word]
             found.extend(parts[:_PARTS_MAX])
     return found
 
@@ -167,7 +178,7 @@ def tables_ranked(
 ) -> list[str]:
     """Return the k tables that best match the question by name, notes and examples."""
     index = index_cache.get(connection_id)
-    return _tables_top(index, table_names, tokenize(question), k)
+    return _tables_top(index, table_names, _table_question_words(question), k)
 
 
 def knowledge_context(
@@ -213,7 +224,11 @@ def knowledge_context(
     # too (read in bulk once per catalog); when it is inlined, by name and notes.
     columns = table_columns() if table_columns and not schema_inlined else None
     tables = _tables_top(
-        index, table_names, words, settings.KNOWLEDGE_TOP_K_TABLES, columns
+        index,
+        table_names,
+        _table_question_words(question),
+        settings.KNOWLEDGE_TOP_K_TABLES,
+        columns,
     )
     notes = _notes_for_tables(index, tables)
     if notes:

@@ -19,6 +19,8 @@ COLUMNS = {
     "bill_of_material": ["id", "part", "quantity"],
     "sbcustomer": ["sbcustid", "sbcustname", "sbcustcountry"],
     "course_offering": ["offering_id", "course_id", "semester"],
+    "purchase_order": ["id", "po_number", "amount"],
+    "gl_account": ["id", "account_code"],
 }
 
 
@@ -66,6 +68,10 @@ def test_stop_words_rank_nothing_and_compound_names_and_stems_are_found(
     connection = make_connection(alice, "sqlite")
 
     assert _ranked(connection, "What is the number of them?") == []
+    # How rows are shown, or a word inside another ("count" in "account").
+    ranked = _ranked(connection, "Count the businesses, ordered by name", k=3)
+    assert ranked[0] == "business"
+    assert not {"purchase_order", "gl_account"} & set(ranked)
     assert _ranked(connection, "Which customer joined first?", k=1) == ["sbcustomer"]
     assert _ranked(connection, "Which courses are offered?", k=1) == ["course_offering"]
 
