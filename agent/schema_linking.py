@@ -50,7 +50,7 @@ VARIANT_WORDS = frozenset(
 )
 # Bridges described per question at most, and how many tables a key column may
 # be shared by before it says nothing of a join (`user_id` everywhere).
-BRIDGES_MAX = 2
+BRIDGES_MAX = 3
 BRIDGE_KEY_MAX_TABLES = 60
 
 
@@ -107,12 +107,19 @@ def bridge_tables(
                         table = variant_base(table, by_lower, set())
                         if table not in taken and table not in found:
                             found[table] = (first, second)
-    # Between the best-ranked tables first, then the narrowest.
+    # Between the best-ranked tables first, then those named after the tables
+    # they join (`domain_publication`), then the narrowest.
     rank = {table: position for position, table in enumerate(chosen)}
+
+    def named_after(bridge: str) -> int:
+        name = bridge.lower()
+        return sum(side.lower() in name for side in found[bridge])
+
     ordered = sorted(
         found,
         key=lambda t: (
             rank[found[t][0]] + rank[found[t][1]],
+            -named_after(t),
             len(columns.get(t, [])),
             t,
         ),

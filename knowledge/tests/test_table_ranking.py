@@ -117,3 +117,31 @@ def test_a_link_table_joining_two_described_tables_is_brought_briefly(
         text
     )
     engine.dispose()
+
+
+def test_the_link_table_named_after_the_tables_it_joins_comes_first(tmp_path):
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from agent.catalog import SchemaCatalog
+    from agent.schema_linking import bridge_tables
+
+    path = tmp_path / "links.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE domain (did INTEGER, name TEXT);"
+        "CREATE TABLE publication (pid INTEGER, cid INTEGER, title TEXT);"
+        # Both join them: by publication's cid, or by its own key pid.
+        "CREATE TABLE domain_conference (cid INTEGER, did INTEGER);"
+        "CREATE TABLE domain_publication (did INTEGER, pid INTEGER);"
+    )
+    db.close()
+    engine = create_engine(f"sqlite:///{path}")
+
+    found = bridge_tables(
+        SchemaCatalog(engine, "sqlite"), ["domain", "publication"], limit=1
+    )
+
+    assert found == [("domain_publication", "joins domain and publication")]
+    engine.dispose()
