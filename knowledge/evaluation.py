@@ -263,11 +263,8 @@ def _score_one(
         result_linking_record(
             result,
             sql=item.sql,
-            db_type=session_engine.db_type,
+            session_engine=session_engine,
             described=outcome.described_tables,
-            inlined=catalog_get(session_engine)
-            .prompt(token_budget=schema_token_budget())
-            .inlined,
         )
         result.answer = outcome.answer
         if outcome.model and outcome.model != run.model:

@@ -52,15 +52,12 @@ def tables_missed(gold: list[str], described: list[dict[str, str]]) -> list[str]
 
 
 def result_linking_record(
-    result: Any,
-    *,
-    sql: str,
-    db_type: str,
-    described: list[dict[str, str]],
-    inlined: bool,
+    result: Any, *, sql: str, session_engine: Any, described: list[dict[str, str]]
 ) -> None:
     """Set an evaluation result's gold, described and missed tables."""
-    result.gold_tables = gold_tables(sql, db_type=db_type)
+    result.gold_tables = gold_tables(sql, db_type=session_engine.db_type)
+    catalog = catalog_get(session_engine)
+    inlined = catalog.prompt(token_budget=schema_token_budget()).inlined
     result.described_tables = [WHOLE_SCHEMA] if inlined else list(described)
     result.missed_tables = tables_missed(result.gold_tables, result.described_tables)
 
