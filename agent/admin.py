@@ -44,6 +44,7 @@ _TURN_FIELDS: tuple[str, ...] = (
     "protocol",
     "reasoning_tokens",
     "reasoning",
+    "tables_described",
     "created_at",
     "finished_at",
 )
@@ -140,6 +141,18 @@ class TurnAdmin(ReadOnlyAdmin):
     @admin.display(description="SQL")
     def sql(self, obj: Turn) -> str:
         return _sql_html(obj)
+
+    @admin.display(description="Tables described")
+    def tables_described(self, obj: Turn) -> str:
+        """The tables the first request described, and why (schema linking)."""
+        described = obj.described_tables or []
+        if not described:
+            return "—"
+        return format_html_join(
+            "",
+            "{} <small>({})</small><br>",
+            ((d["table"], d["why"]) for d in described),
+        )
 
     @admin.display(description="Result")
     def result_summary(self, obj: Turn) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine import Inspector
+from sqlalchemy.engine.reflection import ObjectKind
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
@@ -66,6 +67,8 @@ class SchemaCatalog:
         self._tables: list[str] | None = None
         self._views: set[str] | None = None
         self._columns: dict[str, dict[str, str]] = {}
+        self._all_columns: dict[str, list[str]] | None = None
+        self._by_column: dict[str, set[str]] | None = None
         self._view_sql: dict[str, str | None] = {}
         self._descriptions: dict[str, str] = {}
         self._prompts: dict[int, SchemaPrompt] = {}
@@ -124,6 +127,44 @@ class SchemaCatalog:
         with self._lock:
             self._columns[name] = columns
         return columns
+
+    def columns_all(self) -> dict[str, list[str]]:
+        """Return every table's column names, read once in bulk and cached.
+
+        What schema linking ranks tables by on a big schema (a question says
+        "rating", the table holding it is `review`). One catalog query on
+        PostgreSQL and MySQL (`get_multi_columns`); one PRAGMA per table on
+        SQLite. A schema that cannot be read so gives nothing (names only).
+        """
+        with self._lock:
+            if self._all_columns is not None:
+                return self._all_columns
+        try:
+            found = self.inspector.get_multi_columns(kind=ObjectKind.ANY)
+        except SQLAlchemyError:
+            found = {}
+        columns: dict[str, list[str]] = {}
+        with self._lock:
+            for (_schema, table), reflected in found.items():
+                columns[table] = [c["name"] for c in reflected]
+                self._columns.setdefault(
+                    table, {c["name"]: str(c["type"]) for c in reflected}
+                )
+            self._all_columns = columns
+        return columns
+
+    def tables_by_column(self) -> dict[str, set[str]]:
+        """Return, per lowercased column name, the tables holding it (cached)."""
+        with self._lock:
+            if self._by_column is not None:
+                return self._by_column
+        holders: dict[str, set[str]] = {}
+        for table, names in self.columns_all().items():
+            for name in names:
+                holders.setdefault(name.lower(), set()).add(table)
+        with self._lock:
+            self._by_column = holders
+        return holders
 
     def _columns_read(self, name: str) -> list[Any]:
         """Return a table's reflected columns; none for a view this role may not

@@ -34,8 +34,10 @@ _providers: list[ContextProvider] = []
 
 def context_provider_register(provider: ContextProvider) -> None:
     """Register `provider(connection_id=, question=, table_names=,
-    schema_inlined=)`, once; `schema_inlined` says the whole schema is already in
-    the prompt, so ranked tables only matter for the knowledge they bring."""
+    schema_inlined=, table_columns=)`, once; `schema_inlined` says the whole
+    schema is already in the prompt, so ranked tables only matter for the
+    knowledge they bring; `table_columns()` returns every table's column names
+    (read in bulk the first time: call it only to rank tables)."""
     if provider not in _providers:
         _providers.append(provider)
 
@@ -54,6 +56,7 @@ def question_context(
             question=question,
             table_names=catalog.table_names(),
             schema_inlined=inlined,
+            table_columns=catalog.columns_all,
         )
         if found.text:
             texts.append(found.text)

@@ -78,6 +78,10 @@ class TurnOutcome:
     reasoning_tokens: int = 0
     # How the model was asked for SQL: "native" tool calls or the "text" protocol.
     protocol: str = ""
+    # The tables the first request described and why (agent/context.py):
+    # [{table, why}], why one of "named in the question", "a value the
+    # question names", "retrieved", "<table> references it".
+    described_tables: list[dict[str, str]] = field(default_factory=list)
 
 
 class TurnSource(models.TextChoices):
@@ -123,6 +127,8 @@ class Turn(models.Model):
     reasoning_tokens = models.PositiveIntegerField(default=0)
     # Which protocol answered: native tool calls or text (agent/llm/text_protocol).
     protocol = models.CharField(max_length=10, blank=True)
+    # Which tables the first request described and why (TurnOutcome).
+    described_tables = models.JSONField(default=list, blank=True)
     # Which process ran it, so a restarted worker can fail its orphans.
     worker = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -31,6 +31,7 @@ from agent.tokens import schema_token_budget
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
 from knowledge import unasked
+from knowledge.linking import result_linking_record
 from knowledge.models import (
     EvaluationResult,
     EvaluationRun,
@@ -72,7 +73,8 @@ def golden_items(
     ]
 
 
-def _session_engine(connection: DatabaseConnection) -> SessionEngine:
+def session_engine_for(connection: DatabaseConnection) -> SessionEngine:
+    """Return a session engine of its own for a run (disposed by the caller)."""
     return SessionEngine(
         session_id=uuid.uuid4(),
         connection_id=connection.pk,
@@ -130,7 +132,7 @@ def run_execute(
     try:
         # Inside the try: a connection the gate refuses (privileged role, target
         # policy) ends the run as failed with the reason, before any SQL runs.
-        session_engine = _session_engine(connection)
+        session_engine = session_engine_for(connection)
         catalog = catalog_get(session_engine)
         prompt = system_prompt(
             db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
@@ -296,6 +298,12 @@ def _score_one(
         result.error = f"{type(exc).__name__}: {exc}"[:500]
     else:
         _usage(result, outcome)
+        result_linking_record(
+            result,
+            sql=item.sql,
+            session_engine=session_engine,
+            described=outcome.described_tables,
+        )
         result.answer = outcome.answer
         if outcome.model and outcome.model != run.model:
             # The server's own name for the model it ran (gateways alias).

@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,8 +44,19 @@ _SQL_WORD = re.compile(r"\w+")
 def _folded(word: str) -> str:
     if len(word) > 3 and word.endswith("ies"):
         return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("sses"):
+        # "businesses", "addresses": business, address.
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
+    return word
+
+
+def _stem(word: str) -> str:
+    """Return a word without -ing/-ed ("offering", "offered": "offer")."""
+    for ending in ("ing", "ed"):
+        if len(word) > len(ending) + 3 and word.endswith(ending):
+            return word[: -len(ending)]
     return word
 
 
@@ -121,6 +132,11 @@ class Bm25:
     def weight(self) -> int:
         return sum(len(where) for where, _ in self.postings.values())
 
+    @functools.cached_property
+    def vocabulary(self) -> tuple[str, ...]:
+        """Every word of the documents (for finding the words a word is part of)."""
+        return tuple(self.postings)
+
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """Return every document's score (0 for those without a query word)."""
         score = np.zeros(self.size)
@@ -181,7 +197,9 @@ class KnowledgeIndex:
     note_words: dict[str, list[str]]
     # Note ids per lowercased table, with their place in the notes' order.
     notes: dict[str, list[tuple[int, int]]]
-    _tables: OrderedDict[tuple[str, ...], Bm25] = field(default_factory=OrderedDict)
+    _tables: OrderedDict[tuple[tuple[str, ...], bool], Bm25] = field(
+        default_factory=OrderedDict
+    )
     _tables_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -198,29 +216,43 @@ class KnowledgeIndex:
             + 1
         )
 
-    def tables(self, table_names: tuple[str, ...]) -> Bm25:
-        """Return the ranker of these tables: by name, notes and examples' questions.
+    def tables(
+        self,
+        table_names: tuple[str, ...],
+        columns: Mapping[str, Sequence[str]] | None = None,
+    ) -> Bm25:
+        """Return the ranker of these tables: by name, notes and examples'
+        questions, and by their columns' names when given.
 
         Built once per list of names (the schema changes far less often than
         the questions come), from what the index holds.
         """
+        key = (table_names, columns is not None)
         with self._tables_lock:
-            ranker = self._tables.get(table_names)
+            ranker = self._tables.get(key)
             if ranker is None:
-                ranker = self._tables_build(table_names)
-                self._tables[table_names] = ranker
+                ranker = self._tables_build(table_names, columns or {})
+                self._tables[key] = ranker
                 if len(self._tables) > TABLE_RANKERS_KEPT:
                     self._tables.popitem(last=False)
-            self._tables.move_to_end(table_names)
+            self._tables.move_to_end(key)
             return ranker
 
-    def _tables_build(self, table_names: tuple[str, ...]) -> Bm25:
-        # A name twice, its notes, then the questions of examples using it.
+    def _tables_build(
+        self, table_names: tuple[str, ...], columns: Mapping[str, Sequence[str]]
+    ) -> Bm25:
+        # A name twice, its columns' words once, its notes, then the questions
+        # of examples using it.
         names = {t.lower(): t for t in table_names}
         docs = []
         for table in table_names:
             key = table.lower()
-            doc = tokenize(names[key]) * 2 + self.note_words.get(key, [])
+            named = tokenize(names[key])
+            # With their stems, as the question's words are ranked (retrieval).
+            named += [s for s in map(_stem, named) if s not in named]
+            held = [w for c in columns.get(table, ()) for w in tokenize(c)]
+            held += [s for s in map(_stem, held) if s not in held]
+            doc = named * 2 + held + self.note_words.get(key, [])
             for position in self.sql_words.get(key, ()):
                 doc.extend(self.question_words[position])
             docs.append(doc or EMPTY_DOCUMENT)

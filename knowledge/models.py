@@ -240,6 +240,11 @@ class EvaluationResult(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     duration_ms = models.FloatField(default=0)
+    # Schema linking (knowledge.linking): the tables the gold SQL reads, those
+    # the first request described ([{table, why}]) and the gold ones it missed.
+    gold_tables = models.JSONField(default=list, blank=True)
+    described_tables = models.JSONField(default=list, blank=True)
+    missed_tables = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["position"]

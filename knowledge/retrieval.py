@@ -12,14 +12,16 @@ uses them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 
 import numpy as np
 from django.conf import settings
 
 from agent.context import QuestionContext
-from knowledge.index import KnowledgeIndex, index_cache, normalize, tokenize
+from agent.schema_linking import variant_base
+from knowledge.index import KnowledgeIndex, _stem, index_cache, normalize, tokenize
 from knowledge.models import Example, Instruction, SchemaNote
 
 __all__ = ["normalize", "tokenize"]
@@ -73,11 +75,76 @@ def _instructions_top(
     return _in_order(Instruction, [index.instruction_ids[i] for i in top])
 
 
+# Words that name no table: ranked on, "the number of …" brings every
+# `bill_of_material` of a big schema.
+_STOP_WORDS = frozenset(
+    tokenize(
+        "a an and are as at be by can do does did each for from had has have how "
+        "i in is it its me my of on or our per so than that the their them then "
+        "there these they this those to us was we were what when where which who "
+        "whom whose why will with you your all any give list show return find "
+        # What is computed, not what it is computed from.
+        "count number average avg sum many much top highest lowest most least "
+        "ratio percentage "
+        # How it is shown.
+        "sorted descending ascending result please provide"
+    )
+)
+# "Order the results by", "sorted by": how rows are shown, not which table
+# (`purchase_order`); "orders by customer" still names orders.
+_SHOWN_AS = re.compile(r"\b(?:order|sort)(?:ed)?\b(?=(?:\s+\w+){0,3}\s+by\b)", re.I)
+# A question word this long also finds the table-name words it ends
+# ("customer" finds `sbcustomer`), at most this many of them.
+_PART_MIN_CHARS = 5
+_PARTS_MAX = 10
+# Candidates read past k, so that variants folded away leave k tables.
+_VARIANT_POOL = 10
+
+
+def _table_question_words(question: str) -> list[str]:
+    """Return the question's words, without how its rows are to be shown."""
+    return tokenize(_SHOWN_AS.sub(" ", question))
+
+
+def _table_words(words: list[str], vocabulary: Sequence[str]) -> list[str]:
+    """Return the question's words for ranking tables: no stop words, each with
+    its stem and the name words it ends (compound names: `sbcustomer`)."""
+    found: list[str] = []
+    for word in words:
+        if word in _STOP_WORDS:
+            continue
+        found.append(word)
+        stem = _stem(word)
+        if stem != word:
+            found.append(stem)
+        if len(word) >= _PART_MIN_CHARS:
+            parts = [v for v in vocabulary if v.endswith(word) and v != word]
+            found.extend(parts[:_PARTS_MAX])
+    return found
+
+
 def _tables_top(
-    index: KnowledgeIndex, table_names: Sequence[str], words: list[str], k: int
+    index: KnowledgeIndex,
+    table_names: Sequence[str],
+    words: list[str],
+    k: int,
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
+    """Return the k best tables; a variant (`stg_x`, `x_archive`) stands for
+    its table when the schema has it and the question does not ask for it."""
     names = tuple(table_names)
-    return [names[i] for i in index.tables(names).top(words, k)]
+    ranker = index.tables(names, columns)
+    query = _table_words(words, ranker.vocabulary)
+    by_lower = {name.lower(): name for name in names}
+    asked = set(query)
+    kept: list[str] = []
+    for i in ranker.top(query, k * _VARIANT_POOL):
+        table = variant_base(names[i], by_lower, asked)
+        if table not in kept:
+            kept.append(table)
+            if len(kept) == k:
+                break
+    return kept
 
 
 def examples_ranked(
@@ -111,7 +178,7 @@ def tables_ranked(
 ) -> list[str]:
     """Return the k tables that best match the question by name, notes and examples."""
     index = index_cache.get(connection_id)
-    return _tables_top(index, table_names, tokenize(question), k)
+    return _tables_top(index, table_names, _table_question_words(question), k)
 
 
 def knowledge_context(
@@ -120,6 +187,7 @@ def knowledge_context(
     question: str,
     table_names: Sequence[str],
     schema_inlined: bool = False,
+    table_columns: Callable[[], Mapping[str, Sequence[str]]] | None = None,
 ) -> QuestionContext:
     """Return the retrieved knowledge as prompt text, and the tables ranked.
 
@@ -152,7 +220,16 @@ def knowledge_context(
             "Verified examples of questions answered on this database:\n\n"
             + "\n\n".join(shown)
         )
-    tables = _tables_top(index, table_names, words, settings.KNOWLEDGE_TOP_K_TABLES)
+    # On a schema too big for the prompt, tables are ranked by their columns
+    # too (read in bulk once per catalog); when it is inlined, by name and notes.
+    columns = table_columns() if table_columns and not schema_inlined else None
+    tables = _tables_top(
+        index,
+        table_names,
+        _table_question_words(question),
+        settings.KNOWLEDGE_TOP_K_TABLES,
+        columns,
+    )
     notes = _notes_for_tables(index, tables)
     if notes:
         parts.append("Descriptions of tables and columns:\n" + notes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -345,6 +346,7 @@ def value_context(
     question: str,
     table_names: list[str],
     schema_inlined: bool = False,
+    table_columns: Callable[[], Mapping[str, Sequence[str]]] | None = None,
 ) -> QuestionContext:
     """Return the stored values the question names, for the prompt, and their
     tables (ranked for retrieval on big schemas)."""

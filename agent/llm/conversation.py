@@ -131,6 +131,7 @@ def outcome_from(
         reasoning=thoughts.text,
         reasoning_tokens=thoughts.tokens,
         protocol=_protocol_of(ai_messages),
+        described_tables=list(context.described_tables),
     )
 
 

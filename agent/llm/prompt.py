@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -11,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from agent.catalog import SchemaCatalog
 from agent.context import question_context
 from agent.privacy import PrivacyPolicy, policy_default
-from agent.schema_linking import REFERENCED, brief_description, tables_to_describe
+from agent.schema_linking import brief_description, is_brief, tables_to_describe
 from agent.threads import HistoryTurn
 from agent.tokens import count_tokens, schema_token_budget
 from connections.backends import backend_for
@@ -145,10 +146,30 @@ def history_messages(
     return messages
 
 
+@dataclass(frozen=True)
+class PreparedContext:
+    """The knowledge message sent before the question, and which tables it
+    describes and why ([{table, why}], in the order described)."""
+
+    messages: list[BaseMessage]
+    described: list[dict[str, str]] = field(default_factory=list)
+    # What the described tables cost of the request (count_tokens).
+    schema_tokens: int = 0
+
+
 def question_context_messages(
     *, connection_id: int, question: str, catalog: SchemaCatalog
 ) -> list[BaseMessage]:
-    """Return the knowledge message sent before the question, or nothing.
+    """Return the knowledge message sent before the question, or nothing."""
+    return question_context_prepare(
+        connection_id=connection_id, question=question, catalog=catalog
+    ).messages
+
+
+def question_context_prepare(
+    *, connection_id: int, question: str, catalog: SchemaCatalog
+) -> PreparedContext:
+    """Return the knowledge message sent before the question and what it describes.
 
     On a schema too big for the prompt, the tables the question names, then the
     retrieved ones, are described up front (within half the schema budget), so a
@@ -159,10 +180,11 @@ def question_context_messages(
     )
     parts = [context.text] if context.text else []
     budget = schema_token_budget()
+    linked: list[dict[str, str]] = []
+    used = 0
     if not catalog.prompt(token_budget=budget).inlined:
         candidates = catalog.tables_named_in(question)
         described: list[str] = []
-        used = 0
         # The ranked tables, then the tables they reference (dimensions).
         named = set(candidates)
         candidates += [t for t in context.tables if t not in named]
@@ -175,23 +197,24 @@ def question_context_messages(
         chosen = tables_to_describe(
             catalog, candidates, top_k=settings.KNOWLEDGE_TOP_K_TABLES, why=reasons_of
         )
-        reasons: list[str] = []
         for table, why in chosen:
             text = (
                 brief_description(catalog, table, why)
-                if why.endswith(REFERENCED)
+                if is_brief(why)
                 else catalog.describe([table])
             )
             cost = count_tokens(text)
             if used + cost > budget // 2:
                 continue
             described.append(text)
-            reasons.append(f"{table} ({why})")
+            linked.append({"table": table, "why": why})
             used += cost
-        if reasons:
+        if linked:
             # Which tables the first request describes, and why (schema linking).
             logger.info(
-                "question context described=%s tokens=%d", ", ".join(reasons), used
+                "question context described=%s tokens=%d",
+                ", ".join(f"{d['table']} ({d['why']})" for d in linked),
+                used,
             )
         if described:
             parts.append(
@@ -199,5 +222,6 @@ def question_context_messages(
                 "describe_tables):\n" + "\n\n".join(described)
             )
     if not parts:
-        return []
-    return [HumanMessage("For reference before my question:\n\n" + "\n\n".join(parts))]
+        return PreparedContext(messages=[])
+    message = HumanMessage("For reference before my question:\n\n" + "\n\n".join(parts))
+    return PreparedContext(messages=[message], described=linked, schema_tokens=used)

@@ -40,7 +40,7 @@ from agent.llm.conversation import (
     outcome_from,
 )
 from agent.llm.model_replies import ModelReplies
-from agent.llm.prompt import HistoryTurn, question_context_messages, system_prompt
+from agent.llm.prompt import HistoryTurn, question_context_prepare, system_prompt
 from agent.llm.providers import LLMSettings, Provider, provider_get
 from agent.llm.tools import EventSink, ToolContext, langchain_tools
 from agent.models import TurnOutcome
@@ -183,12 +183,13 @@ def agent_answer(
             compiled, prompt = agent_get(
                 session_engine, chat_model, config.cache_key if config else None
             )
-            context_messages = question_context_messages(
+            prepared = question_context_prepare(
                 connection_id=session_engine.connection_id,
                 question=question,
                 catalog=catalog,
             )
-            asked = [*context_messages, HumanMessage(question)]
+            context.described_tables = prepared.described
+            asked = [*prepared.messages, HumanMessage(question)]
             inputs = {
                 "messages": [
                     prompt,

@@ -33,6 +33,8 @@ class ToolContext(SessionQueries):
     chart_request: ChartRequest | None = None
     # Empty results explained to the model (agent.empty_results), for the turn.
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    # The tables the first request described and why, for the turn.
+    described_tables: list[dict[str, str]] = field(default_factory=list)
 
 
 def list_tables(context: ToolContext, search: str | None = None) -> str:

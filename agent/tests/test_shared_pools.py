@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from agent.engines import engine_cache
-from agent.llm import catalog_get
+from agent.querying import catalog_get
 from agent.sql_guard import query_run
 from agent.sql_guard.deadline import slot_take
 from connections.services import (

@@ -205,3 +205,22 @@ def test_the_api_starts_a_run_in_the_background_and_shows_progress(
     assert body["status"] == "done"
     assert body["done"] == body["total"] == 1
     assert re.match(r"^[0-9a-f]{16}$", body["prompt_version"])
+
+
+def test_each_result_keeps_its_gold_described_and_missed_tables(
+    golden_connection, scripted_llm, settings, capsys
+):
+    from knowledge.tests.test_linking import _just_too_small
+
+    # Too small for the whole schema: each question's tables are described.
+    settings.SCHEMA_PROMPT_TOKEN_BUDGET = _just_too_small(golden_connection)
+    call_command(
+        "evaluate", str(golden_connection.id), "--set", "smoke", "--limit", "1"
+    )
+
+    result = EvaluationRun.objects.latest("id").results.get()
+    assert result.gold_tables == ["customers"]
+    assert {"table": "customers", "why": "named in the question"} in (
+        result.described_tables
+    )
+    assert result.missed_tables == []

@@ -48,13 +48,44 @@ def test_the_question_naming_orders_gets_customers_described_up_front(
     settings.KNOWLEDGE_TOP_K_TABLES = 1
     model = scripted(tool_call("SELECT COUNT(*) FROM orders"), "Six orders.")
 
-    thread_ask(user=alice, question="Which orders are there?", chat_model=model)
+    turn = thread_ask(user=alice, question="Which orders are there?", chat_model=model)
 
     first = _first_request(model)
     assert "too many to describe" in first
     assert "Table orders:" in first
     # Its dimension, briefly: the columns to join on, no samples.
     assert "Table customers (orders references it): id INTEGER" in first
+    # The turn records which tables were described and why.
+    turn.refresh_from_db()
+    assert turn.described_tables == [
+        {"table": "orders", "why": "named in the question"},
+        {"table": "customers", "why": "orders references it"},
+    ]
+
+
+def test_the_admin_shows_which_tables_a_turn_described(alice, connected_session):
+    from django.test import Client
+
+    from accounts.models import User
+    from agent.models import Thread, Turn
+
+    session = connected_session(alice, "sqlite")
+    thread = Thread.objects.create(
+        id=session.id, user=alice, db_connection=session.db_connection
+    )
+    turn = Turn.objects.create(
+        thread=thread,
+        question="Which orders?",
+        described_tables=[{"table": "orders", "why": "named in the question"}],
+    )
+    admin = User.objects.create_superuser(email="root@example.com", password="x" * 12)
+    client = Client()
+    client.force_login(admin)
+
+    page = client.get(f"/admin/agent/turn/{turn.pk}/change/").content.decode()
+
+    assert "Tables described" in page
+    assert "orders <small>(named in the question)</small>" in page
 
 
 @pytest.mark.parametrize("db_type", ENGINES)

@@ -1,4 +1,5 @@
-"""python manage.py evaluate <connection-id> [--set NAME] [--limit N] [--json]"""
+"""python manage.py evaluate <connection-id> [--set NAME] [--limit N] [--json]
+[--retrieval]"""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connections.models import DatabaseConnection
-from knowledge.evaluation import previous_run, run_execute, run_start
+from knowledge.evaluation import (
+    golden_items,
+    previous_run,
+    run_execute,
+    run_start,
+    session_engine_for,
+)
+from knowledge.linking import linking_report
 from knowledge.models import GoldenSet
 
 
@@ -20,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("--set", dest="set_name", default=None)
         parser.add_argument("--limit", type=int, default=None)
         parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument(
+            "--retrieval",
+            action="store_true",
+            help="Measure schema linking only (no model call): per question, the "
+            "gold tables, the tables the first request describes, the missed ones.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -36,6 +50,9 @@ class Command(BaseCommand):
             raise CommandError(f"No golden set {set_name!r} on this connection.")
         if options["limit"] is not None and options["limit"] < 1:
             raise CommandError("--limit must be at least 1.")
+        if options["retrieval"]:
+            self._retrieval(connection, set_name, options["limit"], options["as_json"])
+            return
         run = run_start(
             connection=connection, set_name=set_name, limit=options["limit"]
         )
@@ -81,4 +98,41 @@ class Command(BaseCommand):
                 if previous and previous.accuracy is not None
                 else ""
             )
+        )
+
+    def _retrieval(
+        self,
+        connection: DatabaseConnection,
+        set_name: str | None,
+        limit: int | None,
+        as_json: bool,
+    ) -> None:
+        """Print the schema-linking report of the set (knowledge.linking)."""
+        items = golden_items(connection=connection, set_name=set_name)[:limit]
+        session_engine = session_engine_for(connection)
+        try:
+            report = linking_report(
+                connection=connection, items=items, session_engine=session_engine
+            )
+        finally:
+            session_engine.engine.dispose()
+        if as_json:
+            self.stdout.write(json.dumps(report))
+            return
+        for row in report["items"]:
+            described = ", ".join(
+                f"{d['table']} ({d['why']})" for d in row["described_tables"]
+            )
+            missed = ", ".join(row["missed_tables"]) or "none"
+            self.stdout.write(
+                f"{row['position']:>4} {row['question']}\n"
+                f"     gold: {', '.join(row['gold_tables']) or '(unparsed)'}\n"
+                f"     described: {described or 'none'}\n"
+                f"     missed: {missed}"
+            )
+        recall = report["recall"]
+        self.stdout.write(
+            f"Schema linking: {report['all_gold_described']}/{report['questions']} "
+            "questions with every gold table described"
+            + (f" ({recall:.1%})" if recall is not None else "")
         )
