@@ -325,17 +325,36 @@ def _call_watched(call: Callable[[], T], left: float) -> T:
             done.set()
 
     threading.Thread(target=run, name="model-call", daemon=True).start()
+    deadline = time.monotonic() + left
     with capacity.cpu_released():
         capacity.wait_check("model call")
-        finished = done.wait(left)
-    if not finished:
-        raise AskBudgetSpent()
+        # A Stop of the ask abandons the call, whichever provider made it.
+        while not done.wait(max(min(STOP_POLL_S, deadline - time.monotonic()), 0)):
+            if model_stop_requested():
+                raise AskCancelled()
+            if time.monotonic() >= deadline:
+                raise AskBudgetSpent()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
 
 
 _END = object()
+
+
+def _next_arrived(arrived: queue.SimpleQueue[tuple[object, Any]]) -> tuple[object, Any]:
+    """Wait for the model's next chunk within the budget; a Stop of the ask
+    abandons the stream at once."""
+    while True:
+        left = model_time_left()
+        wait = STOP_POLL_S if left is None else max(min(STOP_POLL_S, left), 0)
+        try:
+            return arrived.get(timeout=wait)
+        except queue.Empty:
+            if model_stop_requested():
+                raise AskCancelled() from None
+            if left is not None and left <= wait:
+                raise AskBudgetSpent() from None
 
 
 def _stream_watched(chunks: Iterator[T]) -> Iterator[T]:
@@ -365,15 +384,9 @@ def _stream_watched(chunks: Iterator[T]) -> Iterator[T]:
     ).start()
     try:
         while True:
-            left = model_time_left()
             with capacity.cpu_released():
                 capacity.wait_check("model stream")
-                try:
-                    chunk, error = arrived.get(
-                        timeout=None if left is None else max(left, 0)
-                    )
-                except queue.Empty:
-                    raise AskBudgetSpent() from None
+                chunk, error = _next_arrived(arrived)
             if error is not None:
                 raise error
             if chunk is _END:

@@ -18,9 +18,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from agent.exceptions import LLMNotConfigured, LLMTimeout, LLMUnavailable, PromptTooLong
+from agent.exceptions import (
+    AskCancelled,
+    LLMNotConfigured,
+    LLMTimeout,
+    LLMUnavailable,
+    PromptTooLong,
+)
 from agent.llm import providers
-from agent.llm.budget import AskBudgetSpent, BoundedChatModel, model_time_budget
+from agent.llm.budget import (
+    AskBudgetSpent,
+    BoundedChatModel,
+    model_calls_stoppable,
+    model_time_budget,
+)
 from agent.llm.providers import LLMSettings, Provider, provider_get
 from agent.llm.providers.openai_compatible import (
     OpenAICompatibleProvider,
@@ -351,3 +362,35 @@ def test_the_configured_provider_builds_a_bounded_model(settings):
     assert isinstance(model, BoundedChatModel)
     # OpenAI's transport caps each try at the budget and frees the slot on the wire.
     assert model.bounds_its_calls is True
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_stop_abandons_the_call_of_a_model_of_another_provider(
+    settings, blocking_provider, streamed
+):
+    """Stop frees the ask at once whatever the provider: the model's call is
+    left to finish alone, the ask ends cancelled (not at the budget)."""
+    model = BoundedChatModel.wrap(BlockingChatModel(), bounds_its_calls=False)
+    stopped = threading.Event()
+
+    def press_stop_once_the_model_waits() -> None:
+        if _entered.wait(10):
+            stopped.set()
+
+    threading.Thread(target=press_stop_once_the_model_waits).start()
+
+    def ask() -> object:
+        if streamed:
+            return list(model.stream([HumanMessage("Hi")]))
+        return model.invoke([HumanMessage("Hi")])
+
+    started = time.monotonic()
+    with (
+        model_time_budget(BLOCK_S / 2),
+        model_calls_stoppable(stopped.is_set),
+        pytest.raises(AskCancelled),
+    ):
+        ask()
+
+    assert _entered.is_set()
+    assert time.monotonic() - started < BLOCK_S / 6  # not the budget's 30 s
