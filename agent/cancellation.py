@@ -87,6 +87,13 @@ class CancelWatch:
             _shared_flags_read(self.poll_s)
         return self.event.is_set()
 
+    def now(self) -> bool:
+        """Answer from the shared flag as it is now, not as last read: before
+        something that cannot be undone, such as running a query."""
+        if not self.event.is_set() and _flag_set(self.turn_id):
+            self.event.set()
+        return self()
+
     def stop(self) -> None:
         """Stop the run from this process (its client went away)."""
         self.event.set()
@@ -131,6 +138,19 @@ def _shared_flags_read(poll_s: float) -> None:
             keys[key].set()
     finally:
         _poll_lock.release()
+
+
+def _flag_set(turn_id: int) -> bool:
+    """Read one run's Stop flag from the cache now (False when unreadable)."""
+    had_connection = connection.connection is not None
+    try:
+        return cache.get(cancel_key(turn_id)) is not None
+    except Exception:
+        logger.warning("cancel flag unreadable turn=%s", turn_id)
+        return False
+    finally:
+        if not had_connection:
+            connection.close()
 
 
 def client_closed(sock: Any) -> bool:

@@ -256,7 +256,10 @@ class SessionQueries:
         the user may read it.
         """
         stop = sql_guard.stop_signal()
-        if stop is not None and stop():
+        # A Stop pressed anywhere, read as it is now (a run's Stop is otherwise
+        # read at most every CANCEL_POLL_S): nothing starts after it.
+        stop_now = getattr(stop, "now", stop)
+        if stop_now is not None and stop_now():
             # Stopped before it started (between the model's reply and this
             # tool): nothing runs and nothing is recorded.
             raise AskCancelled()

@@ -76,9 +76,10 @@ class AutoSchema(SpectacularAutoSchema):
             responses.get("400", {}).get("description")
             == INVALID_INPUT[400].description
         )
-        if not takes_input and generic_400:
-            # A 400 of the operation's own (not about its input) stays.
-            responses.pop("400", None)
+        if not takes_input:
+            if generic_400:
+                # A 400 of the operation's own (not about its input) stays.
+                responses.pop("400", None)
         elif self.method in ("POST", "PUT", "PATCH"):
             # Every body is bounded before the view (RequestBodyLimitMiddleware).
             responses["413"] = self._get_response_for_code(TOO_LARGE, "413")
