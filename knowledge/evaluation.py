@@ -41,17 +41,14 @@ from knowledge.models import (
     RunStatus,
 )
 from knowledge.retrieval import examples_excluded
+from knowledge.run_queries import error_for_user, rows_for_user, run_sql
 from knowledge.scoring import orders_at_top_level, rows_match, wilson_interval
-from knowledge.services import sql_run_on
 from sqlagent_project.errors import ApplicationError
 from sqlagent_project.queue import QueueUnavailable, broker_configured, enqueue
 
 __all__ = ["orders_at_top_level", "rows_match", "wilson_interval"]
 
 logger = logging.getLogger("knowledge.evaluation")
-
-# Rows kept on a result to show the diff (the comparison uses all of them).
-STORED_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -269,12 +266,12 @@ def _score_one(
     started = time.perf_counter()
     gold_rows: list[list[Any]] | None = None
     try:
-        gold = _sql_run(session_engine, item.sql)
+        gold = run_sql(session_engine, item.sql)
         gold_rows = gold.rows
-        result.gold_rows = _rows_for_user(session_engine, item.sql, gold)
+        result.gold_rows = rows_for_user(session_engine, item.sql, gold)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
         unasked.raise_if_unreachable(exc)
-        result.error = "gold SQL: " + _error_for_user(session_engine, item.sql, exc)
+        result.error = "gold SQL: " + error_for_user(session_engine, item.sql, exc)
     except ApplicationError as exc:
         unasked.raise_if_unreachable(exc)
         raise
@@ -328,48 +325,6 @@ def _last_sql(queries: list[dict[str, Any]], *, ok: bool = True) -> str | None:
     return None
 
 
-def _sql_run(session_engine: SessionEngine, sql: str) -> sql_guard.QueryResult:
-    """Run gold or model SQL on the run's own engine and catalog (one of each
-    per run, not per query)."""
-    return sql_run_on(
-        session_engine.engine,
-        db_type=session_engine.db_type,
-        catalog=catalog_get(session_engine),
-        sql=sql,
-    )
-
-
-def _rows_for_user(
-    session_engine: SessionEngine, sql: str, result: sql_guard.QueryResult
-) -> list[list[Any]]:
-    """Return the rows to store for the user: tokens for masked values when the
-    connection hides them from its users, as /ask/sql shows them."""
-    policy = session_engine.privacy_policy()
-    if policy.masked_hidden:
-        exposure = policy.exposure(
-            sql=sql,
-            db_type=session_engine.db_type,
-            catalog=catalog_get(session_engine),
-            column_count=len(result.columns),
-        )
-        result = policy.result_for_user(result, exposure)
-    return result.rows[:STORED_ROWS]
-
-
-def _error_for_user(session_engine: SessionEngine, sql: str, exc: Exception) -> str:
-    """Return a failed query's reason as the user may read it (only the error's
-    code and class when masked values are hidden and the query reads one)."""
-    if not isinstance(exc, sql_guard.QueryFailed):
-        return getattr(exc, "reason", str(exc))
-    policy = session_engine.privacy_policy()
-    if not policy.masked_hidden:
-        return exc.message
-    exposure = policy.exposure(
-        sql=sql, db_type=session_engine.db_type, catalog=catalog_get(session_engine)
-    )
-    return policy.error_for_user(exc, exposure)
-
-
 def _classify(
     result: EvaluationResult,
     queries: list[dict[str, Any]],
@@ -393,14 +348,14 @@ def _classify(
     result.generated_sql = sql
     connection = result.run.connection
     try:
-        answered = _sql_run(session_engine, sql)
+        answered = run_sql(session_engine, sql)
     except (sql_guard.QueryFailed, sql_guard.StatementRefused) as exc:
         unasked.raise_if_unreachable(exc)
         result.outcome = Outcome.SQL_ERROR
-        result.error = _error_for_user(session_engine, sql, exc)
+        result.error = error_for_user(session_engine, sql, exc)
         return
     returned = answered.rows
-    result.returned_rows = _rows_for_user(session_engine, sql, answered)
+    result.returned_rows = rows_for_user(session_engine, sql, answered)
     if gold_rows is None:
         result.outcome = Outcome.GOLD_ERROR
         return
