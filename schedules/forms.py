@@ -9,11 +9,14 @@ from django.conf import settings
 
 from accounts.models import User
 from connections.selectors import connection_list_for_user
-from schedules.models import Every
+from schedules.models import SCHEDULE_FIELDS, Every
 from schedules.timing import WEEKDAYS
 
 
 class ScheduleForm(forms.Form):
+    """The schedule's own fields (SCHEDULE_FIELDS but `paused`, which the page
+    toggles with its own button) and the connection it is asked on."""
+
     connection: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         queryset=None, empty_label=None
     )
@@ -51,6 +54,8 @@ class ScheduleForm(forms.Form):
         assume_scheme="https",
         help_text="Slack, Teams or Mattermost incoming webhook, or your own.",
     )
+
+    fields_of_schedule = [n for n in SCHEDULE_FIELDS if n != "paused"]
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

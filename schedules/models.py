@@ -20,6 +20,22 @@ class Every(models.TextChoices):
     CRON = "cron", "Cron expression"
 
 
+# What a user may set (POST and PATCH); the rest is the service's. The one list
+# the services, the API's serializers and the page's form are held to.
+SCHEDULE_FIELDS = [
+    "question",
+    "every",
+    "at",
+    "weekday",
+    "day",
+    "cron",
+    "timezone",
+    "email",
+    "webhook_url",
+    "paused",
+]
+
+
 def _webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from schedules.models import Every, Schedule, ScheduleRun
+from schedules.models import SCHEDULE_FIELDS, Every, Schedule, ScheduleRun
 from schedules.timing import WEEKDAYS
 
 
@@ -54,17 +54,8 @@ class ScheduleSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "connection_id",
-            "question",
-            "every",
-            "at",
-            "weekday",
-            "day",
-            "cron",
-            "timezone",
-            "email",
-            "webhook_url",
+            *SCHEDULE_FIELDS,
             "thread_id",
-            "paused",
             "paused_reason",
             "consecutive_failures",
             "next_run_at",

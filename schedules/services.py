@@ -22,26 +22,18 @@ from connections.selectors import ConnectionAccess, connection_get_for_user
 from schedules import delivery, timing
 from schedules.chart_image import chart_png
 from schedules.exceptions import ScheduleInvalid
-from schedules.models import Delivery, RunStatus, Schedule, ScheduleRun
+from schedules.models import (
+    SCHEDULE_FIELDS,
+    Delivery,
+    RunStatus,
+    Schedule,
+    ScheduleRun,
+)
 from sqlagent_project.errors import ApplicationError
 from sqlagent_project.queue import QueueUnavailable, enqueue
 from sqlagent_project.throttling import ScopedSettingsThrottle
 
 logger = logging.getLogger(__name__)
-
-# What a user may set (POST and PATCH); the rest is the service's.
-SCHEDULE_FIELDS = [
-    "question",
-    "every",
-    "at",
-    "weekday",
-    "day",
-    "cron",
-    "timezone",
-    "email",
-    "webhook_url",
-    "paused",
-]
 
 
 def _expression(schedule: Schedule) -> str:

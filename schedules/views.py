@@ -77,15 +77,7 @@ def schedule_edit(request: AuthenticatedHttpRequest, schedule_id: int) -> HttpRe
     )
     initial = {
         "connection": schedule.connection_id,
-        "question": schedule.question,
-        "every": schedule.every,
-        "at": schedule.at,
-        "weekday": schedule.weekday,
-        "day": schedule.day,
-        "cron": schedule.cron,
-        "timezone": schedule.timezone,
-        "email": schedule.email,
-        "webhook_url": schedule.webhook_url,
+        **{name: getattr(schedule, name) for name in ScheduleForm.fields_of_schedule},
     }
     form = ScheduleForm(request.POST or None, user=request.user, initial=initial)
     status = 200

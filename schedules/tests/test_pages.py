@@ -7,18 +7,14 @@ import pytest
 from django.utils import timezone
 
 from agent.models import Thread, Turn, TurnStatus
-from schedules import services
 from schedules.models import Schedule, ScheduleRun
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def schedule(alice, make_connection):
-    connection = make_connection(alice, "sqlite")
-    return services.schedule_create(
-        owner=alice,
-        connection_id=connection.id,
+def schedule(make_schedule):
+    return make_schedule(
         question="Revenue last week?",
         every="week",
         at=timezone.datetime(2000, 1, 1, 9, 0).time(),
@@ -27,8 +23,8 @@ def schedule(alice, make_connection):
     )
 
 
-def test_the_page_lists_schedules_and_creates_one(alice_page, alice, make_connection):
-    connection = make_connection(alice, "sqlite")
+def test_the_page_lists_schedules_and_creates_one(alice_page, shop_connection):
+    connection = shop_connection
     created = alice_page.post(
         "/schedules/",
         {
@@ -47,8 +43,8 @@ def test_the_page_lists_schedules_and_creates_one(alice_page, alice, make_connec
     assert Schedule.objects.get().next_run_at is not None
 
 
-def test_a_bad_schedule_is_shown_on_the_form(alice_page, alice, make_connection):
-    connection = make_connection(alice, "sqlite")
+def test_a_bad_schedule_is_shown_on_the_form(alice_page, shop_connection):
+    connection = shop_connection
     response = alice_page.post(
         "/schedules/",
         {
@@ -64,8 +60,8 @@ def test_a_bad_schedule_is_shown_on_the_form(alice_page, alice, make_connection)
     assert not Schedule.objects.exists()
 
 
-def test_schedule_under_an_answer_fills_the_form(alice_page, alice, make_connection):
-    connection = make_connection(alice, "sqlite")
+def test_schedule_under_an_answer_fills_the_form(alice_page, alice, shop_connection):
+    connection = shop_connection
     thread = Thread.objects.create(
         id="7d1a3a52-3a8a-4f43-9a3b-7d0e2f1b0c11", user=alice, db_connection=connection
     )

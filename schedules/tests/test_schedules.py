@@ -16,35 +16,14 @@ from connections.models import PrivacyTier
 from schedules import services
 from schedules.delivery import SIGNATURE_HEADER, signature
 from schedules.models import Schedule, ScheduleRun
+from schedules.tests.conftest import QUESTION, SQL
 from testsupport.llm_stub import StubLLMServer, StubReply
-
-SQL = "SELECT name, country FROM customers ORDER BY id LIMIT 3"
-
-
-def _answers(body: dict[str, Any]) -> StubReply:
-    last = body["messages"][-1]
-    if last.get("role") == "tool":
-        return StubReply(content="Here are the first customers.")
-    return StubReply(tool_calls=[("run_query", {"sql": SQL})])
-
-
-@pytest.fixture
-def llm(settings):
-    with StubLLMServer(responder=_answers) as server:
-        settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = server.base_url, "stub"
-        settings.LLM_MAX_RETRIES = 0
-        yield server
-
-
-@pytest.fixture
-def shop_connection(alice, make_connection):
-    return make_connection(alice, "sqlite")
 
 
 def _create(client: Any, connection_id: int, **extra: Any) -> Any:
     body: dict[str, Any] = {
         "connection_id": connection_id,
-        "question": "Who are the first customers?",
+        "question": QUESTION,
         "every": "week",
         "at": "09:00",
         "weekday": "monday",
@@ -157,12 +136,6 @@ def test_run_now_asks_afresh_and_delivers_by_email_and_signed_webhook(
     assert runs.json()[0]["email_status"] == "sent"
 
 
-def _executed(run_id: int) -> ScheduleRun:
-    run = services.schedule_run_execute(run_id=run_id)
-    assert run is not None
-    return run
-
-
 def _finished(run_id: int) -> ScheduleRun:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -175,24 +148,13 @@ def _finished(run_id: int) -> ScheduleRun:
 
 @pytest.mark.django_db
 def test_a_schema_tier_connection_sends_no_rows(
-    alice, shop_connection, llm, webhook_receiver, settings
+    shop_connection, llm, webhook_receiver, outbox, make_schedule, run_slot
 ):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     shop_connection.privacy = PrivacyTier.SCHEMA
     shop_connection.save()
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        webhook_url=webhook_receiver.url,
-    )
-    run = ScheduleRun.objects.create(
-        schedule=schedule, slot=timezone.now(), trigger="manual"
-    )
+    schedule = make_schedule(webhook_url=webhook_receiver.url)
 
-    run = _executed(run.pk)
+    run = run_slot(schedule)
 
     assert run.status == "ok"
     assert run.webhook_status == "sent"
@@ -200,26 +162,15 @@ def test_a_schema_tier_connection_sends_no_rows(
     assert payload["rows"] == []
     assert payload["columns"] == []
     assert payload["rows_withheld"] is True
-    from django.core import mail
-
-    assert "Zoe" not in mail.outbox[0].body  # no stored value leaves
-    assert mail.outbox[0].attachments == []  # nor a chart drawn from them
+    assert "Zoe" not in outbox[0].body  # no stored value leaves
+    assert outbox[0].attachments == []  # nor a chart drawn from them
 
 
 @pytest.mark.django_db
 def test_a_slot_is_dispatched_and_delivered_once(
-    alice, shop_connection, llm, webhook_receiver, settings
+    llm, webhook_receiver, outbox, make_schedule
 ):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        webhook_url=webhook_receiver.url,
-        email=False,
-    )
+    schedule = make_schedule(webhook_url=webhook_receiver.url, email=False)
     slot = timezone.now() - timedelta(seconds=5)
     Schedule.objects.filter(pk=schedule.pk).update(next_run_at=slot)
     first = services.schedules_dispatch_due()
@@ -240,32 +191,17 @@ def test_a_slot_is_dispatched_and_delivered_once(
 
 @pytest.mark.django_db
 def test_repeated_failures_tell_the_owner_once_and_pause_the_schedule(
-    alice, shop_connection, llm, webhook_receiver, settings
+    llm, webhook_receiver, settings, outbox, make_schedule, run_slot
 ):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.WEBHOOK_RETRIES = 1
     settings.WEBHOOK_RETRY_DELAY_S = 0
     settings.SCHEDULE_FAILURES_NOTIFY = 2
     settings.SCHEDULE_FAILURES_PAUSE = 3
     webhook_receiver.statuses = [500] * 20
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        webhook_url=webhook_receiver.url,
-        email=False,
-    )
-    from django.core import mail
+    schedule = make_schedule(webhook_url=webhook_receiver.url, email=False)
 
     for n in range(4):
-        run = ScheduleRun.objects.create(
-            schedule=schedule,
-            slot=timezone.now() + timedelta(minutes=n),
-            trigger="manual",
-        )
-        run = _executed(run.pk)
+        run = run_slot(schedule, minutes=n)
         assert run.webhook_status == "failed"
         assert "HTTP 500" in run.webhook_error
     # Each delivery was tried twice (one retry).
@@ -273,59 +209,36 @@ def test_repeated_failures_tell_the_owner_once_and_pause_the_schedule(
     schedule.refresh_from_db()
     assert schedule.paused
     assert "3 failed runs" in schedule.paused_reason
-    assert [m.subject for m in mail.outbox] == [
-        "SQLAgent schedule: Who are the first customers?"
-    ]
+    assert [m.subject for m in outbox] == [f"SQLAgent schedule: {QUESTION}"]
 
 
 @pytest.mark.django_db
 def test_a_connection_no_longer_the_owners_stops_the_schedule_and_tells_them(
-    alice, bob, shop_connection, llm, settings
+    bob, shop_connection, llm, outbox, make_schedule, run_slot
 ):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-    )
+    schedule = make_schedule()
     shop_connection.owner = bob
     shop_connection.save()
-    run = ScheduleRun.objects.create(
-        schedule=schedule, slot=timezone.now(), trigger="manual"
-    )
 
-    run = _executed(run.pk)
+    run = run_slot(schedule)
 
     assert run.status == "failed"
     assert run.turn is None
     schedule.refresh_from_db()
     assert schedule.paused
-    from django.core import mail
-
-    assert "no longer yours" in mail.outbox[0].body
+    assert "no longer yours" in outbox[0].body
     assert not llm.requests  # nothing was asked on bob's database
 
 
 @pytest.mark.django_db(transaction=True)
 def test_without_a_broker_the_web_process_dispatches_due_slots(
-    alice, alice_client, shop_connection, llm, webhook_receiver, settings
+    alice_client, llm, webhook_receiver, settings, outbox, make_schedule
 ):
     from schedules import middleware
 
     settings.SCHEDULES_DISPATCH_IN_PROCESS = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     middleware._dispatched_at = None
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        webhook_url=webhook_receiver.url,
-        email=False,
-    )
+    schedule = make_schedule(webhook_url=webhook_receiver.url, email=False)
     Schedule.objects.filter(pk=schedule.pk).update(
         next_run_at=timezone.now() - timedelta(seconds=1)
     )
@@ -346,7 +259,7 @@ def test_without_a_broker_the_web_process_dispatches_due_slots(
 
 @pytest.mark.django_db
 def test_the_email_carries_the_chart_as_a_png(
-    alice, shop_connection, settings, smtp_inbox
+    settings, smtp_inbox, make_schedule, run_slot
 ):
     def bars(body: dict[str, Any]) -> StubReply:
         if body["messages"][-1].get("role") == "tool":
@@ -356,17 +269,7 @@ def test_the_email_carries_the_chart_as_a_png(
 
     with StubLLMServer(responder=bars) as server:
         settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = server.base_url, "stub"
-        schedule = services.schedule_create(
-            owner=alice,
-            connection_id=shop_connection.id,
-            question="Customers per country?",
-            every="day",
-            at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        )
-        run = ScheduleRun.objects.create(
-            schedule=schedule, slot=timezone.now(), trigger="manual"
-        )
-        run = _executed(run.pk)
+        run = run_slot(make_schedule(question="Customers per country?"))
 
     assert run.email_status == "sent"
     [mail] = smtp_inbox
@@ -377,68 +280,34 @@ def test_the_email_carries_the_chart_as_a_png(
 
 @pytest.mark.django_db
 def test_a_run_that_cannot_ask_fails_with_the_reason_and_no_earlier_turn(
-    alice, shop_connection, llm, settings
+    llm, settings, outbox, make_schedule, run_slot
 ):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-    )
-    first = _executed(
-        ScheduleRun.objects.create(
-            schedule=schedule, slot=timezone.now(), trigger="manual"
-        ).pk
-    )
+    schedule = make_schedule()
+    first = run_slot(schedule)
     assert first.status == "ok"
     settings.OPENAI_BASE_URL = settings.OPENAI_API_KEY = ""  # no model now
 
-    second = _executed(
-        ScheduleRun.objects.create(
-            schedule=schedule,
-            slot=timezone.now() + timedelta(minutes=1),
-            trigger="manual",
-        ).pk
-    )
+    second = run_slot(schedule, minutes=1)
 
     assert second.status == "failed"
     assert "OPENAI" in second.error
     assert second.turn is None
-    from django.core import mail
-
     # The owner still hears of it: the failed run is delivered as such.
-    assert "This run failed" in mail.outbox[-1].body
+    assert "This run failed" in outbox[-1].body
 
 
 @pytest.mark.django_db
 def test_scheduled_runs_count_within_the_owners_rate_of_questions(
-    alice, shop_connection, llm, settings
+    llm, settings, outbox, make_schedule, run_slot
 ):
     from django.core.cache import cache
 
     cache.clear()
     settings.THROTTLE_ASK_RATE = "1/hour"
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        email=False,
-    )
-    runs = [
-        _executed(
-            ScheduleRun.objects.create(
-                schedule=schedule,
-                slot=timezone.now() + timedelta(minutes=n),
-                trigger="manual",
-            ).pk
-        )
-        for n in range(2)
-    ]
+    schedule = make_schedule(email=False)
+
+    runs = [run_slot(schedule, minutes=n) for n in range(2)]
+
     assert [r.status for r in runs] == ["ok", "failed"]
     assert "THROTTLE_ASK_RATE" in runs[1].error
     assert len([r for r in llm.requests if r]) == 2  # only the first run asked
@@ -446,27 +315,27 @@ def test_scheduled_runs_count_within_the_owners_rate_of_questions(
 
 @pytest.mark.django_db
 def test_the_webhook_host_policy_is_checked_again_at_delivery(
-    alice, shop_connection, llm, webhook_receiver, settings
+    llm, webhook_receiver, settings, outbox, make_schedule, run_slot
 ):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    schedule = services.schedule_create(
-        owner=alice,
-        connection_id=shop_connection.id,
-        question="Who are the first customers?",
-        every="day",
-        at=timezone.datetime(2000, 1, 1, 8, 0).time(),
-        webhook_url=webhook_receiver.url,
-        email=False,
-    )
+    schedule = make_schedule(webhook_url=webhook_receiver.url, email=False)
     # The operator refuses loopback after the schedule was made.
     settings.WEBHOOK_HOSTS_DENY = [*settings.WEBHOOK_HOSTS_DENY, "127.0.0.0/8"]
-    run = _executed(
-        ScheduleRun.objects.create(
-            schedule=schedule, slot=timezone.now(), trigger="manual"
-        ).pk
-    )
+
+    run = run_slot(schedule)
 
     assert run.status == "ok"
     assert run.webhook_status == "skipped"
     assert "refuses" in run.webhook_error
     assert webhook_receiver.posts == []
+
+
+def test_every_field_a_user_sets_is_in_the_api_and_on_the_page():
+    from schedules.forms import ScheduleForm
+    from schedules.models import SCHEDULE_FIELDS
+    from schedules.serializers import ScheduleInputSerializer, ScheduleSerializer
+
+    assert set(ScheduleInputSerializer().fields) == {"connection_id", *SCHEDULE_FIELDS}
+    assert set(SCHEDULE_FIELDS) <= set(ScheduleSerializer.Meta.fields)
+    page = set(ScheduleForm.base_fields) - {"connection"}
+    assert page == set(ScheduleForm.fields_of_schedule)
+    assert page == set(SCHEDULE_FIELDS) - {"paused"}
