@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,7 +193,24 @@ def _check_address(address: IPAddress, host: str, policy: HostPolicy) -> None:
         raise TargetRefused(f"Host '{host}' is not on this service's allow-list.")
 
 
-def resolve_host(host: str, port: int, *, policy: HostPolicy | None = None) -> str:
+# What resolves a host name to its addresses: the system's resolver, or one a
+# caller brings (a test answering differently on its second call).
+Resolver = Callable[[str, int], list[str]]
+
+
+def addresses_of(host: str, port: int) -> list[str]:
+    """Return every address `host` resolves to now, by the system's resolver."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def resolve_host(
+    host: str,
+    port: int,
+    *,
+    policy: HostPolicy | None = None,
+    resolve: Resolver | None = None,
+) -> str:
     """Resolve `host` now and return the first address the policy allows.
 
     Every address the name resolves to must pass: a name that also points at a
@@ -201,12 +219,12 @@ def resolve_host(host: str, port: int, *, policy: HostPolicy | None = None) -> s
     policy = policy or _policy()
     check_hostname(host, policy=policy)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        found = (resolve or addresses_of)(host, port)
     except (socket.gaierror, UnicodeError) as exc:
         raise TargetRefused(f"Host '{host}' could not be resolved.") from exc
     addresses = []
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+    for text in found:
+        address = ipaddress.ip_address(str(text).split("%")[0])
         _check_address(address, host, policy)
         addresses.append(str(address))
     if not addresses:

@@ -1,6 +1,13 @@
 """Delivering a scheduled answer: an email through Django's email backend and a
 signed JSON POST to a webhook (Slack-compatible `text`), checked against the
-webhook host policy at creation and again before every attempt."""
+webhook host policy at creation and again before every attempt.
+
+Each attempt resolves the webhook's name once, checks every address it gets,
+and connects to the address it checked: the HTTP client never resolves the
+name again, so a name re-pointed at a metadata address between the check and
+the connect (DNS rebinding) reaches nothing new. The request still names the
+host (`Host` header) and TLS checks the certificate against the name (SNI).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +15,24 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from connections.models import DatabaseConnection, PrivacyTier
-from connections.target_policy import TargetRefused, host_policy, resolve_host
+from connections.target_policy import (
+    Resolver,
+    TargetRefused,
+    host_policy,
+    resolve_host,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +74,18 @@ def rows_may_leave(connection: DatabaseConnection) -> bool:
     )
 
 
-def webhook_check(url: str) -> None:
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook URL and the one address its host was checked at."""
+
+    url: str
+    address: str
+
+
+def webhook_check(url: str, *, resolve: Resolver | None = None) -> WebhookTarget:
     """Refuse a webhook URL that is not http(s) or whose host the policy refuses
-    (every address the name resolves to is checked, now)."""
+    (every address the name resolves to is checked, now); return the checked
+    address to connect to."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise WebhookRefused("The webhook URL must be an http:// or https:// URL.")
@@ -75,9 +96,10 @@ def webhook_check(url: str) -> None:
     )
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        resolve_host(parts.hostname, port, policy=policy)
+        address = resolve_host(parts.hostname, port, policy=policy, resolve=resolve)
     except TargetRefused as exc:
         raise WebhookRefused(str(exc)) from exc
+    return WebhookTarget(url=url, address=address)
 
 
 def webhook_body(message: Message) -> dict[str, Any]:
@@ -110,19 +132,44 @@ def signature(secret: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead past the host policy: it is a failure instead."""
+def _pinned_post(target: WebhookTarget, *, body: bytes, headers: dict[str, str]) -> int:
+    """POST to the target's checked address, naming its host; return the status.
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    The URL's host is replaced by the address (so nothing resolves it again);
+    `Host` and TLS's SNI and certificate check keep the name. No redirect is
+    followed (it could lead past the host policy), no proxy from the
+    environment either (it would resolve the name itself).
+    """
+    url = httpx.URL(target.url)
+    host = url.raw_host.decode("ascii")
+    literal = f"[{target.address}]" if ":" in target.address else target.address
+    pinned = url.copy_with(host=literal)
+    extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+    with (
+        httpx.Client(
+            # The system's trust store, as any client on the host would use.
+            verify=ssl.create_default_context(),
+            trust_env=False,
+            follow_redirects=False,
+            timeout=settings.WEBHOOK_TIMEOUT_S,
+        ) as client,
+        client.stream(
+            "POST",
+            pinned,
+            content=body,
+            headers={**headers, "Host": url.netloc.decode("ascii")},
+            extensions=extensions,
+        ) as reply,
+    ):
+        return reply.status_code
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def webhook_post(*, url: str, secret: str, message: Message) -> None:
+def webhook_post(
+    *, url: str, secret: str, message: Message, resolve: Resolver | None = None
+) -> None:
     """POST the message, retrying network errors, 429 and 5xx with back-off;
-    the host policy is checked before every attempt. Raise DeliveryFailed."""
+    the host policy is checked before every attempt, at the address the attempt
+    connects to. Raise DeliveryFailed (WebhookRefused for the policy)."""
     body = json.dumps(webhook_body(message), default=str).encode()
     headers = {
         "Content-Type": "application/json",
@@ -133,19 +180,17 @@ def webhook_post(*, url: str, secret: str, message: Message) -> None:
     delay = settings.WEBHOOK_RETRY_DELAY_S
     reason = ""
     for attempt in range(settings.WEBHOOK_RETRIES + 1):
-        webhook_check(url)
-        # The scheme is checked above (http or https only).
-        request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
+        target = webhook_check(url, resolve=resolve)
         try:
-            with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_S) as reply:
-                reply.read(1024)
-            return
-        except urllib.error.HTTPError as exc:
-            reason = f"the webhook answered HTTP {exc.code}"
-            if exc.code != 429 and exc.code < 500:
-                break  # the receiver refuses it: trying again will not help
-        except (urllib.error.URLError, OSError) as exc:
+            status = _pinned_post(target, body=body, headers=headers)
+        except (httpx.HTTPError, OSError) as exc:
             reason = f"the webhook could not be reached ({type(exc).__name__})"
+        else:
+            if 200 <= status < 300:
+                return
+            reason = f"the webhook answered HTTP {status}"
+            if status != 429 and status < 500:
+                break  # the receiver refuses it: trying again will not help
         logger.warning("webhook attempt %d failed: %s", attempt + 1, reason)
         if attempt < settings.WEBHOOK_RETRIES:
             time.sleep(delay)

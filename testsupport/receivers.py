@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from email.message import Message
@@ -44,9 +45,12 @@ def smtp_inbox(settings: Any) -> Iterator[list[Message]]:
 
 
 class WebhookReceiver:
-    """Records each POST (headers, JSON body); answers `statuses` in turn, then 200."""
+    """Records each POST (headers, JSON body); answers `statuses` in turn, then 200.
 
-    def __init__(self) -> None:
+    With `tls` (a server context holding a certificate) it serves HTTPS.
+    """
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.posts: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         receiver = self
@@ -73,7 +77,11 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self.port = self._server.server_address[1]
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
