@@ -95,6 +95,12 @@ def _interrupted_fields() -> dict[str, object]:
     }
 
 
+def worker_gone(worker: str) -> bool:
+    """Whether `worker` (host:pid) is a process of this host that has ended; a
+    worker of another host is never known to be gone here."""
+    return worker.startswith(f"{HOSTNAME}:") and not _process_alive(worker)
+
+
 def _process_alive(worker: str) -> bool:
     try:
         pid = int(worker.rsplit(":", 1)[1])

@@ -24,13 +24,13 @@ from langchain_core.language_models import BaseChatModel
 from agent import sql_guard
 from agent.engines import SessionEngine
 from agent.llm import agent_answer, system_prompt
-from agent.orphans import HOSTNAME, worker_id
+from agent.orphans import worker_id
 from agent.privacy import PrivacyPolicy
 from agent.querying import catalog_get
 from agent.tokens import schema_token_budget
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
-from knowledge import unasked
+from knowledge import interrupted, unasked
 from knowledge.linking import result_linking_record
 from knowledge.models import (
     EvaluationResult,
@@ -122,6 +122,20 @@ def run_execute(
     asked is retried, then stored as unanswered: the run ends incomplete, its
     accuracy over the answered questions only.
     """
+    in_process = not broker_configured()
+    # Without a broker, one web process at a time runs it (knowledge/interrupted).
+    if in_process and not interrupted.run_enter(run_id=run.pk):
+        return run
+    try:
+        return _run_execute(run=run, chat_model=chat_model, in_process=in_process)
+    finally:
+        if in_process:
+            interrupted.run_leave(run_id=run.pk)
+
+
+def _run_execute(
+    *, run: EvaluationRun, chat_model: BaseChatModel | None, in_process: bool
+) -> EvaluationRun:
     connection = run.connection
     items = golden_items(connection=connection, set_name=run.set_name or None)
     items = items[: run.total]
@@ -135,14 +149,14 @@ def run_execute(
             db_type=connection.db_type, catalog=catalog, privacy=catalog.privacy
         )
         run.prompt_version = hashlib.sha256(prompt.encode()).hexdigest()[:16]
-        run.worker = "" if broker_configured() else worker_id()
+        run.worker = worker_id() if in_process else ""
         run.save(update_fields=["prompt_version", "worker"])
         scored = set(run.results.values_list("position", flat=True))
         with examples_excluded([item.question for item in items]):
             for position, item in enumerate(items, start=1):
                 if position in scored:
                     continue
-                if unasked.process_ending():
+                if unasked.process_ending() and not in_process:
                     # Nothing more can be asked here; the rest stay unanswered.
                     run.error = "Stopped: the process running it was shutting down."
                     break
@@ -153,8 +167,14 @@ def run_execute(
                     session_engine=session_engine,
                     chat_model=chat_model,
                 )
+                if in_process and unasked.process_ending():
+                    # Neither asked nor unanswered: the next web process asks it.
+                    interrupted.run_release(run_id=run.pk)
+                    return run
                 _result_store(result)
                 _counts_refresh(run)
+                if in_process and not interrupted.run_heartbeat(run_id=run.pk):
+                    return run  # silent too long: another process took it over
     except Exception as exc:
         logger.exception("evaluation run %s failed", run.pk)
         run.status = RunStatus.FAILED
@@ -367,45 +387,12 @@ def _classify(
     )
 
 
-def runs_close_of_worker(*, pid: int) -> int:
-    """Close the runs this host's web worker `pid` was running when it died
-    (killed past a graceful reload's timeout): incomplete, accuracy over the
-    questions it answered. Return how many."""
-    runs = EvaluationRun.objects.filter(
-        status=RunStatus.RUNNING, worker=f"{HOSTNAME}:{pid}"
-    )
-    closed = 0
-    for run in runs:
-        _counts_refresh(run, final=True)
-        run.status = RunStatus.INCOMPLETE
-        run.error = "Stopped: the process running it was ended."
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
-        closed += 1
-    if closed:
-        logger.warning("closed %d evaluation run(s) of exited worker %s", closed, pid)
-    return closed
-
-
-def previous_run(run: EvaluationRun) -> EvaluationRun | None:
-    """Return the last finished run on the same set before this one (an
-    incomplete one too: its accuracy is over the questions it answered)."""
-    return (
-        EvaluationRun.objects.filter(
-            connection_id=run.connection_id,
-            set_name=run.set_name,
-            status__in=[RunStatus.DONE, RunStatus.INCOMPLETE],
-            pk__lt=run.pk,
-        )
-        .order_by("-pk")
-        .first()
-    )
-
-
 def run_in_background(*, run: EvaluationRun) -> None:
     """Put the run on the queue (a worker, or this process without a broker)."""
     from knowledge.tasks import evaluation_run
 
+    if not broker_configured():
+        interrupted.run_claim(run_id=run.pk, new=True)  # this process runs it
     try:
         enqueue(evaluation_run, run_id=run.pk)
     except QueueUnavailable as exc:

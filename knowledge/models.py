@@ -190,10 +190,14 @@ class EvaluationRun(models.Model):
     ci_low = models.FloatField(null=True, blank=True)
     ci_high = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
-    # The web process running it without a broker (host:pid), so the gunicorn
-    # master can close a run its killed worker left; empty on a Celery worker,
-    # whose task is delivered again instead.
+    # The web process that claimed it without a broker (host:pid), so a run its
+    # process left (killed, reloaded) is claimed again and resumed by another
+    # (knowledge/interrupted.py); empty when released for the next one, and on
+    # a Celery worker, whose task is delivered again instead.
     worker = models.CharField(max_length=100, blank=True)
+    # When that process last said it was at it (claimed, or scored a question):
+    # a run silent for longer than a question can take is taken by another host.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

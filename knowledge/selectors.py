@@ -14,6 +14,7 @@ from knowledge.models import (
     GoldenQuestion,
     GoldenSet,
     Instruction,
+    RunStatus,
     SchemaNote,
 )
 
@@ -113,3 +114,18 @@ def run_get_for_user(*, user: User, connection_id: int, run_id: int) -> Evaluati
 def object_get_for_user(queryset: QuerySet, *, object_id: int) -> object:
     """Return one object of an owner-scoped queryset; anything else is a 404."""
     return get_object_or_404(queryset, pk=object_id)
+
+
+def previous_run(run: EvaluationRun) -> EvaluationRun | None:
+    """Return the last finished run on the same set before this one (an
+    incomplete one too: its accuracy is over the questions it answered)."""
+    return (
+        EvaluationRun.objects.filter(
+            connection_id=run.connection_id,
+            set_name=run.set_name,
+            status__in=[RunStatus.DONE, RunStatus.INCOMPLETE],
+            pk__lt=run.pk,
+        )
+        .order_by("-pk")
+        .first()
+    )

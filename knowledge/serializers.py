@@ -147,7 +147,7 @@ class RunDetailSerializer(RunSerializer):
         fields = [*RunSerializer.Meta.fields, "previous_accuracy", "results"]
 
     def get_previous_accuracy(self, run: EvaluationRun) -> float | None:
-        from knowledge.evaluation import previous_run
+        from knowledge.selectors import previous_run
 
         previous = previous_run(run)
         return previous.accuracy if previous else None

@@ -90,9 +90,22 @@ def post_fork(server: Any, worker: Any) -> None:
         worker.body_buffer_max = settings.REQUEST_MAX_BYTES
 
 
+def post_worker_init(worker: Any) -> None:
+    """Without a broker, resume at once the evaluation runs an earlier worker
+    left (a reload, a kill): the new worker claims them (knowledge/interrupted)."""
+    try:
+        from knowledge.interrupted import resume_now_and_then
+        from sqlagent_project.queue import broker_configured
+
+        if not broker_configured():
+            resume_now_and_then()  # a task on its pool: no database use here
+    except Exception:  # a hook must never keep the worker from serving
+        logging.getLogger(__name__).exception("post_worker_init hook failed")
+
+
 def child_exit(server: Any, worker: Any) -> None:
-    """Fail the turns (and close the evaluation runs) a worker left running, as
-    soon as the master sees it exit.
+    """Fail the turns a worker left running (and release its evaluation runs
+    for the next worker to resume), as soon as the master sees it exit.
 
     A worker killed mid-/ask (SIGKILL, OOM, timeout) cannot close its own turn;
     the master can, so the turn does not wait for the next boot.
@@ -101,13 +114,13 @@ def child_exit(server: Any, worker: Any) -> None:
         from django.db import DatabaseError
 
         from agent.orphans import turns_fail_of_worker
-        from knowledge.evaluation import runs_close_of_worker
+        from knowledge.interrupted import runs_release_of_worker
         from sqlagent_project.capacity import app_database_pools_close
 
         try:
             turns_fail_of_worker(pid=worker.pid)
-            # Evaluation runs it ran without a broker: incomplete, not stuck.
-            runs_close_of_worker(pid=worker.pid)
+            # Evaluation runs it ran without a broker: resumed by the next.
+            runs_release_of_worker(pid=worker.pid)
         except DatabaseError:
             logging.getLogger(__name__).warning(
                 "could not close the turns of worker %s", worker.pid, exc_info=True

@@ -483,6 +483,13 @@ KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
 EVALUATION_QUESTION_RETRIES = env.int("EVALUATION_QUESTION_RETRIES", default=2)
 EVALUATION_RETRY_DELAY_S = env.float("EVALUATION_RETRY_DELAY_S", default=2.0)
 
+# ---- issue 24 (queue helper): interrupted in-process evaluation runs --------
+# Without a broker, a run a web process left unfinished (graceful reload, killed
+# worker, restart) is claimed again and resumed by a web process: after a
+# response, at most every 15 s (knowledge/interrupted.py). No setting of its own.
+MIDDLEWARE += ["knowledge.middleware.InterruptedRunsResumeMiddleware"]
+# ---- end (interrupted in-process evaluation runs) ----------------------------
+
 # TASK QUEUE (Celery; sqlagent_project/celery.py and queue.py)
 # The broker, e.g. redis://127.0.0.1:6379/2. Empty (the default): background work
 # runs on a thread pool in the web process and nothing more is needed.

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from knowledge import evaluation
-from knowledge.models import EvaluationRun, GoldenQuestion, GoldenSet, Outcome
+from knowledge.models import GoldenQuestion, GoldenSet, Outcome
 from testsupport.fake_llm import ScriptedChatModel, scripted
 from testsupport.llm_stub import StubLLMServer, StubReply, last_user_question
 
@@ -191,31 +191,3 @@ def test_the_runs_page_says_the_run_is_incomplete(
     assert "2/2 answered = 100%" in page
     listing = alice_page.get(f"/knowledge/{twelve_questions.id}/runs/")
     assert "2 unanswered" in listing.content.decode()
-
-
-def test_a_run_whose_web_worker_died_is_closed_incomplete_by_the_master(
-    twelve_questions, llm_at
-):
-    from agent.orphans import HOSTNAME, worker_id
-
-    with StubLLMServer(responder=_always_right) as server:
-        llm_at(server)
-        run = evaluation.run_start(
-            connection=twelve_questions, set_name="twelve", limit=3
-        )
-        run = evaluation.run_execute(run=run)
-    # Without a broker the run records the web process running it.
-    assert run.worker == worker_id()
-    # As if that worker had been killed after two questions.
-    run.results.filter(position=3).delete()
-    EvaluationRun.objects.filter(pk=run.pk).update(
-        status="running", worker=f"{HOSTNAME}:4242", finished_at=None
-    )
-
-    assert evaluation.runs_close_of_worker(pid=4242) == 1
-    assert evaluation.runs_close_of_worker(pid=4242) == 0
-
-    run.refresh_from_db()
-    assert run.status == "incomplete"
-    assert (run.correct, run.unanswered, run.accuracy) == (2, 1, 1.0)
-    assert "ended" in run.error

@@ -11,7 +11,7 @@ from django.shortcuts import render
 
 from accounts.types import AuthenticatedHttpRequest
 from connections.selectors import connection_get_for_user
-from knowledge import evaluation, selectors
+from knowledge import selectors
 from knowledge.models import EvaluationResult
 
 DIFF_ROWS_SHOWN = 20
@@ -37,7 +37,7 @@ def run_page(
     context = {
         "connection": connection,
         "run": run,
-        "previous": evaluation.previous_run(run),
+        "previous": selectors.previous_run(run),
         "results": [_with_diff(result) for result in run.results.all()],
     }
     return render(request, "knowledge/run.html", context)

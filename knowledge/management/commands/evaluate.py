@@ -11,13 +11,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from connections.models import DatabaseConnection
 from knowledge.evaluation import (
     golden_items,
-    previous_run,
     run_execute,
     run_start,
     session_engine_for,
 )
 from knowledge.linking import linking_report
 from knowledge.models import GoldenSet
+from knowledge.selectors import previous_run
 
 
 class Command(BaseCommand):
