@@ -25,6 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from accounts.models import User
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
+from agent.catalog_store import shared_structure
 from agent.engines import SessionEngine, engine_cache
 from agent.exceptions import (
     AskCancelled,
@@ -97,20 +98,30 @@ def session_engine_get(session: UserSession) -> SessionEngine:
 
 
 def catalog_get(session_engine: SessionEngine) -> SchemaCatalog:
-    """Return the session engine's schema catalog, creating it once."""
+    """Return the session engine's schema catalog, creating it once: from the
+    structure a worker shared for a big database (agent/catalog_store.py)."""
     with session_engine.lock:
         catalog = session_engine.extras.get("catalog")
-        if catalog is None:
-            catalog = SchemaCatalog(
-                session_engine.engine,
-                session_engine.db_type,
-                privacy=session_engine.privacy_policy(),
-            )
-            session_engine.extras["catalog"] = catalog
-        elif catalog.engine is not session_engine.engine:
-            # The database's pool was replaced (closed while unused): read on
-            # the one in use, keeping what was read already.
-            catalog.engine_use(session_engine.engine)
+    if catalog is None:
+        # Outside the lock: this may list the tables, or wait on a worker.
+        new = SchemaCatalog(
+            session_engine.engine,
+            session_engine.db_type,
+            privacy=session_engine.privacy_policy(),
+        )
+        structure = shared_structure(
+            connection_id=session_engine.connection_id,
+            version=session_engine.connection_version,
+            catalog=new,
+        )
+        if structure is not None:
+            new.structure_use(structure)
+        with session_engine.lock:
+            catalog = session_engine.extras.setdefault("catalog", new)
+    if catalog.engine is not session_engine.engine:
+        # The database's pool was replaced (closed while unused): read on the
+        # one in use, keeping what was read already.
+        catalog.engine_use(session_engine.engine)
     return catalog
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import SQLAlchemyError
 
 from accounts.models import User
+from agent.catalog_store import catalog_forget
 from agent.engines import engine_cache
 from agent.querying import session_engine_get, target_errors
 from connections.engines import engine_create
@@ -116,6 +117,8 @@ def schema_refresh(*, connection: DatabaseConnection) -> None:
     """Read the connection's schema again at the next use, for every session on
     it: catalog, prompt schema, suggested questions and the schema panel."""
     engine_cache.schema_refresh(connection.pk)
+    # The catalog a worker shared for every process is built anew too.
+    catalog_forget(connection=connection)
     logger.info("schema refresh connection=%s", connection.pk)
 
 

@@ -521,6 +521,19 @@ CELERY_BEAT_SCHEDULE = {
     "turns-fail-orphaned": {"task": "agent.turns_fail_orphaned", "schedule": 60.0},
     "schedules-dispatch-due": {"task": "schedules.dispatch_due", "schedule": 30.0},
 }
+# ---- issue 24 (queue helper): the shared schema catalog of big databases ----
+# With a broker, the schema catalog (table and view names, column names and
+# types; never a value) of a database of at least CATALOG_SHARED_MIN_TABLES
+# tables is read once per connection version by a worker task and kept in the
+# shared cache (CACHE_URL) for CATALOG_MAX_AGE_S seconds; every web process on
+# every host starts from it instead of reading the database itself. A request
+# waits up to CATALOG_BUILD_WAIT_S for the worker, then reads for itself (so it
+# does at once when no worker was seen lately). 0 tables: every database.
+# Without a broker each process reads its own catalog, as before.
+CATALOG_SHARED_MIN_TABLES = env.int("CATALOG_SHARED_MIN_TABLES", default=200)
+CATALOG_BUILD_WAIT_S = env.float("CATALOG_BUILD_WAIT_S", default=20.0)
+CATALOG_MAX_AGE_S = env.int("CATALOG_MAX_AGE_S", default=3600)
+# ---- end (shared schema catalog) ---------------------------------------------
 # Threads of the in-process path (no broker) running background tasks.
 TASKS_IN_PROCESS_WORKERS = env.int("TASKS_IN_PROCESS_WORKERS", default=2)
 # /health calls the queue healthy while a worker answered within this many seconds.

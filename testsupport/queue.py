@@ -5,14 +5,16 @@ process (celery.contrib.testing), so tasks cross the real broker."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-# Apart from the cache tests' 15; parallel runs may set another.
-BROKER_URL = "redis://127.0.0.1:6379/13"
+# Apart from the cache tests' 15; parallel runs set another in
+# SQLAGENT_TEST_BROKER_URL (it is emptied by the tests).
+BROKER_URL = os.environ.get("SQLAGENT_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
 
 
 def _pools_dropped(app: Any) -> None:
