@@ -44,7 +44,8 @@ from testsupport.serving import (
 
 pytestmark = pytest.mark.slow
 
-BROKER_URL = "redis://127.0.0.1:6379/12"
+# Parallel runs set another in SQLAGENT_TEST_BROKER_URL (emptied by the test).
+BROKER_URL = os.environ.get("SQLAGENT_TEST_BROKER_URL", "redis://127.0.0.1:6379/12")
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
 QUESTIONS = [f"How many orders, take {n}?" for n in range(1, 7)]
 SLOW = "A slow question?"
