@@ -22,6 +22,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -169,15 +170,18 @@ def runs_resume_interrupted() -> list[int]:
     return resumed
 
 
-def resume_now_and_then() -> bool:
-    """Queue a sweep here unless one was queued lately; say if so."""
+def resume_now_and_then() -> list[int]:
+    """Resume the interrupted runs here unless this process looked lately (one
+    query; a task only for a run found). Return the runs resumed."""
     global _swept_at
     now = time.monotonic()
     with _lock:
         if _swept_at is not None and now - _swept_at < RESUME_INTERVAL_S:
-            return False
+            return []
         _swept_at = now
-    from knowledge.tasks import evaluation_runs_resume
-
-    enqueue(evaluation_runs_resume)
-    return True
+    try:
+        return runs_resume_interrupted()
+    except DatabaseError:
+        # After a response: the app database's trouble is not this request's.
+        logger.warning("could not look for interrupted evaluation runs", exc_info=True)
+        return []

@@ -13,7 +13,7 @@ from sqlagent_project.queue import broker_configured
 
 
 class InterruptedRunsResumeMiddleware:
-    """Queues the sweep of interrupted evaluation runs when no broker is set."""
+    """Resumes interrupted evaluation runs here when no broker is set."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response

@@ -14,7 +14,7 @@ from typing import Any
 from celery import shared_task
 
 from connections.models import DatabaseConnection
-from knowledge import evaluation, interrupted, services, values
+from knowledge import evaluation, services, values
 from knowledge.models import EvaluationRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -35,12 +35,6 @@ def evaluation_run(*, run_id: int) -> dict[str, Any]:
         "correct": run.correct,
         "unanswered": run.unanswered,
     }
-
-
-@shared_task(name="knowledge.evaluation_runs_resume", acks_late=True)
-def evaluation_runs_resume() -> list[int]:
-    """Without a broker: claim the runs a web process left and resume them here."""
-    return interrupted.runs_resume_interrupted()
 
 
 @shared_task(name="knowledge.notes_prefill", acks_late=True)

@@ -94,11 +94,14 @@ def post_worker_init(worker: Any) -> None:
     """Without a broker, resume at once the evaluation runs an earlier worker
     left (a reload, a kill): the new worker claims them (knowledge/interrupted)."""
     try:
+        from django.db import connection
+
         from knowledge.interrupted import resume_now_and_then
         from sqlagent_project.queue import broker_configured
 
         if not broker_configured():
-            resume_now_and_then()  # a task on its pool: no database use here
+            resume_now_and_then()
+        connection.close()  # this thread serves no request: hold no connection
     except Exception:  # a hook must never keep the worker from serving
         logging.getLogger(__name__).exception("post_worker_init hook failed")
 
