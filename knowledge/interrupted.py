@@ -100,17 +100,22 @@ def run_claim(*, run_id: int, new: bool = False) -> bool:
 
 
 def run_enter(*, run_id: int) -> bool:
-    """Start running a claimed run here (claiming it now if this process had
-    not); False if it runs here already or a live process holds it."""
+    """Start running a run here: claimed by this process and still its (or
+    claimed now); False if it runs here already or another process holds it."""
     with _lock:
         if run_id in _executing:
             return False
-        claimed = run_id in _claimed
-    if not claimed and not run_claim(run_id=run_id, new=True):
-        return False
-    with _lock:
         _executing.add(run_id)
-    return True
+        claimed = run_id in _claimed
+    # A claim made when it was queued may have been lost since (queued too
+    # long behind other work, it fell silent and another host took it).
+    if claimed:
+        held = run_heartbeat(run_id=run_id)
+    else:
+        held = run_claim(run_id=run_id, new=True)
+    if not held:
+        run_leave(run_id=run_id)
+    return held
 
 
 def run_leave(*, run_id: int) -> None:

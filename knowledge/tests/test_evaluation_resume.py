@@ -161,3 +161,10 @@ def test_a_run_a_live_process_holds_is_left_to_it_until_it_falls_silent(
     # The process it was taken from learns so at its next heartbeat.
     EvaluationRun.objects.filter(pk=run_id).update(worker="other-host:7")
     assert not interrupted.run_heartbeat(run_id=run_id)
+    interrupted.run_leave(run_id=run_id)
+
+    # Claimed when queued here, taken over before it started: it does not start.
+    EvaluationRun.objects.filter(pk=run_id).update(worker="")
+    assert interrupted.run_claim(run_id=run_id)
+    EvaluationRun.objects.filter(pk=run_id).update(worker="other-host:8")
+    assert not interrupted.run_enter(run_id=run_id)
