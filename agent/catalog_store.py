@@ -27,6 +27,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.cache import cache
 
+from agent import sql_guard
 from agent.catalog import SchemaCatalog
 from connections.engines import engine_create
 from connections.models import DatabaseConnection
@@ -83,14 +84,15 @@ def shared_structure(
     *, connection_id: int, version: Any, catalog: SchemaCatalog
 ) -> dict[str, Any] | None:
     """Return the shared structure of a big database at this version, queueing
-    its build and waiting for it when missing; None: read it here."""
+    its build and waiting for it when missing; None: read it here (sharing is
+    a saving, so the cache or the broker in trouble only means that)."""
     if not broker_configured():
         return None
     connection = DatabaseConnection.objects.filter(pk=connection_id).first()
     if connection is None or connection.updated_at != version:
         return None  # the engine is of another version than the record's
     key = catalog_key(connection)
-    found: dict[str, Any] | None = cache.get(key)
+    found = _cached(key)
     if found is not None:
         return found
     if len(catalog.table_names()) < settings.CATALOG_SHARED_MIN_TABLES:
@@ -98,15 +100,30 @@ def shared_structure(
     if not _worker_lately():
         logger.warning("no worker seen lately: catalog read here %s", connection_id)
         return None
-    if cache.add(f"{key}:queued", True, timeout=settings.CATALOG_BUILD_WAIT_S):
-        from agent.tasks import catalog_build_task
+    from agent.tasks import catalog_build_task
 
-        enqueue(catalog_build_task, connection_id=connection.pk, key=key)
+    try:
+        if cache.add(f"{key}:queued", True, timeout=settings.CATALOG_BUILD_WAIT_S):
+            enqueue(catalog_build_task, connection_id=connection.pk, key=key)
+    except Exception:  # the cache's or the broker's own errors, any backend
+        logger.warning("catalog build not queued, read here", exc_info=True)
+        return None
     return _wait(key)
 
 
+def _cached(key: str) -> Any:
+    try:
+        return cache.get(key)
+    except Exception:  # the cache's own errors, any backend
+        logger.warning("shared catalog not read from the cache", exc_info=True)
+        return None
+
+
 def _worker_lately() -> bool:
-    seen = worker_seen_at()
+    try:
+        seen = worker_seen_at()
+    except Exception:  # the cache's own errors, any backend
+        return False
     return seen is not None and (
         time.time() - seen.timestamp() <= settings.CELERY_WORKER_SEEN_S
     )
@@ -114,14 +131,17 @@ def _worker_lately() -> bool:
 
 def _wait(key: str) -> dict[str, Any] | None:
     deadline = time.monotonic() + settings.CATALOG_BUILD_WAIT_S
+    stop = sql_guard.stop_signal()
     # A wait on another process: this ask's CPU slot is free for others.
     with capacity.cpu_released():
         while time.monotonic() < deadline:
-            found: dict[str, Any] | None = cache.get(key)
+            found: dict[str, Any] | None = _cached(key)
             if found is not None:
                 return found
-            if cache.get(f"{key}:failed"):
-                break
+            if _cached(f"{key}:failed") or (stop is not None and stop()):
+                # The build failed, or the ask was stopped (its next query
+                # says so): no more waiting.
+                return None
             time.sleep(POLL_S)
     logger.warning("catalog not built in time, read here key=%s", key)
     return None

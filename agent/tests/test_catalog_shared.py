@@ -23,7 +23,8 @@ from agent.querying import catalog_get
 from agent.schema_browser import schema_refresh
 from connections.models import UserSession
 from sqlagent_project import queue
-from testsupport.queue import celery_worker_running
+from testsupport.queue import broker_switched, celery_worker_running
+from testsupport.serving import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -151,3 +152,17 @@ def test_without_a_broker_each_process_reads_its_own_catalog_as_before(
     assert catalog.columns_all() == COLUMNS
     assert cache.get(catalog_key(_connection())) is None
     assert _builds() == []
+
+
+def test_a_broker_that_does_not_take_the_build_leaves_the_process_to_read_it(
+    big, catalog_of, settings
+):
+    # Nothing listens there: the build cannot be queued.
+    with broker_switched(settings, f"redis://127.0.0.1:{free_port()}/0"):
+        queue.worker_seen_now()
+
+        catalog = catalog_of()
+
+        # The ask goes on, as without a broker: no 503 for a saving.
+        assert catalog.columns_all() == COLUMNS
+    assert cache.get(catalog_key(_connection())) is None
