@@ -142,8 +142,7 @@ def _pinned_post(target: WebhookTarget, *, body: bytes, headers: dict[str, str])
     """
     url = httpx.URL(target.url)
     host = url.raw_host.decode("ascii")
-    literal = f"[{target.address}]" if ":" in target.address else target.address
-    pinned = url.copy_with(host=literal)
+    pinned = url.copy_with(host=target.address)  # an IPv6 one is bracketed
     extensions = {"sni_hostname": host} if url.scheme == "https" else {}
     with (
         httpx.Client(

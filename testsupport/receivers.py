@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -47,10 +48,13 @@ def smtp_inbox(settings: Any) -> Iterator[list[Message]]:
 class WebhookReceiver:
     """Records each POST (headers, JSON body); answers `statuses` in turn, then 200.
 
-    With `tls` (a server context holding a certificate) it serves HTTPS.
+    With `tls` (a server context holding a certificate) it serves HTTPS; with
+    `ipv6`, on ::1 instead of 127.0.0.1.
     """
 
-    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, *, tls: ssl.SSLContext | None = None, ipv6: bool = False
+    ) -> None:
         self.posts: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         receiver = self
@@ -75,13 +79,18 @@ class WebhookReceiver:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ipv6 else socket.AF_INET
+
+        host = "::1" if ipv6 else "127.0.0.1"
+        self._server = Server((host, 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         scheme = "https" if tls is not None else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.port}/hook"
+        literal = "[::1]" if ipv6 else host
+        self.url = f"{scheme}://{literal}:{self.port}/hook"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

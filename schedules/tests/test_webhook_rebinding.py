@@ -98,6 +98,24 @@ def test_a_name_with_one_refused_address_among_others_is_refused_whole(receiver)
     assert receiver.posts == []
 
 
+def test_an_ipv6_address_is_connected_to_as_checked():
+    receiver = WebhookReceiver(ipv6=True)
+    try:
+        resolve = Rebinding(["::1"], ["fe80::1"])
+        webhook_post(
+            url=f"http://hook.test:{receiver.port}/hook",
+            secret="s",
+            message=MESSAGE,
+            resolve=resolve,
+        )
+    finally:
+        receiver.close()
+
+    [post] = receiver.posts
+    assert post["headers"]["host"] == f"hook.test:{receiver.port}"
+    assert resolve.asked == ["hook.test"]
+
+
 def _certificates(tmp_path: Path, name: str) -> tuple[Path, ssl.SSLContext]:
     """Return a CA file and a server context with a certificate for `name`."""
     now = datetime.datetime.now(datetime.UTC)
