@@ -74,6 +74,11 @@ def test_schedule_under_an_answer_fills_the_form(alice_page, alice, shop_connect
 
 
 def test_pause_edit_runs_and_delete(alice_page, schedule):
+    # The edit form starts from every field the schedule has.
+    form = alice_page.get(f"/schedules/{schedule.id}/edit/").content.decode()
+    assert "Revenue last week?" in form
+    assert 'value="Europe/Berlin"' in form
+    assert 'value="09:00"' in form
     alice_page.post(f"/schedules/{schedule.id}/pause/")
     schedule.refresh_from_db()
     assert schedule.paused
