@@ -154,27 +154,22 @@ class SchemaCatalog:
         return columns
 
     def structure(self) -> dict[str, Any]:
-        """Return the names of the tables and views and every table's column
-        types: what one worker reads for every process (agent/catalog_store.py);
-        names and types only, never a value."""
-        tables = self.table_names()
-        self.columns_all()
+        """Return the table and view names and every table's column types, no
+        value: what one worker reads for every process (catalog_store.py)."""
+        tables, _ = self.table_names(), self.columns_all()
         with self._lock:
-            return {
-                "tables": tables,
-                "views": sorted(self._views or ()),
-                "columns": {t: dict(self._columns[t]) for t in self._columns},
-            }
+            views = sorted(self._views or ())
+            columns = {t: dict(c) for t, c in self._columns.items()}
+        return {"tables": tables, "views": views, "columns": columns}
 
     def structure_use(self, structure: dict[str, Any]) -> None:
         """Start from a structure read elsewhere instead of reading it here."""
         columns: dict[str, dict[str, str]] = structure["columns"]
         with self._lock:
-            self._tables = list(structure["tables"])
-            self._views = set(structure["views"])
+            self._tables, self._views = structure["tables"], set(structure["views"])
             for table, types in columns.items():
                 self._columns.setdefault(table, dict(types))
-            self._all_columns = {table: list(types) for table, types in columns.items()}
+            self._all_columns = {t: list(c) for t, c in columns.items()}
 
     def tables_by_column(self) -> dict[str, set[str]]:
         """Return, per lowercased column name, the tables holding it (cached)."""
