@@ -216,6 +216,19 @@ def run(
                     sessions_connect(
                         server.url, [u["token"] for u in users], target_url
                     )
+            # Warm up (discarded): every session's first ask builds its
+            # engine and reads the catalog, which a server in use has done.
+            measure(
+                server=server,
+                stub_delay_s=stub_delay_s,
+                database_url=target_url,
+                tokens=[u["token"] for u in askers[: max(counts)]],
+                probe_token=probe["token"],
+                page_cookie=cookie,
+                delay_s=delay_s,
+                seconds=max(5.0, 4 * delay_s),
+            )
+            time.sleep(5)
             for n in counts:
                 print(
                     f"shared database: {kind} connections, scope={scope} N={n} "
