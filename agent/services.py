@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 
 from accounts.models import User
 from agent import llm
-from agent.budgets import budget_check
+from agent.budgets import budget_claimed
 from agent.cancellation import CancelWatch, ask_cancel_request
 from agent.exceptions import (
     AskCancelled,
@@ -253,17 +253,17 @@ def _ask_begin(*, user: User, question: str, chat_model: BaseChatModel | None) -
         invalid=QuestionInvalid,
     )
     session = connected_session(user=user)
-    budget_check(user=user, connection=session.db_connection)
     if chat_model is None:
         llm.llm_settings()  # refuse early (503) when no LLM is configured
     turns_fail_orphaned_now_and_then()
-    history = thread_prepare(session=session, question=question)
-    turn = Turn.objects.create(
-        thread_id=session.pk,
-        question=question,
-        status=TurnStatus.RUNNING,
-        worker=worker_id(),
-    )
+    with budget_claimed(user=user, connection=session.db_connection):
+        history = thread_prepare(session=session, question=question)
+        turn = Turn.objects.create(
+            thread_id=session.pk,
+            question=question,
+            status=TurnStatus.RUNNING,
+            worker=worker_id(),
+        )
     return _Ask(
         turn=turn,
         session=session,
@@ -384,21 +384,21 @@ def thread_ask_scheduled(
     if chat_model is None:
         llm.llm_settings()
     # Within the owner's daily budgets, as their own asks are.
-    budget_check(user=user, connection=connection)
-    Thread.objects.get_or_create(
-        id=thread_id,
-        defaults={
-            "user_id": user.pk,
-            "db_connection_id": connection.pk,
-            "title": thread_title_from(question),
-        },
-    )
-    turn = Turn.objects.create(
-        thread_id=thread_id,
-        question=question,
-        status=TurnStatus.RUNNING,
-        worker=worker_id(),
-    )
+    with budget_claimed(user=user, connection=connection):
+        Thread.objects.get_or_create(
+            id=thread_id,
+            defaults={
+                "user_id": user.pk,
+                "db_connection_id": connection.pk,
+                "title": thread_title_from(question),
+            },
+        )
+        turn = Turn.objects.create(
+            thread_id=thread_id,
+            question=question,
+            status=TurnStatus.RUNNING,
+            worker=worker_id(),
+        )
     # A closed session of the thread's id, so the history can continue the
     # conversation like any other; being closed, its engine is dropped after.
     session, _ = UserSession.objects.get_or_create(
