@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agent.models import Turn, TurnSource
+from agent.selectors import team_turns_q
 from connections.models import DatabaseConnection
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
@@ -137,7 +138,7 @@ def team_allowance(*, team: Team) -> Allowance:
     its own limits where its admins set them, else the settings' defaults."""
     asks, tokens = _team_limits(team)
     return _allowance(
-        Q(thread__db_connection__team_id=team.pk), asks_limit=asks, tokens_limit=tokens
+        team_turns_q(team_id=team.pk), asks_limit=asks, tokens_limit=tokens
     )
 
 
