@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from connections.models import PrivacyTier
-from schedules import services
+from schedules import runs, services
 from schedules.delivery import SIGNATURE_HEADER, signature
 from schedules.models import Schedule, ScheduleRun
 from testsupport.llm_stub import StubLLMServer, StubReply
@@ -158,7 +158,7 @@ def test_run_now_asks_afresh_and_delivers_by_email_and_signed_webhook(
 
 
 def _executed(run_id: int) -> ScheduleRun:
-    run = services.schedule_run_execute(run_id=run_id)
+    run = runs.schedule_run_execute(run_id=run_id)
     assert run is not None
     return run
 
@@ -229,8 +229,8 @@ def test_a_slot_is_dispatched_and_delivered_once(
     assert len(first) == 1
     assert second == []
     # The run task delivered twice (a redelivery) delivers once.
-    services.schedule_run_execute(run_id=first[0])
-    assert services.schedule_run_execute(run_id=first[0]) is None
+    runs.schedule_run_execute(run_id=first[0])
+    assert runs.schedule_run_execute(run_id=first[0]) is None
     assert ScheduleRun.objects.get().slot == slot
     assert len(webhook_receiver.posts) == 1
     assert webhook_receiver.posts[0]["headers"]["x-sqlagent-delivery"].startswith(
