@@ -69,7 +69,10 @@ class _RegisterScope:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("chat")
-    form = SignupForm(request.POST or None)
+    # An invitation's link names the invited address (teams/invitations.py).
+    form = SignupForm(
+        request.POST or None, initial={"email": request.GET.get("email", "")}
+    )
     # The throttle reads only the scope and the client's address, which a page
     # request has as much as an API request.
     if request.method == "POST" and not ScopedSettingsThrottle().allow_request(

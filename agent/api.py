@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import TokenScope
 from accounts.types import AuthenticatedRequest
 from agent import serializers as s
+from agent.ask_stream import AskEvents, thread_ask_stream
 from agent.cancellation import ClientWatch
 from agent.pagination import ThreadPagination, TurnPagination, page_parameters
 from agent.schema_browser import (
@@ -27,12 +28,7 @@ from agent.schema_browser import (
     schema_tables,
 )
 from agent.selectors import thread_get_for_user, thread_list_for_user
-from agent.services import (
-    AskEvents,
-    ask_cancel,
-    thread_ask,
-    thread_ask_stream,
-)
+from agent.services import ask_cancel, thread_ask
 from agent.threads import thread_delete, thread_rename
 from agent.user_sql import thread_run_sql
 from connections.selectors import ConnectionAccess, connection_get_for_user

@@ -3,22 +3,32 @@
 Usage is read from the turns themselves (each ask is a turn with its recorded
 tokens), so there is no second counter to drift, and a failed ask counts what
 it really used, once. A day is a UTC day; a limit of 0 is no limit.
+
+Counting and then recording a turn is a race between two asks at once (one
+user's, or two members' of a team) with one ask left: both could count before
+either records. `budget_claimed` makes the two one step, under a row lock on the
+user (and the team) in the shared app database, so it holds across processes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
 from agent.models import Turn, TurnSource
+from agent.selectors import team_turns_q
 from connections.models import DatabaseConnection
+from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
 from teams.models import Team
 from teams.selectors import team_list_for_user
@@ -101,46 +111,89 @@ def _allowance(
     )
 
 
+def _user_limits() -> tuple[int | None, int | None]:
+    return (
+        _limit(settings.BUDGET_USER_ASKS_PER_DAY),
+        _limit(settings.BUDGET_USER_TOKENS_PER_DAY),
+    )
+
+
+def _team_limits(team: Team) -> tuple[int | None, int | None]:
+    asks = team.asks_per_day
+    tokens = team.tokens_per_day
+    return (
+        _limit(settings.BUDGET_TEAM_ASKS_PER_DAY if asks is None else asks),
+        _limit(settings.BUDGET_TEAM_TOKENS_PER_DAY if tokens is None else tokens),
+    )
+
+
 def user_allowance(*, user: User) -> Allowance:
     """Return the user's budget for today (every ask of theirs counts)."""
-    return _allowance(
-        Q(thread__user_id=user.pk),
-        asks_limit=_limit(settings.BUDGET_USER_ASKS_PER_DAY),
-        tokens_limit=_limit(settings.BUDGET_USER_TOKENS_PER_DAY),
-    )
+    asks, tokens = _user_limits()
+    return _allowance(Q(thread__user_id=user.pk), asks_limit=asks, tokens_limit=tokens)
 
 
 def team_allowance(*, team: Team) -> Allowance:
     """Return the team's budget for today (asks on its connections, by anyone);
     its own limits where its admins set them, else the settings' defaults."""
-    asks = team.asks_per_day
-    tokens = team.tokens_per_day
+    asks, tokens = _team_limits(team)
     return _allowance(
-        Q(thread__db_connection__team_id=team.pk),
-        asks_limit=_limit(settings.BUDGET_TEAM_ASKS_PER_DAY if asks is None else asks),
-        tokens_limit=_limit(
-            settings.BUDGET_TEAM_TOKENS_PER_DAY if tokens is None else tokens
-        ),
+        team_turns_q(team_id=team.pk), asks_limit=asks, tokens_limit=tokens
     )
 
 
-def budget_check(*, user: User, connection: DatabaseConnection | None) -> None:
+def _refuse_if_spent(whose: str, allowance: Allowance) -> None:
+    if not allowance.spent:
+        return
+    wait = (allowance.resets_at - timezone.now()).total_seconds()
+    error = BudgetSpent(
+        f"{whose} budget of questions for today is spent; it resets at "
+        f"{allowance.resets_at.isoformat()}.",
+        extra={"resets_at": allowance.resets_at.isoformat()},
+    )
+    error.retry_after = max(math.ceil(wait), 1)
+    raise error
+
+
+@contextmanager
+def budget_claimed(
+    *, user: User, connection: DatabaseConnection | None
+) -> Iterator[None]:
     """Refuse (429 `budget_spent`) an ask once the user's, or the team's on a team
-    connection, budget of the day is spent; say when it comes back."""
-    allowances = [("Your", user_allowance(user=user))]
+    connection, budget of the day is spent; else run the block, which records
+    the ask's turn, before anyone else's ask can count.
+
+    The count and the block are one transaction holding a row lock on the user
+    (and on the team) that every process's ask takes first: a second ask waits
+    until the first one's turn is committed, so it counts it. The lock lasts
+    that short transaction, never the model call. Waiting for it is a wait: the
+    ask's CPU slot is given up meanwhile, and taken back only after the commit
+    (never queue for a slot holding an app-database connection, capacity.py).
+    With no limit set nothing is counted or locked.
+
+    Tokens are known only once an ask ends: asks already running when the last
+    token is spent still finish, and the next ask is refused.
+    """
+    team = None
     if connection is not None and connection.team_id is not None:
         team = Team.objects.get(pk=connection.team_id)
-        allowances.append((f"The team {team.name}'s", team_allowance(team=team)))
-    for whose, allowance in allowances:
-        if allowance.spent:
-            wait = (allowance.resets_at - timezone.now()).total_seconds()
-            error = BudgetSpent(
-                f"{whose} budget of questions for today is spent; it resets at "
-                f"{allowance.resets_at.isoformat()}.",
-                extra={"resets_at": allowance.resets_at.isoformat()},
-            )
-            error.retry_after = max(math.ceil(wait), 1)
-            raise error
+    user_limited = _user_limits() != (None, None)
+    team_limited = team is not None and _team_limits(team) != (None, None)
+    if not (user_limited or team_limited):
+        yield
+        return
+    with capacity.cpu_released(), transaction.atomic():
+        capacity.wait_check("budget lock")
+        # Always the user's row before the team's: no two asks wait on each
+        # other's lock in opposite order.
+        if user_limited:
+            list(User.objects.select_for_update().filter(pk=user.pk).values("pk"))
+            _refuse_if_spent("Your", user_allowance(user=user))
+        if team is not None and team_limited:
+            # Read again under the lock: its admins may have just changed it.
+            team = Team.objects.select_for_update().get(pk=team.pk)
+            _refuse_if_spent(f"The team {team.name}'s", team_allowance(team=team))
+        yield
 
 
 def _left_text(allowance: Allowance) -> str:

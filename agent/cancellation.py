@@ -123,17 +123,10 @@ def _shared_flags_read(poll_s: float) -> None:
         if not events:
             return
         keys = {cancel_key(turn_id): event for turn_id, event in events.items()}
-        # A database cache opens this thread's app-database connection; give it
-        # back, so a run waiting on the model holds none.
-        had_connection = connection.connection is not None
-        try:
-            flagged = cache.get_many(list(keys))
-        except Exception:
+        flagged = _flags_read(list(keys))
+        if flagged is None:
             logger.warning("cancel flags unreadable (%s runs)", len(keys))
             return
-        finally:
-            if not had_connection:
-                connection.close()
         for key in flagged:
             keys[key].set()
     finally:
@@ -142,12 +135,24 @@ def _shared_flags_read(poll_s: float) -> None:
 
 def _flag_set(turn_id: int) -> bool:
     """Read one run's Stop flag from the cache now (False when unreadable)."""
-    had_connection = connection.connection is not None
-    try:
-        return cache.get(cancel_key(turn_id)) is not None
-    except Exception:
+    flagged = _flags_read([cancel_key(turn_id)])
+    if flagged is None:
         logger.warning("cancel flag unreadable turn=%s", turn_id)
         return False
+    return bool(flagged)
+
+
+def _flags_read(keys: list[str]) -> dict[str, Any] | None:
+    """Return the Stop flags set among `keys` (None when the cache cannot be read).
+
+    A database cache opens this thread's app-database connection; it is given
+    back, so a run waiting on the model holds none.
+    """
+    had_connection = connection.connection is not None
+    try:
+        return cache.get_many(keys)
+    except Exception:
+        return None
     finally:
         if not had_connection:
             connection.close()

@@ -76,11 +76,21 @@ def turn_get_readable(*, user: User, turn_id: int) -> Turn:
     )
 
 
+def team_turns_q(*, team_id: int) -> Q:
+    """Return the filter for turns that are a team's: asked on one of its
+    connections since it joined the team (not its owner's earlier own, nor
+    another team's before it moved)."""
+    return Q(thread__db_connection__team_id=team_id) & (
+        Q(created_at__gte=F("thread__db_connection__team_since"))
+        | Q(thread__db_connection__team_since__isnull=True)
+    )
+
+
 def team_activity_for_admin(*, user: User, team_id: int) -> QuerySet[Turn]:
     """Return the turns asked on a team's connections, newest first (admins only)."""
     team = team_get_for_user(user=user, team_id=team_id, admin=True)
     return (
-        Turn.objects.filter(thread__db_connection__team_id=team.pk)
+        Turn.objects.filter(team_turns_q(team_id=team.pk))
         .select_related("thread__user", "thread__db_connection")
         .order_by("-created_at", "-id")
     )

@@ -10,7 +10,9 @@ open 5 s after the last ask ended.
 
 Each pool scope runs in a gunicorn of its own: `database` (one pool per
 database and process, TARGET_DB_MAX_CONNECTIONS) and `session` (a pool per
-session, the design before issue 21), side by side.
+session, the design before issue 21), side by side. And each in two ways of
+reaching that database: `own` (every user registered it themselves) and `team`
+(an admin registered it once as a team connection; the others are members).
 
 Alone: `python -m bench.shared_database --users 50`. `make bench-concurrency`
 runs it after the N x D table (`bench.concurrency`).
@@ -44,11 +46,13 @@ from testsupport.serving import (
 
 READER = {"username": "sqlagent_reader", "password": "reader-pw"}
 SCOPES = ("database", "session")
+KINDS = ("own", "team")
 
 
 @dataclass
 class SharedRow:
     scope: str
+    kind: str
     users: int
     delay_s: float
     asks_per_s: float
@@ -94,31 +98,83 @@ def target_connections(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def sessions_connect(base_url: str, tokens: list[str], target_url: str) -> None:
-    """Give each user a connection record of their own to the shared database,
-    and connect their session to it (through the API, as a user would)."""
+def _connection_fields(target_url: str, label: str) -> dict[str, Any]:
     parts = urlsplit(target_url)
+    return {
+        "db_type": "postgresql",
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "database_name": parts.path.lstrip("/"),
+        "username": READER["username"],
+        "db_password": READER["password"],
+        "label": label,
+    }
 
-    def connect(index: int) -> None:
+
+def _each_user(base_url: str, tokens: list[str], act: Any) -> None:
+    """Run `act(client, index)` for every user, eight at a time."""
+
+    def one(index: int) -> None:
         client = Client(base_url)
         client.token = tokens[index]
         try:
-            client.connect(
-                {
-                    "db_type": "postgresql",
-                    "host": parts.hostname or "127.0.0.1",
-                    "port": parts.port or 5432,
-                    "database_name": parts.path.lstrip("/"),
-                    "username": READER["username"],
-                    "db_password": READER["password"],
-                    "label": f"company database ({index})",
-                }
-            )
+            act(client, index)
         finally:
             client.close()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(connect, range(len(tokens))))
+        list(pool.map(one, range(len(tokens))))
+
+
+def sessions_connect(base_url: str, tokens: list[str], target_url: str) -> None:
+    """Give each user a connection record of their own to the shared database,
+    and connect their session to it (through the API, as a user would)."""
+    _each_user(
+        base_url,
+        tokens,
+        lambda client, i: client.connect(
+            _connection_fields(target_url, f"company database ({i})")
+        ),
+    )
+
+
+def sessions_connect_team(
+    base_url: str, users: list[dict[str, Any]], target_url: str
+) -> None:
+    """The team way: the first user makes a team, adds every other user as an
+    analyst and registers the database once as the team's connection; every
+    member connects their own session to that one record."""
+    admin = Client(base_url)
+    admin.token = users[0]["token"]
+    try:
+        response = admin.post("/teams", {"name": f"bench {secrets.token_hex(3)}"})
+        assert response.status_code == 201, response.text
+        team_id = response.json()["id"]
+        fields = {
+            **_connection_fields(target_url, "company database"),
+            "team_id": team_id,
+        }
+        response = admin.post("/databases/add_db_connection", fields)
+        assert response.status_code == 201, response.text
+        db_id = response.json()["db_connection"]["id"]
+    finally:
+        admin.close()
+
+    def member_add(client: Client, index: int) -> None:
+        response = client.post(
+            f"/teams/{team_id}/members",
+            {"email": users[index]["email"], "role": "analyst"},
+        )
+        assert response.status_code == 201, response.text
+
+    admin_only = [users[0]["token"]] * (len(users) - 1)
+    _each_user(base_url, admin_only, lambda c, i: member_add(c, i + 1))
+
+    def connect(client: Client, index: int) -> None:
+        response = client.post(f"/databases/connect_db/{db_id}")
+        assert response.status_code == 200, response.text
+
+    _each_user(base_url, [u["token"] for u in users], connect)
 
 
 def run(
@@ -133,8 +189,10 @@ def run(
     workers: int,
     log_dir: Path,
     ceilings: dict[int, float] | None = None,
+    kinds: list[str] | tuple[str, ...] = KINDS,
 ) -> list[SharedRow]:
-    """Measure every N of `counts` in each pool scope; `users[-1]` probes."""
+    """Measure every N of `counts` in each pool scope and for each kind of
+    connection; `users[-1]` probes."""
     from bench.concurrency import _page_cookie, measure
 
     target_url = database_url_derived("shared_target", env["DATABASE_URL"])
@@ -142,22 +200,39 @@ def run(
     probe, askers = users[-1], users[:-1]
     cookie = _page_cookie(env, probe["email"])
     rows: list[SharedRow] = []
-    connected = False
-    for scope in scopes:
+    for kind, scope in [(k, s) for k in kinds for s in scopes]:
         server = Gunicorn(
             {**env, "TARGET_DB_POOL_SCOPE": scope}, workers=workers, log_dir=log_dir
         )
         server.env.pop("GUNICORN_THREADS")  # the production config's own
         try:
             server.start()
-            if not connected:
-                # Sessions live in the app database: connected once, served by
-                # each scope's server from their rows.
-                sessions_connect(server.url, [u["token"] for u in users], target_url)
-                connected = True
+            if scope == scopes[0]:
+                # Sessions live in the app database: connected once per kind,
+                # served by each scope's server from their rows.
+                if kind == "team":
+                    sessions_connect_team(server.url, users, target_url)
+                else:
+                    sessions_connect(
+                        server.url, [u["token"] for u in users], target_url
+                    )
+            # Warm up (discarded): every session's first ask builds its
+            # engine and reads the catalog, which a server in use has done.
+            measure(
+                server=server,
+                stub_delay_s=stub_delay_s,
+                database_url=target_url,
+                tokens=[u["token"] for u in askers[: max(counts)]],
+                probe_token=probe["token"],
+                page_cookie=cookie,
+                delay_s=delay_s,
+                seconds=max(5.0, 4 * delay_s),
+            )
+            time.sleep(5)
             for n in counts:
                 print(
-                    f"shared database: scope={scope} N={n} D={delay_s:g} ...",
+                    f"shared database: {kind} connections, scope={scope} N={n} "
+                    f"D={delay_s:g} ...",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -176,6 +251,7 @@ def run(
                 rows.append(
                     SharedRow(
                         scope=scope,
+                        kind=kind,
                         users=n,
                         delay_s=delay_s,
                         asks_per_s=row.asks_per_s,
@@ -226,20 +302,20 @@ def after_concurrency(
 def table(rows: list[SharedRow]) -> str:
     """Render the shared-database rows."""
     lines = [
-        "| pools | N | D s | asks/s | ideal | ratio | errors | p99 ms session-status "
-        "| conn. to the database: peak | open 5 s after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| connection | pools | N | D s | asks/s | ideal | ratio | errors "
+        "| p99 ms session-status | conn. to the database: peak | open 5 s after |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ratio = r.asks_per_s / r.ideal if r.ideal not in (0, float("inf")) else 1.0
         lines.append(
-            f"| per {r.scope} | {r.users} | {r.delay_s:g} | {r.asks_per_s:.1f} | "
-            f"{r.ideal:.1f} | {ratio:.2f} | {r.errors} | "
+            f"| {r.kind} | per {r.scope} | {r.users} | {r.delay_s:g} | "
+            f"{r.asks_per_s:.1f} | {r.ideal:.1f} | {ratio:.2f} | {r.errors} | "
             f"{r.probe_p99_ms['session-status']:.0f} | {r.peak_connections} | "
             f"{r.open_after_5s} |"
         )
     notes = [
-        f"- per {r.scope} N={r.users} errors: " + ", ".join(r.error_kinds[:6])
+        f"- {r.kind}, per {r.scope} N={r.users} errors: " + ", ".join(r.error_kinds[:6])
         for r in rows
         if r.error_kinds
     ]
@@ -254,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", default="50,200")
     parser.add_argument("--delay", type=float, default=1.0)
     parser.add_argument("--scopes", default=",".join(SCOPES))
+    parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
@@ -285,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds=_window_s(args.seconds, args.delay, args.cycles),
             workers=args.workers,
             log_dir=work,
+            kinds=args.kinds.split(","),
         )
     finally:
         stub.terminate()

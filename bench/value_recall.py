@@ -136,7 +136,8 @@ def measure() -> dict[str, Any]:
     from bench.common import user_with_token
     from connections.engines import engine_create
     from connections.services import connection_create
-    from knowledge.values import value_context, value_index_build
+    from knowledge.value_context import value_context
+    from knowledge.values import value_index_build
 
     user, _ = user_with_token("bench-values")
     items = questions()

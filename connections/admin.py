@@ -99,8 +99,9 @@ class DatabaseConnectionAdmin(admin.ModelAdmin):
     def get_readonly_fields(
         self, request: HttpRequest, obj: DatabaseConnection | None = None
     ) -> list[str]:
-        # A connection's team is chosen when it is added (its sessions, threads
-        # and knowledge were made under it).
+        # A connection's team is chosen when it is added; its admins move it
+        # with its rules (`connection_move_target_for_user`), on its page or
+        # with PATCH /databases/{id}, not here.
         fixed = list(super().get_readonly_fields(request, obj))
         return [*fixed, "team"] if obj is not None else fixed
 

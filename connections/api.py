@@ -23,6 +23,7 @@ from connections.selectors import (
     ConnectionAccess,
     connection_get_for_user,
     connection_list_for_user,
+    connection_move_target_for_user,
 )
 from sqlagent_project.queue import queue_health
 from sqlagent_project.schema import ERROR_RESPONSES, NOT_FOUND, error
@@ -90,19 +91,37 @@ class ConnectionDetailApi(APIView):
         return Response(s.ConnectionOutputSerializer(connection).data)
 
     @extend_schema(
-        request=s.ConnectionInputSerializer(partial=True),
-        responses={200: s.ConnectionOutputSerializer, **ERROR_RESPONSES, **NOT_FOUND},
+        request=s.ConnectionUpdateInputSerializer(partial=True),
+        responses={
+            200: s.ConnectionOutputSerializer,
+            **ERROR_RESPONSES,
+            **NOT_FOUND,
+            403: error(
+                "Only a team's admins change its connections or move one into "
+                "a team; only its owner makes one personal again."
+            ),
+        },
         tags=TAGS,
     )
     def patch(self, request: AuthenticatedRequest, db_id: int) -> Response:
         connection = connection_get_for_user(user=request.user, connection_id=db_id)
-        serializer = s.ConnectionInputSerializer(
+        serializer = s.ConnectionUpdateInputSerializer(
             connection, data=request.data, partial=True
         )
         serializer.is_valid(raise_exception=True)
-        connection = services.connection_update(
-            connection=connection, **serializer.validated_data
-        )
+        fields = dict(serializer.validated_data)
+        moving = "team_id" in fields
+        team = None
+        if moving:
+            # Who may move it is checked before anything is written.
+            team = connection_move_target_for_user(
+                user=request.user, connection=connection, team_id=fields.pop("team_id")
+            )
+        connection = services.connection_update(connection=connection, **fields)
+        if moving:
+            connection = services.connection_move(connection=connection, team=team)
+            # Whoever moves it is an admin of its team, or its owner.
+            connection.team_role = TeamRole.ADMIN if team else None  # type: ignore[attr-defined]
         return Response(s.ConnectionOutputSerializer(connection).data)
 
     @extend_schema(responses={204: None, **ERROR_RESPONSES, **NOT_FOUND}, tags=TAGS)

@@ -26,3 +26,15 @@ class PrivilegedConnectionRefused(ApplicationError):
     status_code = 403
     code = "privileged_role_refused"
     default_message = "This database role has more than read rights."
+
+
+class ConnectionOwnerRequired(ApplicationError):
+    """Only its owner may make a team connection personal again."""
+
+    status_code = 403
+    code = "owner_required"
+    default_message = (
+        "Only the connection's owner can make it personal again (a personal "
+        "connection is its owner's alone); move it to another of your teams "
+        "instead."
+    )

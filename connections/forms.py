@@ -151,18 +151,8 @@ class ConnectionForm(forms.Form):
                 "For SQLite: a file in the server's SQLite folder (there is none "
                 "yet: ask the operator to put the file there)."
             )
-        if instance is None and user is not None:
-            admin_of = team_list_for_admin(user=user)
-            if admin_of.exists():
-                self.fields["team"] = forms.ModelChoiceField(
-                    queryset=admin_of,
-                    required=False,
-                    label="Share with team",
-                    empty_label="No: only me",
-                    help_text="Its members connect and ask by their role without "
-                    "ever seeing these settings or the password; only the team's "
-                    "admins change it.",
-                )
+        if user is not None:
+            self._team_field_add(instance, user)
         if instance is None:
             del self.fields["clear_password"]
             self.fields["test_before_save"] = forms.BooleanField(
@@ -179,6 +169,31 @@ class ConnectionForm(forms.Form):
                 else "No password stored; leave blank for none."
             )
         self.connection_fields: dict[str, Any] = {}
+
+    def _team_field_add(self, instance: DatabaseConnection | None, user: Any) -> None:
+        """Offer the teams the user is an admin of; "only me" to its owner only
+        (connection_move_target_for_user says why)."""
+        admin_of = team_list_for_admin(user=user)
+        if not admin_of.exists():
+            return
+        personal = instance is None or instance.owner_id == user.pk
+        help_text = (
+            "Its members connect and ask by their role without ever seeing these "
+            "settings or the password; only the team's admins change it."
+        )
+        if instance is not None:
+            self.initial.setdefault("team", instance.team_id)
+            help_text += (
+                " Its descriptions, examples and other knowledge go with it; "
+                "members of a team it leaves lose it at once."
+            )
+        self.fields["team"] = forms.ModelChoiceField(
+            queryset=admin_of,
+            required=not personal,
+            label="Share with team",
+            empty_label="No: only me" if personal else None,
+            help_text=help_text,
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}

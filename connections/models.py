@@ -34,6 +34,10 @@ class DatabaseConnection(models.Model):
         blank=True,
         related_name="connections",
     )
+    # When it joined its current team: turns asked on it before that (its
+    # owner's own, or another team's) are not this team's, neither in its
+    # activity nor in its budget. Null for a personal connection.
+    team_since = models.DateTimeField(null=True, blank=True, editable=False)
     label = models.CharField(max_length=100, blank=True)
     # One choice per registered engine backend (settings.DATABASE_BACKENDS),
     # read when needed: adding an engine needs no migration.

@@ -13,10 +13,11 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from accounts.models import User
+from connections.exceptions import ConnectionOwnerRequired
 from connections.models import DatabaseConnection
 from teams.exceptions import TeamRoleRequired
-from teams.models import Membership, TeamRole
-from teams.selectors import team_ids_for_user, team_role_for_user
+from teams.models import Membership, Team, TeamRole
+from teams.selectors import team_get_for_user, team_ids_for_user, team_role_for_user
 
 
 class ConnectionAccess(enum.Enum):
@@ -119,3 +120,18 @@ def connection_role_refresh(*, user: User, connection: DatabaseConnection) -> bo
     role = team_role_for_user(user=user, team_id=connection.team_id)
     connection.team_role = role  # type: ignore[attr-defined]
     return role is not None
+
+
+def connection_move_target_for_user(
+    *, user: User, connection: DatabaseConnection, team_id: int | None
+) -> Team | None:
+    """Return where the user may move a connection they manage: a team they are
+    an admin of (404 for a team they are not in, 403 for one they only belong
+    to), or None, personal again, for its owner only (anyone else would no
+    longer manage it: 403 `owner_required`)."""
+    connection_require(connection, ConnectionAccess.MANAGE)
+    if team_id is not None:
+        return team_get_for_user(user=user, team_id=team_id, admin=True)
+    if connection.team_id is not None and connection.owner_id != user.pk:
+        raise ConnectionOwnerRequired()
+    return None

@@ -120,6 +120,16 @@ class ConnectionCreateInputSerializer(ConnectionInputSerializer):
     )
 
 
+class ConnectionUpdateInputSerializer(ConnectionInputSerializer):
+    team_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Move it: into a team you are an admin of (its knowledge goes "
+        "with it), or null to make it personal again (its owner only). Absent: "
+        "it stays where it is.",
+    )
+
+
 # What a team member who cannot manage a team connection sees of it: never its
 # settings (host, port, user name, driver options).
 _MEMBER_FIELDS = frozenset(

@@ -48,7 +48,11 @@ def _connection_unsaved(
     team: Team | None = None,
 ) -> DatabaseConnection:
     connection = DatabaseConnection(
-        owner=owner, team=team, label=label, **valid.stored_fields()
+        owner=owner,
+        team=team,
+        team_since=None if team is None else timezone.now(),
+        label=label,
+        **valid.stored_fields(),
     )
     # A file has no password, whatever a client sent.
     connection.set_password("" if valid.is_file else password)
@@ -123,6 +127,44 @@ def connection_update(
     )
     if changed:
         _release_sessions_using(connection)
+    return connection
+
+
+@transaction.atomic
+def connection_move(
+    *, connection: DatabaseConnection, team: Team | None
+) -> DatabaseConnection:
+    """Share a connection with `team`, move it to another team, or (None) make
+    it its owner's own again; the caller checked who may
+    (`connection_move_target_for_user`).
+
+    Its knowledge goes with it (it is the connection's). Whoever no longer
+    reaches it loses it at once, as a removed member does; its owner's sessions
+    stay connected. The new team's activity and budget count from now on.
+    """
+    if connection.team_id == (None if team is None else team.pk):
+        return connection
+    model_update(
+        instance=connection,
+        fields=["team", "team_since"],
+        data={"team": team, "team_since": None if team is None else timezone.now()},
+    )
+    sessions = UserSession.objects.filter(db_connection=connection).select_related(
+        "user", "db_connection"
+    )
+    for session in sessions:
+        # Each session's own copy: the refresh writes the user's role on it.
+        reached = session.db_connection
+        if reached is None or not connection_role_refresh(
+            user=session.user, connection=reached
+        ):
+            session_unbind(session=session)
+    logger.info(
+        "connection moved id=%s owner=%s team=%s",
+        connection.pk,
+        connection.owner_id,
+        connection.team_id,
+    )
     return connection
 
 

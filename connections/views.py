@@ -17,6 +17,7 @@ from connections.selectors import (
     connection_allows,
     connection_get_for_user,
     connection_list_for_user,
+    connection_move_target_for_user,
 )
 from sqlagent_project.errors import ApplicationError
 
@@ -78,11 +79,24 @@ def connection_edit(
     request: AuthenticatedHttpRequest, connection_id: int
 ) -> HttpResponse:
     connection = connection_get_for_user(user=request.user, connection_id=connection_id)
-    form = ConnectionForm(request.POST or None, instance=connection)
+    form = ConnectionForm(request.POST or None, instance=connection, user=request.user)
     if request.method == "POST" and form.is_valid():
+        team = form.cleaned_data.get("team")
+        moving = "team" in form.fields and connection.team_id != getattr(
+            team, "pk", None
+        )
+        if moving:
+            # Who may move it is checked before anything is written.
+            team = connection_move_target_for_user(
+                user=request.user,
+                connection=connection,
+                team_id=getattr(team, "pk", None),
+            )
         connection = services.connection_update(
             connection=connection, **form.connection_fields
         )
+        if moving:
+            connection = services.connection_move(connection=connection, team=team)
         messages.success(request, f"Connection “{connection}” saved.")
         return redirect("connection-list")
     context = {"form": form, "connection": connection, "nav": "connections"}

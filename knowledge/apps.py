@@ -16,11 +16,8 @@ class KnowledgeConfig(AppConfig):
         from connections.signals import session_released
         from knowledge import versions  # noqa: F401  (its signals mark changes)
         from knowledge.retrieval import knowledge_context
-        from knowledge.values import (
-            on_connection_saved,
-            on_session_bound,
-            value_context,
-        )
+        from knowledge.value_context import value_context
+        from knowledge.values import on_connection_saved, on_session_bound
 
         # Values first: a table whose stored value the question names leads
         # the tables described with it on a big schema.

@@ -8,14 +8,13 @@ masked since is never matched, and its stored values are dropped at once.
 A build reads the database through the guarded path (`agent.value_lookup`),
 one bounded `SELECT DISTINCT … LIMIT` per text column; an ask never waits on
 it: a question on a connection without a ready index is matched against
-nothing.
+nothing (the matching: knowledge/value_context.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,14 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent import sql_guard
 from agent.catalog import SchemaCatalog
-from agent.context import QuestionContext
 from agent.privacy import PrivacyPolicy
 from agent.value_lookup import distinct_values, is_text_type
-from agent.value_matching import (
-    StoredValue,
-    ValueSet,
-    question_matches,
-)
 from connections.engines import engine_create
 from connections.models import DatabaseConnection, UserSession
 from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
@@ -302,83 +295,6 @@ def _sizes_recount(connection: DatabaseConnection) -> None:
         columns=len(kept),
         values=sum(len(v) for v in kept),
         bytes=sum(len(x.encode()) for v in kept for x in v),
-    )
-
-
-# -- matching a question ----------------------------------------------------
-
-_sets: dict[int, tuple[object, ValueSet]] = {}
-_sets_lock = threading.Lock()
-
-
-def _value_set(connection_id: int, policy: PrivacyPolicy) -> ValueSet | None:
-    """Return the connection's values as a matchable set (cached per build),
-    leaving out columns the current rules mask."""
-    # The last finished build serves while the next one is under way (or
-    # failed: its columns are replaced only when a build succeeds).
-    index = (
-        ValueIndex.objects.filter(connection_id=connection_id, built_at__isnull=False)
-        .exclude(status=ValueIndexStatus.OFF)
-        .first()
-    )
-    if index is None:
-        return None
-    stamp = (index.built_at, policy.masks)
-    with _sets_lock:
-        cached = _sets.get(connection_id)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    stored = [
-        StoredValue(column.table_name, column.column_name, value)
-        for column in IndexedColumn.objects.filter(connection_id=connection_id)
-        if not policy.column_masked(column.table_name, column.column_name)
-        for value in column.values
-    ]
-    values = ValueSet(stored)
-    with _sets_lock:
-        _sets[connection_id] = (stamp, values)
-    return values
-
-
-def value_context(
-    *,
-    connection_id: int,
-    question: str,
-    table_names: list[str],
-    schema_inlined: bool = False,
-    table_columns: Callable[[], Mapping[str, Sequence[str]]] | None = None,
-) -> QuestionContext:
-    """Return the stored values the question names, for the prompt, and their
-    tables (ranked for retrieval on big schemas)."""
-    connection = DatabaseConnection.objects.filter(pk=connection_id).first()
-    if connection is None:
-        return QuestionContext()
-    policy = PrivacyPolicy.for_connection(connection)
-    if not policy.values_visible:
-        return QuestionContext()
-    values = _value_set(connection_id, policy)
-    if values is None or not values.values:
-        return QuestionContext()
-    # Table names are the question's names for tables, not values (folded
-    # cheaply: thousands of them are read per question).
-    skip = frozenset(name.lower().replace("_", "") for name in table_names)
-    matches = question_matches(
-        question, values, skip=skip, limit=settings.VALUE_MATCHES_MAX
-    )
-    if not matches:
-        return QuestionContext()
-    text = (
-        "Values stored in the database that words of my question match (write "
-        "them in SQL exactly as stored):\n" + "\n".join(m.line() for m in matches)
-    )
-    tables: list[str] = []
-    for match in matches:
-        if match.stored.table not in tables:
-            tables.append(match.stored.table)
-    return QuestionContext(
-        text=text,
-        tables=tables,
-        why={t: "a value the question names" for t in tables},
     )
 
 

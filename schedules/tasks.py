@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from schedules import services
+from schedules import runs, services
 
 
 @shared_task(name="schedules.dispatch_due", acks_late=True)
@@ -19,7 +19,7 @@ def dispatch_due() -> list[int]:
 @shared_task(name="schedules.run", acks_late=True)
 def schedule_run(*, run_id: int) -> dict[str, Any]:
     """Ask and deliver one slot of a schedule."""
-    run = services.schedule_run_execute(run_id=run_id)
+    run = runs.schedule_run_execute(run_id=run_id)
     if run is None:
         return {"run_id": run_id, "skipped": True}
     return {

@@ -118,7 +118,7 @@ class MemberListApi(APIView):
     @extend_schema(
         request=s.MemberInputSerializer,
         responses={
-            201: s.MemberOutputSerializer,
+            201: s.MemberAddedSerializer,
             **ERROR_RESPONSES,
             **NOT_FOUND,
             **_ROLE_403,
@@ -126,7 +126,9 @@ class MemberListApi(APIView):
         tags=TAGS,
         description=(
             "Add a registered user by email, or keep an invitation (`pending`) "
-            "that they get when they register with that email."
+            "that they get when they register with that email; the invitation "
+            "is emailed to them with the sign-up link (`emailed` says whether "
+            "the mail server took it; the invitation is kept either way)."
         ),
     )
     def post(self, request: AuthenticatedRequest, team_id: int) -> Response:
@@ -135,15 +137,16 @@ class MemberListApi(APIView):
         )
         serializer = s.MemberInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        added = services.member_add(
+        result = services.member_add(
             team=team, invited_by=request.user, **serializer.validated_data
         )
-        if isinstance(added, Invitation):
-            body = s.MemberOutputSerializer.of_invitation(added)
+        if isinstance(result.added, Invitation):
+            body = s.MemberOutputSerializer.of_invitation(result.added)
         else:
-            body = s.MemberOutputSerializer.of_membership(added)
+            body = s.MemberOutputSerializer.of_membership(result.added)
         return Response(
-            s.MemberOutputSerializer(body).data, status=status.HTTP_201_CREATED
+            s.MemberAddedSerializer({**body, "emailed": result.emailed}).data,
+            status=status.HTTP_201_CREATED,
         )
 
 

@@ -87,3 +87,11 @@ class MemberOutputSerializer(serializers.Serializer):
             "role": invitation.role,
             "pending": True,
         }
+
+
+class MemberAddedSerializer(MemberOutputSerializer):
+    emailed = serializers.BooleanField(
+        help_text="Whether the invitation email went out (always false for a "
+        "registered user, who is added at once). The invitation is kept "
+        "either way."
+    )

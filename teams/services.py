@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db import transaction
 
 from accounts.models import User
 from sqlagent_project.services import model_update
 from teams.exceptions import AlreadyMember, LastAdmin
+from teams.invitations import invitation_email_send
 from teams.models import Invitation, Membership, Team, TeamRole
 from teams.signals import membership_ended, team_deleting
 
@@ -53,11 +55,31 @@ def team_delete(*, team: Team) -> None:
     logger.info("team deleted id=%s", team.pk)
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class MemberAdded:
+    """A member added, or an invitation recorded and whether it was emailed."""
+
+    added: Membership | Invitation
+    # Only an invitation is emailed; a member added is told by the pages.
+    emailed: bool = False
+
+
 def member_add(
     *, team: Team, email: str, role: str, invited_by: User | None = None
+) -> MemberAdded:
+    """Add the user with this email, or keep an invitation until they register
+    and email it to them. The invitation is saved before the email is tried
+    (and outside its transaction): a mail server that fails loses nothing."""
+    added = _member_record(team=team, email=email, role=role, invited_by=invited_by)
+    if isinstance(added, Invitation):
+        return MemberAdded(added, emailed=invitation_email_send(invitation=added))
+    return MemberAdded(added)
+
+
+@transaction.atomic
+def _member_record(
+    *, team: Team, email: str, role: str, invited_by: User | None
 ) -> Membership | Invitation:
-    """Add the user with this email, or keep an invitation until they register."""
     email = email.strip().lower()
     user = User.objects.filter(email__iexact=email).first()
     if user is None:

@@ -69,19 +69,27 @@ def member_add(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
                 messages.error(request, str(error))
         return redirect("team-page", team_id=team.pk)
     try:
-        added = services.member_add(
+        result = services.member_add(
             team=team, invited_by=request.user, **form.cleaned_data
         )
     except ApplicationError as exc:
         _back(request, exc)
     else:
-        email = form.cleaned_data["email"]
-        if isinstance(added, Invitation):
+        email, added = form.cleaned_data["email"], result.added
+        if not isinstance(added, Invitation):
+            messages.success(request, f"{email} added as {added.role}.")
+        elif result.emailed:
             messages.success(
-                request, f"{email} invited as {added.role}: they join on signing up."
+                request,
+                f"{email} invited as {added.role} and emailed the sign-up link: "
+                "they join on signing up.",
             )
         else:
-            messages.success(request, f"{email} added as {added.role}.")
+            messages.warning(
+                request,
+                f"{email} invited as {added.role}, but the email could not be "
+                "sent: tell them to sign up with this address to join.",
+            )
     return redirect("team-page", team_id=team.pk)
 
 

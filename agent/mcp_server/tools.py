@@ -7,7 +7,6 @@ raises an ApplicationError, which the calling model sees as the tool's error.
 from __future__ import annotations
 
 import contextvars
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,14 +17,10 @@ from django.http import Http404
 from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.models import PersonalAccessToken, TokenScope, User
-from agent import sql_guard
-from agent.engines import engine_cache
 from agent.exceptions import NoDatabaseConnected, SqlFailed
-from agent.models import Turn
-from agent.privacy import policy_default
+from agent.mcp_server.payloads import error_for_client, rows_cap, turn_payload
 from agent.querying import catalog_get, session_engine_get, target_errors
 from agent.services import thread_ask
-from agent.turn_view import TurnView
 from agent.user_sql import thread_run_sql
 from connections.selectors import (
     ConnectionAccess,
@@ -35,8 +30,6 @@ from connections.selectors import (
 )
 from connections.services import session_connect, session_get_or_create_active
 from sqlagent_project.errors import ApplicationError
-
-logger = logging.getLogger(__name__)
 
 MAX_TABLES_LISTED = 5000
 
@@ -94,99 +87,6 @@ class McpTool:
     read_only: bool = True
     # ask and run_sql share the REST API's ask rate; the rest the general MCP rate.
     throttle_scope: str = "mcp"
-
-
-def _rows_cap() -> int:
-    return settings.MCP_RESULT_MAX_ROWS
-
-
-def turn_payload(*, user: User, turn: Turn) -> dict[str, Any]:
-    """Return what a tool reports of a turn: the turn's public view (as the API
-    and the pages show it), its rows capped and under the privacy policy."""
-    payload = TurnView.of(turn).public()
-    shown = _rows_for_client(user=user, turn=turn, sql=payload["sql"])
-    rows = shown.rows
-    cap = _rows_cap()
-    payload["rows"] = rows[:cap]
-    payload["rows_returned"] = min(len(rows), cap)
-    if shown.count_hidden:
-        # The number itself is restricted (rows a masked column chose).
-        payload["row_count"] = None
-        payload["truncated"] = False
-    else:
-        # The query's own cap (QUERY_MAX_ROWS) or this one cut rows off.
-        payload["truncated"] = payload["truncated"] or len(rows) > cap
-    chart = payload.pop("chart")
-    if shown.note is not None:
-        payload["privacy"] = shown.note
-    elif chart:
-        # A chart holds the rows' values: only sent when nothing is restricted.
-        payload["chart"] = chart
-    return payload
-
-
-@dataclass(frozen=True)
-class _ClientRows:
-    rows: list[list[Any]]
-    note: str | None = None
-    count_hidden: bool = False
-
-
-def _rows_for_client(*, user: User, turn: Turn, sql: list[str]) -> _ClientRows:
-    """Return the rows an AI client may read, under the connection's privacy
-    policy (an MCP client is a model too), and a note when rules applied.
-
-    Tier `schema`: no values. Masked columns: tokens, traced as for the agent's
-    model; rows a masked column chose: neither rows nor their number; anything
-    that cannot be checked is withheld (fail closed).
-    """
-    result = turn.result or {}
-    rows = [list(row) for row in result.get("rows") or []]
-    if not rows:
-        return _ClientRows(rows)
-    try:
-        session_engine = engine_cache.get(session_get_or_create_active(user=user))
-        policy = session_engine.privacy or policy_default()
-        if not policy.restricts:
-            return _ClientRows(rows)
-        stored = sql_guard.QueryResult(
-            columns=list(result.get("columns") or []),
-            column_types=list(result.get("column_types") or []),
-            rows=rows,
-            row_count=int(result.get("row_count") or len(rows)),
-            truncated=bool(result.get("truncated")),
-            duration_ms=0.0,
-        )
-        exposure = policy.exposure(
-            sql=sql[-1] if sql else "",
-            db_type=session_engine.db_type,
-            catalog=catalog_get(session_engine),
-            column_count=len(stored.columns),
-        )
-    except Exception:
-        logger.warning("mcp rows withheld: privacy could not be checked", exc_info=True)
-        return _ClientRows(
-            [], "Rows withheld: the privacy rules could not be checked.", True
-        )
-    if not policy.values_visible:
-        return _ClientRows(
-            [],
-            "Privacy tier 'schema': values are not sent to AI clients; the "
-            "user sees them in SQLAgent.",
-            exposure.count_hidden,
-        )
-    if exposure.count_hidden:
-        return _ClientRows(
-            [],
-            "Rows withheld: a masked column chooses which rows this query "
-            "returns; the user sees them in SQLAgent.",
-            True,
-        )
-    if policy.masked_hidden:
-        # The stored rows already hold tokens in place of masked values.
-        return _ClientRows(rows, "Masked columns show a token per value.")
-    note = "Masked columns show a token per value." if exposure.masked else None
-    return _ClientRows(policy.shown(stored, exposure).rows, note)
 
 
 def list_connections(user: User, _: _NoArguments) -> dict[str, Any]:
@@ -258,26 +158,9 @@ def run_sql(user: User, arguments: RunSqlArguments) -> dict[str, Any]:
         # A database error may quote a stored value: the client gets it as the
         # agent's model would (its code and class only, when values are
         # restricted), never the user's own rendering.
-        shown = _error_for_client(user=user, error=exc, sql=arguments.sql)
+        shown = error_for_client(user=user, error=exc, sql=arguments.sql)
         raise SqlFailed(shown) from exc
     return turn_payload(user=user, turn=turn)
-
-
-def _error_for_client(*, user: User, error: SqlFailed, sql: str) -> str:
-    failed = error.__cause__
-    if not isinstance(failed, sql_guard.QueryFailed):
-        return "The query failed."
-    try:
-        session_engine = engine_cache.get(session_get_or_create_active(user=user))
-        policy = session_engine.privacy or policy_default()
-        exposure = policy.exposure(
-            sql=sql,
-            db_type=session_engine.db_type,
-            catalog=catalog_get(session_engine),
-        )
-    except Exception:
-        return failed.summary()
-    return policy.error_for_model(failed, exposure)
 
 
 def describe_schema(user: User, arguments: DescribeSchemaArguments) -> dict[str, Any]:
@@ -310,7 +193,7 @@ def _ask_text() -> str:
         "Ask a question in plain language about the connected database; SQLAgent's "
         "own agent writes and runs the SQL and answers. The turn is stored in your "
         "current thread. Returns the answer, the SQL it ran, the result's columns "
-        f"and rows (capped at {_rows_cap()} rows; `truncated` says when more exist) "
+        f"and rows (capped at {rows_cap()} rows; `truncated` says when more exist) "
         "and a Vega-Lite chart when one fits. "
         + _READ_ONLY.format(timeout=settings.QUERY_TIMEOUT_S)
     )
@@ -322,7 +205,7 @@ def _run_sql_text() -> str:
         "same guard as the agent's queries, and store it in your thread. "
         + _READ_ONLY.format(timeout=settings.QUERY_TIMEOUT_S)
         + " Writes, DDL, several statements and session changes are refused. "
-        f"Rows are capped at {_rows_cap()} (`truncated` says when more exist). "
+        f"Rows are capped at {rows_cap()} (`truncated` says when more exist). "
         "Use describe_schema first to learn table and column names."
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agent.markdown import markdown_render
-from agent.mcp_server.tools import turn_payload
+from agent.mcp_server.payloads import turn_payload
 from agent.models import Thread, Turn, TurnStatus
 from agent.serializers import AskOutputSerializer
 from agent.templatetags.answers import cell_text

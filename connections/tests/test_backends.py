@@ -162,7 +162,7 @@ def test_mysql_verify_identity_keeps_the_host_name_for_the_certificate_check():
 
 # Where an engine's name may still be written outside its backend, and why.
 ENGINE_NAME_ALLOWED = {
-    "sqlagent_project/settings.py": "the DATABASE_BACKENDS registration lines",
+    "sqlagent_project/conf/targets.py": "the DATABASE_BACKENDS registration lines",
     "agent/management/commands/seed_demo.py": "the demo is a SQLite file",
     "sqlagent_project/capacity.py": "the app's own database, not a target",
 }

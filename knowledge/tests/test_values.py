@@ -13,8 +13,8 @@ from django_celery_results.models import TaskResult
 from agent.services import thread_ask
 from connections.services import connection_update
 from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
+from knowledge.value_context import value_context
 from knowledge.values import (
-    value_context,
     value_index_build,
     value_index_build_in_background,
     value_index_build_wait,

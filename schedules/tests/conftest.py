@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from schedules import services
+from schedules import runs, services
 from schedules.models import Schedule, ScheduleRun
 from testsupport.llm_stub import StubLLMServer, StubReply
 
@@ -76,7 +76,7 @@ def run_slot() -> Callable[..., ScheduleRun]:
             slot=timezone.now() + timedelta(minutes=minutes),
             trigger="manual",
         )
-        finished = services.schedule_run_execute(run_id=created.pk)
+        finished = runs.schedule_run_execute(run_id=created.pk)
         assert finished is not None
         return finished
 

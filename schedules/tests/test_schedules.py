@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from connections.models import PrivacyTier
-from schedules import services
+from schedules import runs, services
 from schedules.delivery import SIGNATURE_HEADER, signature
 from schedules.models import Schedule, ScheduleRun
 from schedules.tests.conftest import QUESTION, SQL
@@ -180,8 +180,8 @@ def test_a_slot_is_dispatched_and_delivered_once(
     assert len(first) == 1
     assert second == []
     # The run task delivered twice (a redelivery) delivers once.
-    services.schedule_run_execute(run_id=first[0])
-    assert services.schedule_run_execute(run_id=first[0]) is None
+    runs.schedule_run_execute(run_id=first[0])
+    assert runs.schedule_run_execute(run_id=first[0]) is None
     assert ScheduleRun.objects.get().slot == slot
     assert len(webhook_receiver.posts) == 1
     assert webhook_receiver.posts[0]["headers"]["x-sqlagent-delivery"].startswith(

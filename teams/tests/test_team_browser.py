@@ -1,6 +1,7 @@
 """In a real headless Chromium: an admin makes a team, adds a viewer by email,
 shares a database with the team, and the viewer asks on it without seeing its
-settings or an Edit SQL control."""
+settings or an Edit SQL control; an owner shares a connection of their own from
+its edit page."""
 
 from __future__ import annotations
 
@@ -77,3 +78,38 @@ def test_an_admin_shares_a_connection_and_a_viewer_asks_on_it(
     shared_url = viewer.url
     admin.goto(shared_url)
     expect(admin.locator(".turn")).to_contain_text("Ada Lovelace")
+
+
+def test_an_owner_shares_their_own_connection_from_its_edit_page(
+    live_server: Any,
+    new_page: Callable[[], Page],
+    make_connection: Callable[..., Any],
+    alice: Any,
+    carol: Any,
+    team: Any,
+) -> None:
+    base = live_server.url
+    make_connection(alice, "sqlite", label="Old shop")
+    owner = new_page()
+    log_in(owner, base, alice.email)
+
+    owner.get_by_role("link", name="Connections").click()
+    owner.locator("#connections tr", has_text="Old shop").get_by_role(
+        "link", name="Edit"
+    ).click()
+    expect(
+        owner.get_by_label("Share with team").locator("option:checked")
+    ).to_have_text("No: only me")
+    owner.get_by_label("Share with team").select_option(label="Data")
+    owner.get_by_role("button", name="Save").click()
+    expect(owner.locator(".message.success")).to_contain_text("“Old shop” saved")
+    expect(owner.locator("#connections tr", has_text="Old shop")).to_contain_text(
+        "team: Data"
+    )
+
+    # A member of the team now finds it, without its settings.
+    viewer = new_page()
+    log_in(viewer, base, carol.email)
+    viewer.get_by_role("link", name="Connections").click()
+    row = viewer.locator("#connections tr", has_text="Old shop")
+    expect(row).to_contain_text("managed by the team's admins")

@@ -7,7 +7,6 @@ around each call by agent.llm.budget (the SDK's client is not ours to bound).
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -15,17 +14,9 @@ from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 
-from agent.exceptions import (
-    LLMBusy,
-    LLMNotConfigured,
-    LLMTimeout,
-    LLMUnavailable,
-    PromptTooLong,
-)
-from agent.llm.providers.base import LLMSettings, Provider
+from agent.exceptions import LLMNotConfigured
+from agent.llm.providers.base import LLMSettings, Provider, SdkErrors
 from sqlagent_project.errors import ApplicationError
-
-logger = logging.getLogger("agent.llm")
 
 # "prompt is too long: 210000 tokens > 200000 maximum", and the like.
 _CONTEXT_OVERFLOW = re.compile(
@@ -80,60 +71,23 @@ class AnthropicProvider(Provider):
 
         if not isinstance(exc, anthropic.AnthropicError):
             return None
-        retries = settings.LLM_MAX_RETRIES
-        if isinstance(exc, anthropic.APITimeoutError):
-            logger.warning(
-                "llm failed reason=timeout timeout_s=%g retries=%d",
-                settings.LLM_TIMEOUT_S,
-                retries,
-            )
-            return LLMTimeout(
-                "The language model did not answer within "
-                f"{settings.LLM_TIMEOUT_S:g} s."
-            )
-        if isinstance(exc, anthropic.APIConnectionError):
-            logger.warning(
-                "llm failed reason=unreachable retries=%d advice='check "
-                "ANTHROPIC_BASE_URL and the network'",
-                retries,
-            )
-            return LLMUnavailable()
-        if isinstance(
-            exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError
-        ):
-            logger.warning(
-                "llm failed reason=authentication status=%s advice='check "
-                "ANTHROPIC_API_KEY'",
-                exc.status_code,
-            )
-            return LLMUnavailable()
-        if isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError) or (
-            isinstance(exc, anthropic.APIStatusError) and exc.status_code == 529
-        ):
-            reason = "rate_limited" if exc.status_code == 429 else "overloaded"
-            logger.warning(
-                "llm failed reason=%s status=%s retries=%d",
-                reason,
-                exc.status_code,
-                retries,
-            )
-            return LLMBusy()
-        if isinstance(exc, anthropic.BadRequestError) and _CONTEXT_OVERFLOW.search(
-            str(exc)
-        ):
-            logger.warning("llm failed reason=prompt_too_long status=%s", 400)
-            return PromptTooLong()
-        if isinstance(exc, anthropic.APIStatusError):
-            logger.warning(
-                "llm failed reason=http_status status=%s retries=%d",
-                exc.status_code,
-                retries,
-            )
-            return LLMUnavailable(
-                f"The language model answered with an error (HTTP {exc.status_code})."
-            )
-        logger.warning("llm failed reason=%s", type(exc).__name__)
-        return LLMUnavailable()
+        sdk = SdkErrors(
+            timeout=anthropic.APITimeoutError,
+            unreachable=anthropic.APIConnectionError,
+            authentication=(
+                anthropic.AuthenticationError,
+                anthropic.PermissionDeniedError,
+            ),
+            bad_request=anthropic.BadRequestError,
+            context_overflow=_CONTEXT_OVERFLOW,
+            status=anthropic.APIStatusError,
+            unreachable_advice="check ANTHROPIC_BASE_URL and the network",
+            authentication_advice="check ANTHROPIC_API_KEY",
+            busy=(anthropic.RateLimitError, anthropic.OverloadedError),
+            # Anthropic's "overloaded", whatever class the SDK gives it.
+            busy_statuses=frozenset({529}),
+        )
+        return self.sdk_error_told(exc, sdk)
 
     def cut_off(self, message: AIMessage) -> bool:
         return (message.response_metadata or {}).get("stop_reason") == "max_tokens"

@@ -8,14 +8,20 @@ whatever chat model a provider builds.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 
+from agent.exceptions import LLMBusy, LLMTimeout, LLMUnavailable, PromptTooLong
 from sqlagent_project.errors import ApplicationError
+
+logger = logging.getLogger("agent.llm")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,27 @@ class LLMSettings:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class SdkErrors:
+    """A vendor SDK's error classes, by what they mean to the service, and what
+    an operator should check when the model cannot be reached or refuses the key."""
+
+    timeout: type[Exception]
+    unreachable: type[Exception]
+    authentication: tuple[type[Exception], ...]
+    # A request the server refused, and the pattern of its words for "over the
+    # context window".
+    bad_request: type[Exception]
+    context_overflow: re.Pattern[str]
+    # Any other answer with an HTTP status (its `status_code`).
+    status: type[Exception]
+    unreachable_advice: str
+    authentication_advice: str
+    # Rate limited or overloaded: try again later.
+    busy: tuple[type[Exception], ...] = ()
+    busy_statuses: frozenset[int] = frozenset()
+
+
 class Provider(ABC):
     """One vendor's chat models behind the service's vocabulary."""
 
@@ -81,3 +108,56 @@ class Provider(ABC):
     @abstractmethod
     def refused(self, message: AIMessage) -> bool:
         """Say whether the model (or its provider's filter) refused this reply."""
+
+    def sdk_error_told(self, exc: Exception, sdk: SdkErrors) -> ApplicationError:
+        """Return the service's error for an error of the provider's SDK, logging
+        at WARNING what the operator needs (never the key or the prompt)."""
+        retries = settings.LLM_MAX_RETRIES
+        status: Any = getattr(exc, "status_code", None)
+        if isinstance(exc, sdk.timeout):
+            logger.warning(
+                "llm failed reason=timeout timeout_s=%g retries=%d",
+                settings.LLM_TIMEOUT_S,
+                retries,
+            )
+            return LLMTimeout(
+                "The language model did not answer within "
+                f"{settings.LLM_TIMEOUT_S:g} s."
+            )
+        if isinstance(exc, sdk.unreachable):
+            logger.warning(
+                "llm failed reason=unreachable retries=%d advice='%s' error=%s",
+                retries,
+                sdk.unreachable_advice,
+                type(exc.__cause__ or exc).__name__,
+            )
+            return LLMUnavailable()
+        if isinstance(exc, sdk.authentication):
+            logger.warning(
+                "llm failed reason=authentication status=%s advice='%s'",
+                status,
+                sdk.authentication_advice,
+            )
+            return LLMUnavailable()
+        if isinstance(exc, sdk.busy) or (
+            isinstance(exc, sdk.status) and status in sdk.busy_statuses
+        ):
+            logger.warning(
+                "llm failed reason=%s status=%s retries=%d",
+                "rate_limited" if status == 429 else "overloaded",
+                status,
+                retries,
+            )
+            return LLMBusy()
+        if isinstance(exc, sdk.bad_request) and sdk.context_overflow.search(str(exc)):
+            logger.warning("llm failed reason=prompt_too_long status=%s", status)
+            return PromptTooLong()
+        if isinstance(exc, sdk.status):
+            logger.warning(
+                "llm failed reason=http_status status=%s retries=%d", status, retries
+            )
+            return LLMUnavailable(
+                f"The language model answered with an error (HTTP {status})."
+            )
+        logger.warning("llm failed reason=%s", type(exc).__name__)
+        return LLMUnavailable()

@@ -3,7 +3,6 @@ llama.cpp, LM Studio, gateways): the first provider, LLM_PROVIDER=openai."""
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,14 +24,12 @@ from openai.resources.chat.completions import Completions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import PrivateAttr
 
-from agent.exceptions import LLMNotConfigured, LLMTimeout, LLMUnavailable, PromptTooLong
+from agent.exceptions import LLMNotConfigured
 from agent.llm.budget import model_time_left, wait_stoppable
-from agent.llm.providers.base import LLMSettings, Provider
+from agent.llm.providers.base import LLMSettings, Provider, SdkErrors
 from agent.llm.reasoning import REASONING_KEY
 from sqlagent_project import capacity
 from sqlagent_project.errors import ApplicationError
-
-logger = logging.getLogger("agent.llm")
 
 
 class OpenAICompatibleProvider(Provider):
@@ -85,50 +82,7 @@ class OpenAICompatibleProvider(Provider):
     def llm_error(self, exc: Exception) -> ApplicationError | None:
         if not isinstance(exc, openai.OpenAIError):
             return None
-        retries = settings.LLM_MAX_RETRIES
-        if isinstance(exc, openai.APITimeoutError):
-            logger.warning(
-                "llm failed reason=timeout timeout_s=%g retries=%d",
-                settings.LLM_TIMEOUT_S,
-                retries,
-            )
-            return LLMTimeout(
-                "The language model did not answer within "
-                f"{settings.LLM_TIMEOUT_S:g} s."
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            logger.warning(
-                "llm failed reason=unreachable retries=%d advice='check "
-                "OPENAI_BASE_URL and that the model server is running' error=%s",
-                retries,
-                type(exc.__cause__ or exc).__name__,
-            )
-            return LLMUnavailable()
-        if isinstance(exc, openai.AuthenticationError):
-            logger.warning(
-                "llm failed reason=authentication status=%s advice='check "
-                "OPENAI_API_KEY'",
-                exc.status_code,
-            )
-            return LLMUnavailable()
-        if isinstance(exc, openai.BadRequestError) and _CONTEXT_OVERFLOW.search(
-            str(exc)
-        ):
-            logger.warning(
-                "llm failed reason=prompt_too_long status=%s", exc.status_code
-            )
-            return PromptTooLong()
-        if isinstance(exc, openai.APIStatusError):
-            logger.warning(
-                "llm failed reason=http_status status=%s retries=%d",
-                exc.status_code,
-                retries,
-            )
-            return LLMUnavailable(
-                f"The language model answered with an error (HTTP {exc.status_code})."
-            )
-        logger.warning("llm failed reason=%s", type(exc).__name__)
-        return LLMUnavailable()
+        return self.sdk_error_told(exc, _SDK_ERRORS)
 
     def cut_off(self, message: AIMessage) -> bool:
         return (message.response_metadata or {}).get("finish_reason") == "length"
@@ -146,6 +100,18 @@ _CONTEXT_OVERFLOW = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|"
     r"exceeds? the (available )?context|prompt is too long|n_ctx",
     re.IGNORECASE,
+)
+
+
+_SDK_ERRORS = SdkErrors(
+    timeout=openai.APITimeoutError,
+    unreachable=openai.APIConnectionError,
+    authentication=(openai.AuthenticationError,),
+    bad_request=openai.BadRequestError,
+    context_overflow=_CONTEXT_OVERFLOW,
+    status=openai.APIStatusError,
+    unreachable_advice="check OPENAI_BASE_URL and that the model server is running",
+    authentication_advice="check OPENAI_API_KEY",
 )
 
 
