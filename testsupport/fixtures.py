@@ -14,6 +14,11 @@ from typing import Any
 
 import pytest
 
+from testsupport.speedups import (
+    fast_password_hasher,
+    flush_by_delete,
+    static_files_found_once,
+)
 from testsupport.targets import (
     CITIES,
     CUSTOMERS,
@@ -57,20 +62,12 @@ __all__ = [
 ]
 
 
-# A fast hasher for in-process tests, as cookiecutter-django's test settings use:
-# PBKDF2 at full strength costs about 1.2 s a hash here. Servers that tests start
-# as subprocesses read the real settings and keep the real hashers.
-TEST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
-    from django.contrib.auth import hashers
 
-    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
-    # Both are lru_cached; the stubs type them as plain functions.
-    hashers.get_hashers.cache_clear()  # type: ignore[attr-defined]
-    hashers.get_hashers_by_algorithm.cache_clear()  # type: ignore[attr-defined]
+    fast_password_hasher(settings)
+    static_files_found_once()
+    flush_by_delete()
 
 
 @pytest.fixture(scope="session")
