@@ -23,7 +23,7 @@ start as subprocesses read the real settings and take none of them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # What post_migrate recreates after every flush (rows of its own, never a test's).
@@ -63,8 +63,8 @@ def static_files_found_once() -> None:
 
         return add
 
-    WhiteNoiseMiddleware.add_files = reusing(WhiteNoiseMiddleware.add_files)  # type: ignore[method-assign]
-    WhiteNoiseMiddleware.add_files_from_finders = reusing(  # type: ignore[method-assign]
+    WhiteNoiseMiddleware.add_files = reusing(WhiteNoiseMiddleware.add_files)
+    WhiteNoiseMiddleware.add_files_from_finders = reusing(
         WhiteNoiseMiddleware.add_files_from_finders
     )
 
@@ -99,7 +99,7 @@ def flush_by_delete() -> None:
     def sql_flush(
         self: DatabaseOperations,
         style: Any,
-        tables: list[str],
+        tables: Sequence[str],
         *,
         reset_sequences: bool = False,
         allow_cascade: bool = False,
@@ -123,4 +123,4 @@ def flush_by_delete() -> None:
             ),
         ]
 
-    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign,assignment]
