@@ -37,9 +37,20 @@ run: env
 test: install services
 	$(BIN)/python -m pytest
 
-# The edit-test loop: everything but subprocess servers and the browser.
+# The edit-test loop: everything but subprocess servers and the browser, in
+# parallel: one pytest-xdist worker per core (at most 4), each on databases of
+# its own (README, Set-up); a worker that runs out of tests takes some of
+# another's (worksteal: a few tests wait seconds on purpose). TEST_WORKERS=0
+# runs it in one process.
+TEST_WORKERS ?= auto
 test-fast: install services
-	$(BIN)/python -m pytest -m "not slow and not browser"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal \
+		-m "not slow and not browser"
+
+# pytest keeps its assertion-rewritten test modules in __pycache__ (ignored by
+# git), unless writing bytecode is turned off: then every run parses all 600 of
+# them again, some 10 s of CPU per worker.
+test test-fast: export PYTHONDONTWRITEBYTECODE =
 
 # 50 users against gunicorn (2 workers) and a stub LLM answering after 1 s, for
 # 30 s; fails on any error or on an answer from another user's database.

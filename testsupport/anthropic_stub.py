@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from testsupport.llm_stub import StubReply, estimate_tokens
+from testsupport.loopback import serve_in_thread
 
 AnthropicResponder = Callable[[dict[str, Any]], StubReply]
 
@@ -80,7 +81,7 @@ class StubAnthropicServer:
         return f"http://{host!s}:{port}"
 
     def __enter__(self) -> StubAnthropicServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_thread(self._server)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from testsupport.loopback import serve_in_thread
+
 
 @dataclass
 class StubReply:
@@ -156,8 +158,7 @@ class StubLLMServer:
             self._failures.extend([(status, message)] * count)
 
     def start(self) -> StubLLMServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._thread = serve_in_thread(self._server)
         return self
 
     def stop(self) -> None:

@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 import redis
 
-# Apart from the cache tests' 15; parallel runs set another in
-# SQLAGENT_TEST_BROKER_URL (it is emptied by the tests).
-BROKER_URL = os.environ.get("SQLAGENT_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
+from testsupport.workers import broker_db
+
+# A db of this xdist worker's own (13 in a serial run), apart from the cache
+# tests' 15: the fixture empties it. SQLAGENT_TEST_BROKER_URL overrides it (a
+# run beside another on the same Redis).
+BROKER_URL = os.environ.get(
+    "SQLAGENT_TEST_BROKER_URL", f"redis://127.0.0.1:6379/{broker_db()}"
+)
 
 
 def _pools_dropped(app: Any) -> None:

@@ -7,7 +7,6 @@ import email
 import json
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from testsupport.loopback import serve_in_thread
 from testsupport.serving import free_port
 
 
@@ -91,7 +91,7 @@ class WebhookReceiver:
         scheme = "https" if tls is not None else "http"
         literal = "[::1]" if ipv6 else host
         self.url = f"{scheme}://{literal}:{self.port}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_thread(self._server)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from testsupport.workers import worker_suffixed
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
@@ -42,14 +44,15 @@ def free_port() -> int:
 def database_url_derived(suffix: str, base_url: str | None = None) -> str:
     """Return a PostgreSQL URL named after `base_url`'s database plus `suffix`.
 
-    Parallel runs set their own DATABASE_URL, so derived names do not collide.
+    Parallel runs set their own DATABASE_URL, and each pytest-xdist worker adds
+    its id, so derived names do not collide.
     """
     base = base_url or os.environ.get("DATABASE_URL") or f"{PG_SERVER}/sqlagent"
     parts = urlsplit(base)
     if not parts.scheme.startswith("postgres"):
         parts = urlsplit(f"{PG_SERVER}/sqlagent")
     name = parts.path.lstrip("/") or "sqlagent"
-    return urlunsplit(parts._replace(path=f"/{name}_{suffix}"))
+    return urlunsplit(parts._replace(path=f"/{worker_suffixed(f'{name}_{suffix}')}"))
 
 
 def pg_database_ensure(url: str, *, fresh: bool = False) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +15,7 @@ from django.core.management import call_command
 from agent.llm.text_protocol import protocol_memory
 from testsupport.llm_shapes import shaped_responder
 from testsupport.llm_stub import StubReply
+from testsupport.loopback import serve_in_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,7 @@ def test_a_context_size_the_server_tells_is_compared_with_the_setting(
 ):
     llm_stub.responder = _native_or_prose
     server = ThreadingHTTPServer(("127.0.0.1", 0), _LlamaProps)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_thread(server)
     try:
         # llama.cpp answers /props beside /v1; here another port plays it.
         settings.OPENAI_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}/v1"

@@ -288,6 +288,7 @@ def _read_until_closed(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+@pytest.mark.slow  # the real gunicorn of the `server` fixture
 def test_ordinary_requests_are_served_with_their_bodies(server):
     with httpx.Client(base_url=server.url, timeout=10) as client:
         # Keep-alive: several requests, with and without bodies, on one connection.
@@ -313,6 +314,7 @@ def test_ordinary_requests_are_served_with_their_bodies(server):
     assert expecting.status_code == 200, expecting.text
 
 
+@pytest.mark.slow  # the real gunicorn of the `server` fixture
 def test_a_declared_body_over_the_limit_is_refused_unread(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
@@ -324,6 +326,7 @@ def test_a_declared_body_over_the_limit_is_refused_unread(server):
     assert answer.startswith(b"HTTP/1.1 413")
 
 
+@pytest.mark.slow  # the real gunicorn of the `server` fixture
 def test_server_log_names_no_socket_error(server):
     log = Path(server.log_path).read_text(errors="replace")
 
