@@ -43,10 +43,12 @@ POLL_S = 0.2
 
 def catalog_key(connection: DatabaseConnection) -> str:
     """Return the cache key of the connection's catalog at its current version
-    (its record's `updated_at` and what decides where it logs in)."""
+    (its record's `updated_at`, what decides where it logs in, and its last
+    schema refresh)."""
     _, updated_at, digest = cast(tuple[int, datetime, str], verdict_key(connection))
     # In UTC: the same text whichever driver's time zone object it came with.
-    stamp = updated_at.astimezone(UTC).isoformat()
+    stamps = [updated_at, connection.schema_read_at]
+    stamp = "|".join(t.astimezone(UTC).isoformat() if t else "" for t in stamps)
     version = hashlib.sha256(f"{stamp}|{digest}".encode()).hexdigest()[:32]
     return f"catalog:{connection.pk}:{version}"
 

@@ -59,7 +59,7 @@ class DerivedCache:
 
     def get(self, connection: DatabaseConnection) -> Derived:
         """Return the connection version's derived state, new when it changed."""
-        key = verdict_key(connection)
+        key = (verdict_key(connection), connection.schema_read_at)
         with self._lock:
             found = self._entries.get(key)
             if found is None:
@@ -103,6 +103,8 @@ class SessionEngine:
     connection_version: datetime
     db_type: str
     engine: Engine
+    # The connection's last schema refresh (asked in any process) at build time.
+    schema_read_at: datetime | None = None
     # What may leave for the model, as the connection row said at this version.
     privacy: PrivacyPolicy | None = None
     last_used: float = field(default_factory=time.monotonic)
@@ -194,6 +196,7 @@ class EngineCache:
         if entry is not None and (
             entry.connection_id != connection.pk
             or entry.connection_version != connection.updated_at
+            or entry.schema_read_at != connection.schema_read_at
             or (entry.shared and not target_pools.is_current(entry.engine))
         ):
             stale.append(self._entries.pop(session_id))
@@ -263,6 +266,7 @@ def _session_engine_build(
         "session_id": session_id,
         "connection_id": connection.pk,
         "connection_version": connection.updated_at,
+        "schema_read_at": connection.schema_read_at,
         "db_type": connection.db_type,
         "privacy": privacy,
     }

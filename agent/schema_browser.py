@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
 from sqlalchemy import Engine, inspect
 from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import SQLAlchemyError
@@ -116,9 +117,16 @@ def schema_table_detail(
 def schema_refresh(*, connection: DatabaseConnection) -> None:
     """Read the connection's schema again at the next use, for every session on
     it: catalog, prompt schema, suggested questions and the schema panel."""
-    engine_cache.schema_refresh(connection.pk)
-    # The catalog a worker shared for every process is built anew too.
+    # The catalog a worker shared for every process goes (the next is under the
+    # new mark's key anyway)...
     catalog_forget(connection=connection)
+    engine_cache.schema_refresh(connection.pk)
+    # ...and other processes (workers, hosts) see the mark on the row at their
+    # next use; a queryset update leaves updated_at, so pools and verdicts, alone.
+    connection.schema_read_at = timezone.now()
+    DatabaseConnection.objects.filter(pk=connection.pk).update(
+        schema_read_at=connection.schema_read_at
+    )
     logger.info("schema refresh connection=%s", connection.pk)
 
 

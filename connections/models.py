@@ -60,6 +60,9 @@ class DatabaseConnection(models.Model):
     # When privacy, masked_columns or masked_hidden last changed: turns answered
     # before it are replayed to the model without their answers.
     privacy_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When a refresh of its schema was last asked: every process reads the schema
+    # again at its next use (a version of what derives from it, beside updated_at).
+    schema_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 from sqlalchemy import text
@@ -26,6 +27,7 @@ from agent.engines import engine_cache
 from agent.querying import catalog_get
 from agent.sql_guard import QueryFailed, query_run
 from agent.sql_guard.deadline import slot_take
+from connections.models import DatabaseConnection
 from connections.services import (
     connection_update,
     session_connect,
@@ -356,3 +358,28 @@ def test_another_users_refresh_is_a_404_and_keeps_the_catalog(
 
     assert response.status_code == 404
     assert catalog_get(engine_cache.get(session)) is catalog
+
+
+def test_a_refresh_asked_in_another_process_reaches_this_ones_catalog(
+    alice, connected_session, sqlite_dir
+):
+    session = connected_session(alice, "sqlite")
+    entry = engine_cache.get(session)
+    old = catalog_get(entry)
+    old.table_names()
+    shop_admin_run("sqlite", sqlite_dir, ["CREATE TABLE zz_elsewhere (i INTEGER)"])
+    try:
+        # What a refresh served by another worker or host leaves behind: the
+        # row's mark, none of this process's caches emptied.
+        DatabaseConnection.objects.filter(pk=session.db_connection_id).update(
+            schema_read_at=timezone.now()
+        )
+        again = engine_cache.get(session_get_or_create_active(user=alice))
+        tables = catalog_get(again).table_names()
+    finally:
+        shop_admin_run("sqlite", sqlite_dir, ["DROP TABLE zz_elsewhere"])
+
+    assert "zz_elsewhere" not in old.table_names()
+    assert "zz_elsewhere" in tables
+    # The database's pool is kept: only what derives from the schema is new.
+    assert again.engine is entry.engine

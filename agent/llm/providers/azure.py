@@ -17,14 +17,13 @@ import openai
 from django.conf import settings
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import AzureChatOpenAI
-from openai._constants import DEFAULT_CONNECTION_LIMITS
 
 from agent.exceptions import LLMBusy, LLMNotConfigured, LLMRefused
 from agent.llm.providers.base import LLMSettings
 from agent.llm.providers.openai_compatible import (
     OpenAICompatibleProvider,
     ReasoningKept,
-    _ModelTransport,
+    model_http_client,
 )
 from sqlagent_project.errors import ApplicationError
 
@@ -73,10 +72,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
             temperature=config.temperature,
             max_tokens=config.max_tokens,
             stream_usage=True,
-            http_client=openai.DefaultHttpxClient(
-                timeout=config.timeout_s,
-                transport=_ModelTransport(limits=DEFAULT_CONNECTION_LIMITS),
-            ),
+            http_client=model_http_client(config.timeout_s),
             **options,
         )
 
