@@ -13,25 +13,28 @@ from django.conf import settings
 from agent.context import QuestionContext
 from agent.privacy import PrivacyPolicy
 from agent.value_matching import StoredValue, ValueSet, question_matches
-from connections.models import DatabaseConnection
 from knowledge.models import IndexedColumn, ValueIndex, ValueIndexStatus
 
 _sets: dict[int, tuple[object, ValueSet]] = {}
 _sets_lock = threading.Lock()
 
 
-def _value_set(connection_id: int, policy: PrivacyPolicy) -> ValueSet | None:
-    """Return the connection's values as a matchable set (cached per build),
-    leaving out columns the current rules mask."""
-    # The last finished build serves while the next one is under way (or
-    # failed: its columns are replaced only when a build succeeds).
-    index = (
+def _index_read(connection_id: int) -> ValueIndex | None:
+    """Return the connection's last finished build with its connection row (one
+    query): it serves while the next one is under way (or failed: its columns
+    are replaced only when a build succeeds)."""
+    return (
         ValueIndex.objects.filter(connection_id=connection_id, built_at__isnull=False)
         .exclude(status=ValueIndexStatus.OFF)
+        .select_related("connection")
         .first()
     )
-    if index is None:
-        return None
+
+
+def _value_set(index: ValueIndex, policy: PrivacyPolicy) -> ValueSet:
+    """Return the build's values as a matchable set (cached per build),
+    leaving out columns the current rules mask."""
+    connection_id = index.connection_id
     stamp = (index.built_at, policy.masks)
     with _sets_lock:
         cached = _sets.get(connection_id)
@@ -59,14 +62,15 @@ def value_context(
 ) -> QuestionContext:
     """Return the stored values the question names, for the prompt, and their
     tables (ranked for retrieval on big schemas)."""
-    connection = DatabaseConnection.objects.filter(pk=connection_id).first()
-    if connection is None:
+    index = _index_read(connection_id)
+    if index is None:
         return QuestionContext()
-    policy = PrivacyPolicy.for_connection(connection)
+    # The privacy rules as the row says now, read with the index.
+    policy = PrivacyPolicy.for_connection(index.connection)
     if not policy.values_visible:
         return QuestionContext()
-    values = _value_set(connection_id, policy)
-    if values is None or not values.values:
+    values = _value_set(index, policy)
+    if not values.values:
         return QuestionContext()
     # Table names are the question's names for tables, not values (folded
     # cheaply: thousands of them are read per question).
