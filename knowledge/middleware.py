@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from knowledge.interrupted import resume_now_and_then
@@ -20,6 +21,6 @@ class InterruptedRunsResumeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if not broker_configured():
+        if settings.EVALUATION_RESUME_IN_PROCESS and not broker_configured():
             resume_now_and_then()
         return response

@@ -110,6 +110,8 @@ def serving_env(
             "THROTTLE_REGISTER_RATE": HIGH_RATE,
             "THROTTLE_ASK_RATE": HIGH_RATE,
             "LOG_LEVEL": "WARNING",
+            # A served instance resumes interrupted evaluation runs, as in production.
+            "EVALUATION_RESUME_IN_PROCESS": "1",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -97,8 +97,9 @@ def _finished(run_id: int) -> EvaluationRun:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_whose_worker_exited_is_released_and_resumed_by_the_next_request(
-    four_questions, llm, alice_client
+    four_questions, llm, alice_client, settings
 ):
+    settings.EVALUATION_RESUME_IN_PROCESS = True
     pid = _dead_pid()
     run_id = _interrupted_after_two(four_questions, llm, worker=f"{HOSTNAME}:{pid}")
     # The gunicorn master saw the worker exit: it lets the run go.

@@ -19,6 +19,9 @@ KNOWLEDGE_IMPORT_MAX_LINES = env.int("KNOWLEDGE_IMPORT_MAX_LINES", default=2000)
 # (doubling), before it is counted as unanswered: never as wrong.
 EVALUATION_QUESTION_RETRIES = env.int("EVALUATION_QUESTION_RETRIES", default=2)
 EVALUATION_RETRY_DELAY_S = env.float("EVALUATION_RETRY_DELAY_S", default=2.0)
+# Without a broker, web processes resume evaluation runs another process left
+# (after a response, at most every 15 s); tests turn it off and on themselves.
+EVALUATION_RESUME_IN_PROCESS = env.bool("EVALUATION_RESUME_IN_PROCESS", default=True)
 
 # VALUES: the value index per connection (text columns of few distinct values,
 # matched against each question), find_values and the empty-result diagnosis.
