@@ -38,11 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
-import psycopg
 
 from bench import shared_database
 from bench.load import accounts_create, session_prepare, user_database_create
+from bench.probes import db_sampler, probe_process, quiet_wait, rss_mb
 from bench.stub_model import stub_start
 from testsupport.serving import (
     Gunicorn,
@@ -97,69 +96,6 @@ async def _asker(
             errors.append(r.status_code)
 
 
-async def _probe(
-    base_url: str, token: str, until: float, cookie_page: str, out: dict
-) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-        while time.monotonic() < until:
-            for name, path in (
-                ("session-status", "/databases/session-status"),
-                ("threads", "/threads"),
-            ):
-                await _timed(client, name, path, {"headers": headers}, out)
-            cookies = {"sessionid": cookie_page}
-            await _timed(client, "chat page", "/", {"cookies": cookies}, out)
-            await asyncio.sleep(0.1)
-
-
-def _probe_process(
-    base_url: str, token: str, until: float, cookie_page: str, sender: Any
-) -> None:
-    """Run the probe in its own process and send back what it timed."""
-    out: dict = {"session-status": [], "threads": [], "chat page": [], "errors": []}
-    asyncio.run(_probe(base_url, token, until, cookie_page, out))
-    sender.send(out)
-    sender.close()
-
-
-async def _timed(
-    client: httpx.AsyncClient, name: str, path: str, kwargs: dict, out: dict
-) -> None:
-    started = time.monotonic()
-    try:
-        r = await client.get(path, **kwargs)
-    except httpx.HTTPError as exc:
-        out["errors"].append(f"{name} {type(exc).__name__}")
-        return
-    out[name].append((time.monotonic() - started) * 1000)
-    if r.status_code != 200:
-        out["errors"].append(f"{name} {r.status_code}")
-
-
-def _db_sampler(database_url: str, stop: threading.Event, peak: list[int]) -> None:
-    name = database_url.rsplit("/", 1)[-1]
-    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres") as conn:
-        conn.autocommit = True
-        while not stop.is_set():
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
-            ).fetchone()
-            count = row[0] if row else 0
-            peak[0] = max(peak[0], count)
-            stop.wait(0.2)
-
-
-def _rss_mb(server: Gunicorn) -> float:
-    total = 0
-    for pid in server.worker_pids():
-        try:
-            total += psutil.Process(pid).memory_info().rss
-        except psutil.NoSuchProcess:
-            continue
-    return total / 2**20
-
-
 async def _run(
     base_url: str, tokens: list[str], probe_token: str, page_cookie: str, seconds: float
 ) -> tuple[list, list, dict]:
@@ -169,7 +105,7 @@ async def _run(
     # CLOCK_MONOTONIC is system-wide: the probe process stops at the same time.
     receiver, sender = _SPAWN.Pipe(duplex=False)
     prober = _SPAWN.Process(
-        target=_probe_process,
+        target=probe_process,
         args=(base_url, probe_token, until, page_cookie, sender),
         daemon=True,
     )
@@ -200,20 +136,20 @@ def measure(
 ) -> Row:
     """Run N = len(tokens) closed-loop askers for `seconds` with the model at D."""
     stub_delay_s.value = delay_s
-    time.sleep(0.2)  # the stub process picks the new delay up
+    quiet_wait()  # the last cell's aftermath (autovacuum, checkpoint) is not this one's
     stop = threading.Event()
     peak = [0]
     sampler = threading.Thread(
-        target=_db_sampler, args=(database_url, stop, peak), daemon=True
+        target=db_sampler, args=(database_url, stop, peak), daemon=True
     )
     sampler.start()
-    rss_before = _rss_mb(server)
+    rss_before = rss_mb(server)
     started = time.monotonic()
     done, errors, probes = asyncio.run(
         _run(server.url, tokens, probe_token, page_cookie, seconds)
     )
     elapsed = time.monotonic() - started
-    rss_after = _rss_mb(server)
+    rss_after = rss_mb(server)
     stop.set()
     sampler.join()
     # Count what finished inside the window the askers were started for.

@@ -170,6 +170,8 @@ def _fetch(
                 fetched.rows.append(row)
                 if len(raw_rows) < _TYPE_SAMPLE:
                     raw_rows.append(_sample(raw, plan.server_cut, width))
+            if len(batch) < _FETCH_BATCH:
+                break  # a short batch is the last: no round trip to hear so
         if fetched.truncated_reason is not None:
             backend.abandon_stream(connection, dbapi_cursor)
         fetched.column_types = backend.column_types(description, raw_rows)
