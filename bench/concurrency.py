@@ -318,7 +318,6 @@ def main(argv: list[str] | None = None) -> int:
                 users=users,
                 stub_delay_s=stub_delay_s,
                 work=work,
-                ceilings=ceilings,
             )
     finally:
         stub.terminate()

@@ -56,6 +56,7 @@ class SharedRow:
     users: int
     delay_s: float
     asks_per_s: float
+    ceiling: float
     ideal: float
     errors: int
     error_kinds: list[str]
@@ -188,11 +189,15 @@ def run(
     seconds: float,
     workers: int,
     log_dir: Path,
-    ceilings: dict[int, float] | None = None,
     kinds: list[str] | tuple[str, ...] = KINDS,
 ) -> list[SharedRow]:
     """Measure every N of `counts` in each pool scope and for each kind of
-    connection; `users[-1]` probes."""
+    connection; `users[-1]` probes.
+
+    Ideal is min(N / 2D, the CPU ceiling): the same N with an instant model on
+    the first scope's server of that kind (one pool per database), measured
+    just before; the other scope is compared with it.
+    """
     from bench.concurrency import _page_cookie, measure
 
     target_url = database_url_derived("shared_target", env["DATABASE_URL"])
@@ -200,6 +205,7 @@ def run(
     probe, askers = users[-1], users[:-1]
     cookie = _page_cookie(env, probe["email"])
     rows: list[SharedRow] = []
+    ceilings: dict[tuple[str, int], float] = {}
     for kind, scope in [(k, s) for k in kinds for s in scopes]:
         server = Gunicorn(
             {**env, "TARGET_DB_POOL_SCOPE": scope}, workers=workers, log_dir=log_dir
@@ -236,6 +242,20 @@ def run(
                     file=sys.stderr,
                     flush=True,
                 )
+                if (kind, n) not in ceilings:
+                    # This server's own CPU ceiling at this N, measured right
+                    # before (side by side): the N x D table's, minutes earlier,
+                    # drifted with the machine by up to 40%.
+                    ceilings[kind, n] = measure(
+                        server=server,
+                        stub_delay_s=stub_delay_s,
+                        database_url=target_url,
+                        tokens=[u["token"] for u in askers[:n]],
+                        probe_token=probe["token"],
+                        page_cookie=cookie,
+                        delay_s=0.0,
+                        seconds=10.0,
+                    ).asks_per_s
                 row = measure(
                     server=server,
                     stub_delay_s=stub_delay_s,
@@ -247,7 +267,6 @@ def run(
                     seconds=seconds,
                 )
                 time.sleep(5)
-                ceiling = (ceilings or {}).get(n, float("inf"))
                 rows.append(
                     SharedRow(
                         scope=scope,
@@ -255,7 +274,8 @@ def run(
                         users=n,
                         delay_s=delay_s,
                         asks_per_s=row.asks_per_s,
-                        ideal=min(row.ideal, ceiling),
+                        ceiling=ceilings[kind, n],
+                        ideal=min(row.ideal, ceilings[kind, n]),
                         errors=row.errors,
                         error_kinds=row.error_kinds,
                         probe_p99_ms=row.probe_p99_ms,
@@ -276,10 +296,9 @@ def after_concurrency(
     users: list[dict[str, Any]],
     stub_delay_s: Any,
     work: Path,
-    ceilings: dict[int, float],
 ) -> list[SharedRow]:
-    """Run the case after `bench.concurrency`'s table, with its stub, accounts
-    and CPU ceilings (the instant-model rate at the same N)."""
+    """Run the case after `bench.concurrency`'s table, with its stub and
+    accounts."""
     from bench.concurrency import _window_s
 
     counts = [int(n) for n in args.shared_users.split(",")]
@@ -295,22 +314,23 @@ def after_concurrency(
         seconds=_window_s(args.seconds, 1.0, args.cycles),
         workers=args.workers,
         log_dir=work,
-        ceilings=ceilings,
     )
 
 
 def table(rows: list[SharedRow]) -> str:
     """Render the shared-database rows."""
     lines = [
-        "| connection | pools | N | D s | asks/s | ideal | ratio | errors "
-        "| p99 ms session-status | conn. to the database: peak | open 5 s after |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| connection | pools | N | D s | asks/s | ceiling (D = 0) | ideal | ratio "
+        "| errors | p99 ms session-status | conn. to the database: peak "
+        "| open 5 s after |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ratio = r.asks_per_s / r.ideal if r.ideal not in (0, float("inf")) else 1.0
         lines.append(
             f"| {r.kind} | per {r.scope} | {r.users} | {r.delay_s:g} | "
-            f"{r.asks_per_s:.1f} | {r.ideal:.1f} | {ratio:.2f} | {r.errors} | "
+            f"{r.asks_per_s:.1f} | {r.ceiling:.1f} | {r.ideal:.1f} | {ratio:.2f} | "
+            f"{r.errors} | "
             f"{r.probe_p99_ms['session-status']:.0f} | {r.peak_connections} | "
             f"{r.open_after_5s} |"
         )
