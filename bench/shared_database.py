@@ -26,6 +26,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,30 +113,36 @@ def _connection_fields(target_url: str, label: str) -> dict[str, Any]:
     }
 
 
-def _each_user(base_url: str, tokens: list[str], act: Any) -> None:
-    """Run `act(client, index)` for every user, eight at a time."""
+def _as_users(base_url: str, work: list[tuple[str, Callable[[Client], None]]]) -> None:
+    """Run each `(token, act)`: `act(client)` with a client holding that token,
+    eight at a time."""
 
-    def one(index: int) -> None:
+    def one(item: tuple[str, Callable[[Client], None]]) -> None:
+        token, act = item
         client = Client(base_url)
-        client.token = tokens[index]
+        client.token = token
         try:
-            act(client, index)
+            act(client)
         finally:
             client.close()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, range(len(tokens))))
+        list(pool.map(one, work))
 
 
 def sessions_connect(base_url: str, tokens: list[str], target_url: str) -> None:
     """Give each user a connection record of their own to the shared database,
     and connect their session to it (through the API, as a user would)."""
-    _each_user(
+
+    def register(label: str) -> Callable[[Client], None]:
+        return lambda client: client.connect(_connection_fields(target_url, label))
+
+    _as_users(
         base_url,
-        tokens,
-        lambda client, i: client.connect(
-            _connection_fields(target_url, f"company database ({i})")
-        ),
+        [
+            (token, register(f"company database ({i})"))
+            for i, token in enumerate(tokens)
+        ],
     )
 
 
@@ -161,21 +168,23 @@ def sessions_connect_team(
     finally:
         admin.close()
 
-    def member_add(client: Client, index: int) -> None:
-        response = client.post(
-            f"/teams/{team_id}/members",
-            {"email": users[index]["email"], "role": "analyst"},
-        )
-        assert response.status_code == 201, response.text
+    def member_add(email: str) -> Callable[[Client], None]:
+        def add(client: Client) -> None:
+            response = client.post(
+                f"/teams/{team_id}/members", {"email": email, "role": "analyst"}
+            )
+            assert response.status_code == 201, response.text
 
-    admin_only = [users[0]["token"]] * (len(users) - 1)
-    _each_user(base_url, admin_only, lambda c, i: member_add(c, i + 1))
+        return add
 
-    def connect(client: Client, index: int) -> None:
+    def connect(client: Client) -> None:
         response = client.post(f"/databases/connect_db/{db_id}")
         assert response.status_code == 200, response.text
 
-    _each_user(base_url, [u["token"] for u in users], connect)
+    _as_users(
+        base_url, [(users[0]["token"], member_add(u["email"])) for u in users[1:]]
+    )
+    _as_users(base_url, [(u["token"], connect) for u in users])
 
 
 def run(

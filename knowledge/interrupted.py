@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,7 +27,7 @@ from django.utils import timezone
 
 from agent.orphans import HOSTNAME, worker_gone, worker_id
 from knowledge.models import EvaluationRun, RunStatus
-from sqlagent_project.queue import broker_configured, enqueue
+from sqlagent_project.queue import Every, broker_configured, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ _lock = threading.Lock()
 # Runs this process claimed (queued on its pool or running), and those running.
 _claimed: set[int] = set()
 _executing: set[int] = set()
-_swept_at: float | None = None
+_sweeps = Every(RESUME_INTERVAL_S)
 
 
 def silent_limit() -> timedelta:
@@ -178,12 +177,8 @@ def runs_resume_interrupted() -> list[int]:
 def resume_now_and_then() -> list[int]:
     """Resume the interrupted runs here unless this process looked lately (one
     query; a task only for a run found). Return the runs resumed."""
-    global _swept_at
-    now = time.monotonic()
-    with _lock:
-        if _swept_at is not None and now - _swept_at < RESUME_INTERVAL_S:
-            return []
-        _swept_at = now
+    if not _sweeps.due():
+        return []
     try:
         return runs_resume_interrupted()
     except DatabaseError:

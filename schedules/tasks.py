@@ -8,6 +8,11 @@ from typing import Any
 from celery import shared_task
 
 from schedules import runs, services
+from sqlagent_project.queue import Every, enqueue
+
+# Without a broker (no beat), after responses (NoBrokerChoresMiddleware).
+DISPATCH_INTERVAL_S = 30.0
+_dispatches = Every(DISPATCH_INTERVAL_S)
 
 
 @shared_task(name="schedules.dispatch_due", acks_late=True)
@@ -28,3 +33,11 @@ def schedule_run(*, run_id: int) -> dict[str, Any]:
         "email": run.email_status,
         "webhook": run.webhook_status,
     }
+
+
+def dispatch_now_and_then() -> bool:
+    """Queue a dispatch of due slots here unless one was queued lately; say if so."""
+    if not _dispatches.due():
+        return False
+    enqueue(dispatch_due)
+    return True

@@ -1,4 +1,5 @@
-"""Request middleware: one log line per request, and a bound on every request body."""
+"""Request middleware: one log line per request, a bound on every request body,
+and the queue's chores done after responses when there is no broker."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 from django.utils.html import escape
+from django.utils.module_loading import import_string
 
 from sqlagent_project import logcontext
 from sqlagent_project.handlers import wants_html
@@ -24,6 +26,7 @@ from sqlagent_project.parsers import (
     json_too_deep_message,
     request_too_large_message,
 )
+from sqlagent_project.queue import broker_configured
 
 logger = logging.getLogger("sqlagent.request")
 
@@ -176,3 +179,24 @@ def _refusal(
         )
         return HttpResponse(page, status=status)
     return JsonResponse({"detail": message, "code": code}, status=status)
+
+
+class NoBrokerChoresMiddleware:
+    """Without a broker there is no beat and no worker to hand periodic work to:
+    after each response, this process does the chores of NO_BROKER_CHORES
+    itself, each one turned on by its setting. A chore returns at once unless
+    it is due (`queue.Every`); its trouble is never the response's."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.chores = [
+            (switch, import_string(path)) for switch, path in settings.NO_BROKER_CHORES
+        ]
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not broker_configured():
+            for switch, chore in self.chores:
+                if getattr(settings, switch):
+                    chore()
+        return response

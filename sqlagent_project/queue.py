@@ -34,6 +34,29 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+class Every:
+    """Say "due" at most once per `interval_s` in this process (the first time
+    included): how a chore done after responses stays cheap."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._at: float | None = None
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if self._at is not None and now - self._at < self.interval_s:
+                return False
+            self._at = now
+            return True
+
+    def forget(self) -> None:
+        """Be due at the next call (tests, and a process that just started)."""
+        with self._lock:
+            self._at = None
+
+
 def broker_configured() -> bool:
     """Whether tasks go to a broker (else they run in this process)."""
     return bool(settings.CELERY_BROKER_URL)

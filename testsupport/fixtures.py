@@ -38,6 +38,7 @@ from testsupport.targets import (
     shop_build_postgresql,
     shop_build_sqlite,
     shop_snapshot,
+    sqlite_connection_form,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "shop_build_postgresql",
     "shop_build_sqlite",
     "shop_snapshot",
+    "sqlite_connection_form",
 ]
 
 
@@ -131,23 +133,23 @@ def bob(make_user: Callable[..., Any]) -> Any:
     return make_user("bob@example.com", "Bob")
 
 
-@pytest.fixture
-def alice_page(alice: Any) -> Any:
-    """A browser-like client logged in as alice (Django session auth)."""
+def page_client_for(user: Any) -> Any:
+    """A browser-like client logged in as `user` (Django session auth)."""
     from django.test import Client
 
     client = Client()
-    client.force_login(alice)
+    client.force_login(user)
     return client
+
+
+@pytest.fixture
+def alice_page(alice: Any) -> Any:
+    return page_client_for(alice)
 
 
 @pytest.fixture
 def bob_page(bob: Any) -> Any:
-    from django.test import Client
-
-    client = Client()
-    client.force_login(bob)
-    return client
+    return page_client_for(bob)
 
 
 LLM_STUB_API_KEY = "sk-test-key-0123456789"
@@ -166,7 +168,8 @@ def llm_stub(settings: Any) -> Iterator[Any]:
         yield server
 
 
-def _api_client_for(user: Any) -> Any:
+def api_client_for(user: Any) -> Any:
+    """An API client with a JWT of `user`'s."""
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -186,12 +189,12 @@ def anon_client() -> Any:
 
 @pytest.fixture
 def alice_client(alice: Any) -> Any:
-    return _api_client_for(alice)
+    return api_client_for(alice)
 
 
 @pytest.fixture
 def bob_client(bob: Any) -> Any:
-    return _api_client_for(bob)
+    return api_client_for(bob)
 
 
 @pytest.fixture

@@ -214,6 +214,21 @@ def connection_fields(db_type: str, *, reader: bool = True) -> dict[str, Any]:
     }
 
 
+def sqlite_connection_form(**overrides: Any) -> dict[str, Any]:
+    """The connection page's form, filled for the shop's SQLite file."""
+    fields = {
+        "label": "",
+        "db_type": "sqlite",
+        "host": "",
+        "port": "",
+        "database_name": SQLITE_FILE,
+        "username": "",
+        "password": "",
+        "options": "",
+    }
+    return {**fields, **overrides}
+
+
 def shop_admin_run(db_type: str, sqlite_dir: Any, statements: list[str]) -> None:
     """Run statements on the shop as its owner (views are made and dropped)."""
     if db_type == "postgresql":

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from testsupport.fixtures import _api_client_for
+from testsupport.fixtures import api_client_for
 
 
 @pytest.fixture
@@ -23,12 +23,12 @@ def mallory(make_user: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def carol_client(carol: Any) -> Any:
-    return _api_client_for(carol)
+    return api_client_for(carol)
 
 
 @pytest.fixture
 def mallory_client(mallory: Any) -> Any:
-    return _api_client_for(mallory)
+    return api_client_for(mallory)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from agent.budgets import BudgetSpent, budget_claimed
 from agent.models import Thread, Turn
 from sqlagent_project import capacity
 from teams.models import Membership, TeamRole
-from testsupport.fixtures import _api_client_for
+from testsupport.fixtures import api_client_for
 from testsupport.llm_stub import keyword_responder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,7 +79,7 @@ def _ask(client: Any) -> int:
 
 
 def _connect(user: Any, connection: Any) -> Any:
-    client = _api_client_for(user)
+    client = api_client_for(user)
     response = client.post(f"/databases/connect_db/{connection.id}")
     assert response.status_code == 200
     return client
@@ -96,7 +96,7 @@ def test_one_users_asks_at_once_with_one_left_run_exactly_one(
 ):
     settings.BUDGET_USER_ASKS_PER_DAY = 1
     _connect(alice, make_connection(alice, "postgresql"))
-    clients = [_api_client_for(alice) for _ in range(ASKERS)]
+    clients = [api_client_for(alice) for _ in range(ASKERS)]
 
     with capacity.waits_checked() as held:
         statuses = _asked_at_once(clients, llm_stub)

@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from knowledge.models import Instruction
 from teams.models import Membership, Team, TeamRole
 from teams.services import team_create
-from testsupport.fixtures import SQLITE_FILE, _api_client_for
+from testsupport.fixtures import api_client_for, sqlite_connection_form
 
 pytestmark = pytest.mark.django_db
 
@@ -168,7 +167,7 @@ def test_an_admin_of_both_teams_moves_a_connection_between_them(
     assert response.json()["team_id"] == other.id
     assert _connected_to(carol_client) is None
     assert carol_client.get(f"/databases/{shared.id}").status_code == 404
-    mallory_ids = [c["id"] for c in _api_client_for(mallory).get("/databases").json()]
+    mallory_ids = [c["id"] for c in api_client_for(mallory).get("/databases").json()]
     assert shared.id in mallory_ids
 
 
@@ -209,30 +208,14 @@ def test_the_teams_activity_and_budget_start_when_the_connection_joins(
     assert _ask(alice_client) == 429  # the team's one ask of the day is Bob's
 
 
-def _page(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-_SQLITE_FORM = {
-    "label": "Shop",
-    "db_type": "sqlite",
-    "host": "",
-    "port": "",
-    "database_name": SQLITE_FILE,
-    "username": "",
-    "password": "",
-    "options": "",
-    "privacy": "rows",
-}
+_SQLITE_FORM = sqlite_connection_form(label="Shop", privacy="rows")
 
 
 def test_the_edit_page_shares_a_personal_connection_with_a_team(
-    alice, bob, team, make_connection
+    alice, alice_page, bob_page, team, make_connection
 ):
     connection = make_connection(alice, "sqlite")
-    page = _page(alice)
+    page = alice_page
     form = page.get(f"/connections/{connection.id}/edit/").content.decode()
     assert "Share with team" in form
     assert "No: only me" in form
@@ -244,22 +227,22 @@ def test_the_edit_page_shares_a_personal_connection_with_a_team(
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.team_id == team.id
-    assert "team: Data" in _page(bob).get("/connections/").content.decode()
+    assert "team: Data" in bob_page.get("/connections/").content.decode()
 
 
 def test_the_edit_page_offers_only_me_to_the_owner_alone(
-    alice, bob, team, make_team_connection
+    alice_page, bob_page, bob, team, make_team_connection
 ):
     shared = make_team_connection(team, "sqlite")
     Membership.objects.filter(team=team, user=bob).update(role=TeamRole.ADMIN)
 
-    owners_form = _page(alice).get(f"/connections/{shared.id}/edit/").content.decode()
-    admins_form = _page(bob).get(f"/connections/{shared.id}/edit/").content.decode()
+    owners_form = alice_page.get(f"/connections/{shared.id}/edit/").content.decode()
+    admins_form = bob_page.get(f"/connections/{shared.id}/edit/").content.decode()
 
     assert "No: only me" in owners_form
     assert "Share with team" in admins_form
     assert "No: only me" not in admins_form
-    saved = _page(bob).post(f"/connections/{shared.id}/edit/", {**_SQLITE_FORM})
+    saved = bob_page.post(f"/connections/{shared.id}/edit/", {**_SQLITE_FORM})
     assert saved.status_code == 200  # the team is required: shown again
     shared.refresh_from_db()
     assert shared.team_id == team.id

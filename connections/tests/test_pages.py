@@ -13,23 +13,17 @@ from django.test import Client
 
 from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.tests.conftest import WRONG_PASSWORD
-from testsupport.fixtures import READER, SQLITE_FILE, TARGET_DB
+from testsupport.fixtures import (
+    READER,
+    SQLITE_FILE,
+    TARGET_DB,
+    sqlite_connection_form,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-def _form(**overrides: Any) -> dict[str, Any]:
-    fields = {
-        "label": "",
-        "db_type": "sqlite",
-        "host": "",
-        "port": "",
-        "database_name": SQLITE_FILE,
-        "username": "",
-        "password": "",
-        "options": "",
-    }
-    return {**fields, **overrides}
+_form = sqlite_connection_form
 
 
 def _postgres_form(**overrides: Any) -> dict[str, Any]:

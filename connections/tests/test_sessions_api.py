@@ -20,7 +20,7 @@ from connections.models import DatabaseConnection, SessionStatus, UserSession
 from connections.serializers import SessionStatusSerializer
 from connections.services import session_get_or_create_active
 from connections.tests.conftest import WRONG_PASSWORD
-from testsupport.fixtures import ENGINES, _api_client_for
+from testsupport.fixtures import ENGINES, api_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +206,7 @@ def test_disconnecting_closes_the_session_and_the_next_request_gets_a_new_one(
 def test_disconnecting_drops_the_sessions_engine(alice, connected_session):
     session = connected_session(alice, "postgresql")
     engine_cache.get(session)
-    client = _api_client_for(alice)
+    client = api_client_for(alice)
 
     client.post("/databases/disconnect-session")
 
@@ -264,7 +264,7 @@ def _run_in_threads(count: int, work: Any) -> list[Any]:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_requests_share_one_session(alice):
-    clients = [_api_client_for(alice) for _ in range(8)]
+    clients = [api_client_for(alice) for _ in range(8)]
     lock = threading.Lock()
 
     def status() -> str:

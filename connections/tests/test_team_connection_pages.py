@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from teams.models import Membership, TeamRole
+from testsupport.fixtures import page_client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _page_client(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_member_sees_the_team_connection_without_its_settings_or_controls(
@@ -21,8 +15,8 @@ def test_a_member_sees_the_team_connection_without_its_settings_or_controls(
 ):
     shared = make_team_connection(team, "postgresql", label="Company")
 
-    member_page = _page_client(bob).get("/connections/").content.decode()
-    admin_page = _page_client(alice).get("/connections/").content.decode()
+    member_page = page_client_for(bob).get("/connections/").content.decode()
+    admin_page = page_client_for(alice).get("/connections/").content.decode()
 
     assert "Company" in member_page
     assert "team: Data" in member_page
@@ -41,16 +35,18 @@ def test_a_member_opening_a_team_connections_admin_page_gets_403(
 ):
     shared = make_team_connection(team, "sqlite")
 
-    assert _page_client(bob).get(f"/connections/{shared.id}/{page}/").status_code == 403
     assert (
-        _page_client(mallory).get(f"/connections/{shared.id}/{page}/").status_code
+        page_client_for(bob).get(f"/connections/{shared.id}/{page}/").status_code == 403
+    )
+    assert (
+        page_client_for(mallory).get(f"/connections/{shared.id}/{page}/").status_code
         == 404
     )
 
 
 def test_edit_sql_is_not_offered_to_a_viewer(bob, team, make_team_connection):
     shared = make_team_connection(team, "sqlite")
-    client = _page_client(bob)
+    client = page_client_for(bob)
     client.post(f"/connections/{shared.id}/connect/")
     client.post("/chat/run-sql/", {"sql": "SELECT name FROM customers"})
     assert "Edit SQL" in client.get("/").content.decode()
@@ -66,7 +62,7 @@ def test_save_as_example_is_not_offered_to_a_viewer(
     carol, team, make_team_connection, llm_stub
 ):
     shared = make_team_connection(team, "sqlite")
-    client = _page_client(carol)
+    client = page_client_for(carol)
     client.post(f"/connections/{shared.id}/connect/")
     client.post("/", {"question": "Which customers live in Germany?"})
     chat = client.get("/").content.decode()

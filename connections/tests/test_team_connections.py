@@ -27,7 +27,7 @@ from knowledge.models import (
 )
 from teams.models import Membership, TeamRole
 from teams.services import member_remove, team_delete
-from testsupport.fixtures import ENGINES, _api_client_for
+from testsupport.fixtures import ENGINES, api_client_for
 from testsupport.mcp import mcp_tool_call
 from testsupport.routes import project_routes
 
@@ -357,7 +357,7 @@ def test_every_connection_knowledge_thread_turn_and_schema_route_is_404(
     made = _team_objects(team, bob, bob_client, make_team_connection, db_type)
     if who == "removed_member":
         member_remove(membership=Membership.objects.get(team=team, user=carol))
-        outsider = _api_client_for(carol)
+        outsider = api_client_for(carol)
     else:
         outsider = mallory_client
     body = {"label": "x", "text": "x", "question": "x", "sql": COUNT_SQL}

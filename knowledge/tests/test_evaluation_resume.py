@@ -16,25 +16,16 @@ from django.utils import timezone
 
 from agent.orphans import HOSTNAME
 from knowledge import evaluation, interrupted
-from knowledge.models import EvaluationRun, GoldenQuestion, GoldenSet
+from knowledge.models import EvaluationRun
+from testsupport.golden import answers_right, counting_question
 from testsupport.llm_stub import StubLLMServer, StubReply, last_user_question
-
-QUESTIONS = [(f"Question {n}: how many customers?", n) for n in range(1, 5)]
-SQL = "SELECT COUNT(*) FROM customers"
-
-
-def _right(body: dict[str, Any]) -> StubReply:
-    last = body["messages"][-1]
-    if last.get("role") == "tool":
-        return StubReply(content="Done: " + str(last.get("content"))[:100])
-    return StubReply(tool_calls=[("run_query", {"sql": SQL})])
 
 
 def _forget_claims() -> None:
     with interrupted._lock:
         interrupted._claimed.clear()
         interrupted._executing.clear()
-    interrupted._swept_at = None
+    interrupted._sweeps.forget()
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +36,8 @@ def _claims_forgotten():
 
 
 @pytest.fixture
-def four_questions(alice, make_connection):
-    connection = make_connection(alice, "sqlite")
-    golden = GoldenSet.objects.create(connection=connection, name="four")
-    for question, _ in QUESTIONS:
-        GoldenQuestion.objects.create(golden_set=golden, question=question, sql=SQL)
-    return connection
+def four_questions(counting_golden_set):
+    return counting_golden_set("four", 4)
 
 
 @pytest.fixture
@@ -60,7 +47,7 @@ def llm(settings):
     def answer(body: dict[str, Any]) -> StubReply:
         if body["messages"][-1].get("role") != "tool":
             asked.append(last_user_question(body))
-        return _right(body)
+        return answers_right(body)
 
     with StubLLMServer(responder=answer) as server:
         settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = server.base_url, "stub"
@@ -113,7 +100,7 @@ def test_a_run_whose_worker_exited_is_released_and_resumed_by_the_next_request(
     assert (run.done, run.correct, run.unanswered) == (4, 4, 0)
     assert [r.position for r in run.results.all()] == [1, 2, 3, 4]
     # Only the two questions not scored before were asked again.
-    assert llm == [QUESTIONS[2][0], QUESTIONS[3][0]]
+    assert llm == [counting_question(3), counting_question(4)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,7 +114,7 @@ def test_a_run_left_by_a_process_gone_from_this_host_is_resumed(four_questions, 
 
     run = _finished(run_id)
     assert (run.status, run.done, run.correct) == ("done", 4, 4)
-    assert llm == [QUESTIONS[2][0], QUESTIONS[3][0]]
+    assert llm == [counting_question(3), counting_question(4)]
     assert interrupted.runs_resume_interrupted() == []
 
 

@@ -8,34 +8,17 @@ from typing import Any
 import pytest
 
 from knowledge import evaluation
-from knowledge.models import GoldenQuestion, GoldenSet, Outcome
+from knowledge.models import Outcome
 from testsupport.fake_llm import ScriptedChatModel, scripted
+from testsupport.golden import answers_right, counting_question
 from testsupport.llm_stub import StubLLMServer, StubReply, last_user_question
 
 pytestmark = pytest.mark.django_db
 
-QUESTIONS = [
-    (f"Question {n}: how many customers?", "SELECT COUNT(*) FROM customers")
-    for n in range(1, 13)
-]
-
-
-def _always_right(body: dict[str, Any]) -> StubReply:
-    last = body["messages"][-1]
-    if last.get("role") == "tool":
-        return StubReply(content="Done: " + str(last.get("content"))[:100])
-    return StubReply(
-        tool_calls=[("run_query", {"sql": "SELECT COUNT(*) FROM customers"})]
-    )
-
 
 @pytest.fixture
-def twelve_questions(alice, make_connection):
-    connection = make_connection(alice, "sqlite")
-    golden = GoldenSet.objects.create(connection=connection, name="twelve")
-    for question, sql in QUESTIONS:
-        GoldenQuestion.objects.create(golden_set=golden, question=question, sql=sql)
-    return connection
+def twelve_questions(counting_golden_set):
+    return counting_golden_set("twelve", 12)
 
 
 @pytest.fixture
@@ -52,7 +35,7 @@ def llm_at(settings):
 def test_a_model_that_fails_then_answers_is_retried_and_scored(
     twelve_questions, llm_at
 ):
-    with StubLLMServer(responder=_always_right) as server:
+    with StubLLMServer(responder=answers_right) as server:
         llm_at(server)
         run = evaluation.run_start(
             connection=twelve_questions, set_name="twelve", limit=2
@@ -76,7 +59,7 @@ def test_an_unreachable_model_leaves_questions_unanswered_not_wrong(
         if body["messages"][-1].get("role") != "tool":
             asked.append(question)
         if question.startswith(("Question 1:", "Question 2:", "Question 3:")):
-            return _always_right(body)
+            return answers_right(body)
         return StubReply(status=502, error="bad gateway")
 
     with StubLLMServer(responder=right_then_down) as server:
@@ -137,7 +120,7 @@ def test_a_second_delivery_resumes_and_counts_each_question_once(
     def counting(body: dict[str, Any]) -> StubReply:
         if body["messages"][-1].get("role") != "tool":
             asked.append(last_user_question(body))
-        return _always_right(body)
+        return answers_right(body)
 
     with StubLLMServer(responder=counting) as server:
         llm_at(server)
@@ -163,7 +146,7 @@ def test_a_second_delivery_resumes_and_counts_each_question_once(
     assert [r.position for r in run.results.all()] == [1, 2, 3, 4]
     # Only the two questions not yet scored were asked; the second delivery of
     # a finished run asks nothing.
-    assert asked == [QUESTIONS[2][0], QUESTIONS[3][0]]
+    assert asked == [counting_question(3), counting_question(4)]
     assert again == {"run_id": run.pk, "skipped": True}
 
 
@@ -174,7 +157,7 @@ def test_the_runs_page_says_the_run_is_incomplete(
 
     def down_after_two(body: dict[str, Any]) -> StubReply:
         if last_user_question(body).startswith(("Question 1:", "Question 2:")):
-            return _always_right(body)
+            return answers_right(body)
         return StubReply(status=503, error="overloaded")
 
     with StubLLMServer(responder=down_after_two) as server:

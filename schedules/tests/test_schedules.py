@@ -234,10 +234,10 @@ def test_a_connection_no_longer_the_owners_stops_the_schedule_and_tells_them(
 def test_without_a_broker_the_web_process_dispatches_due_slots(
     alice_client, llm, webhook_receiver, settings, outbox, make_schedule
 ):
-    from schedules import middleware
+    from schedules import tasks
 
     settings.SCHEDULES_DISPATCH_IN_PROCESS = True
-    middleware._dispatched_at = None
+    tasks._dispatches.forget()
     schedule = make_schedule(webhook_url=webhook_receiver.url, email=False)
     Schedule.objects.filter(pk=schedule.pk).update(
         next_run_at=timezone.now() - timedelta(seconds=1)

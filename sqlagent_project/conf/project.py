@@ -50,12 +50,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a login lockout into its answer.
     "axes.middleware.AxesMiddleware",
-    # Without a broker, resumes the evaluation runs a web process left unfinished
-    # (a reload, a killed worker, a restart) after a request, at most every 15 s
-    # (knowledge/interrupted.py).
-    "knowledge.middleware.InterruptedRunsResumeMiddleware",
-    # Without a broker, dispatches due schedules after a request (conf/schedules.py).
-    "schedules.middleware.InProcessDispatchMiddleware",
+    # Without a broker, the queue's periodic chores after a response
+    # (NO_BROKER_CHORES, conf/queue.py).
+    "sqlagent_project.middleware.NoBrokerChoresMiddleware",
 ]
 
 # `make bench` serves bench/urls.py (the project plus a bare endpoint).

@@ -35,6 +35,15 @@ CELERY_BEAT_SCHEDULE = {
     "turns-fail-orphaned": {"task": "agent.turns_fail_orphaned", "schedule": 60.0},
     "schedules-dispatch-due": {"task": "schedules.dispatch_due", "schedule": 30.0},
 }
+# Without a broker there is no beat: each web process does the periodic work
+# itself after a response (NoBrokerChoresMiddleware), every chore at most once
+# per its interval, while the setting named beside it is on.
+NO_BROKER_CHORES = [
+    # Resume evaluation runs a process left (a reload, a kill): every 15 s.
+    ("EVALUATION_RESUME_IN_PROCESS", "knowledge.interrupted.resume_now_and_then"),
+    # Dispatch the schedules' due slots: every 30 s.
+    ("SCHEDULES_DISPATCH_IN_PROCESS", "schedules.tasks.dispatch_now_and_then"),
+]
 # THE SHARED SCHEMA CATALOG of big databases (agent/catalog_store.py). With a
 # broker, the catalog (table and view names, column names and types; never a
 # value) of a database of at least CATALOG_SHARED_MIN_TABLES tables (0: every

@@ -39,5 +39,5 @@ SCHEDULE_DELIVERY_ROWS = env.int("SCHEDULE_DELIVERY_ROWS", default=20)
 SCHEDULE_FAILURES_NOTIFY = env.int("SCHEDULE_FAILURES_NOTIFY", default=3)
 SCHEDULE_FAILURES_PAUSE = env.int("SCHEDULE_FAILURES_PAUSE", default=5)
 # Without a broker (no beat), the web process dispatches due slots after a
-# request, at most every 30 s (schedules/middleware.py).
+# request, at most every 30 s (NO_BROKER_CHORES, conf/queue.py).
 SCHEDULES_DISPATCH_IN_PROCESS = env.bool("SCHEDULES_DISPATCH_IN_PROCESS", default=True)
