@@ -113,11 +113,13 @@ def _connection_fields(target_url: str, label: str) -> dict[str, Any]:
     }
 
 
-def _as_users(base_url: str, work: list[tuple[str, Callable[[Client], None]]]) -> None:
+def _as_users(
+    base_url: str, work: list[tuple[str, Callable[[Client], object]]]
+) -> None:
     """Run each `(token, act)`: `act(client)` with a client holding that token,
     eight at a time."""
 
-    def one(item: tuple[str, Callable[[Client], None]]) -> None:
+    def one(item: tuple[str, Callable[[Client], object]]) -> None:
         token, act = item
         client = Client(base_url)
         client.token = token
@@ -134,7 +136,7 @@ def sessions_connect(base_url: str, tokens: list[str], target_url: str) -> None:
     """Give each user a connection record of their own to the shared database,
     and connect their session to it (through the API, as a user would)."""
 
-    def register(label: str) -> Callable[[Client], None]:
+    def register(label: str) -> Callable[[Client], object]:
         return lambda client: client.connect(_connection_fields(target_url, label))
 
     _as_users(
