@@ -21,6 +21,7 @@ runs it after the N x D table (`bench.concurrency`).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import secrets
 import sys
@@ -213,7 +214,8 @@ def run(
 
     target_url = database_url_derived("shared_target", env["DATABASE_URL"])
     target_database_create(target_url)
-    probe, askers = users[-1], users[:-1]
+    probe = users[-1]
+    tokens = [u["token"] for u in users[:-1]]
     cookie = _page_cookie(env, probe["email"])
     rows: list[SharedRow] = []
     ceilings: dict[tuple[str, int], float] = {}
@@ -233,15 +235,18 @@ def run(
                     sessions_connect(
                         server.url, [u["token"] for u in users], target_url
                     )
-            # Warm up (discarded): every session's first ask builds its
-            # engine and reads the catalog, which a server in use has done.
-            measure(
+            measured = functools.partial(
+                measure,
                 server=server,
                 stub_delay_s=stub_delay_s,
                 database_url=target_url,
-                tokens=[u["token"] for u in askers[: max(counts)]],
                 probe_token=probe["token"],
                 page_cookie=cookie,
+            )
+            # Warm up (discarded): every session's first ask builds its
+            # engine and reads the catalog, which a server in use has done.
+            measured(
+                tokens=tokens[: max(counts)],
                 delay_s=delay_s,
                 seconds=max(5.0, 4 * delay_s),
             )
@@ -257,26 +262,10 @@ def run(
                     # This server's own CPU ceiling at this N, measured right
                     # before (side by side): the N x D table's, minutes earlier,
                     # drifted with the machine by up to 40%.
-                    ceilings[kind, n] = measure(
-                        server=server,
-                        stub_delay_s=stub_delay_s,
-                        database_url=target_url,
-                        tokens=[u["token"] for u in askers[:n]],
-                        probe_token=probe["token"],
-                        page_cookie=cookie,
-                        delay_s=0.0,
-                        seconds=10.0,
+                    ceilings[kind, n] = measured(
+                        tokens=tokens[:n], delay_s=0.0, seconds=10.0
                     ).asks_per_s
-                row = measure(
-                    server=server,
-                    stub_delay_s=stub_delay_s,
-                    database_url=target_url,
-                    tokens=[u["token"] for u in askers[:n]],
-                    probe_token=probe["token"],
-                    page_cookie=cookie,
-                    delay_s=delay_s,
-                    seconds=seconds,
-                )
+                row = measured(tokens=tokens[:n], delay_s=delay_s, seconds=seconds)
                 time.sleep(5)
                 rows.append(
                     SharedRow(
