@@ -3,11 +3,12 @@ answers each of them right."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from connections.models import DatabaseConnection
 from knowledge.models import GoldenQuestion, GoldenSet
-from testsupport.llm_stub import StubReply
+from testsupport.llm_stub import StubReply, last_user_question
 
 COUNT_SQL = "SELECT COUNT(*) FROM customers"
 
@@ -23,6 +24,17 @@ def answers_right(body: dict[str, Any]) -> StubReply:
     if last.get("role") == "tool":
         return StubReply(content="Done: " + str(last.get("content"))[:100])
     return StubReply(tool_calls=[("run_query", {"sql": COUNT_SQL})])
+
+
+def answers_right_noting(asked: list[str]) -> Callable[[dict[str, Any]], StubReply]:
+    """`answers_right`, noting in `asked` each question the model is asked."""
+
+    def answer(body: dict[str, Any]) -> StubReply:
+        if body["messages"][-1].get("role") != "tool":
+            asked.append(last_user_question(body))
+        return answers_right(body)
+
+    return answer
 
 
 def counting_golden_set_create(

@@ -17,8 +17,8 @@ from django.utils import timezone
 from agent.orphans import HOSTNAME
 from knowledge import evaluation, interrupted
 from knowledge.models import EvaluationRun
-from testsupport.golden import answers_right, counting_question
-from testsupport.llm_stub import StubLLMServer, StubReply, last_user_question
+from testsupport.golden import answers_right_noting, counting_question
+from testsupport.llm_stub import StubLLMServer
 
 
 def _forget_claims() -> None:
@@ -43,13 +43,7 @@ def four_questions(counting_golden_set):
 @pytest.fixture
 def llm(settings):
     asked: list[str] = []
-
-    def answer(body: dict[str, Any]) -> StubReply:
-        if body["messages"][-1].get("role") != "tool":
-            asked.append(last_user_question(body))
-        return answers_right(body)
-
-    with StubLLMServer(responder=answer) as server:
+    with StubLLMServer(responder=answers_right_noting(asked)) as server:
         settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = server.base_url, "stub"
         settings.LLM_MAX_RETRIES = 0
         yield asked

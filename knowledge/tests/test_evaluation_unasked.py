@@ -10,7 +10,7 @@ import pytest
 from knowledge import evaluation
 from knowledge.models import Outcome
 from testsupport.fake_llm import ScriptedChatModel, scripted
-from testsupport.golden import answers_right, counting_question
+from testsupport.golden import answers_right, answers_right_noting, counting_question
 from testsupport.llm_stub import StubLLMServer, StubReply, last_user_question
 
 pytestmark = pytest.mark.django_db
@@ -116,13 +116,7 @@ def test_a_second_delivery_resumes_and_counts_each_question_once(
     twelve_questions, llm_at
 ):
     asked: list[str] = []
-
-    def counting(body: dict[str, Any]) -> StubReply:
-        if body["messages"][-1].get("role") != "tool":
-            asked.append(last_user_question(body))
-        return answers_right(body)
-
-    with StubLLMServer(responder=counting) as server:
+    with StubLLMServer(responder=answers_right_noting(asked)) as server:
         llm_at(server)
         run = evaluation.run_start(
             connection=twelve_questions, set_name="twelve", limit=4

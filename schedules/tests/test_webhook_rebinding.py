@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import re
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,55 +46,48 @@ class Rebinding:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    try:
-        yield receiver
-    finally:
-        receiver.close()
-
-
 def test_a_name_rebound_to_metadata_after_the_check_is_posted_where_it_was_checked(
-    receiver,
+    webhook_receiver,
 ):
     # `.test` names resolve nowhere: the POST can only arrive if the client
     # connected to the checked address instead of resolving the name again.
     resolve = Rebinding(["127.0.0.1"], [METADATA])
-    url = f"http://hook.test:{receiver.port}/hook"
+    url = f"http://hook.test:{webhook_receiver.port}/hook"
 
     webhook_post(url=url, secret="s", message=MESSAGE, resolve=resolve)
 
     assert resolve.asked == ["hook.test"]  # once: no second resolution
-    [post] = receiver.posts
-    assert post["headers"]["host"] == f"hook.test:{receiver.port}"
+    [post] = webhook_receiver.posts
+    assert post["headers"]["host"] == f"hook.test:{webhook_receiver.port}"
     assert post["json"]["answer"] == "4,200."
 
 
 def test_each_attempt_checks_the_address_again_and_a_rebound_name_is_refused(
-    receiver, settings
+    webhook_receiver, settings
 ):
     settings.WEBHOOK_RETRIES = 2
     settings.WEBHOOK_RETRY_DELAY_S = 0
-    receiver.statuses = [503]
+    webhook_receiver.statuses = [503]
     resolve = Rebinding(["127.0.0.1"], [METADATA])
-    url = f"http://hook.test:{receiver.port}/hook"
+    url = f"http://hook.test:{webhook_receiver.port}/hook"
 
     with pytest.raises(WebhookRefused, match=re.escape(METADATA)):
         webhook_post(url=url, secret="s", message=MESSAGE, resolve=resolve)
 
     assert resolve.asked == ["hook.test", "hook.test"]
-    assert len(receiver.posts) == 1  # the retry never left
+    assert len(webhook_receiver.posts) == 1  # the retry never left
 
 
-def test_a_name_with_one_refused_address_among_others_is_refused_whole(receiver):
+def test_a_name_with_one_refused_address_among_others_is_refused_whole(
+    webhook_receiver,
+):
     resolve = Rebinding(["127.0.0.1", METADATA])
-    url = f"http://hook.test:{receiver.port}/hook"
+    url = f"http://hook.test:{webhook_receiver.port}/hook"
 
     with pytest.raises(WebhookRefused, match="refuses"):
         webhook_post(url=url, secret="s", message=MESSAGE, resolve=resolve)
 
-    assert receiver.posts == []
+    assert webhook_receiver.posts == []
 
 
 def test_an_ipv6_address_is_connected_to_as_checked():
