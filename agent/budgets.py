@@ -174,9 +174,8 @@ def budget_claimed(
     Tokens are known only once an ask ends: asks already running when the last
     token is spent still finish, and the next ask is refused.
     """
-    team = None
-    if connection is not None and connection.team_id is not None:
-        team = Team.objects.get(pk=connection.team_id)
+    # The session's connection comes with its team (one query for both).
+    team = connection.team if connection is not None else None
     user_limited = _user_limits() != (None, None)
     team_limited = team is not None and _team_limits(team) != (None, None)
     if not (user_limited or team_limited):
@@ -213,8 +212,8 @@ def budget_note(*, user: User, connection: DatabaseConnection | None) -> str:
     mine = _left_text(user_allowance(user=user))
     if mine:
         notes.append(f"{mine} left today")
-    if connection is not None and connection.team_id is not None:
-        team = Team.objects.get(pk=connection.team_id)
+    team = connection.team if connection is not None else None
+    if team is not None:
         theirs = _left_text(team_allowance(team=team))
         if theirs:
             notes.append(f"the team {team.name}: {theirs} left today")

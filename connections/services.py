@@ -264,7 +264,7 @@ def _active_session(user: User) -> UserSession | None:
     # session per user, so there is nothing to order: no ORDER BY to compile
     # and plan, as `.first()` would add.
     sessions = list(
-        UserSession.objects.select_related("db_connection")
+        UserSession.objects.select_related("db_connection__team")
         .filter(user_id=user.pk, status=SessionStatus.ACTIVE)
         .order_by()[:1]
     )
